@@ -1,0 +1,86 @@
+"""The Starlette application: routes, and the resources it opens and closes with its lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from app.database import open_pool
+from app.graphql import graphql_app
+from app.settings import Settings, load_settings
+from db.migrate import apply_migrations, pending_migrations
+from db.pool import QueryObserver
+
+log = logging.getLogger("chronik")
+
+
+@dataclass
+class Services:
+    """What every request handler may use; one per process, built by the lifespan."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers and every migration is applied."""
+    services: Services = request.app.state.services
+    try:
+        async with services.pool.acquire(timeout=2) as conn:
+            pending = await pending_migrations(conn)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
+    if pending:
+        return JSONResponse(
+            {"status": "unavailable", "reason": "migrations pending",
+             "pending": [f"{m.version:04d}_{m.name}" for m in pending]},
+            503,
+        )
+    return JSONResponse({"status": "ready"})
+
+
+def create_app(
+    settings: Settings, *, migrate: bool = True, on_query: QueryObserver | None = None
+) -> Starlette:
+    """The Chronik ASGI app; `migrate` applies pending migrations on start."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        settings.resolved_secret_key()  # fail at start, not at first use
+        pool = await open_pool(settings, on_query=on_query)
+        try:
+            if migrate:
+                async with pool.acquire() as conn:
+                    await apply_migrations(conn)
+            app.state.services = Services(settings=settings, pool=pool)
+            yield
+        finally:
+            await pool.close()
+
+    graphql = graphql_app(graphiql=not settings.is_production)
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory app.asgi:create_app_from_env`."""
+    return create_app(load_settings())

@@ -1,0 +1,155 @@
+"""The `chronik` command: serve, migrate, user create, sandbox, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from app.settings import Settings, SettingsError, load_settings
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.asgi import create_app
+
+    host = args.host or settings.public_url.host or "127.0.0.1"
+    port = args.port or settings.public_url.port or 8000
+    uvicorn.run(
+        create_app(settings, migrate=not args.no_migrate),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from app.database import open_pool
+    from db.migrate import apply_migrations
+
+    async def run() -> list[str]:
+        pool = await open_pool(settings)
+        try:
+            async with pool.acquire() as conn:
+                return [f"{m.version:04d}_{m.name}" for m in await apply_migrations(conn)]
+        finally:
+            await pool.close()
+
+    applied = asyncio.run(run())
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def _user_create(settings: Settings, args: argparse.Namespace) -> int:
+    from app.database import open_pool
+    from db.errors import DuplicateError
+    from db.migrate import apply_migrations
+    from db.provisioning import ProvisionedUser, provision_user
+    from resolvers.errors import ValidationFailed
+    from resolvers.validation import normalize_domain, normalize_email
+
+    try:
+        email = normalize_email(args.email).lower()
+        domains = [normalize_domain(d) for d in args.domain]
+    except ValidationFailed as exc:
+        print(f"chronik: {exc.message}", file=sys.stderr)
+        return 2
+
+    async def run() -> ProvisionedUser:
+        pool = await open_pool(settings)
+        try:
+            async with pool.acquire() as conn:
+                await apply_migrations(conn)
+                return await provision_user(
+                    conn, account_name=args.account, email=email, domains=domains,
+                    admin=True if args.admin else None,
+                )
+        finally:
+            await pool.close()
+
+    try:
+        made = asyncio.run(run())
+    except DuplicateError:
+        print(f"chronik: a user with email {email} already exists", file=sys.stderr)
+        return 1
+    role = "admin" if made.user.is_admin else "member"
+    print(f"account: {made.account.name}{' (created)' if made.account_created else ''}",
+          file=sys.stderr)
+    print(f"user: {made.user.email} ({role})", file=sys.stderr)
+    print("API token (shown once; send it as 'Authorization: Bearer <token>'):", file=sys.stderr)
+    print(made.token)
+    return 0
+
+
+def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    from sync.sandbox.runner import serve_forever
+
+    serve_forever(args.host, args.google_port, args.microsoft_port, args.seed)
+    return 0
+
+
+def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from schema.root import schema
+
+    print(schema.as_str())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chronik", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the GraphQL server (migrates on start)")
+    serve.add_argument("--host", help="default: the host of CHRONIK_PUBLIC_URL")
+    serve.add_argument("--port", type=int, help="default: the port of CHRONIK_PUBLIC_URL")
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
+    serve.set_defaults(run=_serve)
+
+    commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
+        run=_migrate
+    )
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="user_command", required=True
+    )
+    create = user.add_parser("create", help="create a user (and its account) and print a token")
+    create.add_argument("--account", required=True, help="account (company) name")
+    create.add_argument("--email", required=True)
+    create.add_argument("--domain", action="append", default=[],
+                        help="internal email domain of the account (repeatable)")
+    create.add_argument("--admin", action="store_true",
+                        help="make the user an admin (the first user of an account always is)")
+    create.set_defaults(run=_user_create)
+
+    sandbox = commands.add_parser("sandbox", help="run the Google and Microsoft sandboxes")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--google-port", type=int, default=8701)
+    sandbox.add_argument("--microsoft-port", type=int, default=8702)
+    sandbox.add_argument("--seed", type=int, default=0)
+    sandbox.set_defaults(run=_sandbox)
+
+    commands.add_parser("export-schema", help="print the GraphQL schema (SDL)").set_defaults(
+        run=_export_schema
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"chronik: {exc}", file=sys.stderr)
+        return 2
+    result: int = args.run(settings, args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The `/graphql` endpoint: HTTP, GraphiQL and websockets, with the caller's context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from resolvers.context import Context, bearer_token, token_from_connection_params
+from resolvers.errors import Unauthenticated
+from schema.root import schema
+
+
+class ChronikGraphQL(GraphQL[Context, None]):
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:  # type: ignore[override]
+        services = request.app.state.services
+        token = None
+        if isinstance(request, Request):
+            token = bearer_token(request.headers.get("authorization"))
+        return Context(pool=services.pool, token=token, services=services)
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        """Authenticate a websocket from its `connection_init` payload; refuse it otherwise."""
+        context.token = token_from_connection_params(context.connection_params)
+        try:
+            await context.viewer()
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": exc.message}) from None
+        return None
+
+
+def graphql_app(*, graphiql: bool) -> ChronikGraphQL:
+    return ChronikGraphQL(
+        schema,
+        graphql_ide="graphiql" if graphiql else None,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+        keep_alive=True,
+        keep_alive_interval=15,
+    )

@@ -1,0 +1,70 @@
+"""Queries on accounts and their internal email domains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from db.types import Executor
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    name: str
+    integration_provider: str | None
+    auto_create_contacts: bool
+
+
+_COLUMNS = "id, name, integration_provider, auto_create_contacts"
+
+
+def _account(record: asyncpg.Record) -> AccountRow:
+    return AccountRow(**dict(record))
+
+
+async def get_or_create_account(db: Executor, name: str) -> tuple[AccountRow, bool]:
+    """The account named `name` (case-insensitively), created when missing; and whether it was."""
+    created = await db.fetchrow(
+        f"INSERT INTO accounts (name) VALUES ($1) ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",
+        name,
+    )
+    if created is not None:
+        return _account(created), True
+    existing = await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM accounts WHERE lower(name) = lower($1)", name
+    )
+    assert existing is not None
+    return _account(existing), False
+
+
+async def get_account(db: Executor, account_id: int) -> AccountRow | None:
+    record = await db.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE id = $1", account_id)
+    return _account(record) if record else None
+
+
+async def list_domains(db: Executor, account_id: int) -> list[str]:
+    """The account's internal email domains, alphabetically."""
+    rows = await db.fetch(
+        "SELECT domain FROM account_domains WHERE account_id = $1 ORDER BY domain", account_id
+    )
+    return [row["domain"] for row in rows]
+
+
+async def add_domain(db: Executor, account_id: int, domain: str) -> bool:
+    """Add a lower-cased domain; False when the account already had it."""
+    status = await db.execute(
+        "INSERT INTO account_domains (account_id, domain) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        account_id,
+        domain,
+    )
+    return bool(status == "INSERT 0 1")
+
+
+async def remove_domain(db: Executor, account_id: int, domain: str) -> bool:
+    """Remove a domain; False when the account did not have it."""
+    status = await db.execute(
+        "DELETE FROM account_domains WHERE account_id = $1 AND domain = $2", account_id, domain
+    )
+    return bool(status == "DELETE 1")

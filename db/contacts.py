@@ -1,0 +1,241 @@
+"""Queries on contacts and their email addresses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+
+from db.errors import DuplicateError
+from db.types import Executor
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    id: int
+    account_id: int
+    first_name: str
+    last_name: str
+    email: str
+    company_name: str | None
+    phone: str | None
+    created_at: datetime
+    updated_at: datetime
+    sort_key: str
+    extra_emails: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFields:
+    """The writable fields of a contact; on update, None means "leave as is"."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    company_name: str | None = None
+    phone: str | None = None
+    extra_emails: Sequence[str] | None = None
+    # company_name and phone may be cleared, which None cannot say on update.
+    clear: frozenset[str] = frozenset()
+
+
+_SELECT = """
+    SELECT c.id, c.account_id, c.first_name, c.last_name, c.email, c.company_name, c.phone,
+           c.created_at, c.updated_at, c.sort_key,
+           ARRAY(SELECT e.email FROM contact_emails e
+                 WHERE e.contact_id = c.id AND NOT e.is_primary ORDER BY e.position) AS extra_emails
+    FROM contacts c
+"""
+
+
+def _contact(record: asyncpg.Record) -> ContactRow:
+    return ContactRow(**dict(record))
+
+
+def _address_list(primary: str, extras: Sequence[str]) -> list[str]:
+    """Primary first, then the extras, lower-cased and without repeats."""
+    seen: dict[str, None] = {primary.lower(): None}
+    for address in extras:
+        seen.setdefault(address.lower(), None)
+    return list(seen)
+
+
+async def create_contact(db: Executor, account_id: int, fields: ContactFields) -> ContactRow:
+    """Insert a contact with its addresses in one statement; `DuplicateError` when an address
+    already belongs to another contact of the account."""
+    assert fields.email is not None
+    addresses = _address_list(fields.email, fields.extra_emails or ())
+    try:
+        record = await db.fetchrow(
+            """
+            WITH c AS (
+                INSERT INTO contacts (account_id, first_name, last_name, email, company_name, phone)
+                VALUES ($1, $2, $3, $4, $5, $6)
+                RETURNING *
+            ), addresses AS (
+                INSERT INTO contact_emails (account_id, contact_id, email, is_primary, position)
+                SELECT c.account_id, c.id, a.email, a.pos = 1, a.pos
+                FROM c, unnest($7::text[]) WITH ORDINALITY AS a(email, pos)
+            )
+            SELECT c.id, c.account_id, c.first_name, c.last_name, c.email, c.company_name,
+                   c.phone, c.created_at, c.updated_at, c.sort_key, $7::text[] AS extra_emails
+            FROM c
+            """,
+            account_id,
+            fields.first_name or "",
+            fields.last_name or "",
+            fields.email,
+            fields.company_name,
+            fields.phone,
+            addresses,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise DuplicateError(exc.constraint_name) from None
+    assert record is not None
+    row = _contact(record)
+    return _with_extras(row, addresses[1:])
+
+
+def _with_extras(row: ContactRow, extras: list[str]) -> ContactRow:
+    values = {name: getattr(row, name) for name in row.__slots__}  # type: ignore[attr-defined]
+    values["extra_emails"] = extras
+    return ContactRow(**values)
+
+
+_UPDATABLE = ("first_name", "last_name", "email", "company_name", "phone")
+
+
+async def update_contact(
+    conn: asyncpg.Connection, account_id: int, contact_id: int, fields: ContactFields
+) -> ContactRow | None:
+    """Apply the given fields to the account's contact; None when it has no such contact.
+
+    Runs in one transaction: when an address changes, the contact's address set is rewritten
+    and `DuplicateError` rolls everything back.
+    """
+    assignments = ["updated_at = now()"]
+    args: list[object] = [account_id, contact_id]
+    for name in _UPDATABLE:
+        value = getattr(fields, name)
+        if value is not None or name in fields.clear:
+            args.append(value)
+            assignments.append(f"{name} = ${len(args)}")
+    try:
+        async with conn.transaction():
+            record = await conn.fetchrow(
+                f"UPDATE contacts SET {', '.join(assignments)} "
+                "WHERE account_id = $1 AND id = $2 RETURNING id",
+                *args,
+            )
+            if record is None:
+                return None
+            if fields.email is not None or fields.extra_emails is not None:
+                await _rewrite_addresses(conn, account_id, contact_id, fields.extra_emails)
+            updated = await conn.fetchrow(_SELECT + " WHERE c.id = $1", contact_id)
+    except asyncpg.UniqueViolationError as exc:
+        raise DuplicateError(exc.constraint_name) from None
+    assert updated is not None
+    return _contact(updated)
+
+
+async def _rewrite_addresses(
+    conn: asyncpg.Connection, account_id: int, contact_id: int, extras: Sequence[str] | None
+) -> None:
+    current = await conn.fetchrow(_SELECT + " WHERE c.id = $1", contact_id)
+    assert current is not None
+    keep = current["extra_emails"] if extras is None else extras
+    addresses = _address_list(current["email"], keep)
+    await conn.execute("DELETE FROM contact_emails WHERE contact_id = $1", contact_id)
+    await conn.execute(
+        """
+        INSERT INTO contact_emails (account_id, contact_id, email, is_primary, position)
+        SELECT $1, $2, a.email, a.pos = 1, a.pos FROM unnest($3::text[]) WITH ORDINALITY AS a(email, pos)
+        """,
+        account_id,
+        contact_id,
+        addresses,
+    )
+
+
+async def delete_contact(db: Executor, account_id: int, contact_id: int) -> bool:
+    """Delete the account's contact (its addresses go with it); False when there was none."""
+    status = await db.execute(
+        "DELETE FROM contacts WHERE account_id = $1 AND id = $2", account_id, contact_id
+    )
+    return bool(status == "DELETE 1")
+
+
+async def contacts_by_ids(
+    db: Executor, account_id: int, contact_ids: Sequence[int]
+) -> dict[int, ContactRow]:
+    """The account's contacts among `contact_ids`, by id; others' contacts are simply absent."""
+    rows = await db.fetch(
+        _SELECT + " WHERE c.account_id = $1 AND c.id = ANY($2::bigint[])",
+        account_id,
+        list(contact_ids),
+    )
+    return {row["id"]: _contact(row) for row in rows}
+
+
+def _matches_search(param: str) -> str:
+    """SQL: contact `c` matches the LIKE pattern in `param` (or the pattern is NULL)."""
+    return f"""({param}::text IS NULL
+               OR c.sort_key LIKE {param}
+               OR lower(coalesce(c.company_name, '')) LIKE {param}
+               OR EXISTS (SELECT 1 FROM contact_emails e
+                          WHERE e.contact_id = c.id AND e.email LIKE {param}))"""
+
+
+def _search_pattern(search: str | None) -> str | None:
+    if not search:
+        return None
+    escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_contacts(
+    db: Executor,
+    account_id: int,
+    *,
+    limit: int,
+    after: tuple[str, int] | None = None,
+    search: str | None = None,
+) -> list[ContactRow]:
+    """Up to `limit` contacts of the account in list order, strictly after the `after` keyset.
+
+    Keyset pagination (sort key, id) keeps pages stable while contacts are added or removed.
+    `search` matches names, any address and the company name, case-insensitively.
+    """
+    after_key, after_id = after if after else (None, None)
+    rows = await db.fetch(
+        _SELECT
+        + """
+        WHERE c.account_id = $1
+          AND ($2::text IS NULL OR (c.sort_key, c.id) > ($2::text, $3::bigint))
+          AND """
+        + _matches_search("$4")
+        + """
+        ORDER BY c.sort_key, c.id
+        LIMIT $5
+        """,
+        account_id,
+        after_key,
+        after_id,
+        _search_pattern(search),
+        limit,
+    )
+    return [_contact(row) for row in rows]
+
+
+async def count_contacts(db: Executor, account_id: int, search: str | None = None) -> int:
+    """How many contacts `list_contacts` would page through in all."""
+    return int(
+        await db.fetchval(
+            "SELECT count(*) FROM contacts c WHERE c.account_id = $1 AND "
+            + _matches_search("$2"),
+            account_id,
+            _search_pattern(search),
+        )
+    )

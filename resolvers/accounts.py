@@ -1,0 +1,46 @@
+"""The caller, their account and the account's internal email domains."""
+
+from __future__ import annotations
+
+from db import accounts as accounts_db
+from db.accounts import AccountRow
+from resolvers.context import Context, Viewer
+from resolvers.errors import Forbidden, NotFound
+from resolvers.validation import normalize_domain
+
+
+async def me(ctx: Context) -> Viewer:
+    return await ctx.viewer()
+
+
+async def account(ctx: Context) -> AccountRow:
+    viewer = await ctx.viewer()
+    row = await accounts_db.get_account(ctx.pool, viewer.account_id)
+    assert row is not None  # a user always belongs to an existing account (ON DELETE CASCADE)
+    return row
+
+
+async def domains(ctx: Context) -> list[str]:
+    viewer = await ctx.viewer()
+    return await accounts_db.list_domains(ctx.pool, viewer.account_id)
+
+
+async def _admin(ctx: Context) -> Viewer:
+    viewer = await ctx.viewer()
+    if not viewer.is_admin:
+        raise Forbidden("Only an account admin can change the account's internal domains.")
+    return viewer
+
+
+async def add_domain(ctx: Context, domain: str) -> AccountRow:
+    """Add an internal domain (idempotent): its addresses are never logged on timelines."""
+    viewer = await _admin(ctx)
+    await accounts_db.add_domain(ctx.pool, viewer.account_id, normalize_domain(domain))
+    return await account(ctx)
+
+
+async def remove_domain(ctx: Context, domain: str) -> AccountRow:
+    viewer = await _admin(ctx)
+    if not await accounts_db.remove_domain(ctx.pool, viewer.account_id, normalize_domain(domain)):
+        raise NotFound("The account has no such internal domain.")
+    return await account(ctx)

@@ -1,0 +1,77 @@
+"""The per-request context: who is calling, the database, and the request's dataloaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import asyncpg
+
+from db import users
+from resolvers.errors import Unauthenticated
+from resolvers.loaders import Loaders
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The authenticated caller; every query is scoped to `account_id`."""
+
+    user_id: int
+    account_id: int
+    email: str
+    is_admin: bool
+
+
+@dataclass
+class Context:
+    pool: asyncpg.Pool
+    # The bearer token as presented (HTTP header or websocket connection_init payload).
+    token: str | None
+    services: Any = None
+    # Set by the websocket protocol from the `connection_init` payload.
+    connection_params: dict[str, Any] | None = None
+    _viewer: Viewer | None = field(default=None, repr=False)
+    _authenticated: bool = field(default=False, repr=False)
+
+    async def viewer(self) -> Viewer:
+        """The caller, looked up once per request; raises `Unauthenticated` without a valid token."""
+        if not self._authenticated:
+            self._authenticated = True
+            if self.token:
+                row = await users.user_for_token(self.pool, self.token)
+                if row is not None:
+                    self._viewer = Viewer(row.id, row.account_id, row.email, row.is_admin)
+        if self._viewer is None:
+            raise Unauthenticated(
+                "A valid API token is required: send 'Authorization: Bearer <token>'."
+            )
+        return self._viewer
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        """The request's dataloaders; call only after `viewer()` succeeded."""
+        assert self._viewer is not None, "authenticate before loading account data"
+        return Loaders(self.pool, self._viewer.account_id)
+
+
+def token_from_connection_params(params: dict[str, Any] | None) -> str | None:
+    """The token of a websocket `connection_init` payload: the same `Authorization` value as on
+    HTTP (any key case), or a bare `token`."""
+    if not params:
+        return None
+    for key, value in params.items():
+        if key.lower() == "authorization" and isinstance(value, str):
+            return bearer_token(value)
+    token = params.get("token")
+    return token if isinstance(token, str) and token else None
+
+
+def bearer_token(value: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive)."""
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

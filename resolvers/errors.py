@@ -1,0 +1,46 @@
+"""The typed errors a caller sees, each with its code in `extensions.code`.
+
+Anything else a resolver raises is an internal error: it is logged and masked.
+"""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+
+
+class ChronikError(GraphQLError):
+    code = "INTERNAL"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message, extensions={"code": self.code, **details})
+
+
+class NotFound(ChronikError):
+    """The object does not exist, or belongs to another account (which is not revealed)."""
+
+    code = "NOT_FOUND"
+
+
+class ValidationFailed(ChronikError):
+    """Input is malformed; `field` names the offending input field."""
+
+    code = "VALIDATION"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, **({"field": field} if field else {}))
+
+
+class Conflict(ChronikError):
+    code = "CONFLICT"
+
+
+class Unauthenticated(ChronikError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(ChronikError):
+    code = "FORBIDDEN"
+
+
+class PreconditionFailed(ChronikError):
+    code = "PRECONDITION_FAILED"

@@ -1,0 +1,43 @@
+"""Normalising and checking user input; failures raise `ValidationFailed` naming the field."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+
+from resolvers.errors import ValidationFailed
+
+MAX_NAME = 200
+MAX_PHONE = 50
+MAX_EXTRA_EMAILS = 20
+
+
+def normalize_email(value: str, *, field: str = "email") -> str:
+    """A syntactically valid address, its domain lower-cased (no DNS lookup)."""
+    try:
+        # test_environment admits the reserved `.test` domains used in demos and tests.
+        result = validate_email(value.strip(), check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValidationFailed(f"{field}: {exc}", field=field) from None
+    return str(result.normalized)
+
+
+def normalize_domain(value: str) -> str:
+    """A lower-cased domain name (as it would appear after the @ of an address)."""
+    domain = value.strip().lower().lstrip("@")
+    try:
+        normalize_email(f"x@{domain}", field="domain")
+    except ValidationFailed:
+        raise ValidationFailed(f"domain: {value!r} is not a valid domain name", field="domain")
+    return domain
+
+
+def clean_text(
+    value: str | None, *, field: str, max_length: int = MAX_NAME, blank: str | None = None
+) -> str | None:
+    """Trimmed text; a blank value becomes `blank`, None stays None; too long raises."""
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > max_length:
+        raise ValidationFailed(f"{field}: at most {max_length} characters", field=field)
+    return value or blank

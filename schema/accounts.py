@@ -1,0 +1,65 @@
+"""The caller (`User`), their `Account`, and the account's internal domains."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from db.accounts import AccountRow
+from resolvers import accounts as resolve
+from resolvers.context import Context, Viewer
+from schema.ids import encode_id
+
+ChronikInfo = Info[Context, None]
+
+
+@strawberry.type(description="A company using Chronik.")
+class Account:
+    id: strawberry.ID
+    name: str
+
+    @strawberry.field(description="Internal email domains: their addresses are never logged.")
+    async def domains(self, info: ChronikInfo) -> list[str]:
+        return await resolve.domains(info.context)
+
+    @staticmethod
+    def from_row(row: AccountRow) -> Account:
+        return Account(id=encode_id("Account", row.id), name=row.name)
+
+
+@strawberry.type(description="A person signed in to Chronik.")
+class User:
+    id: strawberry.ID
+    email: str
+    is_admin: bool
+
+    @strawberry.field
+    async def account(self, info: ChronikInfo) -> Account:
+        return Account.from_row(await resolve.account(info.context))
+
+    @staticmethod
+    def from_viewer(viewer: Viewer) -> User:
+        return User(id=encode_id("User", viewer.user_id), email=viewer.email,
+                    is_admin=viewer.is_admin)
+
+
+@strawberry.type
+class AccountQueries:
+    @strawberry.field(description="The caller.")
+    async def me(self, info: ChronikInfo) -> User:
+        return User.from_viewer(await resolve.me(info.context))
+
+    @strawberry.field(description="The caller's account.")
+    async def account(self, info: ChronikInfo) -> Account:
+        return Account.from_row(await resolve.account(info.context))
+
+
+@strawberry.type
+class AccountMutations:
+    @strawberry.mutation(description="Add an internal email domain (admins only; idempotent).")
+    async def add_account_domain(self, info: ChronikInfo, domain: str) -> Account:
+        return Account.from_row(await resolve.add_domain(info.context, domain))
+
+    @strawberry.mutation(description="Remove an internal email domain (admins only).")
+    async def remove_account_domain(self, info: ChronikInfo, domain: str) -> Account:
+        return Account.from_row(await resolve.remove_domain(info.context, domain))

@@ -1,0 +1,151 @@
+"""Contacts: the `Contact` type, its inputs, and the contact queries and mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from db.contacts import ContactRow
+from resolvers import contacts as resolve
+from resolvers.context import Context
+from resolvers.contacts import ContactChanges
+from resolvers.errors import ValidationFailed
+from schema.ids import decode_id, encode_id
+from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor
+
+ChronikInfo = Info[Context, None]
+
+
+@strawberry.type(description="A person the account does business with.")
+class Contact:
+    id: strawberry.ID
+    first_name: str
+    last_name: str
+    email: str = strawberry.field(description="The primary email address.")
+    extra_emails: list[str] = strawberry.field(description="Further addresses, lower-cased.")
+    company_name: str | None
+    phone: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field(description="First and last name, or the email when both are empty.")
+    def name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
+
+    @staticmethod
+    def from_row(row: ContactRow) -> Contact:
+        return Contact(
+            id=encode_id("Contact", row.id),
+            first_name=row.first_name,
+            last_name=row.last_name,
+            email=row.email,
+            extra_emails=row.extra_emails,
+            company_name=row.company_name,
+            phone=row.phone,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.input
+class CreateContactInput:
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    extra_emails: list[str] | None = None
+    company_name: str | None = None
+    phone: str | None = None
+
+
+@strawberry.input(description="Only the fields sent change; null clears companyName or phone.")
+class UpdateContactInput:
+    email: str | None = strawberry.UNSET
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    extra_emails: list[str] | None = strawberry.UNSET
+    company_name: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+
+
+@strawberry.type
+class DeleteContactPayload:
+    deleted_contact_id: strawberry.ID
+
+
+def _changes(data: CreateContactInput | UpdateContactInput) -> ContactChanges:
+    sent = {name: value for name, value in vars(data).items() if value is not strawberry.UNSET}
+    cleared = frozenset(name for name, value in sent.items() if value is None)
+    if "extra_emails" in cleared:  # null extra emails: no extra emails
+        sent["extra_emails"] = []
+        cleared -= {"extra_emails"}
+    values = {name: value for name, value in sent.items() if value is not None}
+    return ContactChanges(**values, clear=cleared)
+
+
+def _contact_keyset(after: str | None) -> tuple[str, int] | None:
+    if after is None:
+        return None
+    key = decode_cursor(after)
+    if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], int):
+        raise ValidationFailed("after: not a cursor from this list", field="after")
+    return key[0], key[1]
+
+
+@strawberry.type
+class ContactQueries:
+    @strawberry.field(description="The account's contacts by name, `search` matching names, "
+                      "addresses and company.")
+    async def contacts(
+        self,
+        info: ChronikInfo,
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+    ) -> Connection[Contact]:
+        ctx = info.context
+        page = await resolve.contacts_page(
+            ctx, first=first, after=_contact_keyset(after), search=search
+        )
+        edges = [
+            Edge(cursor=encode_cursor([row.sort_key, row.id]), node=Contact.from_row(row))
+            for row in page.rows
+        ]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            count_all=lambda: resolve.count_contacts(ctx, search),
+        )
+
+    @strawberry.field
+    async def contact(self, info: ChronikInfo, id: strawberry.ID) -> Contact:
+        row = await resolve.contact(info.context, decode_id("Contact", id))
+        return Contact.from_row(row)
+
+
+@strawberry.type
+class ContactMutations:
+    @strawberry.mutation
+    async def create_contact(self, info: ChronikInfo, input: CreateContactInput) -> Contact:
+        row = await resolve.create_contact(info.context, _changes(input))
+        return Contact.from_row(row)
+
+    @strawberry.mutation
+    async def update_contact(
+        self, info: ChronikInfo, id: strawberry.ID, input: UpdateContactInput
+    ) -> Contact:
+        row = await resolve.update_contact(
+            info.context, decode_id("Contact", id), _changes(input)
+        )
+        return Contact.from_row(row)
+
+    @strawberry.mutation(description="Delete a contact; meetings stay in the calendar.")
+    async def delete_contact(self, info: ChronikInfo, id: strawberry.ID) -> DeleteContactPayload:
+        await resolve.delete_contact(info.context, decode_id("Contact", id))
+        return DeleteContactPayload(deleted_contact_id=id)

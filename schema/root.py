@@ -1,0 +1,15 @@
+"""The schema: every domain's queries and mutations merged into the root types."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.tools import merge_types
+
+from schema.accounts import AccountMutations, AccountQueries
+from schema.contacts import ContactMutations, ContactQueries
+from schema.masking import MaskInternalErrors
+
+Query = merge_types("Query", (AccountQueries, ContactQueries))
+Mutation = merge_types("Mutation", (AccountMutations, ContactMutations))
+
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[MaskInternalErrors])

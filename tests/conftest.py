@@ -1,0 +1,105 @@
+"""Fixtures shared by every test: real PostgreSQL, a running Chronik, users of two accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from app.settings import Environment, Settings
+from db.embedded import start_embedded_postgres
+from db.provisioning import provision_user
+from tests.support.postgres import clone_database, create_template, drop_database, with_database
+from tests.support.server import RunningChronik, running_chronik
+
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The server the tests use: CHRONIK_TEST_DATABASE_URL, or an embedded one (pgserver)."""
+    configured = os.environ.get("CHRONIK_TEST_DATABASE_URL")
+    if configured:
+        return configured
+    return start_embedded_postgres(tmp_path_factory.mktemp("postgres"))
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres_admin_dsn: str) -> Iterator[str]:
+    name = asyncio.run(create_template(postgres_admin_dsn))
+    yield name
+    asyncio.run(drop_database(postgres_admin_dsn, name))
+
+
+@pytest.fixture
+async def database_url(postgres_admin_dsn: str, template_database: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test alone."""
+    name = await clone_database(postgres_admin_dsn, template_database)
+    yield with_database(postgres_admin_dsn, name)
+    await drop_database(postgres_admin_dsn, name)
+
+
+@pytest.fixture
+async def empty_database_url(postgres_admin_dsn: str) -> AsyncIterator[str]:
+    """A fresh database with no migrations applied."""
+    name = await clone_database(postgres_admin_dsn, None)
+    yield with_database(postgres_admin_dsn, name)
+    await drop_database(postgres_admin_dsn, name)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the test database, for arranging data and checking rows."""
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env=Environment.TEST,
+        database_url=database_url,
+        data_dir=tmp_path / "chronik",
+        secret_key=TEST_SECRET_KEY,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def chronik(settings: Settings) -> AsyncIterator[RunningChronik]:
+    """Chronik serving over real HTTP on an ephemeral port, against the test database."""
+    async with running_chronik(settings) as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class TestUser:
+    __test__ = False  # not a test class, despite its name
+    email: str
+    token: str
+    account_id: int
+    user_id: int
+
+
+async def make_user(
+    db: asyncpg.Connection, account: str, email: str, domains: tuple[str, ...] = ()
+) -> TestUser:
+    made = await provision_user(db, account_name=account, email=email, domains=domains)
+    return TestUser(email, made.token, made.account.id, made.user.id)
+
+
+@pytest.fixture
+async def alice(db: asyncpg.Connection) -> TestUser:
+    """Admin of account Acme (internal domain acme.test)."""
+    return await make_user(db, "Acme", "alice@acme.test", ("acme.test",))
+
+
+@pytest.fixture
+async def bob(db: asyncpg.Connection) -> TestUser:
+    """Admin of another account, Globex: must never see Acme's data."""
+    return await make_user(db, "Globex", "bob@globex.test", ("globex.test",))

@@ -1,0 +1,70 @@
+"""Migrations: applied in order from empty, a no-op when re-run, safe from two processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import asyncpg
+
+from db.migrate import apply_migrations, load_migrations, pending_migrations
+
+
+async def test_migrations_apply_from_empty_then_rerun_is_a_no_op(empty_database_url: str) -> None:
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        assert len(await pending_migrations(conn)) == len(load_migrations())
+        applied = await apply_migrations(conn)
+        assert [m.version for m in applied] == [m.version for m in load_migrations()]
+        assert await pending_migrations(conn) == []
+        tables = {r["tablename"] for r in await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        assert {"accounts", "users", "api_tokens", "contacts", "contact_emails"} <= tables
+
+        assert await apply_migrations(conn) == []
+        recorded = await conn.fetchval("SELECT count(*) FROM schema_migrations")
+        assert recorded == len(load_migrations())
+    finally:
+        await conn.close()
+
+
+async def test_edited_applied_migration_is_refused(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+        try:
+            await apply_migrations(conn)
+        except Exception as exc:
+            assert "changed after it was applied" in str(exc)
+        else:
+            raise AssertionError("an edited migration must not pass silently")
+    finally:
+        await conn.close()
+
+
+async def test_two_processes_migrating_at_once_apply_each_migration_once(
+    empty_database_url: str, tmp_path: object
+) -> None:
+    env = {**os.environ, "CHRONIK_DATABASE_URL": empty_database_url, "CHRONIK_DATA_DIR": str(tmp_path)}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "app.cli", "migrate", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    outputs = [await p.communicate() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    printed = sorted(out.decode().strip() for out, _ in outputs)
+    # One of them did the work, the other waited on the lock and found nothing to do.
+    assert printed[1] == "database is up to date", printed
+    assert printed[0].startswith("applied: 0001_"), printed
+
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        rows = await conn.fetch("SELECT version, count(*) FROM schema_migrations GROUP BY version")
+        assert all(row["count"] == 1 for row in rows)
+        assert len(rows) == len(load_migrations())
+    finally:
+        await conn.close()
