@@ -1,0 +1,319 @@
+"""Calendar API v3 routes (``/calendar/v3/...``): calendars, events, freeBusy, watch, channels.
+
+Every route needs a live bearer access token (401 with Google's body and ``WWW-Authenticate``
+otherwise); handlers parse the request, call GoogleSandbox and render Google's wire format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from sync.sandbox.google import errors, listing
+from sync.sandbox.google.model import Calendar, StoredEvent, parse_rfc3339, rfc3339
+from sync.sandbox.google.state import GoogleSandbox
+
+GOOGLE_SANDBOX: web.AppKey[GoogleSandbox] = web.AppKey("google_sandbox", GoogleSandbox)
+API_PREFIX = "/calendar/v3"
+_SEND_UPDATES = ("all", "externalOnly", "none")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_bytes(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(
+        body=body, status=status, content_type="application/json", charset="UTF-8"
+    )
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return json_bytes(orjson.dumps(data), status)
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return request.query.get("access_token")
+    return token.strip()
+
+
+@web.middleware
+async def google_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn GoogleApiError into Google's JSON error response."""
+    try:
+        return await handler(request)
+    except errors.GoogleApiError as exc:
+        return exc.response()
+    except web.HTTPNotFound:
+        if request.path.startswith(API_PREFIX + "/"):
+            return errors.not_found().response()
+        raise
+
+
+@web.middleware
+async def require_bearer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """401 on ``/calendar/v3`` without a live access token; stores the user's email."""
+    if request.path.startswith(API_PREFIX + "/"):
+        sandbox = request.app[GOOGLE_SANDBOX]
+        token = bearer_token(request)
+        email = sandbox.oauth.email_for_access_token(token) if token else None
+        if email is None:
+            raise errors.unauthenticated()
+        request["user_email"] = email
+    return await handler(request)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.GoogleApiError(400, "parseError", "Parse Error") from exc
+    if not isinstance(body, dict):
+        raise errors.GoogleApiError(400, "parseError", "Parse Error")
+    return body
+
+
+def _sandbox(request: web.Request) -> GoogleSandbox:
+    return request.app[GOOGLE_SANDBOX]
+
+
+def _calendar(request: web.Request) -> Calendar:
+    return _sandbox(request).calendar_for(request.match_info["calendarId"], request["user_email"])
+
+
+def _send_updates(request: web.Request) -> str | None:
+    value = request.query.get("sendUpdates")
+    if value is None:
+        legacy = request.query.get("sendNotifications")
+        return "all" if legacy == "true" else None
+    if value not in _SEND_UPDATES:
+        raise errors.invalid(f"Invalid value for: sendUpdates: {value}", "sendUpdates")
+    return value
+
+
+def _event_response(event: StoredEvent | dict[str, Any]) -> web.Response:
+    if isinstance(event, StoredEvent):
+        return json_bytes(event.wire_bytes())
+    return json_response(event)
+
+
+def calendar_list_entry(calendar: Calendar) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "kind": "calendar#calendarListEntry",
+        "etag": f'"{calendar.etag_seq * 1000}"',
+        "id": calendar.id,
+        "summary": calendar.summary,
+        "timeZone": calendar.time_zone,
+        "colorId": "14" if calendar.primary else "7",
+        "backgroundColor": "#9fe1e7" if calendar.primary else "#42d692",
+        "foregroundColor": "#000000",
+        "selected": True,
+        "accessRole": "owner",
+        "defaultReminders": [{"method": "popup", "minutes": 10}],
+        "conferenceProperties": {"allowedConferenceSolutionTypes": ["hangoutsMeet"]},
+    }
+    if calendar.description:
+        entry["description"] = calendar.description
+    if calendar.primary:
+        entry["notificationSettings"] = {
+            "notifications": [
+                {"type": "eventCreation", "method": "email"},
+                {"type": "eventChange", "method": "email"},
+                {"type": "eventCancellation", "method": "email"},
+                {"type": "eventResponse", "method": "email"},
+            ]
+        }
+        entry["primary"] = True
+    return entry
+
+
+def calendar_resource(calendar: Calendar) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "kind": "calendar#calendar",
+        "etag": f'"{calendar.etag_seq * 1000}"',
+        "id": calendar.id,
+        "summary": calendar.summary,
+        "timeZone": calendar.time_zone,
+        "conferenceProperties": {"allowedConferenceSolutionTypes": ["hangoutsMeet"]},
+    }
+    if calendar.description:
+        resource["description"] = calendar.description
+    return resource
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+async def calendar_list(request: web.Request) -> web.Response:
+    sandbox = _sandbox(request)
+    user = sandbox.users[request["user_email"]]
+    items = [calendar_list_entry(sandbox.calendars[cal_id]) for cal_id in user.calendars]
+    return json_response(
+        {
+            "kind": "calendar#calendarList",
+            "etag": f'"p{max(sandbox.calendars[c].etag_seq for c in user.calendars) * 1000}"',
+            "nextSyncToken": sandbox.issue_sync_token(sandbox.calendars[user.email]),
+            "items": items,
+        }
+    )
+
+
+async def calendar_list_get(request: web.Request) -> web.Response:
+    return json_response(calendar_list_entry(_calendar(request)))
+
+
+async def calendar_get(request: web.Request) -> web.Response:
+    return json_response(calendar_resource(_calendar(request)))
+
+
+async def events_list(request: web.Request) -> web.Response:
+    calendar = _calendar(request)
+    return json_bytes(listing.list_events(_sandbox(request), calendar, request.query))
+
+
+async def events_insert(request: web.Request) -> web.Response:
+    calendar = _calendar(request)
+    body = await _body(request)
+    event = _sandbox(request).insert_event(
+        calendar, body, actor=request["user_email"], send_updates=_send_updates(request)
+    )
+    return json_bytes(event.wire_bytes())
+
+
+async def events_get(request: web.Request) -> web.Response:
+    calendar = _calendar(request)
+    return _event_response(_sandbox(request).get_event(calendar, request.match_info["eventId"]))
+
+
+async def _write(request: web.Request, *, replace: bool) -> web.Response:
+    calendar = _calendar(request)
+    body = await _body(request)
+    event = _sandbox(request).patch_event(
+        calendar,
+        request.match_info["eventId"],
+        body,
+        replace=replace,
+        if_match=request.headers.get("If-Match"),
+        send_updates=_send_updates(request),
+    )
+    return json_bytes(event.wire_bytes())
+
+
+async def events_patch(request: web.Request) -> web.Response:
+    return await _write(request, replace=False)
+
+
+async def events_update(request: web.Request) -> web.Response:
+    return await _write(request, replace=True)
+
+
+async def events_delete(request: web.Request) -> web.Response:
+    calendar = _calendar(request)
+    _sandbox(request).delete_event(
+        calendar,
+        request.match_info["eventId"],
+        if_match=request.headers.get("If-Match"),
+        send_updates=_send_updates(request),
+    )
+    return web.Response(status=204)
+
+
+async def events_instances(request: web.Request) -> web.Response:
+    sandbox = _sandbox(request)
+    calendar = _calendar(request)
+    master = calendar.events.get(request.match_info["eventId"])
+    if master is None:
+        raise errors.not_found()
+    if master.deleted or not master.is_master:
+        raise errors.deleted() if master.deleted else errors.not_found()
+    return json_bytes(listing.instances(sandbox, calendar, master, request.query))
+
+
+async def events_watch(request: web.Request) -> web.Response:
+    sandbox = _sandbox(request)
+    calendar = _calendar(request)
+    body = await _body(request)
+    api_path = f"{API_PREFIX}/calendars/{calendar.id}/events"
+    sandbox.base_url = str(request.url.origin())
+    channel = sandbox.watch(calendar, body, request["user_email"], api_path)
+    answer: dict[str, Any] = {
+        "kind": "api#channel",
+        "id": channel.id,
+        "resourceId": channel.resource_id,
+        "resourceUri": channel.resource_uri,
+    }
+    if channel.token is not None:
+        answer["token"] = channel.token
+    answer["expiration"] = str(channel.expiration_ms)
+    return json_response(answer)
+
+
+async def channels_stop(request: web.Request) -> web.Response:
+    body = await _body(request)
+    channel_id, resource_id = body.get("id"), body.get("resourceId")
+    if not channel_id:
+        raise errors.required("id")
+    if not resource_id:
+        raise errors.required("resourceId")
+    _sandbox(request).stop_channel(str(channel_id), str(resource_id), request["user_email"])
+    return web.Response(status=204)
+
+
+async def free_busy(request: web.Request) -> web.Response:
+    sandbox = _sandbox(request)
+    body = await _body(request)
+    if "timeMin" not in body:
+        raise errors.required("timeMin")
+    if "timeMax" not in body:
+        raise errors.required("timeMax")
+    lo = parse_rfc3339(str(body["timeMin"]), "timeMin")
+    hi = parse_rfc3339(str(body["timeMax"]), "timeMax")
+    if hi <= lo:
+        raise errors.time_range_empty()
+    calendars: dict[str, Any] = {}
+    for item in body.get("items") or []:
+        requested = str(item.get("id", ""))
+        cal_id = request["user_email"] if requested == "primary" else requested
+        calendar = sandbox.calendars.get(cal_id)
+        if calendar is None:
+            calendars[requested] = {
+                "errors": [{"domain": "global", "reason": "notFound"}],
+                "busy": [],
+            }
+            continue
+        calendars[requested] = {"busy": listing.free_busy(calendar, lo, hi)}
+    return json_response(
+        {
+            "kind": "calendar#freeBusy",
+            "timeMin": rfc3339(lo.astimezone(lo.tzinfo)),
+            "timeMax": rfc3339(hi.astimezone(hi.tzinfo)),
+            "calendars": calendars,
+        }
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the Calendar API v3 routes (paths as in Google's discovery document)."""
+    p = API_PREFIX
+    app.router.add_get(f"{p}/users/me/calendarList", calendar_list)
+    app.router.add_get(f"{p}/users/me/calendarList/{{calendarId}}", calendar_list_get)
+    app.router.add_get(f"{p}/calendars/{{calendarId}}", calendar_get)
+    app.router.add_get(f"{p}/calendars/{{calendarId}}/events", events_list)
+    app.router.add_post(f"{p}/calendars/{{calendarId}}/events", events_insert)
+    app.router.add_post(f"{p}/calendars/{{calendarId}}/events/watch", events_watch)
+    app.router.add_get(f"{p}/calendars/{{calendarId}}/events/{{eventId}}", events_get)
+    app.router.add_patch(f"{p}/calendars/{{calendarId}}/events/{{eventId}}", events_patch)
+    app.router.add_put(f"{p}/calendars/{{calendarId}}/events/{{eventId}}", events_update)
+    app.router.add_delete(f"{p}/calendars/{{calendarId}}/events/{{eventId}}", events_delete)
+    app.router.add_get(
+        f"{p}/calendars/{{calendarId}}/events/{{eventId}}/instances", events_instances
+    )
+    app.router.add_post(f"{p}/freeBusy", free_busy)
+    app.router.add_post(f"{p}/channels/stop", channels_stop)

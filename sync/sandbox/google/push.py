@@ -1,0 +1,150 @@
+"""Delivery of Google Calendar push notifications (web_hook channels) from a background task.
+
+Messages are queued by the state when something changes and POSTed by one worker task, never
+inline in the request that made the change. A failed delivery is logged and dropped (Google does
+not retry either). ``settings`` lets tests ask for duplicated or reordered deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from sync.sandbox.google.model import Channel
+
+log = logging.getLogger(__name__)
+
+DELIVERY_TIMEOUT_S = 5.0
+REORDER_WINDOW_S = 0.05
+
+
+@dataclass
+class PushSettings:
+    """Delivery quirks on demand: each message sent ``1 + duplicate`` times; ``reorder`` delivers
+    the messages that queued up within a short window newest-first."""
+
+    duplicate: int = 0
+    reorder: bool = False
+
+
+@dataclass
+class _Message:
+    channel: Channel
+    state: str
+    number: int
+
+
+class PushDispatcher:
+    """Queues and delivers notifications; ``log`` records every delivery attempt."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._queue: asyncio.Queue[_Message] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._idle: asyncio.Event | None = None
+        self._pending = 0
+        self.settings = PushSettings()
+        self.log: list[dict[str, Any]] = []
+
+    def enqueue(self, channel: Channel, state: str) -> None:
+        """Queue one message for ``channel`` (numbered now, so numbers follow change order)."""
+        if channel.stopped or channel.expiration_ms <= self._clock() * 1000:
+            return
+        channel.message_number += 1
+        self._ensure_worker()
+        assert self._queue is not None and self._idle is not None
+        self._pending += 1
+        self._idle.clear()
+        self._queue.put_nowait(_Message(channel, state, channel.message_number))
+
+    async def drain(self) -> None:
+        """Wait until every queued message has been attempted (tests use this)."""
+        if self._idle is not None:
+            await self._idle.wait()
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None or self._worker.done():
+            self._queue = asyncio.Queue()
+            self._idle = asyncio.Event()
+            self._pending = 0
+            self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        assert self._queue is not None and self._idle is not None
+        while True:
+            batch = [await self._queue.get()]
+            if self.settings.reorder:
+                await asyncio.sleep(REORDER_WINDOW_S)
+                while not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                batch.reverse()
+            for message in batch:
+                for _ in range(1 + max(0, self.settings.duplicate)):
+                    await self._deliver(message)
+                self._pending -= 1
+            if self._pending == 0:
+                self._idle.set()
+
+    async def _deliver(self, message: _Message) -> None:
+        channel = message.channel
+        if channel.stopped or channel.expiration_ms <= self._clock() * 1000:
+            self._record(message, None, "channel stopped or expired")
+            return
+        headers = {
+            "X-Goog-Channel-ID": channel.id,
+            "X-Goog-Channel-Expiration": _http_date(channel.expiration_ms),
+            "X-Goog-Resource-ID": channel.resource_id,
+            "X-Goog-Resource-URI": channel.resource_uri,
+            "X-Goog-Resource-State": message.state,
+            "X-Goog-Message-Number": str(message.number),
+        }
+        if channel.token is not None:
+            headers["X-Goog-Channel-Token"] = channel.token
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_S)
+            )
+        try:
+            async with self._session.post(channel.address, headers=headers, data=b"") as resp:
+                await resp.read()
+                self._record(message, resp.status, None)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.info("push to %s failed: %r (dropped)", channel.address, exc)
+            self._record(message, None, repr(exc))
+
+    def _record(self, message: _Message, status: int | None, error: str | None) -> None:
+        self.log.append(
+            {
+                "channelId": message.channel.id,
+                "resourceId": message.channel.resource_id,
+                "address": message.channel.address,
+                "resourceState": message.state,
+                "messageNumber": message.number,
+                "status": status,
+                "error": error,
+            }
+        )
+
+
+def _http_date(ms: int) -> str:
+    """``X-Goog-Channel-Expiration`` is an RFC 1123 date, e.g. ``Tue, 19 Nov 2026 01:13:52 GMT``."""
+    import email.utils
+
+    return email.utils.formatdate(ms / 1000, usegmt=True)
