@@ -44,8 +44,11 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
     if pending:
         return JSONResponse(
-            {"status": "unavailable", "reason": "migrations pending",
-             "pending": [f"{m.version:04d}_{m.name}" for m in pending]},
+            {
+                "status": "unavailable",
+                "reason": "migrations pending",
+                "pending": [f"{m.version:04d}_{m.name}" for m in pending],
+            },
             503,
         )
     return JSONResponse({"status": "ready"})

@@ -66,7 +66,10 @@ def _user_create(settings: Settings, args: argparse.Namespace) -> int:
             async with pool.acquire() as conn:
                 await apply_migrations(conn)
                 return await provision_user(
-                    conn, account_name=args.account, email=email, domains=domains,
+                    conn,
+                    account_name=args.account,
+                    email=email,
+                    domains=domains,
                     admin=True if args.admin else None,
                 )
         finally:
@@ -78,8 +81,10 @@ def _user_create(settings: Settings, args: argparse.Namespace) -> int:
         print(f"chronik: a user with email {email} already exists", file=sys.stderr)
         return 1
     role = "admin" if made.user.is_admin else "member"
-    print(f"account: {made.account.name}{' (created)' if made.account_created else ''}",
-          file=sys.stderr)
+    print(
+        f"account: {made.account.name}{' (created)' if made.account_created else ''}",
+        file=sys.stderr,
+    )
     print(f"user: {made.user.email} ({role})", file=sys.stderr)
     print("API token (shown once; send it as 'Authorization: Bearer <token>'):", file=sys.stderr)
     print(made.token)
@@ -120,10 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     create = user.add_parser("create", help="create a user (and its account) and print a token")
     create.add_argument("--account", required=True, help="account (company) name")
     create.add_argument("--email", required=True)
-    create.add_argument("--domain", action="append", default=[],
-                        help="internal email domain of the account (repeatable)")
-    create.add_argument("--admin", action="store_true",
-                        help="make the user an admin (the first user of an account always is)")
+    create.add_argument(
+        "--domain",
+        action="append",
+        default=[],
+        help="internal email domain of the account (repeatable)",
+    )
+    create.add_argument(
+        "--admin",
+        action="store_true",
+        help="make the user an admin (the first user of an account always is)",
+    )
     create.set_defaults(run=_user_create)
 
     sandbox = commands.add_parser("sandbox", help="run the Google and Microsoft sandboxes")
@@ -141,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -17,14 +17,16 @@ from schema.root import schema
 
 
 class ChronikGraphQL(GraphQL[Context, None]):
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:  # type: ignore[override]
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
         services = request.app.state.services
         token = None
         if isinstance(request, Request):
             token = bearer_token(request.headers.get("authorization"))
         return Context(pool=services.pool, token=token, services=services)
 
-    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+    async def on_ws_connect(self, context: Context) -> Any:
         """Authenticate a websocket from its `connection_init` payload; refuse it otherwise."""
         context.token = token_from_connection_params(context.connection_params)
         try:

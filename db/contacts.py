@@ -80,7 +80,7 @@ async def create_contact(db: Executor, account_id: int, fields: ContactFields) -
                 FROM c, unnest($7::text[]) WITH ORDINALITY AS a(email, pos)
             )
             SELECT c.id, c.account_id, c.first_name, c.last_name, c.email, c.company_name,
-                   c.phone, c.created_at, c.updated_at, c.sort_key, $7::text[] AS extra_emails
+                   c.phone, c.created_at, c.updated_at, c.sort_key, $8::text[] AS extra_emails
             FROM c
             """,
             account_id,
@@ -90,18 +90,12 @@ async def create_contact(db: Executor, account_id: int, fields: ContactFields) -
             fields.company_name,
             fields.phone,
             addresses,
+            addresses[1:],
         )
     except asyncpg.UniqueViolationError as exc:
         raise DuplicateError(exc.constraint_name) from None
     assert record is not None
-    row = _contact(record)
-    return _with_extras(row, addresses[1:])
-
-
-def _with_extras(row: ContactRow, extras: list[str]) -> ContactRow:
-    values = {name: getattr(row, name) for name in row.__slots__}  # type: ignore[attr-defined]
-    values["extra_emails"] = extras
-    return ContactRow(**values)
+    return _contact(record)
 
 
 _UPDATABLE = ("first_name", "last_name", "email", "company_name", "phone")
@@ -151,7 +145,8 @@ async def _rewrite_addresses(
     await conn.execute(
         """
         INSERT INTO contact_emails (account_id, contact_id, email, is_primary, position)
-        SELECT $1, $2, a.email, a.pos = 1, a.pos FROM unnest($3::text[]) WITH ORDINALITY AS a(email, pos)
+        SELECT $1, $2, a.email, a.pos = 1, a.pos
+        FROM unnest($3::text[]) WITH ORDINALITY AS a(email, pos)
         """,
         account_id,
         contact_id,
@@ -233,8 +228,7 @@ async def count_contacts(db: Executor, account_id: int, search: str | None = Non
     """How many contacts `list_contacts` would page through in all."""
     return int(
         await db.fetchval(
-            "SELECT count(*) FROM contacts c WHERE c.account_id = $1 AND "
-            + _matches_search("$2"),
+            "SELECT count(*) FROM contacts c WHERE c.account_id = $1 AND " + _matches_search("$2"),
             account_id,
             _search_pattern(search),
         )

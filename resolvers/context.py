@@ -35,7 +35,7 @@ class Context:
     _authenticated: bool = field(default=False, repr=False)
 
     async def viewer(self) -> Viewer:
-        """The caller, looked up once per request; raises `Unauthenticated` without a valid token."""
+        """The caller, looked up once per request; `Unauthenticated` without a valid token."""
         if not self._authenticated:
             self._authenticated = True
             if self.token:

@@ -27,7 +27,9 @@ def normalize_domain(value: str) -> str:
     try:
         normalize_email(f"x@{domain}", field="domain")
     except ValidationFailed:
-        raise ValidationFailed(f"domain: {value!r} is not a valid domain name", field="domain")
+        raise ValidationFailed(
+            f"domain: {value!r} is not a valid domain name", field="domain"
+        ) from None
     return domain
 
 

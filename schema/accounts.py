@@ -39,8 +39,9 @@ class User:
 
     @staticmethod
     def from_viewer(viewer: Viewer) -> User:
-        return User(id=encode_id("User", viewer.user_id), email=viewer.email,
-                    is_admin=viewer.is_admin)
+        return User(
+            id=encode_id("User", viewer.user_id), email=viewer.email, is_admin=viewer.is_admin
+        )
 
 
 @strawberry.type

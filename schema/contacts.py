@@ -9,8 +9,8 @@ from strawberry.types import Info
 
 from db.contacts import ContactRow
 from resolvers import contacts as resolve
-from resolvers.context import Context
 from resolvers.contacts import ContactChanges
+from resolvers.context import Context
 from resolvers.errors import ValidationFailed
 from schema.ids import decode_id, encode_id
 from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor
@@ -95,8 +95,10 @@ def _contact_keyset(after: str | None) -> tuple[str, int] | None:
 
 @strawberry.type
 class ContactQueries:
-    @strawberry.field(description="The account's contacts by name, `search` matching names, "
-                      "addresses and company.")
+    @strawberry.field(
+        description="The account's contacts by name, `search` matching names, "
+        "addresses and company."
+    )
     async def contacts(
         self,
         info: ChronikInfo,
@@ -140,9 +142,7 @@ class ContactMutations:
     async def update_contact(
         self, info: ChronikInfo, id: strawberry.ID, input: UpdateContactInput
     ) -> Contact:
-        row = await resolve.update_contact(
-            info.context, decode_id("Contact", id), _changes(input)
-        )
+        row = await resolve.update_contact(info.context, decode_id("Contact", id), _changes(input))
         return Contact.from_row(row)
 
     @strawberry.mutation(description="Delete a contact; meetings stay in the calendar.")

@@ -18,8 +18,10 @@ async def test_migrations_apply_from_empty_then_rerun_is_a_no_op(empty_database_
         applied = await apply_migrations(conn)
         assert [m.version for m in applied] == [m.version for m in load_migrations()]
         assert await pending_migrations(conn) == []
-        tables = {r["tablename"] for r in await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        }
         assert {"accounts", "users", "api_tokens", "contacts", "contact_emails"} <= tables
 
         assert await apply_migrations(conn) == []
@@ -46,11 +48,20 @@ async def test_edited_applied_migration_is_refused(database_url: str) -> None:
 async def test_two_processes_migrating_at_once_apply_each_migration_once(
     empty_database_url: str, tmp_path: object
 ) -> None:
-    env = {**os.environ, "CHRONIK_DATABASE_URL": empty_database_url, "CHRONIK_DATA_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "CHRONIK_DATABASE_URL": empty_database_url,
+        "CHRONIK_DATA_DIR": str(tmp_path),
+    }
     processes = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "app.cli", "migrate", env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "app.cli",
+            "migrate",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(2)
     ]

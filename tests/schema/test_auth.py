@@ -12,10 +12,12 @@ from tests.support.server import RunningChronik
 
 
 async def test_token_answers_me(chronik: RunningChronik, alice: TestUser) -> None:
-    result = await chronik.graphql("{ me { email isAdmin account { name domains } } }",
-                                   token=alice.token)
+    result = await chronik.graphql(
+        "{ me { email isAdmin account { name domains } } }", token=alice.token
+    )
     assert result.ok()["me"] == {
-        "email": "alice@acme.test", "isAdmin": True,
+        "email": "alice@acme.test",
+        "isAdmin": True,
         "account": {"name": "Acme", "domains": ["acme.test"]},
     }
 
@@ -26,7 +28,8 @@ async def test_missing_or_invalid_token_is_unauthenticated(
 ) -> None:
     headers = {"Authorization": header} if header is not None else {}
     response = await chronik.http.post(
-        f"{chronik.url}/graphql", json={"query": "{ me { email } contacts { edges { cursor } } }"},
+        f"{chronik.url}/graphql",
+        json={"query": "{ me { email } contacts { edges { cursor } } }"},
         headers=headers,
     )
     body = response.json()
@@ -58,8 +61,9 @@ async def _ws_query(chronik: RunningChronik, payload: dict) -> list[dict] | int:
         except websockets.ConnectionClosed as closed:
             return closed.rcvd.code if closed.rcvd else -1
         assert ack["type"] == "connection_ack"
-        await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                  "payload": {"query": "{ me { email } }"}}))
+        await ws.send(
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ me { email } }"}})
+        )
         messages = [json.loads(await ws.recv()), json.loads(await ws.recv())]
         return messages
 

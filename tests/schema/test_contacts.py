@@ -26,8 +26,13 @@ async def create(chronik: RunningChronik, user: TestUser, **fields: object) -> d
 
 async def test_contact_lifecycle(chronik: RunningChronik, alice: TestUser) -> None:
     made = await create(
-        chronik, alice, email="Carla@Client.TEST", firstName=" Carla ", lastName="Diaz",
-        extraEmails=["carla.diaz@gmail.test", "CARLA@client.test"], companyName="Client Co",
+        chronik,
+        alice,
+        email="Carla@Client.TEST",
+        firstName=" Carla ",
+        lastName="Diaz",
+        extraEmails=["carla.diaz@gmail.test", "CARLA@client.test"],
+        companyName="Client Co",
         phone="+49 30 1234",
     )
     assert made["name"] == "Carla Diaz"
@@ -38,11 +43,16 @@ async def test_contact_lifecycle(chronik: RunningChronik, alice: TestUser) -> No
     read = (await chronik.graphql(READ, {"id": made["id"]}, token=alice.token)).ok()["contact"]
     assert read == {k: made[k] for k in read}
 
-    updated = (await chronik.graphql(
-        UPDATE, {"id": made["id"], "input": {"firstName": "Carlota", "companyName": None,
-                                             "phone": "  "}},
-        token=alice.token,
-    )).ok()["updateContact"]
+    updated = (
+        await chronik.graphql(
+            UPDATE,
+            {
+                "id": made["id"],
+                "input": {"firstName": "Carlota", "companyName": None, "phone": "  "},
+            },
+            token=alice.token,
+        )
+    ).ok()["updateContact"]
     assert updated["firstName"] == "Carlota"
     assert updated["companyName"] is None and updated["phone"] is None
     assert updated["email"] == "Carla@client.test"  # untouched fields stay
@@ -62,7 +72,8 @@ async def test_duplicate_email_is_a_conflict_case_insensitively(
         assert again.error_codes == ["CONFLICT"], email
     other = await create(chronik, alice, email="erin@client.test")
     clash = await chronik.graphql(
-        UPDATE, {"id": other["id"], "input": {"extraEmails": ["Dana@Client.test"]}},
+        UPDATE,
+        {"id": other["id"], "input": {"extraEmails": ["Dana@Client.test"]}},
         token=alice.token,
     )
     assert clash.error_codes == ["CONFLICT"]
@@ -85,15 +96,20 @@ async def test_same_email_in_two_accounts_is_fine(
 async def test_malformed_email_is_a_validation_error_and_stores_nothing(
     chronik: RunningChronik, alice: TestUser, db
 ) -> None:
-    for fields in ({"email": "not-an-email"}, {"email": "x@"}, {"email": "ok@client.test",
-                                                                "extraEmails": ["bad@@x"]}):
+    for fields in (
+        {"email": "not-an-email"},
+        {"email": "x@"},
+        {"email": "ok@client.test", "extraEmails": ["bad@@x"]},
+    ):
         result = await chronik.graphql(CREATE, {"input": fields}, token=alice.token)
         assert result.error_codes == ["VALIDATION"], fields
         assert result.errors[0]["extensions"]["field"] in ("email", "extraEmails")
     assert await db.fetchval("SELECT count(*) FROM contacts") == 0
 
 
-async def test_too_long_name_is_a_validation_error(chronik: RunningChronik, alice: TestUser) -> None:
+async def test_too_long_name_is_a_validation_error(
+    chronik: RunningChronik, alice: TestUser
+) -> None:
     result = await chronik.graphql(
         CREATE, {"input": {"email": "f@client.test", "lastName": "x" * 201}}, token=alice.token
     )

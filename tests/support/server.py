@@ -51,7 +51,8 @@ class RunningChronik:
     ) -> GraphQLResponse:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = await self.http.post(
-            f"{self.url}/graphql", json={"query": query, "variables": variables or {}},
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables or {}},
             headers=headers,
         )
         return GraphQLResponse(response.status_code, response.json())

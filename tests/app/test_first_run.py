@@ -1,0 +1,119 @@
+"""The README's first run, as a new user does it: no database configured, nothing installed.
+
+`chronik serve` starts its embedded PostgreSQL, `chronik user create` prints a token, GraphiQL
+opens in a browser, and the token answers `{ me { email } }`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def fresh_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONIK_")}
+    env["CHRONIK_DATA_DIR"] = str(tmp_path / "data")
+    env["CHRONIK_PUBLIC_URL"] = f"http://127.0.0.1:{free_port()}"
+    return env
+
+
+@pytest.fixture
+def served(fresh_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        env=fresh_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    url = fresh_env["CHRONIK_PUBLIC_URL"]
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError((tmp_path / "serve.log").read_text())
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_serve_with_embedded_database_graphiql_and_first_token(
+    served: str, fresh_env: dict[str, str], tmp_path: Path
+) -> None:
+    page = httpx.get(f"{served}/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "user",
+            "create",
+            "--account",
+            "Acme",
+            "--email",
+            "ana@acme.test",
+            "--domain",
+            "acme.test",
+        ],
+        env=fresh_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("chronik_")
+    assert token not in created.stderr  # shown once, on stdout only
+
+    answer = httpx.post(
+        f"{served}/graphql",
+        json={"query": "{ me { email } }"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.json() == {"data": {"me": {"email": "ana@acme.test"}}}
+
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "user",
+            "create",
+            "--account",
+            "Acme",
+            "--email",
+            "ANA@acme.test",
+        ],
+        env=fresh_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert again.returncode == 1 and "already exists" in again.stderr

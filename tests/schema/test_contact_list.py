@@ -1,0 +1,137 @@
+"""The contact list: cursor pagination, search, and a constant SQL cost per page."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from tests.conftest import TestUser
+from tests.support.server import RunningChronik
+
+PAGE = """
+query($first: Int, $after: String, $search: String) {
+  contacts(first: $first, after: $after, search: $search) {
+    edges { cursor node { id name email extraEmails companyName phone } }
+    pageInfo { hasNextPage hasPreviousPage endCursor }
+  }
+}"""
+
+
+async def add_contacts(db: asyncpg.Connection, account_id: int, names: list[str]) -> None:
+    """Insert contacts directly (fast arrangement), the way the GraphQL mutation stores them."""
+    for name in names:
+        email = f"{name.lower()}@client.test"
+        contact_id = await db.fetchval(
+            "INSERT INTO contacts (account_id, first_name, last_name, email) "
+            "VALUES ($1, '', $2, $3) RETURNING id",
+            account_id,
+            name,
+            email,
+        )
+        await db.execute(
+            "INSERT INTO contact_emails (account_id, contact_id, email, is_primary) "
+            "VALUES ($1, $2, $3, true), ($1, $2, $4, false)",
+            account_id,
+            contact_id,
+            email,
+            f"{name.lower()}@other.test",
+        )
+
+
+async def all_names(
+    chronik: RunningChronik, user: TestUser, first: int, inserting_between_pages=None
+) -> list[str]:
+    names: list[str] = []
+    after = None
+    while True:
+        page = (
+            await chronik.graphql(PAGE, {"first": first, "after": after}, token=user.token)
+        ).ok()["contacts"]
+        names += [edge["node"]["name"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return names
+        after = page["pageInfo"]["endCursor"]
+        if inserting_between_pages:
+            await inserting_between_pages()
+
+
+async def test_pages_walk_the_list_in_name_order(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    names = [f"Name{i:02d}" for i in range(23)]
+    await add_contacts(db, alice.account_id, list(reversed(names)))
+    assert await all_names(chronik, alice, first=5) == names
+
+
+async def test_pagination_is_stable_under_inserts(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    existing = [f"M{i:02d}" for i in range(20)]
+    await add_contacts(db, alice.account_id, existing)
+    inserted = iter(range(100))
+
+    async def insert_before_and_after() -> None:
+        n = next(inserted)
+        # One lands before every cursor, one after: neither may shift or repeat the others.
+        await add_contacts(db, alice.account_id, [f"A{n:02d}", f"Z{n:02d}"])
+
+    seen = await all_names(chronik, alice, first=4, inserting_between_pages=insert_before_and_after)
+    assert [n for n in seen if n.startswith("M")] == existing  # none skipped, none repeated
+    assert len(seen) == len(set(seen))
+
+
+async def test_search_matches_name_any_address_and_company(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    await add_contacts(db, alice.account_id, ["Miller", "Smith", "Jones"])
+    await db.execute(
+        "UPDATE contacts SET company_name = 'Smithereens Ltd' WHERE last_name = 'Jones'"
+    )
+
+    async def search(text: str) -> list[str]:
+        page = (await chronik.graphql(PAGE, {"search": text}, token=alice.token)).ok()
+        return [e["node"]["name"] for e in page["contacts"]["edges"]]
+
+    assert await search("SMITH") == ["Jones", "Smith"]
+    assert await search("miller@other") == ["Miller"]
+    assert await search("%") == []  # LIKE wildcards are literal text here
+
+
+@pytest.mark.parametrize("first", [0, -1, 101])
+async def test_page_size_outside_the_cap_is_a_validation_error(
+    chronik: RunningChronik, alice: TestUser, first: int
+) -> None:
+    result = await chronik.graphql(PAGE, {"first": first}, token=alice.token)
+    assert result.error_codes == ["VALIDATION"]
+
+
+async def test_forged_cursor_is_a_validation_error(
+    chronik: RunningChronik, alice: TestUser
+) -> None:
+    result = await chronik.graphql(PAGE, {"after": "bm90LWEtY3Vyc29y"}, token=alice.token)
+    assert result.error_codes == ["VALIDATION"]
+
+
+async def test_total_count(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    await add_contacts(db, alice.account_id, ["A", "B", "C"])
+    result = await chronik.graphql("{ contacts(first: 1) { totalCount } }", token=alice.token)
+    assert result.ok()["contacts"]["totalCount"] == 3
+
+
+async def statements_for_page(chronik: RunningChronik, user: TestUser, first: int) -> int:
+    chronik.statements.clear()
+    page = (await chronik.graphql(PAGE, {"first": first}, token=user.token)).ok()
+    assert len(page["contacts"]["edges"]) == first
+    return len(chronik.statements)
+
+
+async def test_sql_statements_for_50_contacts_equal_those_for_5(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    await add_contacts(db, alice.account_id, [f"C{i:03d}" for i in range(60)])
+    five = await statements_for_page(chronik, alice, 5)
+    fifty = await statements_for_page(chronik, alice, 50)
+    assert five == fifty
+    assert fifty <= 2  # authenticate, then one query for the page with every address
