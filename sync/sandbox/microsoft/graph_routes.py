@@ -1,0 +1,377 @@
+"""Graph v1.0 endpoints of the sandbox (``/v1.0/...``); the bearer check is the app's middleware.
+
+Covered: ``/me``, ``/me/revokeSignInSessions``, ``/me/calendar(s)``, calendarView and its delta
+(default and any calendar), events CRUD with ``transactionId`` dedup and ``If-Match``, ``cancel``,
+``instances``, ``getSchedule`` and ``/subscriptions``. ``Prefer: outlook.timezone="..."`` converts
+returned start/end times (otherwise UTC, as Graph does).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, cast
+from urllib.parse import quote
+
+import orjson
+from aiohttp import web
+
+from sync.microsoft.wire import Event
+
+from .delta import TokenGone
+from .errors import GraphError, bad_request
+from .resources import bounds
+from .sandbox import MicrosoftSandbox
+from .schedule import get_schedule
+from .store import CalendarState, Mailbox
+from .timefmt import BadTimeZone, dttz, parse_offset, zone
+
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 1000
+CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#"
+_MAXPAGESIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.I)
+_TIMEZONE = re.compile(r'outlook\.timezone\s*=\s*"([^"]+)"', re.I)
+
+
+def _sandbox(request: web.Request) -> MicrosoftSandbox:
+    from .app import MICROSOFT_SANDBOX
+
+    return request.app[MICROSOFT_SANDBOX]
+
+
+def _me(request: web.Request) -> Mailbox:
+    return cast(Mailbox, request["graph_user"])
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> web.Response:
+    """A JSON response serialised with orjson (Graph's ``odata.metadata=minimal`` type)."""
+    return web.Response(
+        status=status, body=orjson.dumps(body), headers=headers,
+        content_type="application/json", charset="utf-8",
+    )
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request("Unable to read JSON request payload. Please ensure Content-Type "
+                          "header is set and payload is of valid JSON format.",
+                          "BadRequest") from exc
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.", "BadRequest")
+    return body
+
+
+class _Render:
+    """Per-request rendering of events (``Prefer: outlook.timezone`` conversion)."""
+
+    def __init__(self, request: web.Request) -> None:
+        self.zone_name: str | None = None
+        prefer = request.headers.get("Prefer", "")
+        match = _TIMEZONE.search(prefer)
+        if match:
+            try:
+                zone(match.group(1))
+                self.zone_name = match.group(1)
+            except BadTimeZone:
+                self.zone_name = None
+
+    def event(self, event: Any) -> Any:
+        if self.zone_name is None or "@removed" in event or event.get("isAllDay"):
+            return event
+        start, end = bounds(event)
+        out = dict(event)
+        out["start"] = dttz(start, self.zone_name)
+        out["end"] = dttz(end, self.zone_name)
+        return out
+
+    def events(self, events: Iterable[Any]) -> list[Any]:
+        if self.zone_name is None:
+            return list(events)
+        return [self.event(e) for e in events]
+
+    def headers(self, extra: Iterable[str] = ()) -> dict[str, str]:
+        applied = list(extra)
+        if self.zone_name is not None:
+            applied.append(f'outlook.timezone="{self.zone_name}"')
+        return {"Preference-Applied": ", ".join(applied)} if applied else {}
+
+
+def _entity(user: Mailbox, event: Event, render: _Render) -> dict[str, Any]:
+    return {"@odata.context": f"{CONTEXT}users('{user.id}')/events/$entity",
+            **render.event(event)}
+
+
+# -- me, calendars -------------------------------------------------------------------------------
+
+
+async def get_me(request: web.Request) -> web.Response:
+    """GET /v1.0/me."""
+    sandbox = _sandbox(request)
+    return json_response({"@odata.context": f"{CONTEXT}users/$entity",
+                          **sandbox.store.user_resource(_me(request))})
+
+
+async def revoke_sign_in_sessions(request: web.Request) -> web.Response:
+    """POST /v1.0/me/revokeSignInSessions: every refresh token of the user dies."""
+    sandbox = _sandbox(request)
+    sandbox.revoke_user(_me(request).email)
+    return json_response({"@odata.context": f"{CONTEXT}Edm.Boolean", "value": True})
+
+
+def _calendar(request: web.Request) -> CalendarState:
+    sandbox = _sandbox(request)
+    return sandbox.store.calendar(_me(request), request.match_info.get("calendar_id"))
+
+
+async def get_calendar(request: web.Request) -> web.Response:
+    """GET /v1.0/me/calendar and /v1.0/me/calendars/{id}."""
+    sandbox, user = _sandbox(request), _me(request)
+    return json_response({"@odata.context": f"{CONTEXT}users('{user.id}')/calendars/$entity",
+                          **sandbox.store.calendar_resource(user, _calendar(request))})
+
+
+async def list_calendars(request: web.Request) -> web.Response:
+    """GET /v1.0/me/calendars: the default calendar first, then secondary ones."""
+    sandbox, user = _sandbox(request), _me(request)
+    calendars = sorted(user.calendars.values(), key=lambda c: not c.is_default)
+    return json_response({
+        "@odata.context": f"{CONTEXT}users('{user.id}')/calendars",
+        "value": [sandbox.store.calendar_resource(user, c) for c in calendars],
+    })
+
+
+# -- calendarView and delta ----------------------------------------------------------------------
+
+
+def _window(request: web.Request) -> tuple[datetime, datetime]:
+    query = request.query
+    start_raw = query.get("startDateTime") or query.get("startdatetime")
+    end_raw = query.get("endDateTime") or query.get("enddatetime")
+    if not start_raw or not end_raw:
+        raise bad_request(
+            "This request requires a time window specified by the query string parameters "
+            "StartDateTime and EndDateTime.", "ErrorInvalidParameter",
+        )
+    try:
+        return parse_offset(start_raw), parse_offset(end_raw)
+    except ValueError as exc:
+        raise bad_request(f"The parameter 'StartDateTime' or 'EndDateTime' is invalid: {exc}",
+                          "ErrorInvalidParameter") from exc
+
+
+def _page_size(request: web.Request) -> tuple[int, list[str]]:
+    match = _MAXPAGESIZE.search(request.headers.get("Prefer", ""))
+    if not match:
+        return DEFAULT_PAGE_SIZE, []
+    size = max(1, min(MAX_PAGE_SIZE, int(match.group(1))))
+    return size, [f"odata.maxpagesize={size}"]
+
+
+def _sync_state_gone() -> GraphError:
+    return GraphError(
+        410, "SyncStateNotFound",
+        "The sync state generation is not found. The delta token is expired or invalid and "
+        "data must be synchronized again.",
+    )
+
+
+async def calendar_view_delta(request: web.Request) -> web.Response:
+    """GET .../calendarView/delta: a round starts (window, or $deltatoken) or continues
+    ($skiptoken); pages end with @odata.nextLink, the last one with @odata.deltaLink."""
+    sandbox, user = _sandbox(request), _me(request)
+    render = _Render(request)
+    size, applied = _page_size(request)
+    query = request.query
+    skip = query.get("$skiptoken")
+    try:
+        if skip is None:
+            since = None
+            delta_token = query.get("$deltatoken")
+            if delta_token is not None:
+                since = sandbox.delta.state(delta_token)
+                if since.email != user.email:
+                    raise TokenGone(delta_token)
+                calendar = sandbox.store.calendar(user, since.calendar_id)
+                start, end = since.start, since.end
+            else:
+                calendar = _calendar(request)
+                start, end = _window(request)
+            view = sandbox.store.view(user, calendar, start, end)
+            skip = sandbox.delta.start_round(user.email, calendar.id, start, end, view, since)
+        round_, page = sandbox.delta.page(skip, size)
+        if round_.email != user.email:
+            raise TokenGone(skip)
+    except TokenGone:
+        raise _sync_state_gone() from None
+    base = f"{request.scheme}://{request.host}{request.path}"
+    body: dict[str, Any] = {"@odata.context": f"{CONTEXT}Collection(event)",
+                            "value": render.events(page.items)}
+    if page.skip_token is not None:
+        body["@odata.nextLink"] = f"{base}?$skiptoken={quote(page.skip_token)}"
+    else:
+        body["@odata.deltaLink"] = f"{base}?$deltatoken={quote(page.delta_token or '')}"
+    return json_response(body, headers=render.headers(["odata.track-changes", *applied]))
+
+
+async def calendar_view(request: web.Request) -> web.Response:
+    """GET .../calendarView?startDateTime&endDateTime (whole window, ``$top`` honoured)."""
+    sandbox, user = _sandbox(request), _me(request)
+    render = _Render(request)
+    start, end = _window(request)
+    events = sandbox.store.view(user, _calendar(request), start, end)
+    top = request.query.get("$top")
+    if top and top.isdigit():
+        events = events[: int(top)]
+    return json_response({"@odata.context": f"{CONTEXT}users('{user.id}')/calendarView",
+                          "value": render.events(events)}, headers=render.headers())
+
+
+# -- events --------------------------------------------------------------------------------------
+
+
+async def create_event(request: web.Request) -> web.Response:
+    """POST /v1.0/me/events (or /me/calendars/{id}/events): 201; a repeated transactionId
+    returns the event it created the first time."""
+    sandbox, user = _sandbox(request), _me(request)
+    body = await _json_body(request)
+    event, _created = sandbox.store.create_event(
+        user, body, request.match_info.get("calendar_id")
+    )
+    render = _Render(request)
+    return json_response(_entity(user, event, render), status=201, headers={
+        "Location": f"{request.scheme}://{request.host}/v1.0/users/{user.id}/events/"
+                    f"{quote(event['id'], safe='')}", **render.headers()})
+
+
+async def get_event(request: web.Request) -> web.Response:
+    """GET /v1.0/me/events/{id}."""
+    sandbox, user = _sandbox(request), _me(request)
+    render = _Render(request)
+    event = sandbox.store.get_event(user, request.match_info["event_id"])
+    return json_response(_entity(user, event, render), headers=render.headers())
+
+
+async def update_event(request: web.Request) -> web.Response:
+    """PATCH /v1.0/me/events/{id} (``If-Match`` with the @odata.etag: 412 when stale)."""
+    sandbox, user = _sandbox(request), _me(request)
+    body = await _json_body(request)
+    event = sandbox.store.update_event(
+        user, request.match_info["event_id"], body, request.headers.get("If-Match")
+    )
+    render = _Render(request)
+    return json_response(_entity(user, event, render), headers=render.headers())
+
+
+async def delete_event(request: web.Request) -> web.Response:
+    """DELETE /v1.0/me/events/{id}: 204."""
+    sandbox, user = _sandbox(request), _me(request)
+    event_id = request.match_info["event_id"]
+    if_match = request.headers.get("If-Match")
+    if if_match and if_match != "*":
+        current = sandbox.store.get_event(user, event_id)
+        if current["@odata.etag"] != if_match:
+            raise GraphError(412, "ErrorIrresolvableConflict",
+                             "The change key passed in the request does not match the current "
+                             "change key for the item.")
+    sandbox.store.delete_event(user, event_id)
+    return web.Response(status=204)
+
+
+async def cancel_event(request: web.Request) -> web.Response:
+    """POST /v1.0/me/events/{id}/cancel {comment}: organizer only; 202."""
+    sandbox, user = _sandbox(request), _me(request)
+    body = await _json_body(request)
+    sandbox.store.cancel_event(user, request.match_info["event_id"], str(body.get("comment") or ""))
+    return web.Response(status=202)
+
+
+async def event_instances(request: web.Request) -> web.Response:
+    """GET /v1.0/me/events/{id}/instances?startDateTime&endDateTime."""
+    sandbox, user = _sandbox(request), _me(request)
+    render = _Render(request)
+    start, end = _window(request)
+    events = sandbox.store.instances(user, request.match_info["event_id"], start, end)
+    return json_response({"@odata.context": f"{CONTEXT}Collection(event)",
+                          "value": render.events(events)}, headers=render.headers())
+
+
+async def schedule(request: web.Request) -> web.Response:
+    """POST /v1.0/me/calendar/getSchedule."""
+    sandbox, user = _sandbox(request), _me(request)
+    return json_response(get_schedule(sandbox.store, user, await _json_body(request)))
+
+
+# -- subscriptions -------------------------------------------------------------------------------
+
+
+async def create_subscription(request: web.Request) -> web.Response:
+    """POST /v1.0/subscriptions: validation handshake first, then 201."""
+    sandbox, user = _sandbox(request), _me(request)
+    subscription = await sandbox.subscriptions.create(user, await _json_body(request))
+    return json_response({"@odata.context": f"{CONTEXT}subscriptions/$entity", **subscription},
+                         status=201)
+
+
+async def list_subscriptions(request: web.Request) -> web.Response:
+    """GET /v1.0/subscriptions."""
+    sandbox, user = _sandbox(request), _me(request)
+    return json_response({"@odata.context": f"{CONTEXT}subscriptions",
+                          "value": sandbox.subscriptions.list(user)})
+
+
+async def get_subscription(request: web.Request) -> web.Response:
+    """GET /v1.0/subscriptions/{id}."""
+    sandbox, user = _sandbox(request), _me(request)
+    state = sandbox.subscriptions.get(user, request.match_info["subscription_id"])
+    return json_response({"@odata.context": f"{CONTEXT}subscriptions/$entity",
+                          **state.to_json()})
+
+
+async def renew_subscription(request: web.Request) -> web.Response:
+    """PATCH /v1.0/subscriptions/{id} {expirationDateTime}."""
+    sandbox, user = _sandbox(request), _me(request)
+    subscription = sandbox.subscriptions.renew(
+        user, request.match_info["subscription_id"], await _json_body(request)
+    )
+    return json_response({"@odata.context": f"{CONTEXT}subscriptions/$entity", **subscription})
+
+
+async def delete_subscription(request: web.Request) -> web.Response:
+    """DELETE /v1.0/subscriptions/{id}: 204."""
+    sandbox, user = _sandbox(request), _me(request)
+    sandbox.subscriptions.delete(user, request.match_info["subscription_id"])
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    """Mount the Graph endpoints under /v1.0."""
+    r = app.router
+    r.add_get("/v1.0/me", get_me)
+    r.add_post("/v1.0/me/revokeSignInSessions", revoke_sign_in_sessions)
+    r.add_get("/v1.0/me/calendar", get_calendar)
+    r.add_get("/v1.0/me/calendars", list_calendars)
+    r.add_get("/v1.0/me/calendars/{calendar_id}", get_calendar)
+    for prefix in ("/v1.0/me", "/v1.0/me/calendar", "/v1.0/me/calendars/{calendar_id}"):
+        r.add_get(f"{prefix}/calendarView/delta", calendar_view_delta)
+        r.add_get(f"{prefix}/calendarView", calendar_view)
+    r.add_post("/v1.0/me/events", create_event)
+    r.add_post("/v1.0/me/calendar/events", create_event)
+    r.add_post("/v1.0/me/calendars/{calendar_id}/events", create_event)
+    r.add_get("/v1.0/me/events/{event_id}", get_event)
+    r.add_patch("/v1.0/me/events/{event_id}", update_event)
+    r.add_delete("/v1.0/me/events/{event_id}", delete_event)
+    r.add_post("/v1.0/me/events/{event_id}/cancel", cancel_event)
+    r.add_get("/v1.0/me/events/{event_id}/instances", event_instances)
+    r.add_post("/v1.0/me/calendar/getSchedule", schedule)
+    r.add_post("/v1.0/subscriptions", create_subscription)
+    r.add_get("/v1.0/subscriptions", list_subscriptions)
+    r.add_get("/v1.0/subscriptions/{subscription_id}", get_subscription)
+    r.add_patch("/v1.0/subscriptions/{subscription_id}", renew_subscription)
+    r.add_delete("/v1.0/subscriptions/{subscription_id}", delete_subscription)
