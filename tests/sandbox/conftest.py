@@ -10,10 +10,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from sync.sandbox.google.app import GOOGLE_SANDBOX, GoogleSandbox, create_google_sandbox
+from sync.sandbox.oauth import pkce_s256
 
 ALICE = "alice@example.com"
+CLIENT_ID = "chronik-test.apps.googleusercontent.com"
+REDIRECT_URI = "http://localhost:8000/oauth/google/callback"
+VERIFIER = "s3cr3t-verifier-" + "x" * 40
 
 
 class FakeClock:
@@ -51,6 +56,54 @@ class GoogleHarness:
             raw = await resp.read()
             body = await resp.json(content_type=None) if raw else None
             return resp.status, body, resp
+
+    async def authorize(
+        self,
+        email: str = ALICE,
+        *,
+        verifier: str = VERIFIER,
+        offline: bool = True,
+        redirect_uri: str = REDIRECT_URI,
+    ) -> str:
+        """The non-interactive authorize step (login_hint): returns the authorization code."""
+        params = {
+            "client_id": CLIENT_ID,
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": "openid email https://www.googleapis.com/auth/calendar",
+            "state": "xyz",
+            "login_hint": email,
+            "code_challenge": pkce_s256(verifier),
+            "code_challenge_method": "S256",
+            "prompt": "consent",
+        }
+        if offline:
+            params["access_type"] = "offline"
+        async with self.http.get(
+            self.url + "/o/oauth2/v2/auth", params=params, allow_redirects=False
+        ) as resp:
+            assert resp.status == 302, await resp.text()
+            location = URL(resp.headers["Location"])
+        assert location.query["state"] == "xyz"
+        return location.query["code"]
+
+    async def token_request(self, **form: str) -> tuple[int, dict[str, Any]]:
+        """POST /token (form-encoded, client credentials added)."""
+        data = {"client_id": CLIENT_ID, "client_secret": "sandbox-secret", **form}
+        async with self.http.post(self.url + "/token", data=data) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    async def login(self, email: str = ALICE) -> dict[str, Any]:
+        """Full code + PKCE flow; returns the token response (with refresh_token)."""
+        code = await self.authorize(email)
+        status, body = await self.token_request(
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=REDIRECT_URI,
+            code_verifier=VERIFIER,
+        )
+        assert status == 200, body
+        return body
 
     async def control(self, method: str, path: str, **kwargs: Any) -> Any:
         async with self.http.request(method, self.url + path, **kwargs) as resp:

@@ -17,6 +17,7 @@ from sync.sandbox.google.model import Calendar, StoredEvent, parse_rfc3339, rfc3
 from sync.sandbox.google.state import GoogleSandbox
 
 GOOGLE_SANDBOX: web.AppKey[GoogleSandbox] = web.AppKey("google_sandbox", GoogleSandbox)
+USER_EMAIL: web.RequestKey[str] = web.RequestKey("user_email", str)
 API_PREFIX = "/calendar/v3"
 _SEND_UPDATES = ("all", "externalOnly", "none")
 
@@ -63,7 +64,7 @@ async def require_bearer(request: web.Request, handler: Handler) -> web.StreamRe
         email = sandbox.oauth.email_for_access_token(token) if token else None
         if email is None:
             raise errors.unauthenticated()
-        request["user_email"] = email
+        request[USER_EMAIL] = email
     return await handler(request)
 
 
@@ -85,7 +86,7 @@ def _sandbox(request: web.Request) -> GoogleSandbox:
 
 
 def _calendar(request: web.Request) -> Calendar:
-    return _sandbox(request).calendar_for(request.match_info["calendarId"], request["user_email"])
+    return _sandbox(request).calendar_for(request.match_info["calendarId"], request[USER_EMAIL])
 
 
 def _send_updates(request: web.Request) -> str | None:
@@ -153,7 +154,7 @@ def calendar_resource(calendar: Calendar) -> dict[str, Any]:
 
 async def calendar_list(request: web.Request) -> web.Response:
     sandbox = _sandbox(request)
-    user = sandbox.users[request["user_email"]]
+    user = sandbox.users[request[USER_EMAIL]]
     items = [calendar_list_entry(sandbox.calendars[cal_id]) for cal_id in user.calendars]
     return json_response(
         {
@@ -182,7 +183,7 @@ async def events_insert(request: web.Request) -> web.Response:
     calendar = _calendar(request)
     body = await _body(request)
     event = _sandbox(request).insert_event(
-        calendar, body, actor=request["user_email"], send_updates=_send_updates(request)
+        calendar, body, actor=request[USER_EMAIL], send_updates=_send_updates(request)
     )
     return json_bytes(event.wire_bytes())
 
@@ -242,7 +243,7 @@ async def events_watch(request: web.Request) -> web.Response:
     body = await _body(request)
     api_path = f"{API_PREFIX}/calendars/{calendar.id}/events"
     sandbox.base_url = str(request.url.origin())
-    channel = sandbox.watch(calendar, body, request["user_email"], api_path)
+    channel = sandbox.watch(calendar, body, request[USER_EMAIL], api_path)
     answer: dict[str, Any] = {
         "kind": "api#channel",
         "id": channel.id,
@@ -262,7 +263,7 @@ async def channels_stop(request: web.Request) -> web.Response:
         raise errors.required("id")
     if not resource_id:
         raise errors.required("resourceId")
-    _sandbox(request).stop_channel(str(channel_id), str(resource_id), request["user_email"])
+    _sandbox(request).stop_channel(str(channel_id), str(resource_id), request[USER_EMAIL])
     return web.Response(status=204)
 
 
@@ -280,7 +281,7 @@ async def free_busy(request: web.Request) -> web.Response:
     calendars: dict[str, Any] = {}
     for item in body.get("items") or []:
         requested = str(item.get("id", ""))
-        cal_id = request["user_email"] if requested == "primary" else requested
+        cal_id = request[USER_EMAIL] if requested == "primary" else requested
         calendar = sandbox.calendars.get(cal_id)
         if calendar is None:
             calendars[requested] = {
