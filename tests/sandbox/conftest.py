@@ -152,3 +152,27 @@ async def receiver() -> AsyncIterator[Receiver]:
     holder.append(Receiver(str(server.make_url("/hook"))))
     yield holder[0]
     await server.close()
+
+
+# -- Microsoft sandbox (fixtures for tests/sandbox/test_microsoft_*.py) --------------------------
+
+
+@pytest.fixture
+async def microsoft() -> AsyncIterator[Any]:
+    """A running Microsoft sandbox (seed 7, FakeClock at ``harness.clock``) with a user and
+    their access token: a ``sync.sandbox.microsoft.testing.MicrosoftHarness``."""
+    from sync.sandbox.microsoft.testing import running_microsoft_sandbox
+
+    clock = FakeClock()
+    async with running_microsoft_sandbox(seed=7, clock=clock) as harness:
+        harness.clock = clock  # type: ignore[attr-defined]
+        yield harness
+
+
+@pytest.fixture
+async def graph_receiver() -> AsyncIterator[Any]:
+    """A Graph webhook endpoint that echoes validation tokens and records notifications."""
+    from sync.sandbox.microsoft.testing import running_receiver
+
+    async with running_receiver() as receiver:
+        yield receiver

@@ -18,6 +18,7 @@ from aiohttp import web
 from .control_routes import add_routes as add_control_routes
 from .control_routes import control_errors
 from .errors import CURRENT_REQUEST_IDS, GraphError, fault_renderer, graph_error_response
+from .graph_routes import GRAPH_USER
 from .graph_routes import add_routes as add_graph_routes
 from .oauth_routes import add_routes as add_oauth_routes
 from .sandbox import MicrosoftSandbox
@@ -98,7 +99,7 @@ def _middlewares(sandbox: MicrosoftSandbox) -> list[Callable[..., Awaitable[web.
                 "Lifetime validation failed, the token is expired or revoked.",
                 {"WWW-Authenticate": WWW_AUTHENTICATE + ', error="invalid_token"'},
             )
-        request["graph_user"] = user
+        request[GRAPH_USER] = user
         return await handler(request)
 
     return [request_ids, control_errors, sandbox.faults.middleware(fault_renderer(sandbox.now)),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -40,8 +40,12 @@ def _sandbox(request: web.Request) -> MicrosoftSandbox:
     return request.app[MICROSOFT_SANDBOX]
 
 
+# The authenticated mailbox of a /v1.0 request (set by the app's bearer middleware).
+GRAPH_USER: web.RequestKey[Mailbox] = web.RequestKey("graph_user", Mailbox)
+
+
 def _me(request: web.Request) -> Mailbox:
-    return cast(Mailbox, request["graph_user"])
+    return request[GRAPH_USER]
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
