@@ -41,6 +41,7 @@ class MicrosoftHarness:
     http: aiohttp.ClientSession
     token: str
     email: str = USER
+    clock: Any = None  # the clock the sandbox was built with (a FakeClock in tests)
 
     async def call(
         self, method: str, path: str, *, token: str | None = None, **kwargs: Any
@@ -115,7 +116,7 @@ async def running_microsoft_sandbox(
     try:
         async with aiohttp.ClientSession() as http:
             yield MicrosoftHarness(str(server.make_url("")).rstrip("/"), sandbox, http, token,
-                                   email)
+                                   email, clock)
     finally:
         await server.close()
 
@@ -144,11 +145,12 @@ class NotificationReceiver:
             self._arrived.notify_all()
         return web.Response(status=202)
 
-    async def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        """Wait until at least ``count`` notifications arrived; returns them all."""
+    async def wait_for(self, count: int, within: float = 5.0) -> list[dict[str, Any]]:
+        """Wait (at most ``within`` seconds) until ``count`` notifications arrived; returns
+        them all."""
         async with self._arrived:
             await asyncio.wait_for(
-                self._arrived.wait_for(lambda: len(self.notifications) >= count), timeout
+                self._arrived.wait_for(lambda: len(self.notifications) >= count), within
             )
         return list(self.notifications)
 

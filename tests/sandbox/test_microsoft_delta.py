@@ -1,0 +1,189 @@
+"""calendarView delta over real HTTP: paging with odata.maxpagesize, deltaLink rounds that return
+exactly the changes, @removed deletions, 410 SyncStateNotFound for dead tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from yarl import URL
+
+from sync.sandbox.microsoft.timefmt import dttz
+
+DAY = timedelta(days=1)
+
+
+def _window(harness) -> tuple[str, str]:
+    now = datetime.fromtimestamp(harness.clock(), UTC)
+    return (now - 30 * DAY).isoformat(), (now + 365 * DAY).isoformat()
+
+
+def _event(harness, subject: str, days: int, **extra) -> dict:
+    start = datetime.fromtimestamp(harness.clock(), UTC).replace(minute=0, second=0) + days * DAY
+    return {"subject": subject, "start": dttz(start), "end": dttz(start + timedelta(hours=1)),
+            **extra}
+
+
+async def _full_round(harness, page_size: int, path: str = "/v1.0/me/calendarView/delta"):
+    """Follow a round from the first request to the deltaLink: (pages, deltaLink)."""
+    start, end = _window(harness)
+    headers = {"Prefer": f"odata.maxpagesize={page_size}"}
+    status, body, resp = await harness.call(
+        "GET", path, params={"startDateTime": start, "endDateTime": end}, headers=headers)
+    assert status == 200, body
+    assert f"odata.maxpagesize={page_size}" in resp.headers["Preference-Applied"]
+    pages = [body]
+    while "@odata.nextLink" in body:
+        assert "@odata.deltaLink" not in body
+        status, body, _ = await harness.call("GET", body["@odata.nextLink"], headers=headers)
+        assert status == 200
+        pages.append(body)
+    return pages, body["@odata.deltaLink"]
+
+
+async def _follow(harness, link: str) -> tuple[list[dict], str]:
+    items: list[dict] = []
+    while True:
+        status, body, _ = await harness.call("GET", link)
+        assert status == 200, body
+        items.extend(body["value"])
+        if "@odata.deltaLink" in body:
+            return items, body["@odata.deltaLink"]
+        link = body["@odata.nextLink"]
+
+
+async def test_initial_round_pages_by_maxpagesize_and_ends_with_delta_link(microsoft):
+    for n in range(7):
+        microsoft.sandbox.create_event(microsoft.email, _event(microsoft, f"E{n}", n + 1))
+    pages, delta_link = await _full_round(microsoft, page_size=3)
+    assert [len(p["value"]) for p in pages] == [3, 3, 1]
+    assert "$skiptoken=" in pages[0]["@odata.nextLink"]
+    assert URL(pages[0]["@odata.nextLink"]).path == "/v1.0/me/calendarView/delta"
+    assert "$deltatoken=" in delta_link
+    subjects = [e["subject"] for p in pages for e in p["value"]]
+    assert subjects == [f"E{n}" for n in range(7)]  # ordered by start
+    first = pages[0]["value"][0]
+    assert first["@odata.etag"] == f'W/"{first["changeKey"]}"'
+    assert first["type"] == "singleInstance" and first["start"]["timeZone"] == "UTC"
+    assert len(first["start"]["dateTime"].split(".")[1]) == 7
+
+
+async def test_delta_link_returns_exactly_the_change_then_nothing(microsoft):
+    ids = [microsoft.sandbox.create_event(microsoft.email, _event(microsoft, f"E{n}", n + 1))["id"]
+           for n in range(5)]
+    _, delta_link = await _full_round(microsoft, page_size=2)
+    status, _, _ = await microsoft.call("PATCH", f"/v1.0/me/events/{ids[2]}",
+                                        json={"subject": "Moved"})
+    assert status == 200
+    items, delta_link = await _follow(microsoft, delta_link)
+    assert [(i["id"], i["subject"]) for i in items] == [(ids[2], "Moved")]
+    items, _ = await _follow(microsoft, delta_link)
+    assert items == []
+
+
+async def test_created_and_deleted_events_arrive_as_new_and_removed(microsoft):
+    doomed = microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "Doomed", 2))
+    _, delta_link = await _full_round(microsoft, page_size=10)
+    fresh = microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "Fresh", 3))
+    status, _, _ = await microsoft.call("DELETE", f"/v1.0/me/events/{doomed['id']}")
+    assert status == 204
+    items, _ = await _follow(microsoft, delta_link)
+    assert {"@odata.type": "#microsoft.graph.event", "id": doomed["id"],
+            "@removed": {"reason": "deleted"}} in items
+    assert [i["subject"] for i in items if "@removed" not in i] == ["Fresh"]
+    assert fresh["id"] in [i["id"] for i in items]
+
+
+async def test_outlook_side_changes_bump_change_key_and_show_up(microsoft):
+    event = microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "Call", 1))
+    _, delta_link = await _full_round(microsoft, page_size=10)
+    await microsoft.control(
+        "POST", f"/_sandbox/users/{microsoft.email}/events/{event['id']}/private", json={})
+    items, _ = await _follow(microsoft, delta_link)
+    assert len(items) == 1 and items[0]["sensitivity"] == "private"
+    assert items[0]["changeKey"] != event["changeKey"]
+    assert items[0]["lastModifiedDateTime"] >= event["lastModifiedDateTime"]
+
+
+async def test_retrying_a_next_link_returns_the_same_page(microsoft):
+    for n in range(4):
+        microsoft.sandbox.create_event(microsoft.email, _event(microsoft, f"E{n}", n + 1))
+    pages, _ = await _full_round(microsoft, page_size=2)
+    headers = {"Prefer": "odata.maxpagesize=2"}
+    start, end = _window(microsoft)
+    _, first, _ = await microsoft.call("GET", "/v1.0/me/calendarView/delta", headers=headers,
+                                       params={"startDateTime": start, "endDateTime": end})
+    _, once, _ = await microsoft.call("GET", first["@odata.nextLink"], headers=headers)
+    _, twice, _ = await microsoft.call("GET", first["@odata.nextLink"], headers=headers)
+    assert [e["id"] for e in once["value"]] == [e["id"] for e in twice["value"]]
+    assert [e["id"] for e in once["value"]] == [e["id"] for e in pages[1]["value"]]
+
+
+async def test_invalidated_delta_token_answers_410_sync_state_not_found(microsoft):
+    microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "A", 1))
+    _, delta_link = await _full_round(microsoft, page_size=10)
+    result = await microsoft.control("POST", "/_sandbox/delta/invalidate",
+                                     json={"email": microsoft.email})
+    assert result["invalidated"] >= 1
+    status, body, _ = await microsoft.call("GET", delta_link)
+    assert status == 410
+    assert body["error"]["code"] == "SyncStateNotFound"
+    assert set(body["error"]["innerError"]) == {"date", "request-id", "client-request-id"}
+
+
+async def test_unknown_tokens_answer_410(microsoft):
+    for query in ("$deltatoken=bogus", "$skiptoken=bogus"):
+        status, body, _ = await microsoft.call("GET", f"/v1.0/me/calendarView/delta?{query}")
+        assert status == 410 and body["error"]["code"] == "SyncStateNotFound"
+
+
+async def test_window_is_required(microsoft):
+    status, body, _ = await microsoft.call("GET", "/v1.0/me/calendarView/delta")
+    assert status == 400 and body["error"]["code"] == "ErrorInvalidParameter"
+
+
+async def test_default_page_size_applies_without_prefer(microsoft):
+    microsoft.sandbox.bulk_load(microsoft.email, 25, span_days=30)
+    start, end = _window(microsoft)
+    _, body, resp = await microsoft.call(
+        "GET", "/v1.0/me/calendarView/delta", params={"startDateTime": start, "endDateTime": end})
+    assert len(body["value"]) == 10 and "@odata.nextLink" in body
+    assert "odata.maxpagesize" not in resp.headers.get("Preference-Applied", "")
+
+
+async def test_secondary_calendar_is_tracked_separately(microsoft):
+    calendar = await microsoft.control(
+        "POST", f"/_sandbox/users/{microsoft.email}/calendars", json={"name": "Birthdays"})
+    microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "Primary", 1))
+    microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "Secondary", 1),
+                                   calendar["id"])
+    primary, _ = await _full_round(microsoft, page_size=10)
+    assert [e["subject"] for e in primary[0]["value"]] == ["Primary"]
+    path = f"/v1.0/me/calendars/{calendar['id']}/calendarView/delta"
+    secondary, delta_link = await _full_round(microsoft, page_size=10, path=path)
+    assert [e["subject"] for e in secondary[0]["value"]] == ["Secondary"]
+    assert URL(delta_link).path == path
+
+
+async def test_events_outside_the_window_are_not_in_the_round(microsoft):
+    microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "Far past", -400))
+    microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "Soon", 1))
+    pages, _ = await _full_round(microsoft, page_size=10)
+    assert [e["subject"] for e in pages[0]["value"]] == ["Soon"]
+
+
+async def test_prefer_outlook_timezone_converts_times(microsoft):
+    microsoft.sandbox.create_event(microsoft.email, {
+        "subject": "Standup",
+        "start": {"dateTime": "2026-09-22T09:00:00", "timeZone": "Pacific Standard Time"},
+        "end": {"dateTime": "2026-09-22T09:15:00", "timeZone": "Pacific Standard Time"}})
+    start, end = _window(microsoft)
+    _, body, resp = await microsoft.call(
+        "GET", "/v1.0/me/calendarView/delta", params={"startDateTime": start, "endDateTime": end},
+        headers={"Prefer": 'outlook.timezone="Pacific Standard Time"'})
+    event = body["value"][0]
+    assert event["start"] == {"dateTime": "2026-09-22T09:00:00.0000000",
+                              "timeZone": "Pacific Standard Time"}
+    assert 'outlook.timezone="Pacific Standard Time"' in resp.headers["Preference-Applied"]
+    _, utc, _ = await microsoft.call("GET", f"/v1.0/me/events/{event['id']}")
+    assert utc["start"] == {"dateTime": "2026-09-22T16:00:00.0000000", "timeZone": "UTC"}
+    assert utc["originalStartTimeZone"] == "Pacific Standard Time"
