@@ -1,0 +1,126 @@
+"""Push notifications (events.watch / channels.stop) of the Google sandbox, delivered over HTTP
+to a real receiver: sync then exists messages, headers, numbering, stop, expiry, quirks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.sandbox.conftest import ALICE, GoogleHarness, Receiver
+
+EVENTS = "/calendar/v3/calendars/primary/events"
+MEETING = {"summary": "x", "start": {"dateTime": "2026-12-01T10:00:00Z"},
+           "end": {"dateTime": "2026-12-01T11:00:00Z"}}
+
+
+async def watch(google: GoogleHarness, receiver: Receiver, **extra: Any) -> dict[str, Any]:
+    body = {"id": "chan-1", "type": "web_hook", "address": receiver.url, **extra}
+    status, channel, _ = await google.call("POST", f"{EVENTS}/watch", json=body)
+    assert status == 200, channel
+    return channel
+
+
+async def test_watch_sends_sync_then_exists_with_google_headers(
+    google: GoogleHarness, receiver: Receiver
+) -> None:
+    channel = await watch(google, receiver, token="secret-token")
+    assert channel["kind"] == "api#channel" and channel["id"] == "chan-1"
+    assert channel["resourceId"] and channel["token"] == "secret-token"
+    assert channel["resourceUri"].startswith(google.url + "/calendar/v3/calendars/")
+    now_ms = int(google.clock() * 1000)
+    assert int(channel["expiration"]) == now_ms + 7 * 24 * 3600 * 1000
+
+    await google.call("POST", EVENTS, json=MEETING)
+    await google.call("POST", EVENTS, json=MEETING)
+    await google.sandbox.push.drain()
+
+    headers = [r["headers"] for r in receiver.requests]
+    assert [h["X-Goog-Resource-State"] for h in headers] == ["sync", "exists", "exists"]
+    assert [int(h["X-Goog-Message-Number"]) for h in headers] == [1, 2, 3]
+    first = headers[0]
+    assert first["X-Goog-Channel-ID"] == "chan-1"
+    assert first["X-Goog-Channel-Token"] == "secret-token"
+    assert first["X-Goog-Resource-ID"] == channel["resourceId"]
+    assert first["X-Goog-Resource-URI"] == channel["resourceUri"]
+    assert first["X-Goog-Channel-Expiration"].endswith("GMT")
+    assert all(r["body"] == b"" for r in receiver.requests)
+
+
+async def test_changes_made_in_the_ui_are_pushed(
+    google: GoogleHarness, receiver: Receiver
+) -> None:
+    await watch(google, receiver)
+    event = google.sandbox.ui_create_event(ALICE, MEETING)
+    google.sandbox.make_private(ALICE, event.id)
+    await google.sandbox.push.drain()
+    assert [r["headers"]["X-Goog-Resource-State"] for r in receiver.requests] == [
+        "sync", "exists", "exists"]
+
+
+async def test_other_calendars_changes_are_not_pushed(
+    google: GoogleHarness, receiver: Receiver
+) -> None:
+    other = google.sandbox.add_calendar(ALICE, "Other")
+    await watch(google, receiver)
+    google.sandbox.ui_create_event(other.id, MEETING)
+    await google.sandbox.push.drain()
+    assert len(receiver.requests) == 1  # only the sync message
+
+
+async def test_channels_stop_ends_delivery(google: GoogleHarness, receiver: Receiver) -> None:
+    channel = await watch(google, receiver)
+    status, _, _ = await google.call("POST", "/calendar/v3/channels/stop",
+                                     json={"id": "chan-1", "resourceId": channel["resourceId"]})
+    assert status == 204
+    await google.call("POST", EVENTS, json=MEETING)
+    await google.sandbox.push.drain()
+    assert [r["headers"]["X-Goog-Resource-State"] for r in receiver.requests] == ["sync"]
+    status, body, _ = await google.call(
+        "POST", "/calendar/v3/channels/stop",
+        json={"id": "chan-1", "resourceId": channel["resourceId"]})
+    assert status == 404 and body["error"]["errors"][0]["reason"] == "notFound"
+
+
+async def test_expired_channel_stops_delivering(google: GoogleHarness, receiver: Receiver) -> None:
+    expiration = int(google.clock() * 1000) + 60_000
+    channel = await watch(google, receiver, expiration=str(expiration))
+    assert channel["expiration"] == str(expiration)
+    await google.sandbox.push.drain()
+    google.clock.advance(61)
+    await google.call("POST", EVENTS, json=MEETING)
+    await google.sandbox.push.drain()
+    assert len(receiver.requests) == 1
+
+
+async def test_duplicate_and_reorder_quirks(google: GoogleHarness, receiver: Receiver) -> None:
+    await watch(google, receiver)
+    await google.sandbox.push.drain()
+    await google.control("POST", "/_sandbox/push", json={"duplicate": 1, "reorder": True})
+    google.sandbox.ui_create_event(ALICE, MEETING)
+    google.sandbox.ui_create_event(ALICE, MEETING)
+    await google.sandbox.push.drain()
+    numbers = [int(r["headers"]["X-Goog-Message-Number"]) for r in receiver.requests]
+    assert numbers == [1, 3, 3, 2, 2]
+
+
+async def test_failed_delivery_is_logged_and_dropped(
+    google: GoogleHarness, receiver: Receiver
+) -> None:
+    receiver.status = 500
+    await watch(google, receiver)
+    await google.sandbox.push.drain()
+    log = (await google.control("GET", "/_sandbox/notifications"))["notifications"]
+    assert [(n["resourceState"], n["messageNumber"], n["status"]) for n in log] == [
+        ("sync", 1, 500)]
+    assert len(receiver.requests) == 1  # no retry
+
+
+async def test_watch_validates_channel(google: GoogleHarness, receiver: Receiver) -> None:
+    status, _, _ = await google.call("POST", f"{EVENTS}/watch",
+                                     json={"id": "c", "type": "carrier_pigeon",
+                                           "address": receiver.url})
+    assert status == 400
+    await watch(google, receiver)
+    status, _, _ = await google.call("POST", f"{EVENTS}/watch",
+                                     json={"id": "chan-1", "type": "web_hook",
+                                           "address": receiver.url})
+    assert status == 400
