@@ -209,10 +209,10 @@ async def test_all_day_event_keeps_its_zone(microsoft):
     assert event["start"] == {"dateTime": "2026-09-28T00:00:00.0000000",
                               "timeZone": "W. Europe Standard Time"}
     status, body, _ = await microsoft.call("POST", "/v1.0/me/events", json={
-        "subject": "Bad", "isAllDay": True,
+        "subject": "Not midnight", "isAllDay": True,
         "start": {"dateTime": "2026-09-28T10:00:00", "timeZone": "UTC"},
         "end": {"dateTime": "2026-09-29T00:00:00", "timeZone": "UTC"}})
-    assert status == 400
+    assert status == 400 and body["error"]["code"] == "ErrorPropertyValidationFailure"
 
 
 async def test_events_in_a_secondary_calendar(microsoft):
