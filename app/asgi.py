@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import asyncpg
 from starlette.applications import Starlette
@@ -13,21 +12,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from app.database import open_pool
+from app import oauth_routes
 from app.graphql import graphql_app
+from app.services import Services, running_services
 from app.settings import Settings, load_settings
-from db.migrate import apply_migrations, pending_migrations
+from db.migrate import pending_migrations
 from db.pool import QueryObserver
 
 log = logging.getLogger("chronik")
-
-
-@dataclass
-class Services:
-    """What every request handler may use; one per process, built by the lifespan."""
-
-    settings: Settings
-    pool: asyncpg.Pool
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -61,16 +53,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        settings.resolved_secret_key()  # fail at start, not at first use
-        pool = await open_pool(settings, on_query=on_query)
-        try:
-            if migrate:
-                async with pool.acquire() as conn:
-                    await apply_migrations(conn)
-            app.state.services = Services(settings=settings, pool=pool)
+        async with running_services(settings, migrate=migrate, on_query=on_query) as services:
+            app.state.services = services
             yield
-        finally:
-            await pool.close()
 
     graphql = graphql_app(graphiql=not settings.is_production)
     return Starlette(
@@ -79,6 +64,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *oauth_routes.routes,
         ],
         lifespan=lifespan,
     )

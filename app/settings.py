@@ -6,9 +6,11 @@ import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 ENV_PREFIX = "CHRONIK_"
 
@@ -37,6 +39,31 @@ class Settings(BaseSettings):
     public_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
     db_pool_min_size: int = Field(default=1, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)
+    # Old secret keys, still accepted for decrypting provider tokens after a rotation.
+    previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    # Where a browser lands after linking a calendar (default: the public URL's root page).
+    link_success_url: str | None = None
+
+    # Provider apps. Without a client id, the provider is Chronik's local sandbox.
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: SecretStr | None = None
+    microsoft_tenant: str = "common"
+    # Base URLs; unset: the real providers when a client id is set, else the sandbox.
+    google_api_url: str | None = None
+    google_auth_url: str | None = None
+    google_token_url: str | None = None
+    google_revoke_url: str | None = None
+    microsoft_graph_url: str | None = None
+    microsoft_login_url: str | None = None
+    # A sandbox running elsewhere (`chronik sandbox`); unset: `chronik serve` starts its own.
+    google_sandbox_url: str | None = None
+    microsoft_sandbox_url: str | None = None
+    sandbox_host: str = "127.0.0.1"
+    sandbox_google_port: int = 8701
+    sandbox_microsoft_port: int = 8702
 
     @field_validator("database_url")
     @classmethod
@@ -52,6 +79,13 @@ class Settings(BaseSettings):
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
+        return value
+
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.split(",") if part.strip()]
         return value
 
     @property
@@ -78,6 +112,9 @@ class Settings(BaseSettings):
             handle.write(key)
         return key
 
+    def previous_keys(self) -> list[str]:
+        return [key.get_secret_value() for key in self.previous_secret_keys]
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the settings from the environment; raise `SettingsError` naming each bad variable."""
@@ -89,3 +126,5 @@ def load_settings(**overrides: object) -> Settings:
             field = ".".join(str(part) for part in error["loc"])
             problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+    except SourceError as exc:  # a value the environment source could not even parse
+        raise SettingsError(f"invalid settings: {str(exc).replace('field ', ENV_PREFIX)}") from None

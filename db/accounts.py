@@ -68,3 +68,21 @@ async def remove_domain(db: Executor, account_id: int, domain: str) -> bool:
         "DELETE FROM account_domains WHERE account_id = $1 AND domain = $2", account_id, domain
     )
     return bool(status == "DELETE 1")
+
+
+async def install_integration(db: Executor, account_id: int, provider: str) -> bool:
+    """Set the account's calendar provider; False (and no change) when another is installed."""
+    record = await db.fetchrow(
+        """
+        UPDATE accounts SET integration_provider = $2
+        WHERE id = $1 AND (integration_provider IS NULL OR integration_provider = $2)
+        RETURNING id
+        """,
+        account_id,
+        provider,
+    )
+    return record is not None
+
+
+async def uninstall_integration(db: Executor, account_id: int) -> None:
+    await db.execute("UPDATE accounts SET integration_provider = NULL WHERE id = $1", account_id)

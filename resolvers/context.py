@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from db import users
 from resolvers.errors import Unauthenticated
 from resolvers.loaders import Loaders
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +31,7 @@ class Context:
     pool: asyncpg.Pool
     # The bearer token as presented (HTTP header or websocket connection_init payload).
     token: str | None
-    services: Any = None
+    services: Services
     # Set by the websocket protocol from the `connection_init` payload.
     connection_params: dict[str, Any] | None = None
     _viewer: Viewer | None = field(default=None, repr=False)

@@ -8,6 +8,7 @@ from strawberry.types import Info
 from db.accounts import AccountRow
 from resolvers import accounts as resolve
 from resolvers.context import Context, Viewer
+from schema.enums import CalendarProvider
 from schema.ids import encode_id
 
 ChronikInfo = Info[Context, None]
@@ -17,6 +18,9 @@ ChronikInfo = Info[Context, None]
 class Account:
     id: strawberry.ID
     name: str
+    integration_provider: CalendarProvider | None = strawberry.field(
+        description="The calendar provider the account installed, if any."
+    )
 
     @strawberry.field(description="Internal email domains: their addresses are never logged.")
     async def domains(self, info: ChronikInfo) -> list[str]:
@@ -24,7 +28,13 @@ class Account:
 
     @staticmethod
     def from_row(row: AccountRow) -> Account:
-        return Account(id=encode_id("Account", row.id), name=row.name)
+        return Account(
+            id=encode_id("Account", row.id),
+            name=row.name,
+            integration_provider=(
+                CalendarProvider(row.integration_provider) if row.integration_provider else None
+            ),
+        )
 
 
 @strawberry.type(description="A person signed in to Chronik.")

@@ -6,10 +6,11 @@ import strawberry
 from strawberry.tools import merge_types
 
 from schema.accounts import AccountMutations, AccountQueries
+from schema.connections import ConnectionMutations, ConnectionQueries
 from schema.contacts import ContactMutations, ContactQueries
 from schema.masking import MaskInternalErrors
 
-Query = merge_types("Query", (AccountQueries, ContactQueries))
-Mutation = merge_types("Mutation", (AccountMutations, ContactMutations))
+Query = merge_types("Query", (AccountQueries, ContactQueries, ConnectionQueries))
+Mutation = merge_types("Mutation", (AccountMutations, ContactMutations, ConnectionMutations))
 
 schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[MaskInternalErrors])

@@ -15,7 +15,8 @@ from app.settings import Environment, Settings
 from db.embedded import start_embedded_postgres
 from db.provisioning import provision_user
 from tests.support.postgres import clone_database, create_template, drop_database, with_database
-from tests.support.server import RunningChronik, running_chronik
+from sync.sandbox.runner import RunningSandboxes, start_sandboxes
+from tests.support.server import RunningChronik, free_port, running_chronik
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 
@@ -61,12 +62,23 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+async def sandboxes() -> AsyncIterator[RunningSandboxes]:
+    """The Google and Microsoft sandboxes on ephemeral ports, fresh for this test."""
+    running = await start_sandboxes()
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, sandboxes: RunningSandboxes) -> Settings:
     return Settings(
         env=Environment.TEST,
         database_url=database_url,
         data_dir=tmp_path / "chronik",
         secret_key=TEST_SECRET_KEY,  # type: ignore[arg-type]
+        public_url=f"http://127.0.0.1:{free_port()}",  # type: ignore[arg-type]
+        google_sandbox_url=sandboxes.google_url,
+        microsoft_sandbox_url=sandboxes.microsoft_url,
     )
 
 

@@ -29,6 +29,9 @@ def fresh_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONIK_")}
     env["CHRONIK_DATA_DIR"] = str(tmp_path / "data")
     env["CHRONIK_PUBLIC_URL"] = f"http://127.0.0.1:{free_port()}"
+    # The service starts its own sandboxes; keep them off ports a developer may be using.
+    env["CHRONIK_SANDBOX_GOOGLE_PORT"] = str(free_port())
+    env["CHRONIK_SANDBOX_MICROSOFT_PORT"] = str(free_port())
     return env
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -58,19 +59,28 @@ class RunningChronik:
         return GraphQLResponse(response.status_code, response.json())
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @asynccontextmanager
 async def running_chronik(settings: Settings) -> AsyncIterator[RunningChronik]:
     statements: list[str] = []
     app = create_app(settings, on_query=lambda logged: statements.append(logged.query))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    # The port comes from the public URL: OAuth redirect URIs must name the real address.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=settings.public_url.port or 0, log_level="warning",
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             task.result()  # startup failed: raise its error here
         await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+    url = str(settings.public_url).rstrip("/")
     try:
         async with httpx.AsyncClient(timeout=30) as http:
             yield RunningChronik(url, settings, http, statements)

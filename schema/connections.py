@@ -1,0 +1,101 @@
+"""Calendar integration and links: enums, `CalendarConnection`, and their queries/mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from db.connections import ConnectionRow
+from resolvers import connections as resolve
+from resolvers.context import Context
+from schema.accounts import Account
+from schema.enums import CalendarProvider, ConnectionStatus
+from schema.ids import encode_id
+from sync.provider import ProviderName
+
+ChronikInfo = Info[Context, None]
+
+
+@strawberry.type(description="A user's linked primary calendar.")
+class CalendarConnection:
+    id: strawberry.ID
+    provider: CalendarProvider
+    calendar_email: str = strawberry.field(description="The calendar owner's address.")
+    user_email: str = strawberry.field(description="The Chronik user who linked it.")
+    status: ConnectionStatus
+    linked_at: datetime = strawberry.field(
+        description="Events created before this moment are not synced."
+    )
+    last_synced_at: datetime | None
+    last_error: str | None = strawberry.field(description="What went wrong last, for a person.")
+    last_error_at: datetime | None
+    failure_count: int
+
+    @staticmethod
+    def from_row(row: ConnectionRow) -> CalendarConnection:
+        return CalendarConnection(
+            id=encode_id("CalendarConnection", row.id),
+            provider=CalendarProvider(row.provider),
+            calendar_email=row.calendar_email,
+            user_email=row.user_email,
+            status=ConnectionStatus(row.status),
+            linked_at=row.linked_at,
+            last_synced_at=row.last_synced_at,
+            last_error=row.last_error,
+            last_error_at=row.last_error_at,
+            failure_count=row.failure_count,
+        )
+
+
+@strawberry.type
+class StartCalendarLinkPayload:
+    authorization_url: str = strawberry.field(
+        description="Open in the user's browser: it leads to the provider's consent page."
+    )
+    expires_at: datetime
+
+
+@strawberry.type
+class ConnectionQueries:
+    @strawberry.field(description="The caller's calendar connection, if any.")
+    async def calendar_connection(self, info: ChronikInfo) -> CalendarConnection | None:
+        row = await resolve.my_connection(info.context)
+        return CalendarConnection.from_row(row) if row else None
+
+    @strawberry.field(description="Every calendar connection of the account (admins only).")
+    async def calendar_connections(self, info: ChronikInfo) -> list[CalendarConnection]:
+        return [
+            CalendarConnection.from_row(r) for r in await resolve.account_connections(info.context)
+        ]
+
+
+@strawberry.type
+class ConnectionMutations:
+    @strawberry.mutation(description="Choose the account's calendar provider (admins only).")
+    async def install_calendar_integration(
+        self, info: ChronikInfo, provider: CalendarProvider
+    ) -> Account:
+        row = await resolve.install_integration(info.context, ProviderName(provider.value))
+        return Account.from_row(row)
+
+    @strawberry.mutation(
+        description="Disconnect every calendar of the account and remove "
+        "the integration (admins only)."
+    )
+    async def uninstall_calendar_integration(self, info: ChronikInfo) -> Account:
+        return Account.from_row(await resolve.uninstall_integration(info.context))
+
+    @strawberry.mutation(description="Begin linking the caller's primary calendar.")
+    async def start_calendar_link(
+        self, info: ChronikInfo, provider: CalendarProvider, login_hint: str | None = None
+    ) -> StartCalendarLinkPayload:
+        started = await resolve.start_link(info.context, ProviderName(provider.value), login_hint)
+        return StartCalendarLinkPayload(
+            authorization_url=started.authorization_url, expires_at=started.expires_at
+        )
+
+    @strawberry.mutation(description="Unlink the caller's calendar; its meetings stay.")
+    async def disconnect_calendar(self, info: ChronikInfo) -> CalendarConnection:
+        return CalendarConnection.from_row(await resolve.disconnect(info.context))

@@ -1,0 +1,142 @@
+"""Valid access tokens for calendar connections.
+
+Tokens are refreshed shortly before they expire and whenever the provider rejects one (401).
+A refresh happens once per connection at a time: an asyncio lock serialises the callers of
+this process, a row lock those of every other process, and the token version tells a waiter
+that someone else already refreshed. A refresh refused with `invalid_grant` marks the
+connection NEEDS_REAUTH; from then on no request reaches the provider until the user links
+the calendar again, so a revoked grant never turns into a retry storm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import asyncpg
+
+from db import connections as connections_db
+from db.connections import ConnectionRow
+from sync.oauth_client import OAuthClient
+from sync.provider import NeedsReauth, ProviderName
+from sync.token_vault import TokenVault
+
+REFRESH_MARGIN = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    value: str
+    # The connection's token version it came from (None: not from a stored connection).
+    version: int | None = None
+
+
+class TokenSource(Protocol):
+    async def current(self) -> AccessToken: ...
+
+    async def rejected(self, token: AccessToken) -> AccessToken:
+        """A replacement for a token the provider refused (401)."""
+        ...
+
+
+class StaticToken:
+    """A token fresh from a code exchange, used before any connection is stored."""
+
+    def __init__(self, value: str) -> None:
+        self._token = AccessToken(value)
+
+    async def current(self) -> AccessToken:
+        return self._token
+
+    async def rejected(self, token: AccessToken) -> AccessToken:
+        raise NeedsReauth("The provider rejected a token it has just issued.")
+
+
+class Credentials:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        vault: TokenVault,
+        oauth: Mapping[ProviderName, OAuthClient],
+    ) -> None:
+        self._pool = pool
+        self._vault = vault
+        self._oauth = oauth
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def for_connection(self, connection_id: int) -> ConnectionTokens:
+        return ConnectionTokens(self, connection_id)
+
+    async def access_token(self, connection_id: int) -> AccessToken:
+        """A token valid for at least a minute; `NeedsReauth` when the link is broken."""
+        row = await connections_db.connection_by_id(self._pool, connection_id)
+        usable = self._usable(row)
+        if _fresh(usable):
+            assert usable.token_ciphertext is not None
+            return AccessToken(
+                self._vault.decrypt(usable.token_ciphertext)["access_token"], usable.token_version
+            )
+        return await self._refresh(connection_id, seen_version=usable.token_version, force=False)
+
+    async def token_rejected(self, connection_id: int, token: AccessToken) -> AccessToken:
+        """Refresh after a 401, unless another caller already replaced that token."""
+        return await self._refresh(connection_id, seen_version=token.version, force=True)
+
+    @staticmethod
+    def _usable(row: ConnectionRow | None) -> ConnectionRow:
+        if row is None or row.status == "disconnected" or row.token_ciphertext is None:
+            raise NeedsReauth("This calendar is not linked.")
+        if row.status != "active":
+            raise NeedsReauth(row.last_error or "The calendar link needs to be renewed.")
+        return row
+
+    async def _refresh(
+        self, connection_id: int, *, seen_version: int | None, force: bool
+    ) -> AccessToken:
+        async with self._locks[connection_id]:
+            failure: NeedsReauth | None = None
+            async with self._pool.acquire() as conn, conn.transaction():
+                row = self._usable(await connections_db.lock_tokens(conn, connection_id))
+                assert row.token_ciphertext is not None
+                tokens = self._vault.decrypt(row.token_ciphertext)
+                replaced = row.token_version != seen_version
+                if replaced or (not force and _fresh(row)):
+                    return AccessToken(tokens["access_token"], row.token_version)
+                oauth = self._oauth[ProviderName(row.provider)]
+                try:
+                    grant = await oauth.refresh(tokens["refresh_token"])
+                except NeedsReauth as exc:
+                    await connections_db.mark_needs_reauth(conn, connection_id, str(exc))
+                    failure = exc
+                else:
+                    ciphertext = self._vault.encrypt(
+                        {"access_token": grant.access_token, "refresh_token": grant.refresh_token}
+                    )
+                    version = await connections_db.store_tokens(
+                        conn, connection_id, ciphertext, grant.expires_at
+                    )
+                    return AccessToken(grant.access_token, version)
+            raise failure
+
+
+def _fresh(row: ConnectionRow) -> bool:
+    expires = row.token_expires_at
+    return expires is not None and expires - datetime.now(UTC) > REFRESH_MARGIN
+
+
+class ConnectionTokens:
+    """The `TokenSource` of one stored connection."""
+
+    def __init__(self, credentials: Credentials, connection_id: int) -> None:
+        self._credentials = credentials
+        self._connection_id = connection_id
+
+    async def current(self) -> AccessToken:
+        return await self._credentials.access_token(self._connection_id)
+
+    async def rejected(self, token: AccessToken) -> AccessToken:
+        return await self._credentials.token_rejected(self._connection_id, token)

@@ -1,0 +1,142 @@
+"""Authenticated requests to a provider API, retried the way the providers ask.
+
+Every provider call goes through `ProviderSession.request`: it adds the bearer token, swaps a
+rejected token (401) for a refreshed one once, and retries throttling (429, and whatever the
+provider's `is_throttled` recognises, e.g. Google's 403 rateLimitExceeded), 5xx, timeouts and
+connection resets with exponential backoff and jitter, honouring `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+import orjson
+
+from sync.credentials import TokenSource
+from sync.provider import ProviderUnavailable
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    timeout: float = 30.0
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        # "Full jitter": spreads retries of many connections instead of synchronising them.
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+@dataclass(frozen=True)
+class ProviderResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body) if self.body else None
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+
+
+def _never(response: ProviderResponse) -> bool:
+    return False
+
+
+class ProviderSession:
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        tokens: TokenSource,
+        *,
+        label: str,
+        policy: RetryPolicy | None = None,
+        is_throttled: Callable[[ProviderResponse], bool] = _never,
+    ) -> None:
+        self._http = http
+        self._tokens = tokens
+        self._label = label
+        self._policy = policy or RetryPolicy()
+        self._is_throttled = is_throttled
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> ProviderResponse:
+        """The provider's final answer (any status that retrying cannot change).
+
+        Raises `ProviderUnavailable` after the last retry, `NeedsReauth` when the token cannot
+        be renewed.
+        """
+        policy = self._policy
+        token = await self._tokens.current()
+        renewed = False
+        last_problem = "no attempt made"
+        retry_after: float | None = None
+        data = orjson.dumps(json) if json is not None else None
+        for attempt in range(policy.attempts):
+            if attempt:
+                await asyncio.sleep(policy.backoff(attempt - 1, retry_after))
+            retry_after = None
+            request_headers = {
+                "Authorization": f"Bearer {token.value}",
+                "Accept": "application/json",
+            }
+            if data is not None:
+                request_headers["Content-Type"] = "application/json"
+            request_headers.update(headers or {})
+            try:
+                async with self._http.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=request_headers,
+                    timeout=aiohttp.ClientTimeout(total=policy.timeout),
+                ) as raw:
+                    response = ProviderResponse(raw.status, dict(raw.headers), await raw.read())
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                last_problem = f"{type(exc).__name__} talking to {self._label}"
+                continue
+            if response.status == 401 and not renewed:
+                token = await self._tokens.rejected(token)
+                renewed = True
+                continue
+            if response.status in RETRYABLE_STATUS or self._is_throttled(response):
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                last_problem = f"{self._label} answered HTTP {response.status}"
+                continue
+            return response
+        raise ProviderUnavailable(
+            f"{last_problem} after {policy.attempts} attempts; Chronik will try again later.",
+            retry_after=retry_after,
+        )
