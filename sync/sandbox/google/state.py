@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from sync.sandbox.faults import FaultInjector
 from sync.sandbox.google import errors, recurrence, resources
 from sync.sandbox.google.model import (
@@ -32,7 +34,19 @@ from sync.sandbox.oauth import OAuthAuthority
 
 DEFAULT_CHANNEL_TTL_MS = 7 * 24 * 3600 * 1000  # Google's default (and cap) for events channels
 MAX_PAGE_SNAPSHOTS = 512
-_BASE32HEX = "0123456789abcdefghijklmnopqrstuv"
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _utc_text(ts: float, days: dict[int, str]) -> str:
+    """``2026-01-01T08:00:00Z`` for whole-second epoch ``ts``, 2-3x faster than strftime; the
+    date part is cached per day (bulk loads create many events per day)."""
+    day, second = divmod(int(ts), 86400)
+    date = days.get(day)
+    if date is None:
+        date = days[day] = dt.date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
+    hour, rest = divmod(second, 3600)
+    minute, sec = divmod(rest, 60)
+    return f"{date}T{hour:02d}:{minute:02d}:{sec:02d}Z"
 
 
 @dataclass(frozen=True)
@@ -112,7 +126,9 @@ class GoogleSandbox:
         return self._seq
 
     def new_event_id(self) -> str:
-        return "".join(self.rng.choice(_BASE32HEX) for _ in range(26))
+        """26 base32hex characters (a-v, 0-9), the shape of Google's generated event ids."""
+        # Hex digits are a subset of base32hex and far cheaper to produce (bulk loads).
+        return f"{self.rng.getrandbits(104):026x}"
 
     def _opaque(self, nbytes: int = 18) -> str:
         raw = bytes(self.rng.getrandbits(8) for _ in range(nbytes))
@@ -609,20 +625,31 @@ class GoogleSandbox:
         duration: dt.timedelta = dt.timedelta(minutes=30),
         attendees: int = 2,
     ) -> int:
-        """Create ``count`` plain events fast (benchmarks): no validation round trip, one change
-        number each, one push per call. Returns how many were created."""
+        """Create ``count`` plain events fast (benchmarks): no validation, one change number each
+        but one shared created/updated stamp, serialized up front, one push per call.
+        Returns how many were created."""
         calendar = self.calendar(calendar_id)
         names = self.display_names()
-        base = start or dt.datetime(2026, 1, 1, 8, tzinfo=dt.UTC)
+        base = (start or dt.datetime(2026, 1, 1, 8, tzinfo=dt.UTC)).astimezone(dt.UTC)
         owner_person = {"email": calendar.owner, "self": True}
         if calendar.owner in names:
             owner_person["displayName"] = names[calendar.owner]
+        ms = self._next_ms()
+        stamp = rfc3339_ms(ms / 1000)
+        etag = f'"{ms * 1000}"'
+        organizer_attendee = {**owner_person, "organizer": True, "responseStatus": "accepted"}
+        reminders = {"useDefault": True}
+        link_prefix = "https://www.google.com/calendar/event?eid="
+        link_suffix = f" {calendar.id}".encode()
+        base_ts = base.timestamp()
+        step, length = spacing.total_seconds(), duration.total_seconds()
+        days: dict[int, str] = {}
         for i in range(count):
             event_id = self.new_event_id()
-            ms = self._next_ms()
-            stamp = rfc3339_ms(ms / 1000)
-            begin = When(base + spacing * i, False, "UTC")
-            end = When(begin.moment + duration, False, "UTC")
+            begin_ts = base_ts + step * i
+            begin = When(dt.datetime.fromtimestamp(begin_ts, dt.UTC), False, "UTC")
+            end = When(dt.datetime.fromtimestamp(begin_ts + length, dt.UTC), False, "UTC")
+            eid = base64.urlsafe_b64encode(event_id.encode() + link_suffix).rstrip(b"=")
             guests = [
                 {
                     "email": f"contact{(i * 7 + k) % 5000}@example.com",
@@ -632,27 +659,27 @@ class GoogleSandbox:
             ]
             data: dict[str, Any] = {
                 "kind": "calendar#event",
-                "etag": f'"{ms * 1000}"',
+                "etag": etag,
                 "id": event_id,
                 "status": "confirmed",
-                "htmlLink": resources.html_link(event_id, calendar.id),
+                "htmlLink": link_prefix + eid.decode(),
                 "created": stamp,
                 "updated": stamp,
                 "summary": f"Meeting {i}",
                 "creator": owner_person,
                 "organizer": owner_person,
-                "start": begin.to_wire(),
-                "end": end.to_wire(),
+                "start": {"dateTime": _utc_text(begin_ts, days), "timeZone": "UTC"},
+                "end": {"dateTime": _utc_text(begin_ts + length, days), "timeZone": "UTC"},
                 "iCalUID": f"{event_id}@google.com",
                 "sequence": 0,
-                "attendees": [
-                    {**owner_person, "organizer": True, "responseStatus": "accepted"},
-                    *guests,
-                ],
-                "reminders": {"useDefault": True},
+                "attendees": [organizer_attendee, *guests],
+                "reminders": reminders,
                 "eventType": "default",
             }
-            calendar.events[event_id] = StoredEvent(data, self._next_seq(), begin, end)
+            stored = StoredEvent(data, self._next_seq(), begin, end)
+            # Serialize now: a benchmark's first full sync should not pay for 100k encodings.
+            stored._bytes = orjson.dumps(data)
+            calendar.events[event_id] = stored
         if count:
             self._changed(calendar)
         return count
