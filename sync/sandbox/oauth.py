@@ -113,6 +113,10 @@ class OAuthAuthority:
         self._access: dict[str, _Access] = {}
         self.token_requests: collections.Counter[str] = collections.Counter()
 
+    def issued_tokens(self) -> list[str]:
+        """Every live access and refresh token (tests check none is stored in plaintext)."""
+        return [*self._access, *self._refresh]
+
     def _token(self, prefix: str, length: int) -> str:
         return prefix + "".join(self._rng.choice(_ALPHABET) for _ in range(length))
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from starlette.applications import Starlette
 
 from app.asgi import create_app
 from app.settings import Settings
@@ -44,6 +45,7 @@ class RunningChronik:
     url: str
     settings: Settings
     http: httpx.AsyncClient
+    app: Starlette
     # Every SQL statement the server executed, in order (tests count them per request).
     statements: list[str] = field(default_factory=list)
 
@@ -71,7 +73,10 @@ async def running_chronik(settings: Settings) -> AsyncIterator[RunningChronik]:
     app = create_app(settings, on_query=lambda logged: statements.append(logged.query))
     # The port comes from the public URL: OAuth redirect URIs must name the real address.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=settings.public_url.port or 0, log_level="warning",
+        app,
+        host="127.0.0.1",
+        port=settings.public_url.port or 0,
+        log_level="warning",
         lifespan="on",
     )
     server = uvicorn.Server(config)
@@ -83,7 +88,7 @@ async def running_chronik(settings: Settings) -> AsyncIterator[RunningChronik]:
     url = str(settings.public_url).rstrip("/")
     try:
         async with httpx.AsyncClient(timeout=30) as http:
-            yield RunningChronik(url, settings, http, statements)
+            yield RunningChronik(url, settings, http, app, statements)
     finally:
         server.should_exit = True
         await task
