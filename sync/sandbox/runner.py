@@ -4,34 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
 from sync.sandbox.google.app import GOOGLE_SANDBOX, GoogleSandbox, create_google_sandbox
-
-
-def _microsoft_factory() -> tuple[Callable[..., web.Application], Any] | None:
-    """(create_microsoft_sandbox, MICROSOFT_SANDBOX) once the Microsoft sandbox exists."""
-    try:
-        module = importlib.import_module("sync.sandbox.microsoft.app")
-    except ModuleNotFoundError:
-        return None
-    return module.create_microsoft_sandbox, module.MICROSOFT_SANDBOX
+from sync.sandbox.microsoft.app import (
+    MICROSOFT_SANDBOX,
+    MicrosoftSandbox,
+    create_microsoft_sandbox,
+)
 
 
 @dataclass
 class RunningSandboxes:
-    """Both sandboxes listening on real ports. ``microsoft``/``microsoft_url`` are None only if
-    the Microsoft sandbox module is not installed."""
+    """Both sandboxes listening on real ports, with their in-process state objects."""
 
     google_url: str
-    microsoft_url: str | None
+    microsoft_url: str
     google: GoogleSandbox
-    microsoft: Any
+    microsoft: MicrosoftSandbox
     _runners: list[web.AppRunner] = field(default_factory=list, repr=False)
 
     async def close(self) -> None:
@@ -58,27 +50,19 @@ async def start_sandboxes(
 ) -> RunningSandboxes:
     """Start both sandboxes (port 0 = an ephemeral port) and return their base URLs and state."""
     google_app = create_google_sandbox(seed=seed)
+    microsoft_app = create_microsoft_sandbox(seed=seed)
     google_runner, google_url = await _serve(google_app, host, google_port)
-    runners = [google_runner]
-    microsoft_url: str | None = None
-    microsoft: Any = None
-    factory = _microsoft_factory()
-    if factory is not None:
-        create_microsoft, key = factory
-        microsoft_app = create_microsoft(seed=seed)
-        try:
-            microsoft_runner, microsoft_url = await _serve(microsoft_app, host, microsoft_port)
-        except BaseException:
-            await google_runner.cleanup()
-            raise
-        runners.append(microsoft_runner)
-        microsoft = microsoft_app[key]
+    try:
+        microsoft_runner, microsoft_url = await _serve(microsoft_app, host, microsoft_port)
+    except BaseException:
+        await google_runner.cleanup()
+        raise
     return RunningSandboxes(
         google_url=google_url,
         microsoft_url=microsoft_url,
         google=google_app[GOOGLE_SANDBOX],
-        microsoft=microsoft,
-        _runners=runners,
+        microsoft=microsoft_app[MICROSOFT_SANDBOX],
+        _runners=[google_runner, microsoft_runner],
     )
 
 
@@ -90,7 +74,7 @@ def serve_forever(host: str, google_port: int, microsoft_port: int, seed: int) -
             host=host, google_port=google_port, microsoft_port=microsoft_port, seed=seed
         )
         print(f"Google sandbox:    {running.google_url}", flush=True)
-        print(f"Microsoft sandbox: {running.microsoft_url or '(not available)'}", flush=True)
+        print(f"Microsoft sandbox: {running.microsoft_url}", flush=True)
         try:
             await asyncio.Event().wait()
         finally:
