@@ -1,8 +1,9 @@
 """calendarView delta rounds: skip tokens (pages of a round) and delta tokens (sync states).
 
-A delta token names a *sync state*: the calendar, the window and the ``{id: changeKey}`` of every
-instance the client has been given. Following its deltaLink diffs the current view against that
-map: new or changed instances come back whole, vanished ones as ``@removed`` stubs. A round's
+A delta token names a *sync state*: the calendar, the window, the calendar's change-log version
+and the ``{id: changeKey}`` of every instance the client has been given (plus, per series, which
+instance ids it holds). Following its deltaLink looks only at the records changed since that
+version: new or changed instances come back whole, vanished ones as ``@removed`` stubs. A round's
 results are fixed when it starts and paged out with skip tokens; each page has its own token, so
 retrying a nextLink returns the same page. Like Outlook's delta token cache, only the newest
 ``max_states`` states per user survive; an evicted or invalidated token answers 410.
@@ -11,6 +12,7 @@ retrying a nextLink returns the same page. Like Outlook's delta token cache, onl
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +28,9 @@ class SyncState:
     calendar_id: str
     start: datetime
     end: datetime
-    seen: dict[str, str]
+    version: int
+    seen: dict[str, str]  # instance id -> changeKey the client holds
+    members: dict[str, set[str]]  # series master id -> instance ids the client holds
 
 
 @dataclass
@@ -58,6 +62,15 @@ def removed_stub(event_id: str) -> dict[str, Any]:
             "@removed": {"reason": "deleted"}}
 
 
+def _members(view: list[Any]) -> dict[str, set[str]]:
+    members: dict[str, set[str]] = {}
+    for item in view:
+        master = item.get("seriesMasterId")
+        if master:
+            members.setdefault(master, set()).add(item["id"])
+    return members
+
+
 class DeltaTracker:
     """All sync states and rounds of one sandbox."""
 
@@ -76,30 +89,50 @@ class DeltaTracker:
         except KeyError:
             raise TokenGone(token) from None
 
-    def start_round(
-        self,
-        email: str,
-        calendar_id: str,
-        start: datetime,
-        end: datetime,
+    def full_round(
+        self, email: str, calendar_id: str, start: datetime, end: datetime, version: int,
         view: list[Any],
-        since: SyncState | None,
     ) -> str:
-        """Fix a round's results (the full view, or the diff against ``since``) and return the
-        skip token of its first page."""
+        """Start a round that returns the whole view; returns its first page's skip token."""
         seen = {item["id"]: item.get("changeKey", "") for item in view}
-        if since is None:
-            items = list(view)
-        else:
-            items = [item for item in view if since.seen.get(item["id"]) != seen[item["id"]]]
-            items.extend(removed_stub(i) for i in since.seen if i not in seen)
-        round_id = self._ids.opaque(12)
-        self._rounds[round_id] = Round(
-            email, calendar_id, items, SyncState(email, calendar_id, start, end, seen)
-        )
-        while len(self._rounds) > self.max_rounds:
-            self._rounds.popitem(last=False)
-        return self._page_token(round_id, 0)
+        final = SyncState(email, calendar_id, start, end, version, seen, _members(view))
+        return self._start(Round(email, calendar_id, list(view), final))
+
+    def incremental_round(
+        self,
+        since: SyncState,
+        version: int,
+        changed: list[str],
+        instances_of: Callable[[str], list[Any]],
+    ) -> str:
+        """Start a round with what changed since ``since``: ``changed`` are the ids of records
+        (singles or series masters) touched after ``since.version``; ``instances_of(id)`` their
+        current instances in the window. Returns the first page's skip token."""
+        seen = dict(since.seen)
+        members = dict(since.members)
+        items: list[Any] = []
+        for record_id in changed:
+            current = instances_of(record_id)
+            current_ids = {item["id"] for item in current}
+            held = set(since.members.get(record_id, ()))
+            if record_id in since.seen:
+                held.add(record_id)
+            for item in current:
+                change_key = item.get("changeKey", "")
+                if since.seen.get(item["id"]) != change_key:
+                    items.append(item)
+                    seen[item["id"]] = change_key
+            for gone in sorted(held - current_ids):
+                items.append(removed_stub(gone))
+                seen.pop(gone, None)
+            series_ids = {i["id"] for i in current if i.get("seriesMasterId") == record_id}
+            if series_ids:
+                members[record_id] = series_ids
+            else:
+                members.pop(record_id, None)
+        final = SyncState(since.email, since.calendar_id, since.start, since.end, version, seen,
+                          members)
+        return self._start(Round(since.email, since.calendar_id, items, final))
 
     def page(self, skip_token: str, size: int) -> tuple[Round, Page]:
         """The page a skip token names; the last page carries a new delta token."""
@@ -129,6 +162,13 @@ class DeltaTracker:
         self._rounds.clear()
         self._pages.clear()
 
+    def _start(self, round_: Round) -> str:
+        round_id = self._ids.opaque(12)
+        self._rounds[round_id] = round_
+        while len(self._rounds) > self.max_rounds:
+            self._rounds.popitem(last=False)
+        return self._page_token(round_id, 0)
+
     def _page_token(self, round_id: str, offset: int) -> str:
         token = self._ids.opaque(18)
         self._pages[token] = (round_id, offset)
@@ -137,7 +177,7 @@ class DeltaTracker:
         return token
 
     def _save_state(self, state: SyncState) -> str:
-        # Each completed fetch of the last page mints a token; they all name the same state.
+        # Each fetch of a round's last page mints a token; they all name the same state.
         token = self._ids.opaque(24)
         self._states[token] = state
         mine = [t for t, s in self._states.items() if s.email == state.email]

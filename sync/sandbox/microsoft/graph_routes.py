@@ -196,19 +196,23 @@ async def calendar_view_delta(request: web.Request) -> web.Response:
     skip = query.get("$skiptoken")
     try:
         if skip is None:
-            since = None
             delta_token = query.get("$deltatoken")
             if delta_token is not None:
                 since = sandbox.delta.state(delta_token)
                 if since.email != user.email:
                     raise TokenGone(delta_token)
                 calendar = sandbox.store.calendar(user, since.calendar_id)
-                start, end = since.start, since.end
+                skip = sandbox.delta.incremental_round(
+                    since, calendar.version, calendar.changed_since(since.version),
+                    lambda record_id: sandbox.store.record_instances(
+                        calendar, record_id, since.start, since.end),
+                )
             else:
                 calendar = _calendar(request)
                 start, end = _window(request)
-            view = sandbox.store.view(user, calendar, start, end)
-            skip = sandbox.delta.start_round(user.email, calendar.id, start, end, view, since)
+                view = sandbox.store.view(user, calendar, start, end)
+                skip = sandbox.delta.full_round(
+                    user.email, calendar.id, start, end, calendar.version, view)
         round_, page = sandbox.delta.page(skip, size)
         if round_.email != user.email:
             raise TokenGone(skip)

@@ -10,9 +10,11 @@ notifications and the invitation outbox do).
 from __future__ import annotations
 
 import copy
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from operator import itemgetter
 from typing import Any, Literal, cast
 
 from sync.microsoft.wire import Calendar, Event, User
@@ -60,11 +62,29 @@ class EventRecord:
 
 @dataclass
 class CalendarState:
+    """A calendar: its events plus a change log (version, record id) that lets delta rounds
+    look only at what changed since their sync state was taken."""
+
     id: str
     name: str
     change_key: str
     is_default: bool
     events: dict[str, EventRecord] = field(default_factory=dict)
+    version: int = 0
+    log_versions: list[int] = field(default_factory=list)
+    log_ids: list[str] = field(default_factory=list)
+    view_cache: tuple[datetime, datetime, int, list[Event]] | None = None
+
+    def touch(self, record_id: str) -> None:
+        """Record that the event (single or whole series) ``record_id`` changed."""
+        self.version += 1
+        self.log_versions.append(self.version)
+        self.log_ids.append(record_id)
+
+    def changed_since(self, version: int) -> list[str]:
+        """Ids of records changed after ``version``, each once, oldest change first."""
+        position = bisect_right(self.log_versions, version)
+        return list(dict.fromkeys(self.log_ids[position:]))
 
 
 @dataclass
@@ -191,11 +211,33 @@ class MailboxStore:
     ) -> list[Event]:
         """The calendarView of ``calendar`` over [start, end): singles, occurrences and
         exceptions (never masters), ordered by start then id."""
+        cached = calendar.view_cache
+        if cached is not None and cached[:3] == (start, end, calendar.version):
+            return cached[3]
         rows: list[tuple[datetime, str, Event]] = []
+        append = rows.append
         for record in calendar.events.values():
-            rows.extend(self._instances(record, start, end))
-        rows.sort(key=lambda row: (row[0], row[1]))
-        return [row[2] for row in rows]
+            resource = record.resource
+            if resource.get("type") == "seriesMaster":
+                rows.extend(self._instances(record, start, end))
+            # Singles inline: this loop runs over every event of the calendar.
+            elif record.start < end and (
+                record.end > start or record.end == record.start == start
+            ):
+                append((record.start, resource["id"], resource))
+        rows.sort(key=_ORDER)
+        view = [row[2] for row in rows]
+        calendar.view_cache = (start, end, calendar.version, view)
+        return view
+
+    def record_instances(
+        self, calendar: CalendarState, record_id: str, start: datetime, end: datetime
+    ) -> list[Event]:
+        """The current instances in [start, end) of one record (none when it is gone)."""
+        record = calendar.events.get(record_id)
+        if record is None:
+            return []
+        return [row[2] for row in sorted(self._instances(record, start, end), key=_ORDER)]
 
     def instances(
         self, user: Mailbox, event_id: str, start: datetime, end: datetime
@@ -348,8 +390,10 @@ class MailboxStore:
         """Delete an event (a series with all its instances; an occurrence only itself). An
         organizer deleting a meeting sends cancellations to its attendees."""
         record = user.events.get(event_id)
+        calendar_id = None
         if record is not None:
             resource = record.resource
+            calendar_id = record.calendar_id
             del user.events[event_id]
             del user.calendars[record.calendar_id].events[event_id]
         else:
@@ -359,7 +403,7 @@ class MailboxStore:
             master.cancelled.add(original)
         if resource.get("isOrganizer") and not resource.get("isCancelled"):
             self._mail(user, resource, "cancellation", resource.get("attendees", []), comment)
-        self._emit(user, resource, "deleted")
+        self._emit(user, resource, "deleted", calendar_id)
 
     def cancel_event(self, user: Mailbox, event_id: str, comment: str = "") -> None:
         """``POST /me/events/{id}/cancel``: the organizer cancels a meeting; attendees get
@@ -420,7 +464,17 @@ class MailboxStore:
 
     # -- side effects ---------------------------------------------------------------------------
 
-    def _emit(self, user: Mailbox, resource: Event, change_type: ChangeType) -> None:
+    def _emit(
+        self,
+        user: Mailbox,
+        resource: Event,
+        change_type: ChangeType,
+        calendar_id: str | None = None,
+    ) -> None:
+        record_id = resource.get("seriesMasterId") or resource["id"]
+        if calendar_id is None:
+            calendar_id = user.events[record_id].calendar_id
+        user.calendars[calendar_id].touch(record_id)
         change = Change(user.email, user.id, resource["id"], change_type,
                         resource.get("@odata.etag") or etag(resource.get("changeKey", "")))
         for listener in self.listeners:
@@ -460,6 +514,7 @@ class MailboxStore:
 
 
 _EPSILON = timedelta(seconds=1)
+_ORDER = itemgetter(0, 1)
 
 
 def _series_shape_changed(before: Event, after: Event) -> bool:

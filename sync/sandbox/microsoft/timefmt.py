@@ -66,6 +66,10 @@ def parse_local(text: str) -> datetime:
     """Parse a Graph ``dateTime`` (any fraction length, optional offset/Z) to a datetime.
     The result is naive unless the text carried an offset."""
     text = text.strip()
+    try:
+        return datetime.fromisoformat(text)  # Python 3.11 reads Z and 7 fraction digits
+    except ValueError:
+        pass
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     match = _FRACTION.search(text)
@@ -92,7 +96,7 @@ def parse_offset(text: str, default_zone: tzinfo = UTC) -> datetime:
 
 def local_text(moment: datetime) -> str:
     """``2026-01-05T09:00:00.0000000``: the wall time of ``moment`` with seven fraction digits."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0"
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "0"
 
 
 def dttz(moment: datetime, zone_name: str = "UTC") -> DateTimeTimeZone:
