@@ -187,3 +187,70 @@ async def test_prefer_outlook_timezone_converts_times(microsoft):
     _, utc, _ = await microsoft.call("GET", f"/v1.0/me/events/{event['id']}")
     assert utc["start"] == {"dateTime": "2026-09-22T16:00:00.0000000", "timeZone": "UTC"}
     assert utc["originalStartTimeZone"] == "Pacific Standard Time"
+
+
+async def test_event_moved_out_of_the_window_is_removed_and_back_in_is_new(microsoft):
+    event = microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "Mover", 2))
+    _, delta_link = await _full_round(microsoft, page_size=10)
+    far = _event(microsoft, "Mover", 800)
+    await microsoft.call("PATCH", f"/v1.0/me/events/{event['id']}",
+                         json={"start": far["start"], "end": far["end"]})
+    items, delta_link = await _follow(microsoft, delta_link)
+    assert items == [{"@odata.type": "#microsoft.graph.event", "id": event["id"],
+                      "@removed": {"reason": "deleted"}}]
+    near = _event(microsoft, "Mover", 3)
+    await microsoft.call("PATCH", f"/v1.0/me/events/{event['id']}",
+                         json={"start": near["start"], "end": near["end"]})
+    items, _ = await _follow(microsoft, delta_link)
+    assert [(i["id"], i["subject"]) for i in items] == [(event["id"], "Mover")]
+
+
+async def test_several_changes_to_one_event_arrive_once_in_their_latest_state(microsoft):
+    event = microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "v1", 2))
+    _, delta_link = await _full_round(microsoft, page_size=10)
+    for subject in ("v2", "v3", "v4"):
+        microsoft.sandbox.update_event(microsoft.email, event["id"], {"subject": subject})
+    items, _ = await _follow(microsoft, delta_link)
+    assert [i["subject"] for i in items] == ["v4"]
+
+
+async def test_single_event_turned_into_a_series(microsoft):
+    event = microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "Becomes weekly", 1))
+    _, delta_link = await _full_round(microsoft, page_size=10)
+    start_date = event["start"]["dateTime"][:10]
+    await microsoft.call("PATCH", f"/v1.0/me/events/{event['id']}", json={"recurrence": {
+        "pattern": {"type": "weekly", "daysOfWeek": [], "interval": 1},
+        "range": {"type": "numbered", "startDate": start_date, "numberOfOccurrences": 3}}})
+    items, _ = await _follow(microsoft, delta_link)
+    removed = [i for i in items if "@removed" in i]
+    added = [i for i in items if "@removed" not in i]
+    assert [r["id"] for r in removed] == [event["id"]]
+    assert [a["type"] for a in added] == ["occurrence"] * 3
+    assert {a["seriesMasterId"] for a in added} == {event["id"]}
+
+
+async def test_an_older_delta_link_can_be_replayed(microsoft):
+    event = microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "A", 1))
+    _, old_link = await _full_round(microsoft, page_size=10)
+    microsoft.sandbox.update_event(microsoft.email, event["id"], {"subject": "B"})
+    first, _ = await _follow(microsoft, old_link)
+    again, _ = await _follow(microsoft, old_link)
+    assert [i["subject"] for i in first] == [i["subject"] for i in again] == ["B"]
+
+
+async def test_evicted_sync_states_answer_410(microsoft):
+    microsoft.sandbox.delta.max_states = 2  # Outlook's token cache, made tiny
+    microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "A", 1))
+    _, oldest = await _full_round(microsoft, page_size=10)
+    await _full_round(microsoft, page_size=10)
+    _, newest = await _full_round(microsoft, page_size=10)
+    assert (await microsoft.call("GET", oldest))[0] == 410
+    assert (await microsoft.call("GET", newest))[0] == 200
+
+
+async def test_another_users_delta_token_is_not_usable(microsoft):
+    microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "Private to Alice", 1))
+    _, delta_link = await _full_round(microsoft, page_size=10)
+    bob = microsoft.sandbox.issue_access_token("bob@fabrikam.example")
+    status, body, _ = await microsoft.call("GET", delta_link, token=bob)
+    assert status == 410 and body["error"]["code"] == "SyncStateNotFound"
