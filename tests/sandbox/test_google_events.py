@@ -186,3 +186,19 @@ async def test_all_day_events(google: GoogleHarness) -> None:
         "summary": "Offsite", "start": {"date": "2026-12-24"}, "end": {"date": "2026-12-26"}})
     assert status == 200
     assert event["start"] == {"date": "2026-12-24"} and event["end"] == {"date": "2026-12-26"}
+
+
+async def test_api_cannot_forge_the_organizer(google: GoogleHarness) -> None:
+    _, event, _ = await google.call("POST", EVENTS, json=meeting(
+        organizer={"email": "ceo@elsewhere.com"}))
+    assert event["organizer"]["email"] == ALICE
+
+
+async def test_get_with_if_none_match_is_304(google: GoogleHarness) -> None:
+    _, event, _ = await google.call("POST", EVENTS, json=meeting())
+    status, _, resp = await google.call("GET", f"{EVENTS}/{event['id']}",
+                                        headers={"If-None-Match": event["etag"]})
+    assert status == 304
+    status, _, resp = await google.call("GET", f"{EVENTS}/{event['id']}",
+                                        headers={"If-None-Match": '"stale"'})
+    assert status == 200 and resp.headers["ETag"] == event["etag"]

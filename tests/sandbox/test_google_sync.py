@@ -80,13 +80,26 @@ async def test_incremental_sync_returns_exactly_the_changes(google: GoogleHarnes
     assert by_id[ids[1]]["summary"] == "changed"
     assert by_id[ids[3]]["status"] == "cancelled"
     assert by_id[ids[4]]["status"] == "cancelled"
-    assert "summary" not in by_id[ids[3]]  # deleted: only the tombstone fields are kept
+    # Deleted: incremental sync without showDeleted returns the sparse form only.
+    assert set(by_id[ids[3]]) == {"kind", "etag", "id", "status"}
+    # An organizer's cancellation is not a deletion: details stay.
+    assert by_id[ids[4]]["summary"] == "m5"
 
     nothing, _ = await full_sync(google, syncToken=token2)
     assert nothing == []
     # The old token still works and still returns the same changes.
     again, _ = await full_sync(google, syncToken=token)
     assert [item["id"] for item in again] == list(by_id)
+
+
+async def test_incremental_with_show_deleted_keeps_deleted_details(google: GoogleHarness) -> None:
+    _, event, _ = await google.call("POST", EVENTS, json=meeting("doomed", 1))
+    _, token = await full_sync(google)
+    await google.call("DELETE", f"{EVENTS}/{event['id']}")
+    sparse, _ = await full_sync(google, syncToken=token)
+    detailed, _ = await full_sync(google, syncToken=token, showDeleted="true")
+    assert sparse[0]["status"] == detailed[0]["status"] == "cancelled"
+    assert "summary" not in sparse[0] and detailed[0]["summary"] == "doomed"
 
 
 async def test_full_list_hides_deleted_unless_show_deleted(google: GoogleHarness) -> None:

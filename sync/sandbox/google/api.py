@@ -182,6 +182,9 @@ async def events_list(request: web.Request) -> web.Response:
 async def events_insert(request: web.Request) -> web.Response:
     calendar = _calendar(request)
     body = await _body(request)
+    # organizer and creator are read-only through the API: the caller's calendar organizes.
+    body.pop("organizer", None)
+    body.pop("creator", None)
     event = _sandbox(request).insert_event(
         calendar, body, actor=request[USER_EMAIL], send_updates=_send_updates(request)
     )
@@ -190,7 +193,13 @@ async def events_insert(request: web.Request) -> web.Response:
 
 async def events_get(request: web.Request) -> web.Response:
     calendar = _calendar(request)
-    return _event_response(_sandbox(request).get_event(calendar, request.match_info["eventId"]))
+    event = _sandbox(request).get_event(calendar, request.match_info["eventId"])
+    etag = event.data["etag"] if isinstance(event, StoredEvent) else event["etag"]
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers={"ETag": etag})
+    response = _event_response(event)
+    response.headers["ETag"] = etag
+    return response
 
 
 async def _write(request: web.Request, *, replace: bool) -> web.Response:

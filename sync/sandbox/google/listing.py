@@ -113,7 +113,7 @@ def list_events(sandbox: GoogleSandbox, calendar: Calendar, params: Mapping[str,
 
     if sync_token is not None:
         since = sandbox.resolve_sync_token(calendar, sync_token)
-        items = list(_incremental(calendar, since, single))
+        items = list(_incremental(calendar, since, single, show_deleted))
     else:
         updated_min = (
             parse_rfc3339(params["updatedMin"], "updatedMin") if "updatedMin" in params else None
@@ -153,8 +153,11 @@ def _serve(
     return render_page(calendar, page, extra)
 
 
-def _incremental(calendar: Calendar, since: int, single: bool) -> Iterator[bytes]:
-    """Everything changed after change number ``since``, cancelled and deleted included."""
+def _incremental(
+    calendar: Calendar, since: int, single: bool, show_deleted: bool
+) -> Iterator[bytes]:
+    """Everything changed after change number ``since``, cancelled and deleted included
+    (deleted ones in their sparse form unless ``show_deleted``)."""
     changed: list[StoredEvent] = []
     for event in reversed(calendar.events.values()):
         if event.seq <= since:
@@ -165,7 +168,7 @@ def _incremental(calendar: Calendar, since: int, single: bool) -> Iterator[bytes
         if single and event.is_master and not event.cancelled:
             yield from _expand(calendar, event, None, None, show_deleted=True)
         else:
-            yield event.wire_bytes()
+            yield event.wire_bytes(minimal=not show_deleted)
 
 
 def _matches_text(event: StoredEvent, query: str) -> bool:

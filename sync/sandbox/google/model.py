@@ -106,7 +106,10 @@ class StoredEvent:
     """One event (series master, single event, or modified/cancelled instance) with its cache.
 
     ``data`` is the complete resource as Google would return it to the calendar owner.
-    ``deleted`` marks a tombstone from events.delete (rendered minimally, like Google does).
+    ``deleted`` marks a tombstone from events.delete. Google keeps a deleted event's details
+    (``get`` and ``showDeleted`` listings show them, so it can be restored) but incremental sync
+    without ``showDeleted`` only carries the id; a cancelled occurrence of a series only ever
+    carries id, recurringEventId and originalStartTime.
     ``seq`` is the sandbox-wide change number of the last change (drives sync tokens).
     """
 
@@ -116,6 +119,7 @@ class StoredEvent:
     end: When
     deleted: bool = False
     _bytes: bytes | None = None
+    _minimal_bytes: bytes | None = None
 
     @property
     def id(self) -> str:
@@ -133,21 +137,27 @@ class StoredEvent:
     def is_master(self) -> bool:
         return bool(self.data.get("recurrence")) and not self.deleted
 
-    def wire(self) -> dict[str, Any]:
-        """The resource as returned; tombstones keep only what Google keeps."""
-        if not self.deleted:
+    def wire(self, *, minimal: bool = False) -> dict[str, Any]:
+        """The resource as returned. ``minimal``: the sparse form of a deleted event that
+        incremental sync returns; cancelled occurrences of a series are always sparse."""
+        if not self.deleted or not (minimal or self.recurring_event_id is not None):
             return self.data
-        keep = ("kind", "etag", "id", "status", "updated", "recurringEventId", "originalStartTime")
+        keep = ("kind", "etag", "id", "status", "recurringEventId", "originalStartTime")
         return {key: self.data[key] for key in keep if key in self.data}
 
-    def wire_bytes(self) -> bytes:
-        """``wire()`` serialized once and cached until the next change."""
+    def wire_bytes(self, *, minimal: bool = False) -> bytes:
+        """``wire()`` serialized once per form and cached until the next change."""
+        if minimal and self.deleted:
+            if self._minimal_bytes is None:
+                self._minimal_bytes = orjson.dumps(self.wire(minimal=True))
+            return self._minimal_bytes
         if self._bytes is None:
             self._bytes = orjson.dumps(self.wire())
         return self._bytes
 
     def invalidate(self) -> None:
         self._bytes = None
+        self._minimal_bytes = None
 
 
 @dataclass
