@@ -114,7 +114,7 @@ async def test_only_the_organizer_can_cancel(microsoft):
         **MEETING, "organizer": {"emailAddress": {"address": "carol@fabrikam.example"}},
         "attendees": [{"emailAddress": {"address": microsoft.email}}]})
     assert invite["isOrganizer"] is False
-    assert invite["responseStatus"]["response"] == "none"
+    assert invite["responseStatus"]["response"] == "notResponded"
     assert await _invitations(microsoft) == []  # Carol's invite was not sent by Alice
     status, body, _ = await microsoft.call("POST", f"/v1.0/me/events/{invite['id']}/cancel",
                                            json={})

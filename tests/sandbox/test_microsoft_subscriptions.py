@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sync.sandbox.microsoft.timefmt import dttz
+from sync.sandbox.microsoft.timefmt import dttz, parse_offset
 
 EVENT = {"subject": "Intro call",
          "start": {"dateTime": "2026-09-23T10:00:00", "timeZone": "UTC"},
@@ -201,3 +201,12 @@ async def test_users_resource_form_is_accepted(microsoft, graph_receiver):
 def test_dttz_helper_matches_graph_spelling():
     assert dttz(datetime(2026, 1, 5, 9, tzinfo=UTC)) == {
         "dateTime": "2026-01-05T09:00:00.0000000", "timeZone": "UTC"}
+
+
+async def test_short_lifetimes_are_raised_to_45_minutes(microsoft, graph_receiver):
+    status, body = await _subscribe(microsoft, graph_receiver,
+                                    expirationDateTime=_expiry(microsoft, 5))
+    assert status == 201
+    granted = parse_offset(body["expirationDateTime"])
+    now = datetime.fromtimestamp(microsoft.clock(), UTC)
+    assert granted - now == timedelta(minutes=45)

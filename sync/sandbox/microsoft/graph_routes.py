@@ -48,12 +48,16 @@ def _me(request: web.Request) -> Mailbox:
     return request[GRAPH_USER]
 
 
+GRAPH_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;"
+              "IEEE754Compatible=false;charset=utf-8")
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
                   ) -> web.Response:
-    """A JSON response serialised with orjson (Graph's ``odata.metadata=minimal`` type)."""
+    """A JSON response serialised with orjson, with Graph's OData content type."""
     return web.Response(
-        status=status, body=orjson.dumps(body), headers=headers,
-        content_type="application/json", charset="utf-8",
+        status=status, body=orjson.dumps(body),
+        headers={"Content-Type": GRAPH_JSON, "Cache-Control": "private", **(headers or {})},
     )
 
 

@@ -200,7 +200,11 @@ def apply_fields(resource: Event, body: Mapping[str, Any], user_email: str) -> N
             if a["emailAddress"]["address"].lower() == user_email.lower()
         ]
         if mine and not data.get("isOrganizer"):
-            data["responseStatus"] = dict(mine[0]["status"])
+            # An invitee who has not answered shows "notResponded" on their own copy.
+            status = dict(mine[0]["status"])
+            if status["response"] == "none":
+                status["response"] = "notResponded"
+            data["responseStatus"] = status
     for name in ("categories", "importance", "isReminderOn", "reminderMinutesBeforeStart",
                  "responseRequested", "isOnlineMeeting", "allowNewTimeProposals",
                  "hideAttendees"):

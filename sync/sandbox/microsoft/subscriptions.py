@@ -4,11 +4,11 @@ and delivery of notifications by a background task.
 Creating a subscription first POSTs ``notificationUrl?validationToken=<token>`` (text/plain, empty
 body); the endpoint must answer 200 with exactly the token as text/plain within 10 s, or the
 create fails with 400 ``ValidationError``. Outlook event subscriptions live at most
-``MAX_EVENT_MINUTES`` (10,080 minutes, "under 7 days") and are renewed by PATCHing
-``expirationDateTime``. Each change of a user's event is queued (never delivered inside the request
-that made it) and POSTed once per live subscription; failures are logged and dropped, as Graph
-does after its retries. Delivery can be held, then released reversed and/or duplicated, to test a
-client's handling of out-of-order and repeated notifications.
+``MAX_EVENT_MINUTES`` (10,080 minutes, "under 7 days"; less than 45 minutes is raised to 45) and
+are renewed by PATCHing ``expirationDateTime``. Each change of a user's event is queued (never
+delivered inside the request that made it) and POSTed once per live subscription; failures are
+logged and dropped, as Graph does after its retries. Delivery can be held, then released reversed
+and/or duplicated, to test a client's handling of out-of-order and repeated notifications.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from .timefmt import offset_text, parse_offset
 
 log = logging.getLogger(__name__)
 
-MAX_EVENT_MINUTES = 10080
+MAX_EVENT_MINUTES = 10080  # Outlook event subscriptions without resource data: "under 7 days"
+MIN_MINUTES = 45  # shorter requested lifetimes are raised to 45 minutes
 VALIDATION_TIMEOUT_S = 10.0
 DELIVERY_TIMEOUT_S = 5.0
 _CHANGE_TYPES = {"created", "updated", "deleted"}
@@ -340,7 +341,7 @@ class Subscriptions:
                 f"Subscription expiration can only be {MAX_EVENT_MINUTES} minutes in the "
                 "future.", "InvalidRequest",
             )
-        return expiration
+        return max(expiration, now + timedelta(minutes=MIN_MINUTES))
 
     @staticmethod
     def _resource_is_users_events(user: Mailbox, resource: str) -> bool:
