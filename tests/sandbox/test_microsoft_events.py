@@ -241,3 +241,17 @@ async def test_reset_restarts_ids_from_the_seed(microsoft):
     microsoft.sandbox.reset()
     microsoft.sandbox.create_user(microsoft.email, "Alice Contoso")
     assert microsoft.sandbox.create_event(microsoft.email, MEETING)["id"] == first
+
+
+async def test_calendar_view_and_events_list_page_with_skip(microsoft):
+    microsoft.sandbox.bulk_load(microsoft.email, 12, start="2026-09-22T08:00:00Z", span_days=5)
+    window = {"startDateTime": "2026-09-22T00:00:00Z", "endDateTime": "2026-09-30T00:00:00Z"}
+    status, first, _ = await microsoft.call("GET", "/v1.0/me/calendarView", params=window)
+    assert status == 200 and len(first["value"]) == 10
+    assert "$skip=10" in first["@odata.nextLink"]
+    _, second, _ = await microsoft.call("GET", first["@odata.nextLink"])
+    assert len(second["value"]) == 2 and "@odata.nextLink" not in second
+    ids = [e["id"] for e in first["value"] + second["value"]]
+    assert len(set(ids)) == 12
+    _, listed, _ = await microsoft.call("GET", "/v1.0/me/events", params={"$top": "5"})
+    assert len(listed["value"]) == 5 and "$skip=5" in listed["@odata.nextLink"]

@@ -232,17 +232,48 @@ async def calendar_view_delta(request: web.Request) -> web.Response:
     return json_response(body, headers=render.headers(["odata.track-changes", *applied]))
 
 
+def _paged(
+    request: web.Request, items: list[Any], context: str, render: _Render
+) -> web.Response:
+    """A plain (non-delta) collection page: ``$top`` (or ``Prefer: odata.maxpagesize``, default
+    10) items from ``$skip``, with an ``@odata.nextLink`` carrying the next ``$skip``."""
+    query = request.query
+    size, applied = _page_size(request)
+    top = query.get("$top")
+    if top is not None:
+        if not top.isdigit() or int(top) < 1:
+            raise bad_request(f"Invalid value '{top}' for $top.", "BadRequest")
+        size, applied = min(int(top), MAX_PAGE_SIZE), []
+    skip_raw = query.get("$skip", "0")
+    if not skip_raw.isdigit():
+        raise bad_request(f"Invalid value '{skip_raw}' for $skip.", "BadRequest")
+    skip = int(skip_raw)
+    body: dict[str, Any] = {"@odata.context": context,
+                            "value": render.events(items[skip:skip + size])}
+    if skip + size < len(items):
+        params = {k: v for k, v in query.items() if k not in ("$skip",)}
+        params["$skip"] = str(skip + size)
+        body["@odata.nextLink"] = str(request.url.with_query(params))
+    return json_response(body, headers=render.headers(applied))
+
+
 async def calendar_view(request: web.Request) -> web.Response:
-    """GET .../calendarView?startDateTime&endDateTime (whole window, ``$top`` honoured)."""
+    """GET .../calendarView?startDateTime&endDateTime: instances in the window, paged."""
     sandbox, user = _sandbox(request), _me(request)
-    render = _Render(request)
     start, end = _window(request)
     events = sandbox.store.view(user, _calendar(request), start, end)
-    top = request.query.get("$top")
-    if top and top.isdigit():
-        events = events[: int(top)]
-    return json_response({"@odata.context": f"{CONTEXT}users('{user.id}')/calendarView",
-                          "value": render.events(events)}, headers=render.headers())
+    return _paged(request, events, f"{CONTEXT}users('{user.id}')/calendarView",
+                  _Render(request))
+
+
+async def list_events(request: web.Request) -> web.Response:
+    """GET /v1.0/me/events (or /me/calendars/{id}/events): singles and series masters (never
+    occurrences), newest created first, paged."""
+    user = _me(request)
+    calendar = _calendar(request)
+    events = [r.resource for r in calendar.events.values()]
+    events.reverse()
+    return _paged(request, events, f"{CONTEXT}users('{user.id}')/events", _Render(request))
 
 
 # -- events --------------------------------------------------------------------------------------
@@ -374,6 +405,8 @@ def add_routes(app: web.Application) -> None:
         r.add_get(f"{prefix}/calendarView/delta", calendar_view_delta)
         r.add_get(f"{prefix}/calendarView", calendar_view)
     r.add_post("/v1.0/me/events", create_event)
+    r.add_get("/v1.0/me/events", list_events)
+    r.add_get("/v1.0/me/calendars/{calendar_id}/events", list_events)
     r.add_post("/v1.0/me/calendar/events", create_event)
     r.add_post("/v1.0/me/calendars/{calendar_id}/events", create_event)
     r.add_get("/v1.0/me/events/{event_id}", get_event)
