@@ -21,6 +21,8 @@ sync tokens and triggers push; ``{calendarId}`` is a calendar id or the owner's 
   POST   /_sandbox/calendars/{calendarId}/events/{eventId}/cancel    organizer cancelled it
   POST   /_sandbox/calendars/{calendarId}/events/{eventId}/private   visibility -> private
   POST   /_sandbox/calendars/{calendarId}/events/{eventId}/response  {"email", "responseStatus"}
+         (on a guest's copy of a meeting organized by another sandbox user, the response is
+          written to the organizer's copy and flows to every copy; see sharing.py)
   POST   /_sandbox/calendars/{calendarId}/events/{eventId}/occurrence
          {"originalStartTime": RFC 3339 or date, "changes"?: {...}, "cancel"?: bool}
          change or cancel one occurrence of a series -> the instance (or {"id"} when cancelled)

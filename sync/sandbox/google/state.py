@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from sync.sandbox.faults import FaultInjector
-from sync.sandbox.google import errors, recurrence, resources
+from sync.sandbox.google import errors, recurrence, resources, sharing
 from sync.sandbox.google.model import (
     Calendar,
     Channel,
@@ -102,6 +102,10 @@ class GoogleSandbox:
         )
         self.channels: dict[str, Channel] = {}
         self.invitations: list[dict[str, Any]] = []
+        # (organizer calendar id, event id) -> emails of guests holding a mirrored copy
+        self.mirrors: dict[tuple[str, str], set[str]] = {}
+        # (guest calendar id, event id) -> the organizer's calendar id
+        self.mirror_sources: dict[tuple[str, str], str] = {}
         self._seq = 0
         self._last_ms = 0
 
@@ -286,6 +290,7 @@ class GoogleSandbox:
         calendar.touch(event)
         self._record_invitations(calendar, None, event, send_updates)
         self._changed(calendar)
+        sharing.share(self, calendar, event.id)
         return event
 
     def patch_event(
@@ -354,6 +359,7 @@ class GoogleSandbox:
         calendar.touch(event)
         self._record_invitations(calendar, before, event, send_updates)
         self._changed(calendar)
+        sharing.share(self, calendar, event.id)
         return event
 
     def delete_event(
@@ -377,17 +383,37 @@ class GoogleSandbox:
                 raise errors.condition_not_met()
             self._tombstone(calendar, StoredEvent(data, 0, _original, _original), send_updates)
             self._changed(calendar)
+            sharing.share(self, calendar, event_id)
             return
         if stored.deleted:
             raise errors.deleted()
         if if_match is not None and if_match not in ("*", stored.data["etag"]):
             raise errors.condition_not_met()
         self._tombstone(calendar, stored, send_updates)
+        touched = [event_id]
         if stored.is_master:
             for other in list(calendar.events.values()):
                 if other.recurring_event_id == event_id and not other.deleted:
                     self._tombstone(calendar, other, None)
+                    touched.append(other.id)
         self._changed(calendar)
+        for changed_id in touched:
+            sharing.share(self, calendar, changed_id)
+        self._guest_removed(calendar, event_id)
+
+    def _guest_removed(self, calendar: Calendar, event_id: str) -> None:
+        """A guest deleting their copy declines the meeting on the organizer's copy."""
+        origin = sharing.organizer_copy(self, calendar, event_id)
+        if origin is None:
+            return
+        organizer_calendar, source = origin
+        if source.deleted:
+            return
+        attendees = [dict(a) for a in source.data.get("attendees", [])]
+        for attendee in attendees:
+            if attendee["email"] == calendar.owner:
+                attendee["responseStatus"] = "declined"
+        self.patch_event(organizer_calendar, event_id, {"attendees": attendees})
 
     def _tombstone(
         self, calendar: Calendar, stored: StoredEvent, send_updates: str | None
@@ -589,8 +615,13 @@ class GoogleSandbox:
     def set_response(
         self, calendar_id: str, event_id: str, attendee_email: str, response_status: str
     ) -> StoredEvent:
-        """An attendee accepted/declined/...: changes that attendee's ``responseStatus``."""
+        """An attendee accepted/declined/...: changes that attendee's ``responseStatus`` (on the
+        organizer's copy when the organizer is a sandbox user, from where it reaches every
+        guest's copy)."""
         calendar = self.calendar(calendar_id)
+        origin = sharing.organizer_copy(self, calendar, event_id)
+        if origin is not None:
+            calendar = origin[0]
         current = self.get_event(calendar, event_id)
         data = current.data if isinstance(current, StoredEvent) else current
         attendees = [dict(a) for a in data.get("attendees", [])]
