@@ -179,3 +179,27 @@ async def test_invalid_recurrence_is_rejected(microsoft):
                                     "range": {"type": "noEnd", "startDate": "2026-10-05"}})
     status, error, _ = await microsoft.call("POST", "/v1.0/me/events", json=body)
     assert status == 400 and error["error"]["code"] == "ErrorPropertyValidationFailure"
+
+
+async def test_all_day_series_stays_on_whole_days_across_dst(microsoft):
+    await microsoft.call("POST", "/v1.0/me/events", json={
+        "subject": "Holiday", "isAllDay": True, "showAs": "free",
+        "start": {"dateTime": "2026-10-19T00:00:00", "timeZone": "W. Europe Standard Time"},
+        "end": {"dateTime": "2026-10-20T00:00:00", "timeZone": "W. Europe Standard Time"},
+        "recurrence": {"pattern": {"type": "weekly", "daysOfWeek": ["monday"]},
+                       "range": {"type": "numbered", "startDate": "2026-10-19",
+                                 "numberOfOccurrences": 3}}})
+    events = await _view(microsoft)
+    assert [(e["start"]["dateTime"], e["end"]["dateTime"]) for e in events] == [
+        ("2026-10-19T00:00:00.0000000", "2026-10-20T00:00:00.0000000"),
+        ("2026-10-26T00:00:00.0000000", "2026-10-27T00:00:00.0000000"),
+        ("2026-11-02T00:00:00.0000000", "2026-11-03T00:00:00.0000000"),
+    ]
+
+
+async def test_each_occurrence_has_its_own_ical_uid(microsoft):
+    _, master, _ = await microsoft.call("POST", "/v1.0/me/events", json=WEEKLY)
+    events = await _view(microsoft)
+    uids = [e["iCalUId"] for e in events]
+    assert len(set(uids)) == 6 and master["iCalUId"] not in uids
+    assert all(uid[:32] == master["iCalUId"][:32] for uid in uids)

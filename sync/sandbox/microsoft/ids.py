@@ -43,8 +43,20 @@ class IdFactory:
         return base64.urlsafe_b64encode(self._rng.randbytes(nbytes)).rstrip(b"=").decode("ascii")
 
     def ical_uid(self) -> str:
-        """An iCalUId in Exchange's hex form."""
-        return "040000008200E00074C5B7101A82E008" + self._rng.randbytes(28).hex().upper()
+        """An iCalUId in Exchange's GlobalObjectId hex form (instance date 00000000)."""
+        return _GOID_PREFIX + "00000000" + self._rng.randbytes(24).hex().upper()
+
+
+_GOID_PREFIX = "040000008200E00074C5B7101A82E008"
+
+
+def occurrence_ical_uid(master_uid: str, year: int, month: int, day: int) -> str:
+    """An occurrence's iCalUId: the series' GlobalObjectId with the instance date filled in
+    (Graph gives every occurrence its own iCalUId)."""
+    if not master_uid.startswith(_GOID_PREFIX) or len(master_uid) < 40:
+        return master_uid
+    cut = len(_GOID_PREFIX)
+    return f"{master_uid[:cut]}{year:04X}{month:02X}{day:02X}{master_uid[cut + 8:]}"
 
 
 def occurrence_id(master_id: str, original_start: str) -> str:

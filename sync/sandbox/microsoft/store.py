@@ -20,7 +20,7 @@ from typing import Any, Literal, cast
 from sync.microsoft.wire import Calendar, Event, User
 
 from .errors import GraphError, bad_request, not_found
-from .ids import IdFactory, etag, occurrence_id, parse_occurrence_id
+from .ids import IdFactory, etag, occurrence_ical_uid, occurrence_id, parse_occurrence_id
 from .recurrence import occurrence_starts
 from .resources import NEVER, PATCHABLE, apply_fields, bounds, bump, new_event, shifted
 from .timefmt import dttz, parse_dttz, short_offset_text, zone
@@ -279,7 +279,20 @@ class MailboxStore:
         key = short_offset_text(original)
         if record.is_series is False:
             raise not_found()
-        delta = original - record.start
+        series_zone = record.series_zone()
+        local = original.astimezone(series_zone)
+        if master.get("isAllDay"):
+            # Whole days in the event's own zone, whatever DST does in between.
+            zone_name = master["start"]["timeZone"]
+            days = (record.end - record.start).days
+            wall = local.replace(tzinfo=None)
+            start_value = dttz(wall.replace(tzinfo=zone(zone_name)), zone_name)
+            end_value = dttz((wall + timedelta(days=days)).replace(tzinfo=zone(zone_name)),
+                             zone_name)
+        else:
+            delta = original - record.start
+            start_value = shifted(master["start"], delta)
+            end_value = shifted(master["end"], delta)
         occurrence = cast(Event, dict(master))
         data = cast(dict[str, Any], occurrence)
         data.update(
@@ -288,8 +301,10 @@ class MailboxStore:
             seriesMasterId=master["id"],
             originalStart=key,
             recurrence=None,
-            start=shifted(master["start"], delta),
-            end=shifted(master["end"], delta),
+            start=start_value,
+            end=end_value,
+            iCalUId=occurrence_ical_uid(master.get("iCalUId", ""), local.year, local.month,
+                                        local.day),
         )
         data["webLink"] = master["webLink"]
         return occurrence
