@@ -64,6 +64,7 @@ class GoogleHarness:
         verifier: str = VERIFIER,
         offline: bool = True,
         redirect_uri: str = REDIRECT_URI,
+        prompt: str | None = "consent",
     ) -> str:
         """The non-interactive authorize step (login_hint): returns the authorization code."""
         params = {
@@ -75,8 +76,9 @@ class GoogleHarness:
             "login_hint": email,
             "code_challenge": pkce_s256(verifier),
             "code_challenge_method": "S256",
-            "prompt": "consent",
         }
+        if prompt is not None:
+            params["prompt"] = prompt
         if offline:
             params["access_type"] = "offline"
         async with self.http.get(
@@ -163,9 +165,7 @@ async def microsoft() -> AsyncIterator[Any]:
     their access token: a ``sync.sandbox.microsoft.testing.MicrosoftHarness``."""
     from sync.sandbox.microsoft.testing import running_microsoft_sandbox
 
-    clock = FakeClock()
-    async with running_microsoft_sandbox(seed=7, clock=clock) as harness:
-        harness.clock = clock  # type: ignore[attr-defined]
+    async with running_microsoft_sandbox(seed=7, clock=FakeClock()) as harness:
         yield harness
 
 

@@ -255,3 +255,15 @@ async def test_calendar_view_and_events_list_page_with_skip(microsoft):
     assert len(set(ids)) == 12
     _, listed, _ = await microsoft.call("GET", "/v1.0/me/events", params={"$top": "5"})
     assert len(listed["value"]) == 5 and "$skip=5" in listed["@odata.nextLink"]
+
+
+async def test_request_ids_and_client_request_id_echo(microsoft):
+    _, _, resp = await microsoft.call("GET", "/v1.0/me",
+                                      headers={"client-request-id": "chronik-trace-1"})
+    assert resp.headers["client-request-id"] == "chronik-trace-1"
+    assert resp.headers["request-id"] != "chronik-trace-1"
+    assert resp.headers["Content-Type"].startswith("application/json;odata.metadata=minimal")
+    _, body, resp = await microsoft.call("GET", "/v1.0/me/events/AAMkAnope",
+                                         headers={"client-request-id": "chronik-trace-2"})
+    assert body["error"]["innerError"]["client-request-id"] == "chronik-trace-2"
+    assert body["error"]["innerError"]["request-id"] == resp.headers["request-id"]
