@@ -243,6 +243,18 @@ class OAuthAuthority:
             if email is None or access.email == email:
                 access.expires_at = min(access.expires_at, now)
 
+    def has_grant(self, email: str, client_id: str) -> bool:
+        """Whether ``email`` already gave ``client_id`` offline access (a live refresh token).
+        Google only issues a new refresh token for such a user when ``prompt=consent``."""
+        now = self._clock()
+        return any(
+            entry.email == email
+            and entry.client_id == client_id
+            and not entry.revoked
+            and (entry.expires_at is None or entry.expires_at > now)
+            for entry in self._refresh.values()
+        )
+
     def email_for_access_token(self, token: str) -> str | None:
         """The user an access token belongs to; None when unknown, revoked or expired."""
         access = self._access.get(token)

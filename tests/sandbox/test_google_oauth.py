@@ -167,3 +167,21 @@ async def test_unknown_login_hint_falls_back_to_consent_page(google: GoogleHarne
 async def test_userinfo_without_token_is_401(google: GoogleHarness) -> None:
     async with google.http.get(google.url + "/oauth2/v3/userinfo") as resp:
         assert resp.status == 401
+
+
+async def test_reauthorizing_without_prompt_consent_gives_no_new_refresh_token(
+    google: GoogleHarness,
+) -> None:
+    async def exchange(prompt: str | None) -> dict[str, object]:
+        code = await google.authorize(prompt=prompt)
+        status, body = await google.token_request(
+            grant_type="authorization_code", code=code, redirect_uri=REDIRECT_URI,
+            code_verifier=VERIFIER)
+        assert status == 200
+        return body
+
+    assert "refresh_token" in await exchange(None)  # first offline grant
+    assert "refresh_token" not in await exchange(None)  # Google's well-known gotcha
+    assert "refresh_token" in await exchange("consent")
+    google.sandbox.oauth.revoke_user(ALICE)
+    assert "refresh_token" in await exchange(None)  # the grant is gone: first grant again

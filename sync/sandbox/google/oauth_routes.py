@@ -75,6 +75,12 @@ def _consent_page(sandbox: GoogleSandbox, params: dict[str, str]) -> web.Respons
 
 
 def _grant(sandbox: GoogleSandbox, params: dict[str, str], email: str) -> web.Response:
+    # Google hands out a refresh token on the first offline grant only; re-authorizing an app
+    # that already holds one yields none unless the app forces the consent screen again.
+    offline = params.get("access_type") == "offline" and (
+        "consent" in params.get("prompt", "").split()
+        or not sandbox.oauth.has_grant(email, params["client_id"])
+    )
     try:
         code = sandbox.oauth.issue_code(
             email=email,
@@ -83,7 +89,7 @@ def _grant(sandbox: GoogleSandbox, params: dict[str, str], email: str) -> web.Re
             scope=params.get("scope", ""),
             code_challenge=params.get("code_challenge") or None,
             code_challenge_method=params.get("code_challenge_method") or None,
-            offline=params.get("access_type") == "offline",
+            offline=offline,
         )
     except OAuthError as exc:
         return _redirect(
@@ -92,7 +98,7 @@ def _grant(sandbox: GoogleSandbox, params: dict[str, str], email: str) -> web.Re
         )
     answer = {**_state(params), "code": code, "scope": params.get("scope", "")}
     answer["authuser"] = "0"
-    answer["prompt"] = "consent"
+    answer["prompt"] = "consent" if "consent" in params.get("prompt", "") else "none"
     return _redirect(params["redirect_uri"], answer)
 
 
