@@ -3,7 +3,9 @@ If-Match, invitations/updates/cancellations, cancel, delete, Outlook-side change
 
 from __future__ import annotations
 
-MEETING = {
+from typing import Any
+
+MEETING: dict[str, Any] = {
     "subject": "Quarterly review",
     "body": {"contentType": "html", "content": "<p>Numbers &amp; plans</p>"},
     "start": {"dateTime": "2026-09-24T14:00:00", "timeZone": "UTC"},
