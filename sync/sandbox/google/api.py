@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from sync.sandbox.google import errors, listing
+from sync.sandbox.google import errors, fields, listing
 from sync.sandbox.google.model import Calendar, StoredEvent, parse_rfc3339, rfc3339
 from sync.sandbox.google.state import GoogleSandbox
 
@@ -53,6 +53,24 @@ async def google_errors(request: web.Request, handler: Handler) -> web.StreamRes
         if request.path.startswith(API_PREFIX + "/"):
             return errors.not_found().response()
         raise
+
+
+@web.middleware
+async def partial_response(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply Google's ``fields`` selection to successful ``/calendar/v3`` JSON answers."""
+    selection_text = request.query.get("fields")
+    if selection_text is None or not request.path.startswith(API_PREFIX + "/"):
+        return await handler(request)
+    selection = fields.parse(selection_text)
+    response = await handler(request)
+    if (
+        isinstance(response, web.Response)
+        and response.status == 200
+        and isinstance(response.body, bytes)
+        and response.content_type == "application/json"
+    ):
+        response.body = orjson.dumps(fields.apply(orjson.loads(response.body), selection))
+    return response
 
 
 @web.middleware

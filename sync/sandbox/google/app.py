@@ -28,6 +28,7 @@ def create_google_sandbox(
             api.google_errors,
             control.control_errors,
             api.require_bearer,
+            api.partial_response,
         ],
         client_max_size=64 * 1024 * 1024,
     )
