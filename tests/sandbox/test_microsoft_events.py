@@ -269,3 +269,14 @@ async def test_request_ids_and_client_request_id_echo(microsoft):
                                          headers={"client-request-id": "chronik-trace-2"})
     assert body["error"]["innerError"]["client-request-id"] == "chronik-trace-2"
     assert body["error"]["innerError"]["request-id"] == resp.headers["request-id"]
+
+
+async def test_select_and_text_body_preferences(microsoft):
+    _, event, _ = await microsoft.call("POST", "/v1.0/me/events", json=MEETING)
+    status, body, resp = await microsoft.call(
+        "GET", f"/v1.0/me/events/{event['id']}", params={"$select": "subject,body"},
+        headers={"Prefer": 'outlook.body-content-type="text"'})
+    assert status == 200
+    assert set(body) == {"@odata.context", "@odata.etag", "id", "subject", "body"}
+    assert body["body"] == {"contentType": "text", "content": "Numbers & plans"}
+    assert resp.headers["Preference-Applied"] == 'outlook.body-content-type="text"'

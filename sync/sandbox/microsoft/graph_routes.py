@@ -21,7 +21,7 @@ from sync.microsoft.wire import Event
 
 from .delta import TokenGone
 from .errors import GraphError, bad_request
-from .resources import bounds
+from .resources import bounds, html_to_text
 from .sandbox import MicrosoftSandbox
 from .schedule import get_schedule
 from .store import CalendarState, Mailbox
@@ -32,6 +32,7 @@ MAX_PAGE_SIZE = 1000
 CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#"
 _MAXPAGESIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.I)
 _TIMEZONE = re.compile(r'outlook\.timezone\s*=\s*"([^"]+)"', re.I)
+_BODY_TEXT = re.compile(r'outlook\.body-content-type\s*=\s*"?text"?', re.I)
 
 
 def _sandbox(request: web.Request) -> MicrosoftSandbox:
@@ -77,9 +78,12 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 class _Render:
-    """Per-request rendering of events (``Prefer: outlook.timezone`` conversion)."""
+    """Per-request rendering of events: ``Prefer: outlook.timezone="..."`` (start/end in that
+    zone), ``Prefer: outlook.body-content-type="text"`` (HTML bodies as plain text) and
+    ``$select`` (only the named properties, plus ``id`` and ``@odata.etag``; not on delta,
+    where Graph does not support it either)."""
 
-    def __init__(self, request: web.Request) -> None:
+    def __init__(self, request: web.Request, allow_select: bool = True) -> None:
         self.zone_name: str | None = None
         prefer = request.headers.get("Prefer", "")
         match = _TIMEZONE.search(prefer)
@@ -89,18 +93,30 @@ class _Render:
                 self.zone_name = match.group(1)
             except BadTimeZone:
                 self.zone_name = None
+        self.text_body = bool(_BODY_TEXT.search(prefer))
+        select = request.query.get("$select") if allow_select else None
+        self.select: set[str] | None = None
+        if select:
+            self.select = {s.strip() for s in select.split(",") if s.strip()}
+            self.select |= {"id", "@odata.etag"}
+        self._plain = self.zone_name is None and not self.text_body and self.select is None
 
     def event(self, event: Any) -> Any:
-        if self.zone_name is None or "@removed" in event or event.get("isAllDay"):
+        if self._plain or "@removed" in event:
             return event
-        start, end = bounds(event)
         out = dict(event)
-        out["start"] = dttz(start, self.zone_name)
-        out["end"] = dttz(end, self.zone_name)
+        if self.zone_name is not None and not event.get("isAllDay"):
+            start, end = bounds(event)
+            out["start"] = dttz(start, self.zone_name)
+            out["end"] = dttz(end, self.zone_name)
+        if self.text_body and event.get("body", {}).get("contentType") == "html":
+            out["body"] = {"contentType": "text", "content": html_to_text(event["body"])}
+        if self.select is not None:
+            out = {k: v for k, v in out.items() if k in self.select}
         return out
 
     def events(self, events: Iterable[Any]) -> list[Any]:
-        if self.zone_name is None:
+        if self._plain:
             return list(events)
         return [self.event(e) for e in events]
 
@@ -108,6 +124,8 @@ class _Render:
         applied = list(extra)
         if self.zone_name is not None:
             applied.append(f'outlook.timezone="{self.zone_name}"')
+        if self.text_body:
+            applied.append('outlook.body-content-type="text"')
         return {"Preference-Applied": ", ".join(applied)} if applied else {}
 
 
@@ -194,7 +212,7 @@ async def calendar_view_delta(request: web.Request) -> web.Response:
     """GET .../calendarView/delta: a round starts (window, or $deltatoken) or continues
     ($skiptoken); pages end with @odata.nextLink, the last one with @odata.deltaLink."""
     sandbox, user = _sandbox(request), _me(request)
-    render = _Render(request)
+    render = _Render(request, allow_select=False)
     size, applied = _page_size(request)
     query = request.query
     skip = query.get("$skiptoken")

@@ -60,12 +60,17 @@ PATCHABLE = (
 )
 
 
-def body_preview(body: ItemBody) -> str:
-    """Outlook's bodyPreview: the body as plain text, whitespace collapsed, 255 chars at most."""
+def html_to_text(body: ItemBody) -> str:
+    """The body as plain text (tags dropped, entities decoded, whitespace collapsed)."""
     text = body.get("content") or ""
     if body.get("contentType") == "html":
         text = html.unescape(_TAGS.sub(" ", text))
-    return _SPACE.sub(" ", text).strip()[:255]
+    return _SPACE.sub(" ", text).strip()
+
+
+def body_preview(body: ItemBody) -> str:
+    """Outlook's bodyPreview: the body as plain text, 255 characters at most."""
+    return html_to_text(body)[:255]
 
 
 def web_link(event_id: str) -> str:
