@@ -33,3 +33,28 @@ async def test_start_sandboxes_serves_both_and_closes() -> None:
         with pytest.raises(aiohttp.ClientConnectionError):
             async with http.get(running.google_url + "/_sandbox/users"):
                 pass
+
+
+async def test_serve_forever_prints_both_urls_and_serves() -> None:
+    """The blocking entry point behind `chronik sandbox`, run as a child process."""
+    import asyncio
+    import sys
+
+    code = "from sync.sandbox.runner import serve_forever; serve_forever('127.0.0.1', 0, 0, 5)"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [
+            (await asyncio.wait_for(proc.stdout.readline(), 20)).decode() for _ in range(2)
+        ]
+        urls = [line.split()[-1] for line in lines]
+        assert lines[0].startswith("Google sandbox:") and lines[1].startswith("Microsoft sandbox:")
+        async with aiohttp.ClientSession() as http:
+            for url in urls:
+                async with http.get(url + "/_sandbox/users") as resp:
+                    assert resp.status == 200
+    finally:
+        proc.terminate()
+        await proc.wait()
