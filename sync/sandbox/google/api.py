@@ -14,7 +14,7 @@ from aiohttp import web
 
 from sync.sandbox.google import errors, fields, listing
 from sync.sandbox.google.model import Calendar, StoredEvent, parse_rfc3339, rfc3339
-from sync.sandbox.google.state import GoogleSandbox
+from sync.sandbox.google.sandbox import GoogleSandbox
 
 GOOGLE_SANDBOX: web.AppKey[GoogleSandbox] = web.AppKey("google_sandbox", GoogleSandbox)
 USER_EMAIL: web.RequestKey[str] = web.RequestKey("user_email", str)

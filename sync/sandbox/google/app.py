@@ -8,7 +8,7 @@ from aiohttp import web
 
 from sync.sandbox.google import api, control, errors, oauth_routes
 from sync.sandbox.google.api import GOOGLE_SANDBOX
-from sync.sandbox.google.state import GoogleSandbox
+from sync.sandbox.google.sandbox import GoogleSandbox
 
 __all__ = ["GOOGLE_SANDBOX", "GoogleSandbox", "create_google_sandbox"]
 

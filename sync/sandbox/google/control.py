@@ -60,7 +60,7 @@ from aiohttp import web
 from sync.sandbox.faults import fault_from_json, fault_stats
 from sync.sandbox.google.api import GOOGLE_SANDBOX, json_bytes, json_response
 from sync.sandbox.google.model import Calendar, User, parse_rfc3339
-from sync.sandbox.google.state import GoogleSandbox
+from sync.sandbox.google.sandbox import GoogleSandbox
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -16,7 +16,7 @@ import orjson
 
 from sync.sandbox.google import errors, recurrence
 from sync.sandbox.google.model import Calendar, StoredEvent, parse_rfc3339, rfc3339_ms
-from sync.sandbox.google.state import GoogleSandbox, PageSnapshot
+from sync.sandbox.google.state import PageSnapshot, SandboxState
 
 DEFAULT_PAGE = 250
 MAX_PAGE = 2500
@@ -83,7 +83,7 @@ def render_page(calendar: Calendar, items: list[bytes], extra: dict[str, str]) -
     return prefix + b',"items":[' + b",".join(items) + b"]}"
 
 
-def list_events(sandbox: GoogleSandbox, calendar: Calendar, params: Mapping[str, str]) -> bytes:
+def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, str]) -> bytes:
     """Answer one events.list request (any page) as response bytes."""
     size = _page_size(params)
     page_token = params.get("pageToken")
@@ -139,7 +139,7 @@ def list_events(sandbox: GoogleSandbox, calendar: Calendar, params: Mapping[str,
 
 
 def _serve(
-    sandbox: GoogleSandbox, calendar: Calendar, snapshot: PageSnapshot, size: int
+    sandbox: SandboxState, calendar: Calendar, snapshot: PageSnapshot, size: int
 ) -> bytes:
     start = snapshot.position
     stop = start + size
@@ -301,7 +301,7 @@ def _expand(
 
 
 def instances(
-    sandbox: GoogleSandbox, calendar: Calendar, master: StoredEvent, params: Mapping[str, str]
+    sandbox: SandboxState, calendar: Calendar, master: StoredEvent, params: Mapping[str, str]
 ) -> bytes:
     """events.instances: one page of the series' instances (no sync token, like Google)."""
     size = _page_size(params)

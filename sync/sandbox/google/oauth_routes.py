@@ -16,7 +16,7 @@ import orjson
 from aiohttp import web
 
 from sync.sandbox.google.api import GOOGLE_SANDBOX, bearer_token, json_response
-from sync.sandbox.google.state import GoogleSandbox
+from sync.sandbox.google.sandbox import GoogleSandbox
 from sync.sandbox.oauth import OAuthError
 
 _AUTH_PARAMS = (

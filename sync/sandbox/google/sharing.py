@@ -16,7 +16,7 @@ from sync.sandbox.google import resources
 from sync.sandbox.google.model import Calendar, StoredEvent, rfc3339_ms
 
 if TYPE_CHECKING:
-    from sync.sandbox.google.state import GoogleSandbox
+    from sync.sandbox.google.state import SandboxState
 
 
 def _relative(person: dict[str, Any], owner: str) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def _relative(person: dict[str, Any], owner: str) -> dict[str, Any]:
     return seen
 
 
-def _mirror_data(sandbox: GoogleSandbox, source: StoredEvent, target: Calendar) -> dict[str, Any]:
+def _mirror_data(sandbox: SandboxState, source: StoredEvent, target: Calendar) -> dict[str, Any]:
     ms = sandbox._next_ms()
     data = dict(source.data)
     data["etag"] = f'"{ms * 1000}"'
@@ -41,7 +41,7 @@ def _mirror_data(sandbox: GoogleSandbox, source: StoredEvent, target: Calendar) 
     return data
 
 
-def share(sandbox: GoogleSandbox, calendar: Calendar, event_id: str) -> None:
+def share(sandbox: SandboxState, calendar: Calendar, event_id: str) -> None:
     """Bring guests' copies of ``calendar``'s event ``event_id`` in line with it (organizer's
     copy only; events organized by someone else are left alone)."""
     source = calendar.events.get(event_id)
@@ -80,7 +80,7 @@ def share(sandbox: GoogleSandbox, calendar: Calendar, event_id: str) -> None:
 
 
 def organizer_copy(
-    sandbox: GoogleSandbox, calendar: Calendar, event_id: str
+    sandbox: SandboxState, calendar: Calendar, event_id: str
 ) -> tuple[Calendar, StoredEvent] | None:
     """The organizer's calendar and event behind a guest's mirrored copy, if in the sandbox."""
     source_cal = sandbox.mirror_sources.get((calendar.id, event_id))
