@@ -242,6 +242,7 @@ async def test_reset_restarts_ids_from_the_seed(microsoft):
     # Same seed and same sequence of operations as a fresh sandbox: same ids.
     microsoft.sandbox.reset()
     microsoft.sandbox.create_user(microsoft.email, "Alice Contoso")
+    assert microsoft.sandbox.issue_access_token(microsoft.email) == microsoft.token
     assert microsoft.sandbox.create_event(microsoft.email, MEETING)["id"] == first
 
 

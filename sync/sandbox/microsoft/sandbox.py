@@ -41,8 +41,9 @@ class MicrosoftSandbox:
         self.ids = IdFactory(self._rng)
         self.tenant_id = self.ids.guid()
         self.application_id = self.ids.guid()
+        self._token_rng = random.Random(seed + 1)  # tokens never shift the ids of events
         self.authority = OAuthAuthority(
-            rng=random.Random(seed + 1), clock=self.clock, access_token_ttl=access_token_ttl,
+            rng=self._token_rng, clock=self.clock, access_token_ttl=access_token_ttl,
             rotate_refresh_tokens=True, access_prefix="eyJ0eXAiOiJKV1QifQ.sbx.",
             refresh_prefix="0.ARsbx.", code_prefix="0.ACsbx.",
         )
@@ -203,8 +204,9 @@ class MicrosoftSandbox:
 
     def reset(self) -> None:
         """Forget all users, events, tokens, delta state, subscriptions, faults and logs, and
-        restart the id sequence from the seed."""
+        restart the id and token sequences from the seed."""
         self._rng.seed(self.seed)
+        self._token_rng.seed(self.seed + 1)
         self.tenant_id = self.ids.guid()
         self.application_id = self.ids.guid()
         self.subscriptions.tenant_id = self.tenant_id
