@@ -99,13 +99,15 @@ class _Render:
         if select:
             self.select = {s.strip() for s in select.split(",") if s.strip()}
             self.select |= {"id", "@odata.etag"}
-        self._plain = self.zone_name is None and not self.text_body and self.select is None
+        # Stored times are already UTC: asking for UTC changes nothing but the header.
+        self._convert = self.zone_name is not None and self.zone_name.upper() != "UTC"
+        self._plain = not self._convert and not self.text_body and self.select is None
 
     def event(self, event: Any) -> Any:
         if self._plain or "@removed" in event:
             return event
         out = dict(event)
-        if self.zone_name is not None and not event.get("isAllDay"):
+        if self._convert and self.zone_name is not None and not event.get("isAllDay"):
             start, end = bounds(event)
             out["start"] = dttz(start, self.zone_name)
             out["end"] = dttz(end, self.zone_name)
