@@ -100,6 +100,7 @@ async def test_deleting_the_series_cancels_it_and_its_exceptions(google: GoogleH
                       json={"summary": "special"})
     await google.call("DELETE", f"{EVENTS}/{master['id']}")
     assert await listed(google, singleEvents="true") == []
+    assert await listed(google) == []  # no orphaned cancelled occurrences either
     deleted = {item["id"]: item["status"] for item in await listed(google, showDeleted="true")}
     assert deleted == {master["id"]: "cancelled",
                        f"{master['id']}_20260323T080000Z": "cancelled"}

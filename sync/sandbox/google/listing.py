@@ -93,6 +93,18 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
             raise errors.invalid("Invalid page token value.", "pageToken")
         return _serve(sandbox, calendar, snapshot, size)
     sync_token = params.get("syncToken")
+    show_deleted = _bool(params, "showDeleted")
+    if sync_token is None and _is_plain(params):
+        # The hot path of a full sync: no filter that needs the whole set up front.
+        snapshot = PageSnapshot(
+            items=[],
+            position=0,
+            page_size=size,
+            next_sync_token=sandbox.issue_sync_token(calendar),
+            events=list(calendar.events.values()),
+            show_deleted=show_deleted,
+        )
+        return _serve(sandbox, calendar, snapshot, size)
     if sync_token is not None:
         clash = [name for name in _NOT_WITH_SYNC_TOKEN if name in params]
         if clash:
@@ -109,7 +121,6 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
     time_max = parse_rfc3339(params["timeMax"], "timeMax") if "timeMax" in params else None
     if time_min is not None and time_max is not None and time_max <= time_min:
         raise errors.time_range_empty()
-    show_deleted = _bool(params, "showDeleted")
 
     if sync_token is not None:
         since = sandbox.resolve_sync_token(calendar, sync_token)
@@ -138,9 +149,60 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
     return _serve(sandbox, calendar, snapshot, size)
 
 
+_FILTERS = ("singleEvents", "timeMin", "timeMax", "updatedMin", "orderBy", "q", "iCalUID")
+
+
+def _is_plain(params: Mapping[str, str]) -> bool:
+    """No parameter that filters, expands or sorts (showDeleted is handled per page)."""
+    if any(name in params for name in _FILTERS if name != "singleEvents"):
+        return False
+    return not _bool(params, "singleEvents")
+
+
+def _listed(calendar: Calendar, event: StoredEvent, show_deleted: bool) -> bool:
+    """Whether a plain full listing shows ``event``: cancelled events only with showDeleted,
+    except cancelled occurrences of a live series (Google lists those without showDeleted when
+    singleEvents is off)."""
+    if show_deleted or not event.cancelled:
+        return True
+    master_id = event.recurring_event_id
+    if master_id is None or not event.deleted:
+        return False
+    master = calendar.events.get(master_id)
+    return master is not None and not master.cancelled
+
+
+def _serve_events(
+    sandbox: SandboxState, calendar: Calendar, snapshot: PageSnapshot, size: int
+) -> bytes:
+    events = snapshot.events
+    assert events is not None
+    page: list[bytes] = []
+    index = snapshot.position
+    total = len(events)
+    while index < total and len(page) < size:
+        event = events[index]
+        if _listed(calendar, event, snapshot.show_deleted):
+            page.append(event.wire_bytes())
+        index += 1
+    while index < total and not _listed(calendar, events[index], snapshot.show_deleted):
+        index += 1  # so the last page is known to be last (and carries the sync token)
+    extra: dict[str, str] = {}
+    if index < total:
+        following = PageSnapshot(
+            [], index, size, snapshot.next_sync_token, events, snapshot.show_deleted
+        )
+        extra["nextPageToken"] = sandbox.store_snapshot(following)
+    elif snapshot.next_sync_token is not None:
+        extra["nextSyncToken"] = snapshot.next_sync_token
+    return render_page(calendar, page, extra)
+
+
 def _serve(
     sandbox: SandboxState, calendar: Calendar, snapshot: PageSnapshot, size: int
 ) -> bytes:
+    if snapshot.events is not None:
+        return _serve_events(sandbox, calendar, snapshot, size)
     start = snapshot.position
     stop = start + size
     page = snapshot.items[start:stop]
@@ -196,16 +258,6 @@ def _full(
     query: str | None,
     ical_uid: str | None,
 ) -> list[bytes]:
-    simple = not (single or time_min or time_max or updated_min or order_by or query or ical_uid)
-    if simple:
-        # The hot path of a full sync: cached bytes straight from the store.
-        return [
-            e.wire_bytes()
-            for e in calendar.events.values()
-            if show_deleted
-            or not e.cancelled
-            or (e.recurring_event_id is not None and e.deleted)
-        ]
     updated_floor = rfc3339_ms(updated_min.timestamp()) if updated_min else None
     keyed: list[tuple[Any, bytes]] = []
     lo_ts = time_min.timestamp() if time_min else None
@@ -220,7 +272,7 @@ def _full(
         # With updatedMin Google includes deletions regardless of showDeleted.
         include_cancelled = show_deleted or updated_floor is not None
         if event.cancelled and not include_cancelled:
-            if single or event.recurring_event_id is None or not event.deleted:
+            if single or not _listed(calendar, event, False):
                 continue
         if single:
             if event.recurring_event_id is not None and event.recurring_event_id in calendar.events:

@@ -40,12 +40,19 @@ class SyncTokenState:
 
 @dataclass
 class PageSnapshot:
-    """A listing materialized at its first page; later pages slice it (O(page) per request)."""
+    """A listing fixed at its first page; each page then costs O(page).
+
+    Either ready serialized ``items`` (filtered, expanded or sorted listings), or, on the hot
+    full-sync path, ``events``: the calendar's events as they were (a pointer copy; changes
+    replace StoredEvent objects rather than mutate them), filtered and rendered page by page.
+    """
 
     items: list[bytes]
     position: int
     page_size: int
     next_sync_token: str | None
+    events: list[StoredEvent] | None = None
+    show_deleted: bool = False
 
 
 class SandboxState:
