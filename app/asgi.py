@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from app import oauth_routes
+from app import oauth_routes, webhook_routes
 from app.graphql import graphql_app
 from app.services import Services, running_services
 from app.settings import Settings, load_settings
@@ -55,7 +56,14 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running_services(settings, migrate=migrate, on_query=on_query) as services:
             app.state.services = services
-            yield
+            worker = services.new_worker() if settings.run_worker else None
+            task = asyncio.create_task(worker.run()) if worker else None
+            try:
+                yield
+            finally:
+                if worker and task:
+                    worker.stop()  # in-flight syncs finish their page and release leases
+                    await task
 
     graphql = graphql_app(graphiql=not settings.is_production)
     return Starlette(
@@ -65,6 +73,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *oauth_routes.routes,
+            *webhook_routes.routes,
         ],
         lifespan=lifespan,
     )

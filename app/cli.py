@@ -91,6 +91,24 @@ def _user_create(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+
+    from app.services import running_services
+
+    async def run() -> None:
+        async with running_services(settings, migrate=True, own_sandboxes=False) as services:
+            worker = services.new_worker()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, worker.stop)
+            logging.getLogger("chronik").info("sync worker %s started", worker.name)
+            await worker.run()
+
+    asyncio.run(run())
+    return 0
+
+
 def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
     from sync.sandbox.runner import serve_forever
 
@@ -137,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="make the user an admin (the first user of an account always is)",
     )
     create.set_defaults(run=_user_create)
+
+    commands.add_parser("worker", help="run a sync worker (any number may run)").set_defaults(
+        run=_worker
+    )
 
     sandbox = commands.add_parser("sandbox", help="run the Google and Microsoft sandboxes")
     sandbox.add_argument("--host", default="127.0.0.1")

@@ -10,16 +10,18 @@ from dataclasses import dataclass
 import aiohttp
 import asyncpg
 
-from app.database import open_pool
+from app.database import database_url
 from app.providers import provider_apps, sandbox_wanted
 from app.settings import Settings
 from db.migrate import apply_migrations
-from db.pool import QueryObserver
+from db.pool import QueryObserver, create_pool
 from sync.credentials import Credentials
+from sync.engine import EngineSettings, SyncEngine
 from sync.linking import Linker
 from sync.oauth_client import OAuthClient
 from sync.provider import ProviderApp, ProviderName
 from sync.token_vault import TokenVault
+from sync.worker import SyncWorker, WorkerSettings, worker_name
 
 log = logging.getLogger("chronik")
 
@@ -27,40 +29,93 @@ log = logging.getLogger("chronik")
 @dataclass
 class Services:
     settings: Settings
+    dsn: str
     pool: asyncpg.Pool
     http: aiohttp.ClientSession
     vault: TokenVault
     apps: dict[ProviderName, ProviderApp]
     linker: Linker
     credentials: Credentials
+    engine: SyncEngine
+
+    def new_worker(self) -> SyncWorker:
+        settings = self.settings
+        return SyncWorker(
+            self.pool,
+            self.engine,
+            WorkerSettings(
+                concurrency=settings.worker_concurrency, poll_seconds=settings.sync_poll_seconds
+            ),
+            dsn=self.dsn,
+        )
 
 
 @contextlib.asynccontextmanager
 async def running_services(
-    settings: Settings, *, migrate: bool = True, on_query: QueryObserver | None = None
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    on_query: QueryObserver | None = None,
+    own_sandboxes: bool = True,
 ) -> AsyncIterator[Services]:
-    """Open the database, the provider HTTP session and (when no provider is configured) the
-    local sandboxes; close them all on exit."""
+    """Open the database, the provider HTTP session and (when no provider is configured and
+    `own_sandboxes`) the local sandboxes; close them all on exit. Without `own_sandboxes`
+    (a `chronik worker`), the sandboxes are the ones `chronik serve` runs on the sandbox ports."""
     vault = TokenVault(settings.resolved_secret_key(), settings.previous_keys())
     async with contextlib.AsyncExitStack() as stack:
-        pool = await open_pool(settings, on_query=on_query)
+        dsn = await database_url(settings)
+        pool = await create_pool(
+            dsn,
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+            on_query=on_query,
+        )
         stack.push_async_callback(pool.close)
         if migrate:
             async with pool.acquire() as conn:
                 await apply_migrations(conn)
-        local = await _start_local_sandboxes(settings, stack)
+        local = (
+            await _start_local_sandboxes(settings, stack)
+            if own_sandboxes
+            else _served_sandboxes(settings)
+        )
         http = await stack.enter_async_context(aiohttp.ClientSession())
         apps = provider_apps(settings, local)
         oauth = {name: OAuthClient(app, http) for name, app in apps.items()}
+        credentials = Credentials(pool, vault, oauth)
+        engine = SyncEngine(
+            pool,
+            apps,
+            http,
+            credentials,
+            EngineSettings(
+                public_url=str(settings.public_url),
+                excluded_domains=frozenset(d.lower() for d in settings.excluded_email_domains),
+            ),
+            worker_id=worker_name(),
+        )
         yield Services(
             settings=settings,
+            dsn=dsn,
             pool=pool,
             http=http,
             vault=vault,
             apps=apps,
             linker=Linker(pool, vault, apps, http, str(settings.public_url)),
-            credentials=Credentials(pool, vault, oauth),
+            credentials=credentials,
+            engine=engine,
         )
+
+
+def _served_sandboxes(settings: Settings) -> dict[ProviderName, str]:
+    host, ports = (
+        settings.sandbox_host,
+        {
+            ProviderName.GOOGLE: settings.sandbox_google_port,
+            ProviderName.MICROSOFT: settings.sandbox_microsoft_port,
+        },
+    )
+    return {name: f"http://{host}:{ports[name]}" for name in sandbox_wanted(settings)}
 
 
 async def _start_local_sandboxes(

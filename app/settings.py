@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     # A sandbox running elsewhere (`chronik sandbox`); unset: `chronik serve` starts its own.
     google_sandbox_url: str | None = None
     microsoft_sandbox_url: str | None = None
+    # Sync: `chronik serve` runs a worker in-process unless turned off (then run
+    # `chronik worker` processes); polling catches changes whose push was lost.
+    run_worker: bool = True
+    worker_concurrency: int = Field(default=4, ge=1)
+    sync_poll_seconds: float = Field(default=300.0, gt=0)
+    # Addresses at these domains are never logged (besides the account's own domains):
+    # rooms and resources, and the service's own mailers.
+    excluded_email_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["resource.calendar.google.com", "group.calendar.google.com"]
+    )
     sandbox_host: str = "127.0.0.1"
     sandbox_google_port: int = 8701
     sandbox_microsoft_port: int = 8702
@@ -81,7 +91,7 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters")
         return value
 
-    @field_validator("previous_secret_keys", mode="before")
+    @field_validator("previous_secret_keys", "excluded_email_domains", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

@@ -28,12 +28,18 @@ class ConnectionRow:
     last_error: str | None
     last_error_at: datetime | None
     failure_count: int
+    sync_phase: str
+    events_seen: int
+    syncing: bool
+    sync_requested_at: datetime | None
 
 
 _SELECT = """
     SELECT c.id, c.account_id, c.user_id, u.email AS user_email, c.provider, c.calendar_email,
            c.status, c.linked_at, c.token_ciphertext, c.token_expires_at, c.token_version,
-           c.last_synced_at, c.last_error, c.last_error_at, c.failure_count
+           c.last_synced_at, c.last_error, c.last_error_at, c.failure_count, c.sync_phase,
+           c.events_seen, coalesce(c.lease_expires_at > now(), false) AS syncing,
+           c.sync_requested_at
     FROM calendar_connections c JOIN users u ON u.id = c.user_id
 """
 

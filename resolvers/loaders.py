@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import asyncpg
 from strawberry.dataloader import DataLoader
 
-from db import contacts
+from db import contacts, timeline
 from db.contacts import ContactRow
+from db.timeline import AttendeeRow, MeetingRow
 
 
 class Loaders:
@@ -17,7 +18,27 @@ class Loaders:
         self._pool = pool
         self._account_id = account_id
         self.contact_by_id: DataLoader[int, ContactRow | None] = DataLoader(self._load_contacts)
+        self.contact_id_by_email: DataLoader[str, int | None] = DataLoader(
+            self._load_contact_ids_by_email
+        )
+        self.meeting_by_id: DataLoader[int, MeetingRow | None] = DataLoader(self._load_meetings)
+        self.attendees_by_meeting: DataLoader[int, list[AttendeeRow]] = DataLoader(
+            self._load_attendees
+        )
 
     async def _load_contacts(self, ids: Sequence[int]) -> list[ContactRow | None]:
         found = await contacts.contacts_by_ids(self._pool, self._account_id, ids)
         return [found.get(contact_id) for contact_id in ids]
+
+    async def _load_contact_ids_by_email(self, emails: Sequence[str]) -> list[int | None]:
+        found = await timeline.contact_ids_by_emails(self._pool, self._account_id, emails)
+        return [found.get(email) for email in emails]
+
+    async def _load_meetings(self, ids: Sequence[int]) -> list[MeetingRow | None]:
+        found = await timeline.meetings_by_ids(self._pool, self._account_id, ids)
+        return [found.get(meeting_id) for meeting_id in ids]
+
+    async def _load_attendees(self, meeting_ids: Sequence[int]) -> list[list[AttendeeRow]]:
+        # Callers only pass ids of meetings they loaded through this account's loaders.
+        found = await timeline.attendees_for_meetings(self._pool, meeting_ids)
+        return [found.get(meeting_id, []) for meeting_id in meeting_ids]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 from strawberry.types import Info
@@ -16,6 +17,26 @@ from schema.ids import encode_id
 from sync.provider import ProviderName
 
 ChronikInfo = Info[Context, None]
+
+
+@strawberry.enum
+class SyncPhase(Enum):
+    INITIAL = "initial"
+    INCREMENTAL = "incremental"
+    FAILING = "failing"
+
+
+@strawberry.type(description="Where the sync of a calendar stands.")
+class SyncState:
+    phase: SyncPhase = strawberry.field(
+        description="INITIAL until the first full sync completes; FAILING after a failed run."
+    )
+    syncing: bool = strawberry.field(description="A worker is syncing the calendar right now.")
+    requested: bool = strawberry.field(description="A sync is queued.")
+    events_seen: int = strawberry.field(description="Events read in the current full round.")
+    last_synced_at: datetime | None
+    last_error: str | None
+    failure_count: int
 
 
 @strawberry.type(description="A user's linked primary calendar.")
@@ -33,9 +54,23 @@ class CalendarConnection:
     last_error_at: datetime | None
     failure_count: int
 
+    sync_state: SyncState
+
     @staticmethod
     def from_row(row: ConnectionRow) -> CalendarConnection:
+        phase = SyncPhase(row.sync_phase)
+        if row.failure_count > 0:
+            phase = SyncPhase.FAILING
         return CalendarConnection(
+            sync_state=SyncState(
+                phase=phase,
+                syncing=row.syncing,
+                requested=row.sync_requested_at is not None,
+                events_seen=row.events_seen,
+                last_synced_at=row.last_synced_at,
+                last_error=row.last_error,
+                failure_count=row.failure_count,
+            ),
             id=encode_id("CalendarConnection", row.id),
             provider=CalendarProvider(row.provider),
             calendar_email=row.calendar_email,
@@ -95,6 +130,12 @@ class ConnectionMutations:
         return StartCalendarLinkPayload(
             authorization_url=started.authorization_url, expires_at=started.expires_at
         )
+
+    @strawberry.mutation(description="Sync the caller's calendar now (queued, not waited for).")
+    async def sync_calendar_now(self, info: ChronikInfo) -> CalendarConnection:
+        from resolvers.meetings import sync_now
+
+        return CalendarConnection.from_row(await sync_now(info.context))
 
     @strawberry.mutation(description="Unlink the caller's calendar; its meetings stay.")
     async def disconnect_calendar(self, info: ChronikInfo) -> CalendarConnection:

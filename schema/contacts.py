@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -15,12 +16,16 @@ from resolvers.errors import ValidationFailed
 from schema.ids import decode_id, encode_id
 from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor
 
+if TYPE_CHECKING:
+    from schema.meetings import TimelineEntry
+
 ChronikInfo = Info[Context, None]
 
 
 @strawberry.type(description="A person the account does business with.")
 class Contact:
     id: strawberry.ID
+    pk: strawberry.Private[int]
     first_name: str
     last_name: str
     email: str = strawberry.field(description="The primary email address.")
@@ -34,10 +39,19 @@ class Contact:
     def name(self) -> str:
         return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
 
+    @strawberry.field(description="The contact's meetings, newest first.")
+    async def timeline(
+        self, info: ChronikInfo, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[TimelineEntry, strawberry.lazy("schema.meetings")]]:
+        from schema.meetings import contact_timeline
+
+        return await contact_timeline(info, self.pk, first, after)
+
     @staticmethod
     def from_row(row: ContactRow) -> Contact:
         return Contact(
             id=encode_id("Contact", row.id),
+            pk=row.id,
             first_name=row.first_name,
             last_name=row.last_name,
             email=row.email,

@@ -9,8 +9,9 @@ from schema.accounts import AccountMutations, AccountQueries
 from schema.connections import ConnectionMutations, ConnectionQueries
 from schema.contacts import ContactMutations, ContactQueries
 from schema.masking import MaskInternalErrors
+from schema.meetings import MeetingQueries
 
-Query = merge_types("Query", (AccountQueries, ContactQueries, ConnectionQueries))
+Query = merge_types("Query", (AccountQueries, ContactQueries, ConnectionQueries, MeetingQueries))
 Mutation = merge_types("Mutation", (AccountMutations, ContactMutations, ConnectionMutations))
 
 schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[MaskInternalErrors])

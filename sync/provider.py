@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
+
+from sync.model import ChangePage
 
 
 class ProviderName(StrEnum):
@@ -70,9 +73,43 @@ class NeedsReauth(ProviderError):
     """The user's grant is gone (revoked, expired): only linking the calendar again helps."""
 
 
+@dataclass(frozen=True)
+class PushChannel:
+    """A provider push registration (Google watch channel, Graph subscription)."""
+
+    channel_id: str
+    resource_id: str | None  # Google's resourceId (needed to stop); None for Graph
+    expires_at: datetime
+
+
 class CalendarClient(Protocol):
-    """What the rest of Chronik asks of any provider's API client."""
+    """What the rest of Chronik asks of any provider's API client. Every method talks to the
+    user's PRIMARY calendar only, and raises `ProviderError` subclasses on failure."""
 
     async def calendar_owner(self) -> str:
         """The lower-cased email of the primary calendar's owner."""
+        ...
+
+    async def fetch_changes(self, cursor: str | None, *, window_start: datetime) -> ChangePage:
+        """One page of the change feed. `cursor` None starts a full sync (every event,
+        tombstones excluded); otherwise it is a cursor from an earlier `ChangePage`.
+        `window_start`: providers that need a time window (Graph calendarView) start it here;
+        others ignore it. Raises `CursorExpired` when the provider answers 410."""
+        ...
+
+    async def watch(self, *, address: str, channel_id: str, token: str) -> PushChannel:
+        """Ask the provider to POST change notifications for the primary calendar to
+        `address`; `token` comes back with each (Google channel token, Graph clientState)."""
+        ...
+
+    async def renew(
+        self, channel: PushChannel, *, address: str, channel_id: str, token: str
+    ) -> PushChannel:
+        """Extend a push registration before it expires. Graph: PATCH the subscription's
+        expiration (same id back). Google channels cannot be extended: watch again under
+        `channel_id`, then stop the old channel."""
+        ...
+
+    async def stop(self, channel: PushChannel) -> None:
+        """End a push registration (best effort: an unknown channel is not an error)."""
         ...

@@ -1,0 +1,382 @@
+"""Queries on meetings, their attendees and the timeline entries that put them on contacts.
+
+Writes are set-based (one statement per kind of change for a whole page of events) because a
+first sync of a large calendar is thousands of events; every function takes the connection
+of the caller's transaction, so a page commits together with its cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import orjson
+
+from db.types import Executor
+
+TIMELINE_CHANNEL = "chronik_timeline"
+# pg_notify payloads must stay under 8000 bytes; changes are batched up to this size.
+_NOTIFY_BUDGET = 7000
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMeeting:
+    meeting_id: int
+    provider_event_id: str
+    provider_alt_id: str | None
+    frozen: bool
+    cancelled: bool
+    etag: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttendeeWrite:
+    email: str
+    display_name: str | None
+    response: str
+    is_organizer: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingWrite:
+    provider_event_id: str
+    provider_alt_id: str | None
+    ical_uid: str | None
+    kind: str
+    series_id: str | None
+    original_start: datetime | None
+    title: str | None
+    description: str | None
+    location: str | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    time_zone: str | None
+    all_day: bool
+    status: str
+    organizer_email: str | None
+    provider_created_at: datetime | None
+    provider_updated_at: datetime | None
+    etag: str | None
+    attendees: Sequence[AttendeeWrite]
+    contact_ids: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineChange:
+    contact_id: int
+    meeting_id: int
+    kind: str  # added | updated | removed
+
+
+async def stored_meetings(
+    conn: Executor, connection_id: int, provider_ids: Sequence[str]
+) -> dict[str, StoredMeeting]:
+    """The connection's meetings named by `provider_ids` (as main or alternative id)."""
+    rows = await conn.fetch(
+        """
+        SELECT id, provider_event_id, provider_alt_id, frozen, status = 'cancelled' AS cancelled,
+               etag
+        FROM meetings
+        WHERE connection_id = $1
+          AND (provider_event_id = ANY($2::text[]) OR provider_alt_id = ANY($2::text[]))
+        """,
+        connection_id,
+        list(provider_ids),
+    )
+    found: dict[str, StoredMeeting] = {}
+    for r in rows:
+        stored = StoredMeeting(
+            r["id"],
+            r["provider_event_id"],
+            r["provider_alt_id"],
+            r["frozen"],
+            r["cancelled"],
+            r["etag"],
+        )
+        found[r["provider_event_id"]] = stored
+        if r["provider_alt_id"]:
+            found[r["provider_alt_id"]] = stored
+    return found
+
+
+async def upsert_meetings(
+    conn: asyncpg.Connection,
+    *,
+    account_id: int,
+    connection_id: int,
+    source: str,
+    seen_round: int,
+    writes: Sequence[MeetingWrite],
+) -> list[int]:
+    """Insert or update the meetings (keyed by connection and provider id) and replace their
+    attendees; return the meeting ids in `writes` order."""
+    if not writes:
+        return []
+    columns = list(
+        zip(
+            *(
+                (
+                    w.provider_event_id,
+                    w.provider_alt_id,
+                    w.ical_uid,
+                    w.kind,
+                    w.series_id,
+                    w.original_start,
+                    w.title,
+                    w.description,
+                    w.location,
+                    w.starts_at,
+                    w.ends_at,
+                    w.time_zone,
+                    w.all_day,
+                    w.status,
+                    w.organizer_email,
+                    w.provider_created_at,
+                    w.provider_updated_at,
+                    w.etag,
+                )
+                for w in writes
+            ),
+            strict=True,
+        )
+    )
+    rows = await conn.fetch(
+        """
+        INSERT INTO meetings AS m (
+            account_id, connection_id, source, seen_round, provider_event_id, provider_alt_id,
+            ical_uid, kind, series_id, original_start, title, description, location, starts_at,
+            ends_at, time_zone, all_day, status, organizer_email, provider_created_at,
+            provider_updated_at, etag)
+        SELECT $1, $2, $3, $4, u.*
+        FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                    $10::timestamptz[], $11::text[], $12::text[], $13::text[],
+                    $14::timestamptz[], $15::timestamptz[], $16::text[], $17::boolean[],
+                    $18::text[], $19::text[], $20::timestamptz[], $21::timestamptz[],
+                    $22::text[]) AS u
+        ON CONFLICT (connection_id, provider_event_id) DO UPDATE SET
+            provider_alt_id = excluded.provider_alt_id, ical_uid = excluded.ical_uid,
+            kind = excluded.kind, series_id = excluded.series_id,
+            original_start = excluded.original_start, title = excluded.title,
+            description = excluded.description, location = excluded.location,
+            starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+            time_zone = excluded.time_zone, all_day = excluded.all_day,
+            status = excluded.status, organizer_email = excluded.organizer_email,
+            provider_created_at = excluded.provider_created_at,
+            provider_updated_at = excluded.provider_updated_at, etag = excluded.etag,
+            seen_round = excluded.seen_round, updated_at = now()
+        RETURNING id, provider_event_id
+        """,
+        account_id,
+        connection_id,
+        source,
+        seen_round,
+        *columns,
+    )
+    ids_by_provider = {r["provider_event_id"]: r["id"] for r in rows}
+    meeting_ids = [ids_by_provider[w.provider_event_id] for w in writes]
+    await _replace_attendees(conn, meeting_ids, writes)
+    return meeting_ids
+
+
+async def _replace_attendees(
+    conn: asyncpg.Connection, meeting_ids: Sequence[int], writes: Sequence[MeetingWrite]
+) -> None:
+    await conn.execute(
+        "DELETE FROM meeting_attendees WHERE meeting_id = ANY($1::bigint[])", list(meeting_ids)
+    )
+    rows = [
+        (meeting_id, a.email, a.display_name, a.response, a.is_organizer, position)
+        for meeting_id, write in zip(meeting_ids, writes, strict=True)
+        for position, a in enumerate(write.attendees)
+    ]
+    if rows:
+        await conn.copy_records_to_table(
+            "meeting_attendees",
+            records=rows,
+            columns=["meeting_id", "email", "display_name", "response", "is_organizer", "position"],
+        )
+
+
+async def set_timelines(
+    conn: asyncpg.Connection,
+    account_id: int,
+    wanted: Sequence[tuple[int, datetime | None, frozenset[int]]],
+) -> list[TimelineChange]:
+    """Make each meeting's entries exactly the given contacts; return what changed.
+
+    `wanted` holds (meeting id, occurred at, contact ids). Entries that stay are reported as
+    updated (the meeting itself changed), new ones as added, dropped ones as removed.
+    """
+    if not wanted:
+        return []
+    meeting_ids = [m for m, _, _ in wanted]
+    existing = await conn.fetch(
+        "SELECT contact_id, meeting_id FROM timeline_entries WHERE meeting_id = ANY($1::bigint[])",
+        meeting_ids,
+    )
+    have: dict[int, set[int]] = {}
+    for r in existing:
+        have.setdefault(r["meeting_id"], set()).add(r["contact_id"])
+    changes: list[TimelineChange] = []
+    add: list[tuple[int, int, datetime | None]] = []
+    keep: list[tuple[int, int, datetime | None]] = []
+    drop: list[tuple[int, int]] = []
+    for meeting_id, occurred_at, contacts in wanted:
+        current = have.get(meeting_id, set())
+        for contact_id in contacts - current:
+            add.append((contact_id, meeting_id, occurred_at))
+            changes.append(TimelineChange(contact_id, meeting_id, "added"))
+        for contact_id in contacts & current:
+            keep.append((contact_id, meeting_id, occurred_at))
+            changes.append(TimelineChange(contact_id, meeting_id, "updated"))
+        for contact_id in current - contacts:
+            drop.append((contact_id, meeting_id))
+            changes.append(TimelineChange(contact_id, meeting_id, "removed"))
+    if add:
+        contact_ids, ids, times = zip(*add, strict=True)
+        await conn.execute(
+            """
+            INSERT INTO timeline_entries (account_id, contact_id, meeting_id, occurred_at)
+            SELECT $1, c, m, coalesce(t, now())
+            FROM unnest($2::bigint[], $3::bigint[], $4::timestamptz[]) AS u(c, m, t)
+            -- Only contacts that still exist: one deleted meanwhile simply gets no entry.
+            WHERE EXISTS (SELECT 1 FROM contacts WHERE id = u.c)
+            ON CONFLICT (contact_id, meeting_id) DO UPDATE SET occurred_at = excluded.occurred_at
+            """,
+            account_id,
+            list(contact_ids),
+            list(ids),
+            list(times),
+        )
+    if keep:
+        contact_ids, ids, times = zip(*keep, strict=True)
+        await conn.execute(
+            """
+            UPDATE timeline_entries e SET occurred_at = coalesce(u.t, e.occurred_at)
+            FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS u(c, m, t)
+            WHERE e.contact_id = u.c AND e.meeting_id = u.m AND e.occurred_at <> u.t
+            """,
+            list(contact_ids),
+            list(ids),
+            list(times),
+        )
+    if drop:
+        await _delete_entries(conn, drop)
+    return changes
+
+
+async def _delete_entries(conn: asyncpg.Connection, pairs: Sequence[tuple[int, int]]) -> None:
+    contact_ids, meeting_ids = zip(*pairs, strict=True)
+    await conn.execute(
+        """
+        DELETE FROM timeline_entries e
+        USING unnest($1::bigint[], $2::bigint[]) AS u(c, m)
+        WHERE e.contact_id = u.c AND e.meeting_id = u.m
+        """,
+        list(contact_ids),
+        list(meeting_ids),
+    )
+
+
+async def remove_meetings(
+    conn: asyncpg.Connection, meeting_ids: Sequence[int], *, seen_round: int | None = None
+) -> list[TimelineChange]:
+    """Mark the meetings cancelled and take them off every timeline; return the removals."""
+    if not meeting_ids:
+        return []
+    await conn.execute(
+        """
+        UPDATE meetings SET status = 'cancelled', updated_at = now(),
+                            seen_round = coalesce($2, seen_round)
+        WHERE id = ANY($1::bigint[])
+        """,
+        list(meeting_ids),
+        seen_round,
+    )
+    rows = await conn.fetch(
+        "DELETE FROM timeline_entries WHERE meeting_id = ANY($1::bigint[]) "
+        "RETURNING contact_id, meeting_id",
+        list(meeting_ids),
+    )
+    return [TimelineChange(r["contact_id"], r["meeting_id"], "removed") for r in rows]
+
+
+async def freeze_meetings(
+    conn: asyncpg.Connection, meeting_ids: Sequence[int], seen_round: int
+) -> None:
+    if meeting_ids:
+        await conn.execute(
+            "UPDATE meetings SET frozen = true, seen_round = $2, updated_at = now() "
+            "WHERE id = ANY($1::bigint[])",
+            list(meeting_ids),
+            seen_round,
+        )
+
+
+async def mark_seen(conn: asyncpg.Connection, meeting_ids: Sequence[int], seen_round: int) -> None:
+    if meeting_ids:
+        await conn.execute(
+            "UPDATE meetings SET seen_round = $2 WHERE id = ANY($1::bigint[]) AND seen_round <> $2",
+            list(meeting_ids),
+            seen_round,
+        )
+
+
+async def unseen_meetings(
+    conn: asyncpg.Connection, connection_id: int, seen_round: int
+) -> list[int]:
+    """Live meetings of the connection a full round did not see: gone at the provider."""
+    rows = await conn.fetch(
+        """
+        SELECT id FROM meetings
+        WHERE connection_id = $1 AND seen_round < $2 AND status <> 'cancelled' AND NOT frozen
+        """,
+        connection_id,
+        seen_round,
+    )
+    return [r["id"] for r in rows]
+
+
+async def record_changes(
+    conn: asyncpg.Connection, account_id: int, changes: Iterable[TimelineChange]
+) -> None:
+    """Append the changes to `timeline_changes` and announce them with pg_notify.
+
+    Notifications are sent by this transaction, so PostgreSQL delivers them only if it
+    commits: a subscriber never hears of a change that did not happen.
+    """
+    changes = list(changes)
+    if not changes:
+        return
+    await conn.execute(
+        """
+        INSERT INTO timeline_changes (account_id, contact_id, meeting_id, kind)
+        SELECT $1, c, m, k FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(c, m, k)
+        """,
+        account_id,
+        [c.contact_id for c in changes],
+        [c.meeting_id for c in changes],
+        [c.kind for c in changes],
+    )
+    for payload in _notify_payloads(account_id, changes):
+        await conn.execute("SELECT pg_notify($1, $2)", TIMELINE_CHANNEL, payload)
+
+
+def _notify_payloads(account_id: int, changes: Sequence[TimelineChange]) -> list[str]:
+    """Small JSON payloads of ids: {"a": account, "c": [[contact, meeting, kind], …]}."""
+    payloads: list[str] = []
+    batch: list[list[object]] = []
+    size = 0
+    for change in changes:
+        item: list[object] = [change.contact_id, change.meeting_id, change.kind[0]]
+        item_size = len(orjson.dumps(item)) + 1
+        if batch and size + item_size > _NOTIFY_BUDGET:
+            payloads.append(orjson.dumps({"a": account_id, "c": batch}).decode())
+            batch, size = [], 0
+        batch.append(item)
+        size += item_size
+    if batch:
+        payloads.append(orjson.dumps({"a": account_id, "c": batch}).decode())
+    return payloads

@@ -1,0 +1,241 @@
+"""Queries on the sync side of calendar connections: the work queue, leases, cursors, push.
+
+A connection is due when a sync was requested (push, syncCalendarNow), when it never synced,
+or when the polling interval has passed. A worker takes it with FOR UPDATE SKIP LOCKED and
+holds a lease (owner + expiry) for the whole run; every page commit extends the lease and
+checks the owner, so a worker that lost its lease (paused too long) cannot write any more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from db.types import Executor
+
+SYNC_CHANNEL = "chronik_sync"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncJob:
+    connection_id: int
+    account_id: int
+    user_id: int
+    provider: str
+    calendar_email: str
+    linked_at: datetime
+    sync_cursor: str | None
+    sync_phase: str
+    sync_round: int
+    round_is_full: bool
+    events_seen: int
+    window_start: datetime | None
+    push_channel_id: str | None
+    push_resource_id: str | None
+    push_expires_at: datetime | None
+
+
+_JOB_COLUMNS = """
+    id AS connection_id, account_id, user_id, provider, calendar_email, linked_at, sync_cursor,
+    sync_phase, sync_round, round_is_full, events_seen, window_start, push_channel_id,
+    push_resource_id, push_expires_at
+"""
+
+
+async def claim_due(
+    db: Executor, *, worker: str, lease_seconds: float, poll_seconds: float
+) -> SyncJob | None:
+    """Lease one due, active, unleased connection to `worker`; None when nothing is due."""
+    record = await db.fetchrow(
+        f"""
+        UPDATE calendar_connections c
+        SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
+            sync_requested_at = NULL
+        WHERE c.id = (
+            SELECT id FROM calendar_connections
+            WHERE status = 'active'
+              AND (lease_expires_at IS NULL OR lease_expires_at < now())
+              AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+              AND (sync_requested_at IS NOT NULL OR last_synced_at IS NULL
+                   OR last_synced_at < now() - make_interval(secs => $3))
+            ORDER BY sync_requested_at NULLS LAST, last_synced_at NULLS FIRST
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED
+        )
+        RETURNING {_JOB_COLUMNS}
+        """,
+        worker,
+        lease_seconds,
+        poll_seconds,
+    )
+    return SyncJob(**dict(record)) if record else None
+
+
+async def extend_lease(
+    conn: Executor, connection_id: int, worker: str, lease_seconds: float
+) -> bool:
+    """Extend our lease; False when it is no longer ours (the caller must stop writing)."""
+    status = await conn.execute(
+        """
+        UPDATE calendar_connections SET lease_expires_at = now() + make_interval(secs => $3)
+        WHERE id = $1 AND lease_owner = $2 AND status = 'active'
+        """,
+        connection_id,
+        worker,
+        lease_seconds,
+    )
+    return status == "UPDATE 1"
+
+
+async def save_cursor(
+    conn: asyncpg.Connection,
+    connection_id: int,
+    *,
+    cursor: str | None,
+    phase: str,
+    sync_round: int,
+    round_is_full: bool,
+    events_seen: int,
+    window_start: datetime | None,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE calendar_connections
+        SET sync_cursor = $2, sync_phase = $3, sync_round = $4, round_is_full = $5,
+            events_seen = $6, window_start = $7, updated_at = now()
+        WHERE id = $1
+        """,
+        connection_id,
+        cursor,
+        phase,
+        sync_round,
+        round_is_full,
+        events_seen,
+        window_start,
+    )
+
+
+async def finish_run(db: Executor, connection_id: int, worker: str) -> None:
+    """A successful run: record it, clear the failure streak, release the lease."""
+    await db.execute(
+        """
+        UPDATE calendar_connections
+        SET last_synced_at = now(), failure_count = 0, last_error = NULL, last_error_at = NULL,
+            next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = $1 AND lease_owner = $2
+        """,
+        connection_id,
+        worker,
+    )
+
+
+async def fail_run(
+    db: Executor, connection_id: int, worker: str, message: str, retry_in_seconds: float
+) -> None:
+    """A failed run: count it, keep the reason for people, back off, release the lease."""
+    await db.execute(
+        """
+        UPDATE calendar_connections
+        SET failure_count = failure_count + 1, last_error = $3, last_error_at = now(),
+            next_attempt_at = now() + make_interval(secs => $4),
+            lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = $1 AND lease_owner = $2
+        """,
+        connection_id,
+        worker,
+        message,
+        retry_in_seconds,
+    )
+
+
+async def failure_count(db: Executor, connection_id: int) -> int:
+    value = await db.fetchval(
+        "SELECT failure_count FROM calendar_connections WHERE id = $1", connection_id
+    )
+    return int(value or 0)
+
+
+async def release(db: Executor, connection_id: int, worker: str) -> None:
+    """Give the lease back without recording anything (shutdown, lost grant)."""
+    await db.execute(
+        "UPDATE calendar_connections SET lease_owner = NULL, lease_expires_at = NULL "
+        "WHERE id = $1 AND lease_owner = $2",
+        connection_id,
+        worker,
+    )
+
+
+async def request_sync(db: Executor, connection_id: int) -> bool:
+    """Ask for a sync soon (idempotent) and wake the workers; False for an inactive one."""
+    status = await db.execute(
+        """
+        WITH requested AS (
+            UPDATE calendar_connections
+            SET sync_requested_at = coalesce(sync_requested_at, now()), next_attempt_at = NULL
+            WHERE id = $1 AND status = 'active'
+            RETURNING id
+        )
+        SELECT pg_notify($2, id::text) FROM requested
+        """,
+        connection_id,
+        SYNC_CHANNEL,
+    )
+    return status == "SELECT 1"
+
+
+async def save_push_channel(
+    db: Executor,
+    connection_id: int,
+    *,
+    channel_id: str | None,
+    resource_id: str | None,
+    token_hash: bytes | None,
+    expires_at: datetime | None,
+) -> None:
+    await db.execute(
+        """
+        UPDATE calendar_connections
+        SET push_channel_id = $2, push_resource_id = $3, push_token_hash = $4,
+            push_expires_at = $5
+        WHERE id = $1
+        """,
+        connection_id,
+        channel_id,
+        resource_id,
+        token_hash,
+        expires_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PushTarget:
+    connection_id: int
+    provider: str
+    token_hash: bytes | None
+
+
+async def push_target(db: Executor, channel_id: str) -> PushTarget | None:
+    record = await db.fetchrow(
+        "SELECT id, provider, push_token_hash FROM calendar_connections "
+        "WHERE push_channel_id = $1 AND status = 'active'",
+        channel_id,
+    )
+    if record is None:
+        return None
+    token_hash = bytes(record["push_token_hash"]) if record["push_token_hash"] else None
+    return PushTarget(record["id"], record["provider"], token_hash)
+
+
+async def account_context_rows(
+    db: Executor, account_id: int
+) -> tuple[list[asyncpg.Record], list[str], list[str], bool]:
+    """(contact addresses, internal domains, user emails, auto_create_contacts) of an account."""
+    emails = await db.fetch(
+        "SELECT email, contact_id FROM contact_emails WHERE account_id = $1", account_id
+    )
+    domains = await db.fetch("SELECT domain FROM account_domains WHERE account_id = $1", account_id)
+    users = await db.fetch("SELECT email FROM users WHERE account_id = $1", account_id)
+    auto = await db.fetchval("SELECT auto_create_contacts FROM accounts WHERE id = $1", account_id)
+    return list(emails), [r["domain"] for r in domains], [r["email"] for r in users], bool(auto)

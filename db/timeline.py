@@ -1,0 +1,172 @@
+"""Reads behind timelines and meetings: pages of entries, meetings, attendees."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from db.types import Executor
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingRow:
+    id: int
+    account_id: int
+    connection_id: int | None
+    source: str
+    provider_event_id: str | None
+    ical_uid: str | None
+    kind: str
+    series_id: str | None
+    original_start: datetime | None
+    title: str | None
+    description: str | None
+    location: str | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    time_zone: str | None
+    all_day: bool
+    status: str
+    frozen: bool
+    organizer_email: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttendeeRow:
+    meeting_id: int
+    email: str
+    display_name: str | None
+    response: str
+    is_organizer: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    id: int
+    contact_id: int
+    occurred_at: datetime
+    meeting: MeetingRow
+
+
+_MEETING_COLUMNS = """
+    m.id, m.account_id, m.connection_id, m.source, m.provider_event_id, m.ical_uid, m.kind,
+    m.series_id, m.original_start, m.title, m.description, m.location, m.starts_at, m.ends_at,
+    m.time_zone, m.all_day, m.status, m.frozen, m.organizer_email, m.created_at, m.updated_at
+"""
+_MEETING_FIELDS = [f.strip().removeprefix("m.") for f in _MEETING_COLUMNS.split(",")]
+
+
+def _meeting(record: asyncpg.Record) -> MeetingRow:
+    return MeetingRow(*(record[name] for name in _MEETING_FIELDS))
+
+
+async def timeline_page(
+    db: Executor,
+    account_id: int,
+    contact_id: int,
+    *,
+    limit: int,
+    after: tuple[datetime, int] | None = None,
+) -> list[EntryRow]:
+    """Up to `limit` entries of the contact, newest first, strictly after the keyset."""
+    after_at, after_id = after if after else (None, None)
+    rows = await db.fetch(
+        f"""
+        SELECT e.id AS entry_id, e.contact_id, e.occurred_at, {_MEETING_COLUMNS}
+        FROM timeline_entries e JOIN meetings m ON m.id = e.meeting_id
+        WHERE e.contact_id = $1 AND e.account_id = $2
+          AND ($3::timestamptz IS NULL OR (e.occurred_at, e.id) < ($3, $4::bigint))
+        ORDER BY e.occurred_at DESC, e.id DESC
+        LIMIT $5
+        """,
+        contact_id,
+        account_id,
+        after_at,
+        after_id,
+        limit,
+    )
+    return [EntryRow(r["entry_id"], r["contact_id"], r["occurred_at"], _meeting(r)) for r in rows]
+
+
+async def meetings_by_ids(
+    db: Executor, account_id: int, meeting_ids: Sequence[int]
+) -> dict[int, MeetingRow]:
+    rows = await db.fetch(
+        f"SELECT {_MEETING_COLUMNS} FROM meetings m "
+        "WHERE m.account_id = $1 AND m.id = ANY($2::bigint[])",
+        account_id,
+        list(meeting_ids),
+    )
+    return {r["id"]: _meeting(r) for r in rows}
+
+
+async def list_meetings(
+    db: Executor,
+    account_id: int,
+    *,
+    limit: int,
+    after: tuple[datetime, int] | None,
+    contact_id: int | None,
+    starts_from: datetime | None,
+    starts_before: datetime | None,
+    include_cancelled: bool,
+) -> list[MeetingRow]:
+    """The account's meetings, latest start first, filtered."""
+    after_at, after_id = after if after else (None, None)
+    rows = await db.fetch(
+        f"""
+        SELECT {_MEETING_COLUMNS} FROM meetings m
+        WHERE m.account_id = $1
+          AND ($2::timestamptz IS NULL OR (m.starts_at, m.id) < ($2, $3::bigint))
+          AND ($4::bigint IS NULL OR EXISTS (
+                SELECT 1 FROM timeline_entries e WHERE e.meeting_id = m.id AND e.contact_id = $4))
+          AND ($5::timestamptz IS NULL OR m.starts_at >= $5)
+          AND ($6::timestamptz IS NULL OR m.starts_at < $6)
+          AND ($7 OR m.status <> 'cancelled')
+          AND m.starts_at IS NOT NULL
+        ORDER BY m.starts_at DESC, m.id DESC
+        LIMIT $8
+        """,
+        account_id,
+        after_at,
+        after_id,
+        contact_id,
+        starts_from,
+        starts_before,
+        include_cancelled,
+        limit,
+    )
+    return [_meeting(r) for r in rows]
+
+
+async def attendees_for_meetings(
+    db: Executor, meeting_ids: Sequence[int]
+) -> dict[int, list[AttendeeRow]]:
+    rows = await db.fetch(
+        """
+        SELECT meeting_id, email, display_name, response, is_organizer FROM meeting_attendees
+        WHERE meeting_id = ANY($1::bigint[]) ORDER BY meeting_id, position
+        """,
+        list(meeting_ids),
+    )
+    found: dict[int, list[AttendeeRow]] = {}
+    for r in rows:
+        found.setdefault(r["meeting_id"], []).append(AttendeeRow(*r.values()))
+    return found
+
+
+async def contact_ids_by_emails(
+    db: Executor, account_id: int, emails: Sequence[str]
+) -> dict[str, int]:
+    rows = await db.fetch(
+        "SELECT email, contact_id FROM contact_emails "
+        "WHERE account_id = $1 AND email = ANY($2::text[])",
+        account_id,
+        list(emails),
+    )
+    return {r["email"]: r["contact_id"] for r in rows}

@@ -1,0 +1,89 @@
+"""Meetings and timelines within the caller's account, and asking for a sync."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from db import connections as connections_db
+from db import sync_state
+from db import timeline as timeline_db
+from db.connections import ConnectionRow
+from db.timeline import AttendeeRow, EntryRow, MeetingRow
+from resolvers.contacts import contact as caller_contact
+from resolvers.context import Context
+from resolvers.errors import NotFound, PreconditionFailed
+from resolvers.pagination import Page, page_size, split_page
+
+
+async def timeline(
+    ctx: Context, contact_id: int, *, first: int | None, after: tuple[datetime, int] | None
+) -> Page[EntryRow]:
+    """A page of the contact's timeline, newest first; `NotFound` for another account's."""
+    viewer = await ctx.viewer()
+    await caller_contact(ctx, contact_id)
+    size = page_size(first)
+    rows = await timeline_db.timeline_page(
+        ctx.pool, viewer.account_id, contact_id, limit=size + 1, after=after
+    )
+    for row in rows:
+        ctx.loaders.meeting_by_id.prime(row.meeting.id, row.meeting)
+    return split_page(rows, size)
+
+
+async def meeting(ctx: Context, meeting_id: int) -> MeetingRow:
+    await ctx.viewer()
+    row = await ctx.loaders.meeting_by_id.load(meeting_id)
+    if row is None:
+        raise NotFound("No meeting with this id.")
+    return row
+
+
+async def meetings_page(
+    ctx: Context,
+    *,
+    first: int | None,
+    after: tuple[datetime, int] | None,
+    contact_id: int | None,
+    starts_from: datetime | None,
+    starts_before: datetime | None,
+    include_cancelled: bool,
+) -> Page[MeetingRow]:
+    viewer = await ctx.viewer()
+    if contact_id is not None:
+        await caller_contact(ctx, contact_id)
+    size = page_size(first)
+    rows = await timeline_db.list_meetings(
+        ctx.pool,
+        viewer.account_id,
+        limit=size + 1,
+        after=after,
+        contact_id=contact_id,
+        starts_from=starts_from,
+        starts_before=starts_before,
+        include_cancelled=include_cancelled,
+    )
+    return split_page(rows, size)
+
+
+async def attendees(ctx: Context, meeting_id: int) -> list[AttendeeRow]:
+    return await ctx.loaders.attendees_by_meeting.load(meeting_id)
+
+
+async def attendee_contact_id(ctx: Context, email: str) -> int | None:
+    return await ctx.loaders.contact_id_by_email.load(email)
+
+
+async def sync_now(ctx: Context) -> ConnectionRow:
+    """Queue a sync of the caller's calendar right away."""
+    viewer = await ctx.viewer()
+    row = await connections_db.connection_for_user(ctx.pool, viewer.user_id)
+    if row is None or row.status == "disconnected":
+        raise NotFound("You have no linked calendar.")
+    if row.status != "active":
+        raise PreconditionFailed(
+            "Your calendar link needs to be renewed: link the calendar again, then sync."
+        )
+    await sync_state.request_sync(ctx.pool, row.id)
+    updated = await connections_db.connection_by_id(ctx.pool, row.id)
+    assert updated is not None
+    return updated

@@ -1,0 +1,307 @@
+"""The sync engine: one connection's provider changes onto contact timelines.
+
+For a leased connection it reads the provider's change feed page by page, decides each event
+with the product's rules, and applies the page — meetings, attendees, timeline entries, the
+change log, and the cursor after the page — in ONE transaction. A crash anywhere re-reads at
+most one page, and the upserts make re-reading harmless. An expired cursor starts a new full
+round; when a full round completes, meetings it did not see are gone at the provider and are
+removed, so a resync reconciles instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import asyncpg
+from authlib.common.security import generate_token
+
+from db import meetings as meetings_db
+from db import sync_state
+from db.meetings import AttendeeWrite, MeetingWrite, StoredMeeting, TimelineChange
+from db.sync_state import SyncJob
+from sync.clients import calendar_client
+from sync.credentials import Credentials
+from sync.model import ChangePage, CursorExpired, ProviderEvent
+from sync.provider import CalendarClient, ProviderApp, ProviderError, ProviderName, PushChannel
+from sync.rules import AccountContext, Action, Stored, decide
+
+log = logging.getLogger("chronik.sync")
+
+# Graph needs a time window; the start sits before linking so meetings logged after the fact
+# (an event created today for yesterday's call) are still seen.
+WINDOW_BEFORE_LINK = timedelta(days=30)
+# Renew push registrations this long before they expire.
+PUSH_RENEW_MARGIN = timedelta(days=1)
+# A feed that keeps expiring its cursor is failing, not a reason to loop forever.
+MAX_FULL_RESTARTS = 2
+
+
+class LeaseLost(Exception):
+    """Another worker owns the connection now; this run must stop writing."""
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    public_url: str
+    excluded_domains: frozenset[str] = frozenset()
+    lease_seconds: float = 60.0
+
+
+@dataclass
+class RunResult:
+    pages: int = 0
+    events: int = 0
+    changes: int = 0
+
+
+def push_token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        apps: Mapping[ProviderName, ProviderApp],
+        http: aiohttp.ClientSession,
+        credentials: Credentials,
+        settings: EngineSettings,
+        *,
+        worker_id: str,
+    ) -> None:
+        self._pool = pool
+        self._apps = apps
+        self._http = http
+        self._credentials = credentials
+        self._settings = settings
+        self.worker_id = worker_id
+
+    def client_for(self, job: SyncJob) -> CalendarClient:
+        app = self._apps[ProviderName(job.provider)]
+        return calendar_client(app, self._http, self._credentials.for_connection(job.connection_id))
+
+    async def run(self, job: SyncJob) -> RunResult:
+        """Sync the connection until its feed is caught up; raises `LeaseLost`,
+        `ProviderError` (incl. `NeedsReauth`, `ProviderUnavailable`) for the worker to record."""
+        client = self.client_for(job)
+        context = await self._account_context(job)
+        result = RunResult()
+        cursor = job.sync_cursor
+        phase = job.sync_phase
+        sync_round = job.sync_round
+        full = job.round_is_full or cursor is None
+        seen = job.events_seen if cursor is not None else 0
+        window = job.window_start or (min(job.linked_at, datetime.now(UTC)) - WINDOW_BEFORE_LINK)
+        if cursor is None:
+            sync_round += 1
+        restarts = 0
+        while True:
+            try:
+                page = await client.fetch_changes(cursor, window_start=window)
+            except CursorExpired:
+                restarts += 1
+                if restarts > MAX_FULL_RESTARTS:
+                    raise ProviderError("The provider keeps expiring the sync cursor.") from None
+                log.info("connection %s: cursor expired, starting a full resync", job.connection_id)
+                cursor, full, seen, sync_round = None, True, 0, sync_round + 1
+                continue
+            seen += len(page.events)
+            changes = await self._commit_page(
+                job,
+                context,
+                page,
+                sync_round=sync_round,
+                full=full,
+                phase=phase,
+                seen=seen,
+                window=window,
+            )
+            result.pages += 1
+            result.events += len(page.events)
+            result.changes += changes
+            cursor = page.cursor
+            if page.complete:
+                break
+        await self._ensure_push(job, client)
+        return result
+
+    async def _commit_page(
+        self,
+        job: SyncJob,
+        context: AccountContext,
+        page: ChangePage,
+        *,
+        sync_round: int,
+        full: bool,
+        phase: str,
+        seen: int,
+        window: datetime,
+    ) -> int:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await sync_state.extend_lease(
+                conn, job.connection_id, self.worker_id, self._settings.lease_seconds
+            ):
+                raise LeaseLost(f"connection {job.connection_id} is no longer leased to us")
+            changes = await self._apply(conn, job, context, page.events, sync_round)
+            if page.complete and full:
+                gone = await meetings_db.unseen_meetings(conn, job.connection_id, sync_round)
+                changes += await meetings_db.remove_meetings(conn, gone)
+            await sync_state.save_cursor(
+                conn,
+                job.connection_id,
+                cursor=page.cursor,
+                phase="incremental" if page.complete else phase,
+                sync_round=sync_round,
+                round_is_full=full and not page.complete,
+                events_seen=seen,
+                window_start=window,
+            )
+            await meetings_db.record_changes(conn, job.account_id, changes)
+        return len(changes)
+
+    async def _apply(
+        self,
+        conn: asyncpg.Connection,
+        job: SyncJob,
+        context: AccountContext,
+        events: list[ProviderEvent],
+        sync_round: int,
+    ) -> list[TimelineChange]:
+        ids = [e.provider_event_id for e in events]
+        ids += [alt for e in events if (alt := e.extra.get("occurrence_id"))]
+        stored = await meetings_db.stored_meetings(conn, job.connection_id, ids)
+        writes: dict[str, MeetingWrite] = {}
+        removes: list[int] = []
+        freezes: list[int] = []
+        seen_ids: list[int] = []
+        for event in events:
+            known = stored.get(event.provider_event_id)
+            decision = decide(event, context, _as_stored(known))
+            if decision.action is Action.UPSERT:
+                writes[event.provider_event_id] = _meeting_write(event, decision.contact_ids)
+            elif decision.action is Action.REMOVE and known is not None:
+                removes.append(known.meeting_id)
+            elif decision.action is Action.FREEZE and known is not None:
+                freezes.append(known.meeting_id)
+            elif known is not None:
+                seen_ids.append(known.meeting_id)
+        changes: list[TimelineChange] = []
+        if writes:
+            ordered = list(writes.values())
+            meeting_ids = await meetings_db.upsert_meetings(
+                conn,
+                account_id=job.account_id,
+                connection_id=job.connection_id,
+                source=job.provider,
+                seen_round=sync_round,
+                writes=ordered,
+            )
+            changes += await meetings_db.set_timelines(
+                conn,
+                job.account_id,
+                [
+                    (mid, w.starts_at, w.contact_ids)
+                    for mid, w in zip(meeting_ids, ordered, strict=True)
+                ],
+            )
+        changes += await meetings_db.remove_meetings(conn, removes, seen_round=sync_round)
+        await meetings_db.freeze_meetings(conn, freezes, sync_round)
+        await meetings_db.mark_seen(conn, seen_ids, sync_round)
+        return changes
+
+    async def _account_context(self, job: SyncJob) -> AccountContext:
+        emails, domains, users, auto = await sync_state.account_context_rows(
+            self._pool, job.account_id
+        )
+        return AccountContext(
+            contact_ids_by_email={r["email"]: r["contact_id"] for r in emails},
+            internal_domains=frozenset(domains),
+            member_emails=frozenset([*users, job.calendar_email]),
+            excluded_domains=self._settings.excluded_domains,
+            linked_at=job.linked_at,
+            auto_create_contacts=auto,
+        )
+
+    async def _ensure_push(self, job: SyncJob, client: CalendarClient) -> None:
+        """Register (or renew) the push channel; failures only log: polling still runs."""
+        app = self._apps[ProviderName(job.provider)]
+        public = self._settings.public_url.rstrip("/")
+        # Real providers only deliver to public HTTPS addresses.
+        if not app.sandbox and not public.startswith("https://"):
+            return
+        now = datetime.now(UTC)
+        if (
+            job.push_channel_id
+            and job.push_expires_at
+            and (job.push_expires_at - now > PUSH_RENEW_MARGIN)
+        ):
+            return
+        token = generate_token(40)
+        address = f"{public}/webhooks/{job.provider}"
+        try:
+            if job.push_channel_id and job.push_expires_at:
+                current = PushChannel(
+                    job.push_channel_id, job.push_resource_id, job.push_expires_at
+                )
+                channel = await client.renew(
+                    current, address=address, channel_id=str(uuid.uuid4()), token=token
+                )
+            else:
+                channel = await client.watch(
+                    address=address, channel_id=str(uuid.uuid4()), token=token
+                )
+        except ProviderError as exc:
+            log.warning(
+                "connection %s: push registration failed (%s); polling continues",
+                job.connection_id,
+                exc,
+            )
+            return
+        await sync_state.save_push_channel(
+            self._pool,
+            job.connection_id,
+            channel_id=channel.channel_id,
+            resource_id=channel.resource_id,
+            token_hash=push_token_hash(token),
+            expires_at=channel.expires_at,
+        )
+
+
+def _as_stored(known: StoredMeeting | None) -> Stored | None:
+    if known is None:
+        return None
+    return Stored(known.meeting_id, known.frozen, known.cancelled)
+
+
+def _meeting_write(event: ProviderEvent, contact_ids: frozenset[int]) -> MeetingWrite:
+    return MeetingWrite(
+        provider_event_id=event.provider_event_id,
+        provider_alt_id=event.extra.get("occurrence_id"),
+        ical_uid=event.ical_uid,
+        kind=event.kind.value,
+        series_id=event.series_id,
+        original_start=event.original_start,
+        title=event.title,
+        description=event.description,
+        location=event.location,
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        time_zone=event.time_zone,
+        all_day=event.all_day,
+        status=event.status.value,
+        organizer_email=event.organizer_email,
+        provider_created_at=event.created_at,
+        provider_updated_at=event.updated_at,
+        etag=event.etag,
+        attendees=[
+            AttendeeWrite(a.email, a.display_name, a.response.value, a.is_organizer)
+            for a in event.attendees
+        ],
+        contact_ids=contact_ids,
+    )

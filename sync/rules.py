@@ -1,0 +1,128 @@
+"""The product's sync rules as pure functions: which timelines an event belongs on, and why.
+
+No I/O here. The engine feeds each normalized event with the account's context and what it
+already stored; the same functions give the test oracle.
+
+1. Only the primary calendar is synced (the provider clients never read another one).
+2. A guest (or the organizer who invited our user) whose address is a contact's address,
+   primary or extra, case-insensitively, puts the meeting on that contact's timeline.
+3. Other guests create nothing (unless the account opted in to creating contacts).
+4. Members of the account are never logged: addresses at its internal domains, its users'
+   addresses (and the calendar owner's), and addresses at the service's excluded domains.
+5. Events created before the calendar was linked are never synced.
+6. A recurring series is logged once, as its first occurrence; an occurrence that differs from
+   the series (moved, edited, a response changed) is logged as a meeting of its own. A
+   cancelled occurrence removes that occurrence's own meeting, if it had one; the series stays.
+7. Private events are not synced; an event that turns private after it was logged keeps its
+   entries but is frozen: none of its later changes (cancellation included) are synced.
+8. Edits update the meeting everywhere; contact guests added or removed add or remove their
+   entries; cancelling or deleting the event removes it from every timeline.
+9. Cancel-and-restore, moves, time zones and all-day events keep one entry per meeting and
+   contact (the schema's unique keys guarantee it; rules only say which set is wanted).
+10. Meetings scheduled from Chronik come back under the provider id they were created with and
+    update the same meeting (the engine's upsert key); nothing here treats them differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sync.model import EventKind, EventStatus, ProviderEvent
+
+
+class Action(StrEnum):
+    # Store the meeting and make its timeline entries exactly `contact_ids`.
+    UPSERT = "upsert"
+    # The event is gone (cancelled, deleted): mark the meeting cancelled, remove its entries.
+    REMOVE = "remove"
+    # Turned private after being logged: keep the entries, stop updating.
+    FREEZE = "freeze"
+    # Not synced: touch nothing.
+    IGNORE = "ignore"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountContext:
+    contact_ids_by_email: Mapping[str, int]
+    internal_domains: frozenset[str]
+    member_emails: frozenset[str]  # the account's users and the calendar owner
+    excluded_domains: frozenset[str]
+    linked_at: datetime
+    auto_create_contacts: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the engine already has for an event."""
+
+    meeting_id: int
+    frozen: bool
+    cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    reason: str
+    contact_ids: frozenset[int] = frozenset()
+    # Guests who would become contacts (accounts that opted in to auto-creation only).
+    new_contact_emails: frozenset[str] = field(default_factory=frozenset)
+
+
+def _domain(email: str) -> str:
+    return email.rpartition("@")[2]
+
+
+def is_member(email: str, ctx: AccountContext) -> bool:
+    """Rule 4: the account's own people (and the service's excluded addresses)."""
+    domain = _domain(email)
+    return (
+        email in ctx.member_emails
+        or domain in ctx.internal_domains
+        or domain in ctx.excluded_domains
+        or any(domain.endswith("." + excluded) for excluded in ctx.excluded_domains)
+    )
+
+
+def participants(event: ProviderEvent) -> list[str]:
+    """Every address on the event: the guests and the organizer, lower-cased, no repeats."""
+    emails = dict.fromkeys(a.email for a in event.attendees)
+    if event.organizer_email:
+        emails.setdefault(event.organizer_email)
+    return [e for e in emails if e]
+
+
+def decide(event: ProviderEvent, ctx: AccountContext, stored: Stored | None) -> Decision:
+    if stored is not None and stored.frozen:
+        return Decision(Action.IGNORE, "rule 7: turned private after it was logged; frozen")
+    if event.removed or event.status is EventStatus.CANCELLED:
+        if stored is None or stored.cancelled:
+            return Decision(Action.IGNORE, "rule 8: cancelled, and not on any timeline")
+        return Decision(Action.REMOVE, "rule 8: cancelled or deleted in the calendar")
+    if event.kind is EventKind.OCCURRENCE:
+        return Decision(Action.IGNORE, "rule 6: an unchanged occurrence of a logged series")
+    if event.created_at is not None and event.created_at < ctx.linked_at:
+        return Decision(Action.IGNORE, "rule 5: created before the calendar was linked")
+    if event.private:
+        if stored is not None:
+            return Decision(Action.FREEZE, "rule 7: turned private; kept but no longer synced")
+        return Decision(Action.IGNORE, "rule 7: private events are not synced")
+    contacts: set[int] = set()
+    unknown: set[str] = set()
+    for email in participants(event):
+        if is_member(email, ctx):
+            continue
+        contact_id = ctx.contact_ids_by_email.get(email)
+        if contact_id is not None:
+            contacts.add(contact_id)
+        else:
+            unknown.add(email)
+    new_contacts = frozenset(unknown) if ctx.auto_create_contacts else frozenset()
+    if not contacts and not new_contacts:
+        if stored is None:
+            return Decision(Action.IGNORE, "rule 3: no guest is a contact")
+        return Decision(Action.UPSERT, "rule 8: no contact guest left")
+    return Decision(Action.UPSERT, "rule 2: contact guests", frozenset(contacts), new_contacts)

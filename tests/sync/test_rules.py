@@ -1,0 +1,116 @@
+"""The product's rules, one test each, on the pure decision function."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from sync.model import Attendee, EventKind, EventStatus, ProviderEvent
+from sync.rules import AccountContext, Action, Stored, decide
+
+LINKED = datetime(2026, 11, 1, tzinfo=UTC)
+CTX = AccountContext(
+    contact_ids_by_email={"carla@client.test": 1, "carla.home@mail.test": 1, "dan@other.test": 2},
+    internal_domains=frozenset({"acme.test"}),
+    member_emails=frozenset({"alice@acme.test", "alice.private@gmail.test"}),
+    excluded_domains=frozenset({"resource.calendar.google.com"}),
+    linked_at=LINKED,
+)
+
+
+def event(*guests: str, **fields: object) -> ProviderEvent:
+    base = ProviderEvent(
+        provider_event_id="e1",
+        title="Demo",
+        starts_at=LINKED + timedelta(days=3),
+        ends_at=LINKED + timedelta(days=3, hours=1),
+        organizer_email="alice@acme.test",
+        attendees=tuple(Attendee(g) for g in guests),
+        created_at=LINKED + timedelta(days=1),
+    )
+    return replace(base, **fields)  # type: ignore[arg-type]
+
+
+STORED = Stored(meeting_id=7, frozen=False, cancelled=False)
+
+
+def test_rule_2_contact_guest_by_primary_or_extra_email_and_inviting_contact() -> None:
+    assert decide(event("carla@client.test"), CTX, None).contact_ids == {1}
+    assert decide(event("carla.home@mail.test"), CTX, None).contact_ids == {1}
+    invited_by_contact = event("alice@acme.test", organizer_email="dan@other.test")
+    assert decide(invited_by_contact, CTX, None).contact_ids == {2}
+
+
+def test_rule_3_unknown_guests_create_nothing() -> None:
+    decision = decide(event("stranger@else.test"), CTX, None)
+    assert decision.action is Action.IGNORE and not decision.new_contact_emails
+    opted_in = replace(CTX, auto_create_contacts=True)
+    assert decide(event("stranger@else.test"), opted_in, None).new_contact_emails == {
+        "stranger@else.test"
+    }
+
+
+def test_rule_4_members_and_excluded_addresses_are_never_logged() -> None:
+    ctx = replace(
+        CTX,
+        contact_ids_by_email={
+            "bob@acme.test": 5,
+            "alice.private@gmail.test": 6,
+            "room1@resource.calendar.google.com": 7,
+        },
+    )
+    decision = decide(
+        event("bob@acme.test", "alice.private@gmail.test", "room1@resource.calendar.google.com"),
+        ctx,
+        None,
+    )
+    assert decision.action is Action.IGNORE
+
+
+def test_rule_5_events_created_before_linking_are_not_synced() -> None:
+    old = event("carla@client.test", created_at=LINKED - timedelta(minutes=1))
+    assert decide(old, CTX, None).action is Action.IGNORE
+
+
+def test_rule_6_series_once_changed_occurrence_on_its_own_unchanged_never() -> None:
+    series = event("carla@client.test", kind=EventKind.SERIES)
+    assert decide(series, CTX, None).action is Action.UPSERT
+    moved = event(
+        "carla@client.test",
+        kind=EventKind.EXCEPTION,
+        series_id="e1",
+        provider_event_id="e1_20261110",
+    )
+    assert decide(moved, CTX, None).action is Action.UPSERT
+    plain = event("carla@client.test", kind=EventKind.OCCURRENCE, series_id="e1")
+    assert decide(plain, CTX, None).action is Action.IGNORE
+
+
+def test_rule_7_private_not_synced_turned_private_is_frozen() -> None:
+    private = event("carla@client.test", private=True)
+    assert decide(private, CTX, None).action is Action.IGNORE
+    assert decide(private, CTX, STORED).action is Action.FREEZE
+    frozen = Stored(7, frozen=True, cancelled=False)
+    cancelled_later = event("carla@client.test", status=EventStatus.CANCELLED)
+    assert decide(cancelled_later, CTX, frozen).action is Action.IGNORE
+
+
+def test_rule_8_edits_guests_and_cancellations_propagate() -> None:
+    assert decide(event("dan@other.test"), CTX, STORED).contact_ids == {2}
+    no_contact_left = decide(event("stranger@else.test"), CTX, STORED)
+    assert no_contact_left.action is Action.UPSERT and no_contact_left.contact_ids == set()
+    cancelled = event("carla@client.test", status=EventStatus.CANCELLED)
+    assert decide(cancelled, CTX, STORED).action is Action.REMOVE
+    deleted = ProviderEvent(provider_event_id="e1", removed=True)
+    assert decide(deleted, CTX, STORED).action is Action.REMOVE
+    assert decide(deleted, CTX, None).action is Action.IGNORE
+
+
+def test_rule_9_restoring_a_cancelled_meeting_logs_it_again() -> None:
+    was_cancelled = Stored(7, frozen=False, cancelled=True)
+    restored = decide(event("carla@client.test"), CTX, was_cancelled)
+    assert restored.action is Action.UPSERT and restored.contact_ids == {1}
+    assert (
+        decide(event("carla@client.test", status=EventStatus.CANCELLED), CTX, was_cancelled).action
+        is Action.IGNORE
+    )
