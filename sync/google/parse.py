@@ -1,0 +1,149 @@
+"""Google Calendar events (wire format) → Chronik's `ProviderEvent`: pure functions, no I/O.
+
+On the hot path of every sync: per event a handful of dict lookups and `fromisoformat` calls,
+no regular expressions, no validation library.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sync.google.wire import Attendee as WireAttendee
+from sync.google.wire import Event, EventDateTime
+from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
+
+_STATUS = {
+    "confirmed": EventStatus.CONFIRMED,
+    "tentative": EventStatus.TENTATIVE,
+    "cancelled": EventStatus.CANCELLED,
+}
+_RESPONSE = {
+    "needsAction": Response.NEEDS_ACTION,
+    "accepted": Response.ACCEPTED,
+    "tentative": Response.TENTATIVE,
+    "declined": Response.DECLINED,
+}
+_PRIVATE = frozenset({"private", "confidential"})
+
+
+def parse_event(item: Event, calendar_time_zone: str | None) -> ProviderEvent:
+    """One `calendar#event` of an events.list page (singleEvents=false) as a `ProviderEvent`.
+
+    Kind: `recurrence` → SERIES (start/end are the master's, i.e. the first occurrence);
+    `recurringEventId` → EXCEPTION with `series_id` and `original_start`; otherwise SINGLE.
+    Missing fields stay empty (a deleted event may carry only id, etag and status); `removed`
+    is never set, because Google always says `status: cancelled` instead of dropping the id.
+    `calendar_time_zone` (the envelope's `timeZone`) is the zone when `start` names none.
+    """
+    series_id = item.get("recurringEventId")
+    if item.get("recurrence"):
+        kind = EventKind.SERIES
+    elif series_id is not None:
+        kind = EventKind.EXCEPTION
+    else:
+        kind = EventKind.SINGLE
+    start = item.get("start")
+    end = item.get("end")
+    time_zone = (start.get("timeZone") if start else None) or calendar_time_zone
+    organizer = item.get("organizer")
+    organizer_email = organizer.get("email") if organizer else None
+    attendees = item.get("attendees")
+    original = item.get("originalStartTime")
+    created = item.get("created")
+    updated = item.get("updated")
+    return ProviderEvent(
+        provider_event_id=item["id"],
+        kind=kind,
+        status=_STATUS.get(item.get("status", "confirmed"), EventStatus.CONFIRMED),
+        ical_uid=item.get("iCalUID"),
+        title=item.get("summary"),
+        description=item.get("description"),
+        location=item.get("location"),
+        starts_at=parse_when(start, time_zone) if start else None,
+        ends_at=parse_when(end, time_zone) if end else None,
+        time_zone=time_zone,
+        all_day=bool(start and "date" in start),
+        organizer_email=organizer_email.lower() if organizer_email else None,
+        attendees=parse_attendees(attendees) if attendees else (),
+        private=item.get("visibility") in _PRIVATE,
+        series_id=series_id,
+        original_start=parse_when(original, time_zone) if original else None,
+        created_at=parse_timestamp(created) if created else None,
+        updated_at=parse_timestamp(updated) if updated else None,
+        etag=item.get("etag"),
+    )
+
+
+def parse_attendees(attendees: list[WireAttendee]) -> tuple[Attendee, ...]:
+    """Google's attendee list as `Attendee`s: emails lower-cased, the organizer's own entry
+    kept (`is_organizer=True`), a missing `responseStatus` read as needsAction (Google's
+    default); entries without an email (Google hides some resources' addresses) are skipped."""
+    parsed = []
+    for attendee in attendees:
+        email = attendee.get("email")
+        if not email:
+            continue
+        key = (
+            email,
+            attendee.get("displayName"),
+            attendee.get("responseStatus"),
+            attendee.get("organizer", False),
+        )
+        known = _ATTENDEES.get(key)
+        if known is None:
+            known = _attendee(key)
+        parsed.append(known)
+    return tuple(parsed)
+
+
+# The same guests with the same answers recur on most events of a calendar, and building a
+# frozen dataclass costs several times a dict lookup; `Attendee` is immutable, so sharing is safe.
+_ATTENDEES: dict[tuple[str, str | None, str | None, bool], Attendee] = {}
+_ATTENDEE_CACHE_SIZE = 50_000
+
+
+def _attendee(key: tuple[str, str | None, str | None, bool]) -> Attendee:
+    email, display_name, response, is_organizer = key
+    attendee = Attendee(
+        email=email.lower(),
+        display_name=display_name,
+        response=_RESPONSE.get(response or "", Response.NEEDS_ACTION),
+        is_organizer=is_organizer,
+    )
+    if len(_ATTENDEES) >= _ATTENDEE_CACHE_SIZE:
+        _ATTENDEES.clear()
+    _ATTENDEES[key] = attendee
+    return attendee
+
+
+def parse_when(value: EventDateTime, time_zone: str | None) -> datetime | None:
+    """A `start`/`end`/`originalStartTime` as a UTC-aware datetime.
+
+    `dateTime` is converted to UTC (Google always writes an offset; a bare local time is read
+    in `time_zone`, or UTC without one). `date` (all-day) is midnight UTC of that day, so an
+    all-day event's end stays Google's exclusive next day. None when neither field is there.
+    """
+    text = value.get("dateTime")
+    if text is not None:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=_zone(time_zone))
+        return moment.astimezone(UTC)
+    day = value.get("date")
+    if day is not None:
+        return datetime.fromisoformat(day).replace(tzinfo=UTC)
+    return None
+
+
+def parse_timestamp(text: str) -> datetime:
+    """`created`/`updated` (RFC 3339, `2026-11-25T10:00:00.000Z`) as a UTC-aware datetime."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    # Only reached for a dateTime without offset, which Google does not send in practice.
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
