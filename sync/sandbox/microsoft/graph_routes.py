@@ -101,10 +101,10 @@ class _Render:
             self.select |= {"id", "@odata.etag"}
         # Stored times are already UTC: asking for UTC changes nothing but the header.
         self._convert = self.zone_name is not None and self.zone_name.upper() != "UTC"
-        self._plain = not self._convert and not self.text_body and self.select is None
+        self.plain = not self._convert and not self.text_body and self.select is None
 
     def event(self, event: Any) -> Any:
-        if self._plain or "@removed" in event:
+        if self.plain or "@removed" in event:
             return event
         out = dict(event)
         if self._convert and self.zone_name is not None and not event.get("isAllDay"):
@@ -118,7 +118,7 @@ class _Render:
         return out
 
     def events(self, events: Iterable[Any]) -> list[Any]:
-        if self._plain:
+        if self.plain:
             return list(events)
         return [self.event(e) for e in events]
 
@@ -243,13 +243,26 @@ async def calendar_view_delta(request: web.Request) -> web.Response:
     except TokenGone:
         raise _sync_state_gone() from None
     base = f"{request.scheme}://{request.host}{request.path}"
-    body: dict[str, Any] = {"@odata.context": f"{CONTEXT}Collection(event)",
-                            "value": render.events(page.items)}
     if page.skip_token is not None:
-        body["@odata.nextLink"] = f"{base}?$skiptoken={quote(page.skip_token)}"
+        tail = {"@odata.nextLink": f"{base}?$skiptoken={quote(page.skip_token)}"}
     else:
-        body["@odata.deltaLink"] = f"{base}?$deltatoken={quote(page.delta_token or '')}"
-    return json_response(body, headers=render.headers(["odata.track-changes", *applied]))
+        tail = {"@odata.deltaLink": f"{base}?$deltatoken={quote(page.delta_token or '')}"}
+    return _collection(sandbox, {"@odata.context": f"{CONTEXT}Collection(event)"},
+                       page.items, tail, render, ["odata.track-changes", *applied])
+
+
+def _collection(
+    sandbox: MicrosoftSandbox, head: dict[str, Any], items: list[Any], tail: dict[str, Any],
+    render: _Render, applied: list[str],
+) -> web.Response:
+    """A collection response; plain renders reuse each event's cached JSON text."""
+    headers = {"Content-Type": GRAPH_JSON, "Cache-Control": "private",
+               **render.headers(applied)}
+    if render.plain:
+        body = sandbox.json_cache.collection(head, items, tail)
+    else:
+        body = orjson.dumps({**head, "value": render.events(items), **tail})
+    return web.Response(body=body, headers=headers)
 
 
 def _paged(
@@ -268,13 +281,13 @@ def _paged(
     if not skip_raw.isdigit():
         raise bad_request(f"Invalid value '{skip_raw}' for $skip.", "BadRequest")
     skip = int(skip_raw)
-    body: dict[str, Any] = {"@odata.context": context,
-                            "value": render.events(items[skip:skip + size])}
+    tail: dict[str, Any] = {}
     if skip + size < len(items):
         params = {k: v for k, v in query.items() if k not in ("$skip",)}
         params["$skip"] = str(skip + size)
-        body["@odata.nextLink"] = str(request.url.with_query(params))
-    return json_response(body, headers=render.headers(applied))
+        tail["@odata.nextLink"] = str(request.url.with_query(params))
+    return _collection(_sandbox(request), {"@odata.context": context},
+                       items[skip:skip + size], tail, render, applied)
 
 
 async def calendar_view(request: web.Request) -> web.Response:
