@@ -254,3 +254,12 @@ async def test_another_users_delta_token_is_not_usable(microsoft):
     bob = microsoft.sandbox.issue_access_token("bob@fabrikam.example")
     status, body, _ = await microsoft.call("GET", delta_link, token=bob)
     assert status == 410 and body["error"]["code"] == "SyncStateNotFound"
+
+
+async def test_a_second_full_round_serves_current_versions(microsoft):
+    event = microsoft.sandbox.create_event(microsoft.email, _event(microsoft, "Before", 1))
+    pages, _ = await _full_round(microsoft, page_size=10)
+    assert pages[0]["value"][0]["subject"] == "Before"
+    microsoft.sandbox.update_event(microsoft.email, event["id"], {"subject": "After"})
+    pages, _ = await _full_round(microsoft, page_size=10)
+    assert [e["subject"] for e in pages[0]["value"]] == ["After"]
