@@ -81,6 +81,13 @@ def _middlewares(sandbox: MicrosoftSandbox) -> list[Callable[..., Awaitable[web.
             return graph_error_response(405, "Request_BadRequest",
                                         "Specified HTTP method is not allowed for the request "
                                         "target.", sandbox.now())
+        except web.HTTPException:
+            raise
+        except Exception:
+            # A sandbox bug still answers like Graph does, so clients exercise their 5xx path.
+            log.exception("Microsoft sandbox failed on %s %s", request.method, request.path)
+            return graph_error_response(500, "generalException",
+                                        "An unspecified error has occurred.", sandbox.now())
 
     @web.middleware
     async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
