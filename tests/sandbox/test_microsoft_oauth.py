@@ -159,3 +159,14 @@ async def test_unsupported_grant_type(microsoft):
     status, body = await microsoft.token_request(grant_type="password")
     assert status == 400 and body["error"] == "unsupported_grant_type"
     assert body["error_codes"] == [70003]
+
+
+async def test_refresh_with_default_scope_or_unconsented_scope(microsoft):
+    tokens = await microsoft.login()
+    status, body = await microsoft.token_request(
+        grant_type="refresh_token", refresh_token=tokens["refresh_token"],
+        scope="https://graph.microsoft.com/.default")
+    assert status == 200 and "https://graph.microsoft.com/User.Read" in body["scope"].split()
+    status, body = await microsoft.token_request(
+        grant_type="refresh_token", refresh_token=body["refresh_token"], scope="Mail.Read")
+    assert status == 400 and body["error"] == "invalid_scope"

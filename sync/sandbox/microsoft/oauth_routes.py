@@ -269,10 +269,8 @@ async def token(request: web.Request) -> web.Response:
             if not form.get("refresh_token"):
                 return missing("refresh_token")
             scope = normalise_scope(form.get("scope", ""))
+            # No scope, or ".default": everything the grant holds.
             wanted = None if not scope or ".default" in scope else scope
-            if wanted is not None:
-                # The platform always keeps offline_access/openid from the original grant.
-                wanted = " ".join(s for s in wanted.split()) or None
             tokens = sandbox.authority.refresh(
                 refresh_token=form["refresh_token"], client_id=client_id, scope=wanted
             )
