@@ -22,7 +22,16 @@ from sync.microsoft.wire import Calendar, Event, User
 from .errors import GraphError, bad_request, not_found
 from .ids import IdFactory, etag, occurrence_ical_uid, occurrence_id, parse_occurrence_id
 from .recurrence import occurrence_starts
-from .resources import NEVER, PATCHABLE, apply_fields, bounds, bump, new_event, shifted
+from .resources import (
+    NEVER,
+    PATCHABLE,
+    apply_fields,
+    bounds,
+    bump,
+    new_event,
+    shifted,
+    web_link,
+)
 from .timefmt import dttz, parse_dttz, short_offset_text, zone
 
 ChangeType = Literal["created", "updated", "deleted"]
@@ -306,7 +315,7 @@ class MailboxStore:
             iCalUId=occurrence_ical_uid(master.get("iCalUId", ""), local.year, local.month,
                                         local.day),
         )
-        data["webLink"] = master["webLink"]
+        data["webLink"] = web_link(data["id"])
         return occurrence
 
     def _resolve_occurrence(self, user: Mailbox, event_id: str) -> tuple[EventRecord, str]:
