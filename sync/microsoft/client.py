@@ -1,14 +1,42 @@
-"""Microsoft Graph v1.0 over HTTP: requests and error handling only, no database."""
+"""Microsoft Graph v1.0 over HTTP: requests and error handling only, no database.
+
+The change feed is calendarView delta on the user's default calendar (`/me/calendarView/delta`)
+over a window of `WINDOW_YEARS` from the engine's `window_start`. A cursor is the URL Graph gave
+last: the round's `@odata.nextLink` while it lasts, then its `@odata.deltaLink`. Delta lists
+series instances but never their masters, so the client reads each series master once (cached
+for the life of the client, read again when the series changed) to tell which occurrence is the
+first. Push is a Graph subscription on `me/events`.
+"""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import cast
+from urllib.parse import quote
 
 import aiohttp
 
 from sync.credentials import TokenSource
 from sync.http import ProviderResponse, ProviderSession, RetryPolicy
-from sync.provider import ProviderError
+from sync.microsoft.parse import parse_page, parse_timestamp, series_first_start
+from sync.microsoft.wire import DeltaPage, Event, RemovedEvent, Subscription
+from sync.model import ChangePage, CursorExpired
+from sync.provider import ProviderError, PushChannel
 
 LABEL = "Microsoft 365"
+# Graph's largest delta page: fewer round trips per sync.
+DELTA_PAGE_SIZE = 1000
+WINDOW_YEARS = 3
+# The longest lifetime Graph has granted event subscriptions (4230 minutes, just under 3 days),
+# less a margin for clock skew between Chronik and Graph, which refuses anything longer.
+SUBSCRIPTION_LIFETIME = timedelta(minutes=4230) - timedelta(minutes=5)
+# How many series masters are read at once when a page brings several new series.
+MASTER_READS_AT_ONCE = 8
+_MASTER_FIELDS = "start,end,isAllDay,recurrence,type,lastModifiedDateTime"
+_PREFER_UTC = 'outlook.timezone="UTC"'
 
 
 def error_code(response: ProviderResponse) -> tuple[str | None, str]:
@@ -21,6 +49,7 @@ def error_code(response: ProviderResponse) -> tuple[str | None, str]:
 
 
 def raise_for_status(response: ProviderResponse, what: str) -> None:
+    """Return on 1xx/2xx; otherwise raise `ProviderError` with Graph's status and error code."""
     if response.status < 300:
         return
     code, message = error_code(response)
@@ -31,21 +60,223 @@ def raise_for_status(response: ProviderResponse, what: str) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _KnownSeries:
+    """What the client remembers of a series master."""
+
+    first_start: datetime | None  # None: the master is gone (404)
+    # The newest lastModifiedDateTime this entry is known to be current for.
+    modified: str | None
+
+
 class GraphCalendarClient:
+    """The `CalendarClient` of one Microsoft 365 user: their default calendar only."""
+
     def __init__(
         self,
         http: aiohttp.ClientSession,
         api_url: str,
         tokens: TokenSource,
         policy: RetryPolicy | None = None,
+        *,
+        page_size: int = DELTA_PAGE_SIZE,
     ) -> None:
         self._base = f"{api_url.rstrip('/')}/v1.0"
         self._session = ProviderSession(http, tokens, label=LABEL, policy=policy)
+        self._delta_headers = {"Prefer": f"odata.maxpagesize={page_size}, {_PREFER_UTC}"}
+        self._series: dict[str, _KnownSeries] = {}
 
     async def calendar_owner(self) -> str:
+        """GET /me: the user's `mail` (or `userPrincipalName`), lower-cased."""
         response = await self._session.request(
             "GET", f"{self._base}/me", params={"$select": "mail,userPrincipalName"}
         )
         raise_for_status(response, "read the signed-in user")
         me = response.json()
         return str(me.get("mail") or me["userPrincipalName"]).lower()
+
+    # -- change feed ----------------------------------------------------------------------------
+
+    async def fetch_changes(self, cursor: str | None, *, window_start: datetime) -> ChangePage:
+        """GET one calendarView delta page of the default calendar and parse its items.
+
+        `cursor` None starts a full round over [`window_start`, `window_start` + 3 years)
+        (`window_start` must be timezone-aware); otherwise `cursor` is the nextLink or
+        deltaLink of an earlier page and `window_start` is ignored (the link carries the
+        window). Every request asks for `DELTA_PAGE_SIZE` items and UTC times. Series masters
+        of the page's occurrences not read before are read first (see `parse_event` for
+        what becomes SERIES). Returns the page with the nextLink (`complete=False`) or the
+        deltaLink (`complete=True`) as its cursor.
+
+        Raises `ProviderError` for a cursor outside this client's Graph base URL (the token is
+        never sent elsewhere) and for error answers, `CursorExpired` on 410 (sync state
+        expired or unknown), `ProviderUnavailable` when retries ran out.
+        """
+        if cursor is None:
+            url, params = self._first_page(window_start)
+        else:
+            url, params = self._checked(cursor), None
+        response = await self._session.request(
+            "GET", url, params=params, headers=self._delta_headers
+        )
+        if response.status == 410:
+            code, message = error_code(response)
+            raise CursorExpired(f"{LABEL}: {code or 'HTTP 410'} {message}".strip())
+        raise_for_status(response, "read the calendar's changes")
+        page: DeltaPage = response.json()
+        items = page.get("value", [])
+        events = parse_page(items, await self._first_starts(items))
+        next_link = page.get("@odata.nextLink")
+        if next_link:
+            return ChangePage(events, next_link, complete=False)
+        delta_link = page.get("@odata.deltaLink")
+        if not delta_link:
+            raise ProviderError(f"{LABEL} ended a delta page without a next or delta link.")
+        return ChangePage(events, delta_link, complete=True)
+
+    def _first_page(self, window_start: datetime) -> tuple[str, dict[str, str]]:
+        if window_start.tzinfo is None:
+            raise ValueError("window_start must be timezone-aware")
+        start = window_start.astimezone(UTC)
+        params = {
+            "startDateTime": _iso(start),
+            "endDateTime": _iso(_years_later(start, WINDOW_YEARS)),
+        }
+        return f"{self._base}/me/calendarView/delta", params
+
+    def _checked(self, cursor: str) -> str:
+        # A cursor comes back from storage: anything not under our Graph base would receive
+        # the user's bearer token.
+        if not cursor.startswith(self._base + "/"):
+            raise ProviderError(f"{LABEL}: refusing a cursor outside {self._base}")
+        return cursor
+
+    # -- series masters -------------------------------------------------------------------------
+
+    async def _first_starts(
+        self, items: Sequence[Event | RemovedEvent]
+    ) -> dict[str, datetime | None]:
+        """{series master id: its first occurrence's start} for every series with an
+        occurrence on the page, reading the masters not known (or changed since) at once."""
+        stale: dict[str, str | None] = {}  # master id -> the occurrence stamp that needs it
+        wanted: set[str] = set()
+        for raw in items:
+            if raw.get("type") != "occurrence":  # removed stubs have no type
+                continue
+            item = cast(Event, raw)
+            master_id = item.get("seriesMasterId")
+            if not master_id or master_id in wanted:
+                continue
+            wanted.add(master_id)
+            stamp = item.get("lastModifiedDateTime")
+            if _outdated(self._series.get(master_id), stamp):
+                stale[master_id] = stamp
+        if stale:
+            await self._read_masters(stale)
+        return {master_id: self._series[master_id].first_start for master_id in wanted}
+
+    async def _read_masters(self, stale: dict[str, str | None]) -> None:
+        limit = asyncio.Semaphore(MASTER_READS_AT_ONCE)
+
+        async def read(master_id: str, stamp: str | None) -> None:
+            async with limit:
+                known = await self._read_master(master_id)
+            # Remember the newer of the two stamps, so an occurrence stamped later than its
+            # master (clock skew) does not cause a read on every page.
+            self._series[master_id] = _KnownSeries(known.first_start, _later(known.modified, stamp))
+
+        await asyncio.gather(*(read(master_id, stamp) for master_id, stamp in stale.items()))
+
+    async def _read_master(self, master_id: str) -> _KnownSeries:
+        response = await self._session.request(
+            "GET",
+            f"{self._base}/me/events/{quote(master_id, safe='')}",
+            params={"$select": _MASTER_FIELDS},
+            headers={"Prefer": _PREFER_UTC},
+        )
+        if response.status == 404:  # deleted since the page was made: its @removed follow
+            return _KnownSeries(None, None)
+        raise_for_status(response, "read a recurring series")
+        master: Event = response.json()
+        return _KnownSeries(series_first_start(master), master.get("lastModifiedDateTime"))
+
+    # -- push -----------------------------------------------------------------------------------
+
+    async def watch(self, *, address: str, channel_id: str, token: str) -> PushChannel:
+        """POST /subscriptions for created/updated/deleted on `me/events`, notifying `address`
+        with `token` as clientState, expiring `SUBSCRIPTION_LIFETIME` from now. Graph first
+        POSTs `address?validationToken=...`, which must echo the token as text/plain within
+        10 s. Graph picks the subscription id: `channel_id` is unused. Returns the channel
+        (`channel_id` = subscription id, `resource_id` None, Graph's expiry). `ProviderError`
+        when Graph refuses (e.g. 400 ValidationError: the handshake failed)."""
+        request: Subscription = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": address,
+            "resource": "me/events",
+            "expirationDateTime": _iso(datetime.now(UTC) + SUBSCRIPTION_LIFETIME),
+            "clientState": token,
+        }
+        response = await self._session.request("POST", f"{self._base}/subscriptions", json=request)
+        raise_for_status(response, "subscribe to calendar changes")
+        return _channel(response.json())
+
+    async def renew(
+        self, channel: PushChannel, *, address: str, channel_id: str, token: str
+    ) -> PushChannel:
+        """PATCH /subscriptions/{id} with an expiry `SUBSCRIPTION_LIFETIME` from now; returns
+        the same subscription with Graph's new expiry. `address`, `channel_id` and `token` are
+        unused (a Graph subscription keeps them). `ProviderError` when Graph refuses, e.g. 404
+        once the subscription expired or was deleted: watch again."""
+        response = await self._session.request(
+            "PATCH",
+            self._subscription_url(channel),
+            json={"expirationDateTime": _iso(datetime.now(UTC) + SUBSCRIPTION_LIFETIME)},
+        )
+        raise_for_status(response, "renew a calendar subscription")
+        return _channel(response.json())
+
+    async def stop(self, channel: PushChannel) -> None:
+        """DELETE /subscriptions/{id}. 404 (expired, deleted, unknown) counts as done;
+        `ProviderError` on any other refusal."""
+        response = await self._session.request("DELETE", self._subscription_url(channel))
+        if response.status == 404:
+            return
+        raise_for_status(response, "end a calendar subscription")
+
+    def _subscription_url(self, channel: PushChannel) -> str:
+        return f"{self._base}/subscriptions/{quote(channel.channel_id, safe='')}"
+
+
+def _channel(subscription: Subscription) -> PushChannel:
+    return PushChannel(
+        channel_id=subscription["id"],
+        resource_id=None,
+        expires_at=parse_timestamp(subscription["expirationDateTime"]),
+    )
+
+
+def _outdated(known: _KnownSeries | None, stamp: str | None) -> bool:
+    """Whether an occurrence stamped `stamp` needs its master read (again)."""
+    if known is None:
+        return True
+    if stamp is None or stamp == known.modified:  # the common case: no parsing
+        return False
+    return known.modified is None or parse_timestamp(stamp) > parse_timestamp(known.modified)
+
+
+def _later(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a or b
+    return b if parse_timestamp(b) > parse_timestamp(a) else a
+
+
+def _iso(moment: datetime) -> str:
+    """`2026-01-05T09:00:00Z`: a UTC instant as Graph's query parameters and bodies take it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _years_later(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year + years, day=28)

@@ -1,0 +1,268 @@
+"""Microsoft Graph calendarView delta items (wire format) → Chronik's `ProviderEvent`.
+
+Pure functions, no I/O. On the hot path of every sync: per event a handful of dict lookups and
+`datetime.fromisoformat` calls, no regular expressions, no validation library.
+
+calendarView delta lists instances, never series masters: a series arrives as its occurrences
+(type `occurrence`, unchanged) and exceptions (type `exception`, edited or cancelled). Chronik
+represents a series by its first occurrence, so the caller looks the master's start up (see
+`series_first_start`) and passes it in; the occurrence starting there becomes the SERIES item,
+under the master's id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
+from typing import cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sync.microsoft.wire import Attendee as WireAttendee
+from sync.microsoft.wire import DateTimeTimeZone, Event, RemovedEvent
+from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
+
+_RESPONSE = {
+    "none": Response.NONE,
+    "organizer": Response.ORGANIZER,
+    "tentativelyAccepted": Response.TENTATIVE,
+    "accepted": Response.ACCEPTED,
+    "declined": Response.DECLINED,
+    "notResponded": Response.NEEDS_ACTION,
+}
+# `personal` only marks an event as the owner's own business; Outlook still shows its details
+# to delegates, so it is not private.
+_PRIVATE = frozenset({"private", "confidential"})
+
+# Graph writes `originalStartTimeZone` (and start/end zones when no `Prefer: outlook.timezone`
+# applies) as Windows names; these are the common ones, mapped as in CLDR's windowsZones.
+WINDOWS_ZONES: dict[str, str] = {
+    "UTC": "UTC",
+    "tzone://Microsoft/Utc": "UTC",
+    "Coordinated Universal Time": "UTC",
+    "GMT Standard Time": "Europe/London",
+    "Greenwich Standard Time": "Atlantic/Reykjavik",
+    "W. Europe Standard Time": "Europe/Berlin",
+    "Romance Standard Time": "Europe/Paris",
+    "Central Europe Standard Time": "Europe/Budapest",
+    "Central European Standard Time": "Europe/Warsaw",
+    "E. Europe Standard Time": "Europe/Chisinau",
+    "FLE Standard Time": "Europe/Kiev",
+    "GTB Standard Time": "Europe/Bucharest",
+    "Russian Standard Time": "Europe/Moscow",
+    "Turkey Standard Time": "Europe/Istanbul",
+    "Israel Standard Time": "Asia/Jerusalem",
+    "South Africa Standard Time": "Africa/Johannesburg",
+    "Arabian Standard Time": "Asia/Dubai",
+    "India Standard Time": "Asia/Kolkata",
+    "SE Asia Standard Time": "Asia/Bangkok",
+    "China Standard Time": "Asia/Shanghai",
+    "Singapore Standard Time": "Asia/Singapore",
+    "Tokyo Standard Time": "Asia/Tokyo",
+    "Korea Standard Time": "Asia/Seoul",
+    "AUS Eastern Standard Time": "Australia/Sydney",
+    "New Zealand Standard Time": "Pacific/Auckland",
+    "Eastern Standard Time": "America/New_York",
+    "Central Standard Time": "America/Chicago",
+    "Mountain Standard Time": "America/Denver",
+    "US Mountain Standard Time": "America/Phoenix",
+    "Pacific Standard Time": "America/Los_Angeles",
+    "Alaskan Standard Time": "America/Anchorage",
+    "Hawaiian Standard Time": "Pacific/Honolulu",
+    "Atlantic Standard Time": "America/Halifax",
+    "Canada Central Standard Time": "America/Regina",
+    "Central Standard Time (Mexico)": "America/Mexico_City",
+    "SA Pacific Standard Time": "America/Bogota",
+    "E. South America Standard Time": "America/Sao_Paulo",
+    "Argentina Standard Time": "America/Buenos_Aires",
+}
+
+
+def parse_page(
+    items: Iterable[Event | RemovedEvent], first_starts: Mapping[str, datetime | None]
+) -> list[ProviderEvent]:
+    """Every item of one delta page, in order. `first_starts` maps a series master id to its
+    first occurrence's start (`series_first_start`), or None when the master is unknown."""
+    events = []
+    for item in items:
+        if "@removed" in item:
+            events.append(ProviderEvent(provider_event_id=item["id"], removed=True))
+            continue
+        event = cast(Event, item)
+        master_id = event.get("seriesMasterId")
+        events.append(parse_event(event, first_starts.get(master_id) if master_id else None))
+    return events
+
+
+def parse_event(item: Event, series_start: datetime | None = None) -> ProviderEvent:
+    """One (not removed) calendarView item as a `ProviderEvent`.
+
+    Kind: `singleInstance` → SINGLE; `exception` → EXCEPTION; `occurrence` → OCCURRENCE, except
+    the occurrence whose start equals `series_start` (the first of its series), which becomes
+    SERIES with `provider_event_id` = seriesMasterId and `extra["occurrence_id"]` = its own id.
+    OCCURRENCE/EXCEPTION carry `series_id` and `original_start`. `isCancelled` → CANCELLED,
+    every other event CONFIRMED (Graph has no tentative event status). An `occurrence` is
+    only cancelled when its whole series is (one cancelled instance becomes an `exception`), so
+    the first one is then SERIES/CANCELLED and the rest OCCURRENCE/CANCELLED.
+    """
+    start = item.get("start")
+    end = item.get("end")
+    all_day = item.get("isAllDay", False)
+    starts_at = parse_when(start, all_day) if start else None
+    event_id = item["id"]
+    provider_id = event_id
+    kind = EventKind.SINGLE
+    series_id = item.get("seriesMasterId")
+    original_start = None
+    extra: dict[str, str] = {}
+    event_type = item.get("type")
+    first = series_start is not None and starts_at == series_start
+    if event_type == "occurrence" and series_id and first:
+        provider_id, kind, series_id = series_id, EventKind.SERIES, None
+        extra = {"occurrence_id": event_id}
+    elif event_type in ("occurrence", "exception"):
+        kind = EventKind.OCCURRENCE if event_type == "occurrence" else EventKind.EXCEPTION
+        original_start = _original_start(item, all_day) or starts_at
+    elif event_type == "seriesMaster":  # not sent by calendarView; read whole if ever it is
+        kind = EventKind.SERIES
+    organizer = item.get("organizer")
+    organizer_email = organizer["emailAddress"].get("address") if organizer else None
+    attendees = item.get("attendees")
+    location = item.get("location")
+    created = item.get("createdDateTime")
+    updated = item.get("lastModifiedDateTime")
+    return ProviderEvent(
+        provider_event_id=provider_id,
+        kind=kind,
+        status=EventStatus.CANCELLED if item.get("isCancelled") else EventStatus.CONFIRMED,
+        ical_uid=item.get("iCalUId"),
+        title=item.get("subject") or None,
+        description=_description(item),
+        location=(location.get("displayName") or None) if location else None,
+        starts_at=starts_at,
+        ends_at=parse_when(end, all_day) if end else None,
+        time_zone=iana_name(item.get("originalStartTimeZone")),
+        all_day=all_day,
+        organizer_email=organizer_email.lower() if organizer_email else None,
+        attendees=parse_attendees(attendees, organizer_email) if attendees else (),
+        private=item.get("sensitivity") in _PRIVATE,
+        series_id=series_id,
+        original_start=original_start,
+        created_at=parse_timestamp(created) if created else None,
+        updated_at=parse_timestamp(updated) if updated else None,
+        etag=item.get("@odata.etag"),
+        extra=extra,
+    )
+
+
+def series_first_start(master: Event) -> datetime | None:
+    """The start of a series master's first occurrence, in the form `parse_event` gives an
+    occurrence's `starts_at` (so the two compare equal): Graph's master `start` is the first
+    occurrence's. None when the master has no start."""
+    start = master.get("start")
+    return parse_when(start, master.get("isAllDay", False)) if start else None
+
+
+def parse_attendees(
+    attendees: list[WireAttendee], organizer_email: str | None = None
+) -> tuple[Attendee, ...]:
+    """Graph's attendees as `Attendee`s: emails lower-cased, `status.response` mapped (missing
+    → NONE, Graph's own default), `is_organizer` when the response is `organizer` or the
+    address is the organizer's. Entries without an address are skipped."""
+    organizer = organizer_email.lower() if organizer_email else None
+    parsed = []
+    for attendee in attendees:
+        address = attendee.get("emailAddress") or {}
+        email = address.get("address")
+        if not email:
+            continue
+        email = email.lower()
+        status = attendee.get("status")
+        response = (
+            _RESPONSE.get(status.get("response", "none"), Response.NONE)
+            if status
+            else (Response.NONE)
+        )
+        parsed.append(
+            Attendee(
+                email=email,
+                display_name=address.get("name") or None,
+                response=response,
+                is_organizer=response is Response.ORGANIZER or email == organizer,
+            )
+        )
+    return tuple(parsed)
+
+
+def parse_when(value: DateTimeTimeZone, all_day: bool) -> datetime:
+    """A `start`/`end` as a UTC-aware datetime. All-day: midnight UTC of the `dateTime`'s date
+    (Graph's all-day end is already the exclusive next midnight). Otherwise the wall time read
+    in `timeZone` (UTC when Graph honoured `Prefer: outlook.timezone="UTC"`; an unknown zone is
+    read as UTC)."""
+    text = value["dateTime"]
+    # Appending "Z" lets fromisoformat attach UTC itself: datetime.replace(tzinfo=...) costs
+    # several times the parse, and this runs twice per event.
+    if all_day:
+        return datetime.fromisoformat(text[:10] + "T00:00:00Z")
+    zone_name = value.get("timeZone")
+    if zone_name == "UTC":
+        try:
+            return datetime.fromisoformat(text + "Z")
+        except ValueError:  # the text carries its own offset after all
+            pass
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_zone(zone_name))
+    return moment.astimezone(UTC)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """A DateTimeOffset (`2026-01-05T09:00:00.1234567Z`, as in `createdDateTime`) as a
+    UTC-aware datetime (seven fraction digits are cut to six by `fromisoformat`)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is UTC:  # Graph writes Z: already what we want
+        return moment
+    if moment.tzinfo is None:  # a bare time is UTC by Graph's convention
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+@lru_cache(maxsize=256)
+def iana_name(name: str | None) -> str | None:
+    """The IANA name for a Windows or IANA zone name; None when empty or unknown (Graph's
+    "tzone://Microsoft/Custom" and other custom zones)."""
+    if not name:
+        return None
+    candidate = WINDOWS_ZONES.get(name, name)
+    try:
+        ZoneInfo(candidate)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return candidate
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str | None) -> tzinfo:
+    iana = iana_name(name)
+    return ZoneInfo(iana) if iana else UTC
+
+
+def _original_start(item: Event, all_day: bool) -> datetime | None:
+    text = item.get("originalStart")
+    if not text:
+        return None
+    moment = parse_timestamp(text)
+    if not all_day:
+        return moment
+    # An all-day occurrence originally started at midnight of its zone; Chronik's all-day
+    # instants are midnight UTC of that day, so take the date there.
+    local = moment.astimezone(_zone(item.get("originalStartTimeZone")))
+    return datetime(local.year, local.month, local.day, tzinfo=UTC)
+
+
+def _description(item: Event) -> str | None:
+    # A text body is complete; bodyPreview is Graph's plain-text cut (255 chars) of an HTML one.
+    body = item.get("body")
+    if body and body.get("contentType") == "text":
+        return body.get("content") or None
+    return item.get("bodyPreview") or None
