@@ -89,6 +89,12 @@ async def test_expired_channel_stops_delivering(google: GoogleHarness, receiver:
     await google.call("POST", EVENTS, json=MEETING)
     await google.sandbox.push.drain()
     assert len(receiver.requests) == 1
+    # An expired channel is gone: stopping it is a 404 and its id can be reused.
+    status, _, _ = await google.call("POST", "/calendar/v3/channels/stop",
+                                     json={"id": "chan-1", "resourceId": channel["resourceId"]})
+    assert status == 404
+    renewed = await watch(google, receiver, params={"ttl": "120"})
+    assert int(renewed["expiration"]) == int(google.clock() * 1000) + 120_000
 
 
 async def test_duplicate_and_reorder_quirks(google: GoogleHarness, receiver: Receiver) -> None:

@@ -524,18 +524,22 @@ class SandboxState:
         address = body.get("address")
         if not isinstance(address, str) or not address.startswith(("https://", "http://")):
             raise errors.invalid("Invalid value for: address", "address")
-        if channel_id in self.channels and not self.channels[channel_id].stopped:
+        now_ms = int(self.clock() * 1000)
+        if self._live_channel(channel_id, now_ms) is not None:
             raise errors.GoogleApiError(
                 400, "channelIdNotUnique", f"Channel id {channel_id} not unique"
             )
-        now_ms = int(self.clock() * 1000)
         cap = now_ms + DEFAULT_CHANNEL_TTL_MS
         expiration = cap
-        if body.get("expiration") is not None:
-            try:
+        params = body.get("params") or {}
+        try:
+            if body.get("expiration") is not None:
                 expiration = min(int(body["expiration"]), cap)
-            except (TypeError, ValueError) as exc:
-                raise errors.invalid("Invalid value for: expiration", "expiration") from exc
+            elif isinstance(params, dict) and params.get("ttl") is not None:
+                # The older way to ask for a lifetime: params.ttl in seconds.
+                expiration = min(now_ms + int(params["ttl"]) * 1000, cap)
+        except (TypeError, ValueError) as exc:
+            raise errors.invalid("Invalid value for: expiration", "expiration") from exc
         channel = Channel(
             id=channel_id,
             resource_id=self._opaque(20),
@@ -551,12 +555,18 @@ class SandboxState:
         self.push.enqueue(channel, "sync")
         return channel
 
+    def _live_channel(self, channel_id: str, now_ms: int) -> Channel | None:
+        """The channel with that id unless it was stopped or has expired."""
+        channel = self.channels.get(channel_id)
+        if channel is None or channel.stopped or channel.expiration_ms <= now_ms:
+            return None
+        return channel
+
     def stop_channel(self, channel_id: str, resource_id: str, user_email: str | None) -> None:
         """channels.stop: 404 when no live channel has that id and resourceId."""
-        channel = self.channels.get(channel_id)
+        channel = self._live_channel(channel_id, int(self.clock() * 1000))
         if (
             channel is None
-            or channel.stopped
             or channel.resource_id != resource_id
             or (user_email is not None and channel.owner != user_email)
         ):
