@@ -130,3 +130,17 @@ async def test_watch_validates_channel(google: GoogleHarness, receiver: Receiver
                                      json={"id": "chan-1", "type": "web_hook",
                                            "address": receiver.url})
     assert status == 400
+
+
+async def test_dropped_messages_are_logged_not_sent(
+    google: GoogleHarness, receiver: Receiver
+) -> None:
+    await watch(google, receiver)
+    await google.sandbox.push.drain()
+    await google.control("POST", "/_sandbox/push", json={"drop": 1})
+    google.sandbox.ui_create_event(ALICE, MEETING)
+    google.sandbox.ui_create_event(ALICE, MEETING)
+    await google.sandbox.push.drain()
+    assert [int(r["headers"]["X-Goog-Message-Number"]) for r in receiver.requests] == [1, 3]
+    log = (await google.control("GET", "/_sandbox/notifications"))["notifications"]
+    assert [n["messageNumber"] for n in log if n["error"]] == [2]

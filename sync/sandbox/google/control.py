@@ -44,7 +44,8 @@ Faults (see sync/sandbox/faults.py)
 Logs and push
   GET    /_sandbox/invitations     mails Google "sent" because of sendUpdates
   GET    /_sandbox/notifications   push deliveries (channel, state, message number, status)
-  POST   /_sandbox/push            {"duplicate"?: n, "reorder"?: bool} delivery quirks
+  POST   /_sandbox/push            {"duplicate"?: n, "reorder"?: bool, "drop"?: n,
+                                   "delayMs"?: ms} delivery quirks (drop: lose the next n)
   POST   /_sandbox/reset           forget everything
 """
 
@@ -275,7 +276,18 @@ async def push_settings(request: web.Request) -> web.Response:
         settings.duplicate = int(body["duplicate"])
     if "reorder" in body:
         settings.reorder = bool(body["reorder"])
-    return json_response({"duplicate": settings.duplicate, "reorder": settings.reorder})
+    if "drop" in body:
+        settings.drop = int(body["drop"])
+    if "delayMs" in body:
+        settings.delay_s = float(body["delayMs"]) / 1000
+    return json_response(
+        {
+            "duplicate": settings.duplicate,
+            "reorder": settings.reorder,
+            "drop": settings.drop,
+            "delayMs": settings.delay_s * 1000,
+        }
+    )
 
 
 async def reset(request: web.Request) -> web.Response:

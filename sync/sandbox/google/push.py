@@ -2,7 +2,8 @@
 
 Messages are queued by the state when something changes and POSTed by one worker task, never
 inline in the request that made the change. A failed delivery is logged and dropped (Google does
-not retry either). ``settings`` lets tests ask for duplicated or reordered deliveries.
+not retry either). ``settings`` lets tests ask for duplicated, reordered, dropped or delayed
+deliveries.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ REORDER_WINDOW_S = 0.05
 @dataclass
 class PushSettings:
     """Delivery quirks on demand: each message sent ``1 + duplicate`` times; ``reorder`` delivers
-    the messages that queued up within a short window newest-first."""
+    the messages that queued up within a short window newest-first; the next ``drop`` messages
+    are lost (logged, never sent); ``delay_s`` waits before each delivery."""
 
     duplicate: int = 0
     reorder: bool = False
+    drop: int = 0
+    delay_s: float = 0.0
 
 
 @dataclass
@@ -96,8 +100,14 @@ class PushDispatcher:
                     batch.append(self._queue.get_nowait())
                 batch.reverse()
             for message in batch:
-                for _ in range(1 + max(0, self.settings.duplicate)):
-                    await self._deliver(message)
+                if self.settings.drop > 0:
+                    self.settings.drop -= 1
+                    self._record(message, None, "dropped (sandbox push setting)")
+                else:
+                    if self.settings.delay_s > 0:
+                        await asyncio.sleep(self.settings.delay_s)
+                    for _ in range(1 + max(0, self.settings.duplicate)):
+                        await self._deliver(message)
                 self._pending -= 1
             if self._pending == 0:
                 self._idle.set()
