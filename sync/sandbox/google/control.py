@@ -14,8 +14,10 @@ Users and calendars
 Events, as if changed in Google Calendar's own UI (each change bumps etag/updated, is visible to
 sync tokens and triggers push; ``{calendarId}`` is a calendar id or the owner's email)
   POST   /_sandbox/calendars/{calendarId}/events             Google event body -> event
-         (``organizer: {"email": other}`` = an invitation from someone else: our user is
-          added as attendee and gets ``self: true``; ``recurrence`` makes a series)
+         (``organizer: {"email": other}`` = an invitation from someone outside the sandbox: our
+          user is added as attendee and gets ``self: true``; ``recurrence`` makes a series.
+          A meeting between two sandbox users is created on the organizer's calendar: it is
+          then mirrored onto the guests' calendars, see sharing.py)
   PATCH  /_sandbox/calendars/{calendarId}/events/{eventId}   changed fields -> event
          (also bumps ``sequence``; an instance id stores a modified occurrence)
   POST   /_sandbox/calendars/{calendarId}/events/{eventId}/cancel    organizer cancelled it
@@ -43,7 +45,8 @@ Faults (see sync/sandbox/faults.py)
 
 Logs and push
   GET    /_sandbox/invitations     mails Google "sent" because of sendUpdates
-  GET    /_sandbox/notifications   push deliveries (channel, state, message number, status)
+  GET    /_sandbox/notifications   push deliveries (channel, state, message number, status);
+                                   ``?wait=true`` first waits for queued deliveries
   POST   /_sandbox/push            {"duplicate"?: n, "reorder"?: bool, "drop"?: n,
                                    "delayMs"?: ms} delivery quirks (drop: lose the next n)
   POST   /_sandbox/reset           forget everything
