@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestServer
 from sync.credentials import StaticToken
 from sync.http import RetryPolicy
 from sync.microsoft.client import GraphCalendarClient
+from sync.microsoft.parse import parse_timestamp
 from sync.model import ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
 from sync.provider import ProviderError
 from sync.sandbox.runner import RunningSandboxes, start_sandboxes
@@ -78,12 +79,13 @@ class Graph:
 DAY = timedelta(days=1)
 
 
-def meeting(subject: str, start: datetime, minutes: int = 60, **extra: Any) -> dict[str, Any]:
+def meeting(subject: str, at: datetime, /, minutes: int = 60, **extra: Any) -> dict[str, Any]:
+    """A Graph event body at `at` (UTC) with one outside guest; `extra` overrides fields."""
     return {
         "subject": subject,
-        "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+        "start": {"dateTime": at.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
         "end": {
-            "dateTime": (start + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S"),
+            "dateTime": (at + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S"),
             "timeZone": "UTC",
         },
         "attendees": [{"emailAddress": {"address": "Dana@Fabrikam.example"}, "type": "required"}],
@@ -144,13 +146,38 @@ async def test_full_round_pages_then_delta_link_brings_exactly_the_change(graph:
     assert nothing == []
 
 
-async def test_deleted_event_arrives_as_removed(graph: Graph) -> None:
-    keep, gone = await graph.create("Keep"), await graph.create("Gone", day=2)
+async def test_deleted_events_arrive_as_removed_over_several_pages(graph: Graph) -> None:
+    ids = [await graph.create(f"Meeting {n}", day=n + 1) for n in range(8)]
     _, pages = await graph.round()
-    await graph.control("DELETE", f"{EVENTS}/{gone}")
+    for gone in ids[1:]:
+        await graph.control("DELETE", f"{EVENTS}/{gone}")
+    changed, pages = await graph.round(pages[-1].cursor)
+    assert [len(p.events) for p in pages] == [5, 2]
+    removed = sorted(changed, key=lambda e: e.provider_event_id)
+    assert removed == [ProviderEvent(provider_event_id=i, removed=True) for i in sorted(ids[1:])]
+
+
+async def test_all_day_and_private_events_over_the_wire(graph: Graph) -> None:
+    day = (NOW + 3 * DAY).date().isoformat()
+    after = (NOW + 4 * DAY).date().isoformat()
+    zone = "W. Europe Standard Time"
+    holiday = await graph.create(
+        "Offsite",
+        isAllDay=True,
+        start={"dateTime": f"{day}T00:00:00", "timeZone": zone},
+        end={"dateTime": f"{after}T00:00:00", "timeZone": zone},
+    )
+    secret = await graph.create("Doctor", day=2)
+    events, pages = await graph.round()
+    offsite = next(e for e in events if e.provider_event_id == holiday)
+    assert offsite.all_day and offsite.time_zone == "Europe/Berlin"
+    assert (offsite.starts_at, offsite.ends_at) == (
+        datetime.fromisoformat(f"{day}T00:00:00+00:00"),
+        datetime.fromisoformat(f"{after}T00:00:00+00:00"),
+    )
+    await graph.control("POST", f"{EVENTS}/{secret}/private", json={"sensitivity": "confidential"})
     changed, _ = await graph.round(pages[-1].cursor)
-    assert changed == [ProviderEvent(provider_event_id=gone, removed=True)]
-    assert keep != gone
+    assert [(e.provider_event_id, e.private) for e in changed] == [(secret, True)]
 
 
 async def test_invalidated_delta_token_raises_cursor_expired(graph: Graph) -> None:
@@ -370,7 +397,7 @@ async def test_renew_extends_the_same_subscription(graph: Graph, receiver: Recei
     assert renewed.channel_id == channel.channel_id
     assert renewed.expires_at > datetime.now(UTC) + timedelta(days=2)
     [subscription] = (await graph.control("GET", "/_sandbox/subscriptions"))["value"]
-    assert subscription["expirationDateTime"].startswith(renewed.expires_at.strftime("%Y-%m-%dT%H"))
+    assert parse_timestamp(subscription["expirationDateTime"]) == renewed.expires_at
 
     await graph.control("POST", "/_sandbox/subscriptions/expire", json={"id": channel.channel_id})
     with pytest.raises(ProviderError) as expired:
