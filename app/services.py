@@ -44,7 +44,9 @@ class Services:
             self.pool,
             self.engine,
             WorkerSettings(
-                concurrency=settings.worker_concurrency, poll_seconds=settings.sync_poll_seconds
+                concurrency=settings.worker_concurrency,
+                poll_seconds=settings.sync_poll_seconds,
+                lease_seconds=settings.sync_lease_seconds,
             ),
             dsn=self.dsn,
         )
@@ -91,6 +93,7 @@ async def running_services(
             EngineSettings(
                 public_url=str(settings.public_url),
                 excluded_domains=frozenset(d.lower() for d in settings.excluded_email_domains),
+                lease_seconds=settings.sync_lease_seconds,
             ),
             worker_id=worker_name(),
         )

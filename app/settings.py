@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     run_worker: bool = True
     worker_concurrency: int = Field(default=4, ge=1)
     sync_poll_seconds: float = Field(default=300.0, gt=0)
+    # How long a worker's claim on a connection lasts without progress (a dead worker's
+    # connections are taken over after this); every committed page renews it.
+    sync_lease_seconds: float = Field(default=60.0, gt=0)
     # Addresses at these domains are never logged (besides the account's own domains):
     # rooms and resources, and the service's own mailers.
     excluded_email_domains: Annotated[list[str], NoDecode] = Field(

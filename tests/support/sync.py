@@ -59,16 +59,21 @@ class LinkedCalendar:
         (
             await self.chronik.graphql("mutation { syncCalendarNow { id } }", token=self.user.token)
         ).ok()
-        return await self.wait_synced(after=before["lastSyncedAt"], within=within)
+        return await self.wait_synced(
+            after=before["lastSyncedAt"], failures=before["failureCount"], within=within
+        )
 
-    async def wait_synced(self, *, after: str | None, within: float = 30) -> dict[str, Any]:
+    async def wait_synced(
+        self, *, after: str | None, failures: int = 0, within: float = 30
+    ) -> dict[str, Any]:
+        """Wait for a successful run after `after`; fail fast when a new failure is recorded."""
         deadline = asyncio.get_running_loop().time() + within
         while True:
             state = await self.state()
             done = state["lastSyncedAt"] is not None and state["lastSyncedAt"] != after
             if done and not state["requested"] and not state["syncing"]:
                 return state
-            if state["lastError"]:
+            if state["failureCount"] > failures:
                 raise AssertionError(f"sync failed: {state['lastError']}")
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"no sync finished in {within}s: {state}")

@@ -1,0 +1,181 @@
+"""The engine's contract: push, cursors, retries, failures — against both sandboxes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from tests.conftest import TestUser
+from tests.support.linking import sandbox_control
+from tests.support.server import RunningChronik
+from tests.support.sync import LinkedCalendar, linked_calendar
+
+SOON = (datetime.now(UTC) + timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture(params=["GOOGLE", "MICROSOFT"])
+async def cal(
+    request: pytest.FixtureRequest,
+    chronik: RunningChronik,
+    alice: TestUser,
+    db: asyncpg.Connection,
+) -> AsyncIterator[LinkedCalendar]:
+    yield await linked_calendar(chronik, alice, db, request.param)
+
+
+async def _wait_for_titles(
+    cal: LinkedCalendar, contact: str, titles: list[str], within: float
+) -> float:
+    started = time.monotonic()
+    while await cal.titles(contact) != titles:
+        assert time.monotonic() - started < within, await cal.titles(contact)
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+async def test_a_change_in_the_calendar_arrives_by_push_without_asking(
+    cal: LinkedCalendar,
+) -> None:
+    carla = await cal.contact("carla@client.test")
+    # The first sync registered a push channel; polling is minutes away, so only push helps.
+    channel = await cal.db.fetchval("SELECT push_channel_id FROM calendar_connections")
+    assert channel
+    await cal.calendar.create(title="Pushed", start=SOON, guests=["carla@client.test"])
+    latency = await _wait_for_titles(cal, carla, ["Pushed"], within=5)
+    print(f"\n{cal.provider}: sandbox change on the timeline after {latency * 1000:.0f} ms")
+
+
+async def test_forged_push_notifications_are_rejected_and_queue_nothing(
+    chronik: RunningChronik, cal: LinkedCalendar
+) -> None:
+    channel = await cal.db.fetchval("SELECT push_channel_id FROM calendar_connections")
+    if cal.provider == "GOOGLE":
+        response = await chronik.http.post(
+            f"{chronik.url}/webhooks/google",
+            headers={
+                "X-Goog-Channel-ID": channel,
+                "X-Goog-Channel-Token": "forged",
+                "X-Goog-Resource-State": "exists",
+                "X-Goog-Resource-ID": "x",
+                "X-Goog-Message-Number": "2",
+            },
+        )
+    else:
+        response = await chronik.http.post(
+            f"{chronik.url}/webhooks/microsoft",
+            json={
+                "value": [
+                    {
+                        "subscriptionId": channel,
+                        "clientState": "forged",
+                        "changeType": "updated",
+                        "resource": "Users/x/Events/y",
+                    }
+                ],
+            },
+        )
+    assert response.status_code == 403
+    assert await cal.db.fetchval("SELECT sync_requested_at FROM calendar_connections") is None
+    unknown = await chronik.http.post(
+        f"{chronik.url}/webhooks/google",
+        headers={
+            "X-Goog-Channel-ID": "no-such-channel",
+            "X-Goog-Channel-Token": "t",
+            "X-Goog-Resource-State": "exists",
+        },
+    )
+    assert unknown.status_code == 404
+
+
+async def test_graph_subscription_handshake_is_echoed(chronik: RunningChronik) -> None:
+    response = await chronik.http.post(
+        f"{chronik.url}/webhooks/microsoft", params={"validationToken": "Validation: 123 abc"}
+    )
+    assert response.status_code == 200
+    assert response.text == "Validation: 123 abc"
+    assert response.headers["content-type"].startswith("text/plain")
+
+
+async def test_expired_cursor_resyncs_and_reconciles_without_duplicates(
+    cal: LinkedCalendar,
+) -> None:
+    carla = await cal.contact("carla@client.test")
+    keep = await cal.calendar.create(title="Keep", start=SOON, guests=["carla@client.test"])
+    drop = await cal.calendar.create(
+        title="Drop", start=SOON + timedelta(hours=2), guests=["carla@client.test"]
+    )
+    await cal.sync()
+    await cal.calendar.expire_cursor()
+    await cal.calendar.update(keep, title="Keep (edited)")
+    await cal.calendar.delete(drop)
+    await cal.calendar.create(
+        title="New", start=SOON + timedelta(days=1), guests=["carla@client.test"]
+    )
+    await cal.sync()
+    assert await cal.titles(carla) == ["Keep (edited)", "New"]
+    live = "SELECT count(*) FROM meetings WHERE status <> 'cancelled'"
+    assert await cal.db.fetchval(live) == 2
+    duplicates = """SELECT count(*) FROM (SELECT contact_id, meeting_id FROM timeline_entries
+                    GROUP BY 1, 2 HAVING count(*) > 1) d"""
+    assert await cal.db.fetchval(duplicates) == 0
+
+
+async def test_throttling_and_server_errors_are_retried_through(
+    chronik: RunningChronik, cal: LinkedCalendar
+) -> None:
+    carla = await cal.contact("carla@client.test")
+    await cal.calendar.create(title="Despite faults", start=SOON, guests=["carla@client.test"])
+    await sandbox_control(chronik, cal.provider, "DELETE", "faults")
+    for kind, status in (("rate_limit", 429), ("server_error", 503)):
+        await sandbox_control(
+            chronik,
+            cal.provider,
+            "POST",
+            "faults",
+            {
+                "kind": kind,
+                "status": status,
+                "retryAfter": 0,
+                "nextN": 2,
+            },
+        )
+    state = await cal.sync()
+    assert state["failureCount"] == 0 and state["lastError"] is None
+    assert await cal.titles(carla) == ["Despite faults"]
+    injected = (await sandbox_control(chronik, cal.provider, "GET", "faults"))["injected"]
+    assert sum(injected.values()) >= 4
+
+
+async def test_a_failing_connection_is_recorded_and_does_not_stall_others(
+    chronik: RunningChronik, alice: TestUser, bob: TestUser, db: asyncpg.Connection
+) -> None:
+    failing = await linked_calendar(chronik, alice, db, "GOOGLE")
+    healthy = await linked_calendar(chronik, bob, db, "MICROSOFT")
+    await sandbox_control(
+        chronik,
+        "GOOGLE",
+        "POST",
+        "faults",
+        {"kind": "server_error", "status": 503, "retryAfter": 0},
+    )
+    (await chronik.graphql("mutation { syncCalendarNow { id } }", token=alice.token)).ok()
+    dan = await healthy.contact("dan@other.test")
+    await healthy.calendar.create(title="Still syncing", start=SOON, guests=["dan@other.test"])
+    await healthy.sync()
+    assert await healthy.titles(dan) == ["Still syncing"]
+
+    deadline = time.monotonic() + 30
+    while (state := await failing.state())["failureCount"] == 0:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert state["phase"] == "FAILING"
+    assert "503" in state["lastError"] and "try again" in state["lastError"]
+    await sandbox_control(chronik, "GOOGLE", "DELETE", "faults")
+    await db.execute("UPDATE calendar_connections SET next_attempt_at = NULL")
+    recovered = await failing.sync()
+    assert recovered["failureCount"] == 0 and recovered["phase"] == "INCREMENTAL"
