@@ -137,6 +137,20 @@ async def test_invalid_or_expired_sync_token_is_410(google: GoogleHarness) -> No
     assert (await google.call("GET", EVENTS, params={"syncToken": fresh}))[0] == 200
 
 
+async def test_tampered_token_and_tokens_from_before_a_reset_are_410(
+    google: GoogleHarness,
+) -> None:
+    _, token = await full_sync(google)
+    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    assert (await google.call("GET", EVENTS, params={"syncToken": tampered}))[0] == 410
+    google.sandbox.reset()
+    google.sandbox.create_user(ALICE)
+    fresh_token = google.sandbox.oauth.issue_access_token(ALICE)
+    status, _, _ = await google.call("GET", EVENTS, params={"syncToken": token},
+                                     token=fresh_token)
+    assert status == 410
+
+
 async def test_sync_token_of_another_calendar_is_410(google: GoogleHarness) -> None:
     other = google.sandbox.add_calendar(ALICE, "Other")
     _, body, _ = await google.call("GET", f"/calendar/v3/calendars/{other.id}/events")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import collections
+import hashlib
+import hmac
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -31,11 +33,6 @@ from sync.sandbox.oauth import OAuthAuthority
 
 DEFAULT_CHANNEL_TTL_MS = 7 * 24 * 3600 * 1000  # Google's default (and cap) for events channels
 MAX_PAGE_SNAPSHOTS = 512
-@dataclass(frozen=True)
-class SyncTokenState:
-    calendar_id: str
-    seq: int
-    epoch: int
 
 
 @dataclass
@@ -71,6 +68,7 @@ class SandboxState:
         self.base_url = "http://127.0.0.1"
         self.push = PushDispatcher(self.clock)
         self.faults = FaultInjector(seed)
+        self._generation = 0
         self._init_state()
 
     def _init_state(self) -> None:
@@ -85,7 +83,9 @@ class SandboxState:
         )
         self.users: dict[str, User] = {}
         self.calendars: dict[str, Calendar] = {}
-        self.sync_tokens: dict[str, SyncTokenState] = {}
+        # A reset changes the key, so tokens from before it answer 410 like any stale token.
+        secret = f"google-sandbox-sync-{self.seed}-{self._generation}"
+        self._token_key = hashlib.sha256(secret.encode()).digest()
         self.page_snapshots: collections.OrderedDict[str, PageSnapshot] = (
             collections.OrderedDict()
         )
@@ -100,6 +100,7 @@ class SandboxState:
 
     def reset(self) -> None:
         """Forget everything (users, events, tokens, channels, logs, faults)."""
+        self._generation += 1
         self._init_state()
         self.faults.reset()
         self.push.log.clear()
@@ -485,17 +486,33 @@ class SandboxState:
     # -- sync tokens -----------------------------------------------------------------------------
 
     def issue_sync_token(self, calendar: Calendar) -> str:
-        token = "C" + self._opaque(21)
-        self.sync_tokens[token] = SyncTokenState(calendar.id, self._seq, calendar.sync_epoch)
-        return token
+        """An opaque token for "everything up to now" on ``calendar``. Stateless (the change
+        number, the calendar's token epoch and its id, signed with a key derived from the
+        seed), so a long-running sandbox keeps no per-token memory and forgeries are refused."""
+        payload = f"{self._seq}:{calendar.sync_epoch}:{calendar.id}".encode()
+        mac = hmac.new(self._token_key, payload, hashlib.sha256).digest()[:12]
+        return "C" + base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
 
     def resolve_sync_token(self, calendar: Calendar, token: str) -> int:
-        """The change number a token stands for; 410 ``fullSyncRequired`` when it is unknown,
-        for another calendar, or was invalidated by expire_sync_tokens."""
-        state = self.sync_tokens.get(token)
-        if state is None or state.calendar_id != calendar.id or state.epoch != calendar.sync_epoch:
+        """The change number a token stands for; 410 ``fullSyncRequired`` when it is malformed,
+        forged, for another calendar, or was invalidated by expire_sync_tokens."""
+        try:
+            raw = base64.urlsafe_b64decode(token[1:] + "=" * (-(len(token) - 1) % 4))
+            mac, payload = raw[:12], raw[12:]
+            seq_text, epoch_text, calendar_id = payload.decode().split(":", 2)
+            seq, epoch = int(seq_text), int(epoch_text)
+        except (ValueError, UnicodeDecodeError):
+            raise errors.full_sync_required() from None
+        expected = hmac.new(self._token_key, payload, hashlib.sha256).digest()[:12]
+        if (
+            not token.startswith("C")
+            or not hmac.compare_digest(mac, expected)
+            or calendar_id != calendar.id
+            or epoch != calendar.sync_epoch
+            or seq > self._seq
+        ):
             raise errors.full_sync_required()
-        return state.seq
+        return seq
 
     def expire_sync_tokens(self, calendar_id: str) -> None:
         """Control: every sync token of the calendar answers 410 on its next use."""
