@@ -144,3 +144,18 @@ async def test_dropped_messages_are_logged_not_sent(
     assert [int(r["headers"]["X-Goog-Message-Number"]) for r in receiver.requests] == [1, 3]
     log = (await google.control("GET", "/_sandbox/notifications"))["notifications"]
     assert [n["messageNumber"] for n in log if n["error"]] == [2]
+
+
+async def test_control_lists_and_expires_channels(
+    google: GoogleHarness, receiver: Receiver
+) -> None:
+    channel = await watch(google, receiver, token="t")
+    listed = (await google.control("GET", "/_sandbox/channels"))["channels"]
+    assert [(c["id"], c["resourceId"], c["token"]) for c in listed] == [
+        ("chan-1", channel["resourceId"], "t")]
+    await google.control("POST", "/_sandbox/channels/chan-1/expire")
+    assert (await google.control("GET", "/_sandbox/channels"))["channels"] == []
+    await google.sandbox.push.drain()
+    google.sandbox.ui_create_event(ALICE, MEETING)
+    await google.sandbox.push.drain()
+    assert len(receiver.requests) <= 1  # at most the sync message from before expiry

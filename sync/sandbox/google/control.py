@@ -44,6 +44,9 @@ Faults (see sync/sandbox/faults.py)
   DELETE /_sandbox/faults   clear all;  GET /_sandbox/faults -> {"injected": {...}, "active": n}
 
 Logs and push
+  GET    /_sandbox/channels        live push channels (id, resourceId, calendarId, address,
+                                   token, expiration ms, messageNumber)
+  POST   /_sandbox/channels/{id}/expire   the channel expires now (stops delivering)
   GET    /_sandbox/invitations     mails Google "sent" because of sendUpdates
   GET    /_sandbox/notifications   push deliveries (channel, state, message number, status);
                                    ``?wait=true`` first waits for queued deliveries
@@ -293,6 +296,37 @@ async def push_settings(request: web.Request) -> web.Response:
     )
 
 
+async def channels(request: web.Request) -> web.Response:
+    sandbox = _sb(request)
+    now_ms = int(sandbox.clock() * 1000)
+    return json_response(
+        {
+            "channels": [
+                {
+                    "id": c.id,
+                    "resourceId": c.resource_id,
+                    "calendarId": c.calendar_id,
+                    "address": c.address,
+                    "token": c.token,
+                    "expiration": str(c.expiration_ms),
+                    "messageNumber": c.message_number,
+                }
+                for c in sandbox.channels.values()
+                if not c.stopped and c.expiration_ms > now_ms
+            ]
+        }
+    )
+
+
+async def expire_channel(request: web.Request) -> web.Response:
+    sandbox = _sb(request)
+    channel = sandbox.channels.get(request.match_info["channelId"])
+    if channel is None:
+        raise KeyError(f"no such channel: {request.match_info['channelId']}")
+    channel.expiration_ms = min(channel.expiration_ms, int(sandbox.clock() * 1000))
+    return json_response({"expired": True})
+
+
 async def reset(request: web.Request) -> web.Response:
     _sb(request).reset()
     return web.Response(status=204)
@@ -323,4 +357,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/_sandbox/invitations", invitations)
     r.add_get("/_sandbox/notifications", notifications)
     r.add_post("/_sandbox/push", push_settings)
+    r.add_get("/_sandbox/channels", channels)
+    r.add_post("/_sandbox/channels/{channelId}/expire", expire_channel)
     r.add_post("/_sandbox/reset", reset)
