@@ -247,22 +247,18 @@ async def calendar_view_delta(request: web.Request) -> web.Response:
         tail = {"@odata.nextLink": f"{base}?$skiptoken={quote(page.skip_token)}"}
     else:
         tail = {"@odata.deltaLink": f"{base}?$deltatoken={quote(page.delta_token or '')}"}
-    return _collection(sandbox, {"@odata.context": f"{CONTEXT}Collection(event)"},
+    return _collection({"@odata.context": f"{CONTEXT}Collection(event)"},
                        page.items, tail, render, ["odata.track-changes", *applied])
 
 
 def _collection(
-    sandbox: MicrosoftSandbox, head: dict[str, Any], items: list[Any], tail: dict[str, Any],
-    render: _Render, applied: list[str],
+    head: dict[str, Any], items: list[Any], tail: dict[str, Any], render: _Render,
+    applied: list[str],
 ) -> web.Response:
-    """A collection response; plain renders reuse each event's cached JSON text."""
-    headers = {"Content-Type": GRAPH_JSON, "Cache-Control": "private",
-               **render.headers(applied)}
-    if render.plain:
-        body = sandbox.json_cache.collection(head, items, tail)
-    else:
-        body = orjson.dumps({**head, "value": render.events(items), **tail})
-    return web.Response(body=body, headers=headers)
+    """A collection response: ``{**head, "value": items, **tail}``, serialised in one call
+    (measured faster for a first round than caching each event's JSON text)."""
+    return json_response({**head, "value": render.events(items), **tail},
+                         headers=render.headers(applied))
 
 
 def _paged(
@@ -286,8 +282,8 @@ def _paged(
         params = {k: v for k, v in query.items() if k not in ("$skip",)}
         params["$skip"] = str(skip + size)
         tail["@odata.nextLink"] = str(request.url.with_query(params))
-    return _collection(_sandbox(request), {"@odata.context": context},
-                       items[skip:skip + size], tail, render, applied)
+    return _collection({"@odata.context": context}, items[skip:skip + size], tail, render,
+                       applied)
 
 
 async def calendar_view(request: web.Request) -> web.Response:

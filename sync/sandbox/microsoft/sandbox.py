@@ -20,7 +20,6 @@ from sync.sandbox.oauth import OAuthAuthority
 from .delta import DeltaTracker
 from .ids import IdFactory, occurrence_id
 from .resources import PATCHABLE
-from .serialise import EventJsonCache
 from .store import CalendarState, Mailbox, MailboxStore
 from .subscriptions import Subscriptions
 from .timefmt import dttz, from_epoch, parse_offset, short_offset_text
@@ -55,7 +54,6 @@ class MicrosoftSandbox:
             self.ids, self.now, self.tenant_id, self.application_id
         )
         self.store.listeners.append(self.subscriptions.on_change)
-        self.json_cache = EventJsonCache()
 
     def now(self) -> datetime:
         """The sandbox clock as an aware UTC datetime."""
@@ -219,7 +217,7 @@ class MicrosoftSandbox:
         self.subscriptions.reset()
         self.faults.reset()
         self.authority.reset()
-        self.json_cache.clear()
+
 
 
 def patchable(changes: Mapping[str, Any]) -> dict[str, Any]:
