@@ -202,3 +202,30 @@ async def test_get_with_if_none_match_is_304(google: GoogleHarness) -> None:
     status, _, resp = await google.call("GET", f"{EVENTS}/{event['id']}",
                                         headers={"If-None-Match": '"stale"'})
     assert status == 200 and resp.headers["ETag"] == event["etag"]
+
+
+async def test_patch_merges_objects_and_replaces_arrays(google: GoogleHarness) -> None:
+    _, event, _ = await google.call("POST", EVENTS, json=meeting(
+        extendedProperties={"private": {"chronikId": "42", "source": "crm"}},
+        attendees=[{"email": "a@x.com"}, {"email": "b@x.com"}]))
+    _, patched, _ = await google.call("PATCH", f"{EVENTS}/{event['id']}", json={
+        "extendedProperties": {"private": {"source": None, "synced": "yes"}},
+        "attendees": [{"email": "c@x.com"}]})
+    assert patched["extendedProperties"] == {"private": {"chronikId": "42", "synced": "yes"}}
+    assert [a["email"] for a in patched["attendees"]] == ["c@x.com"]
+    _, cleared, _ = await google.call("PATCH", f"{EVENTS}/{event['id']}",
+                                      json={"extendedProperties": None})
+    assert "extendedProperties" not in cleared
+
+
+async def test_list_filters_by_extended_property(google: GoogleHarness) -> None:
+    _, mine, _ = await google.call("POST", EVENTS, json=meeting(
+        extendedProperties={"private": {"chronikId": "42"}, "shared": {"deal": "7"}}))
+    await google.call("POST", EVENTS, json=meeting(
+        extendedProperties={"private": {"chronikId": "43"}}))
+    await google.call("POST", EVENTS, json=meeting())
+    _, body, _ = await google.call("GET", f"{EVENTS}?privateExtendedProperty=chronikId%3D42"
+                                   "&sharedExtendedProperty=deal%3D7")
+    assert [item["id"] for item in body["items"]] == [mine["id"]]
+    status, _, _ = await google.call("GET", EVENTS, params={"privateExtendedProperty": "novalue"})
+    assert status == 400

@@ -139,6 +139,7 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
             order_by=order_by,
             query=params.get("q"),
             ical_uid=params.get("iCalUID"),
+            properties=_property_filters(params),
         )
     snapshot = PageSnapshot(
         items=items,
@@ -149,7 +150,39 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
     return _serve(sandbox, calendar, snapshot, size)
 
 
-_FILTERS = ("singleEvents", "timeMin", "timeMax", "updatedMin", "orderBy", "q", "iCalUID")
+_FILTERS = (
+    "singleEvents",
+    "timeMin",
+    "timeMax",
+    "updatedMin",
+    "orderBy",
+    "q",
+    "iCalUID",
+    "privateExtendedProperty",
+    "sharedExtendedProperty",
+)
+
+
+_PROPERTY_PARAMS = (("privateExtendedProperty", "private"), ("sharedExtendedProperty", "shared"))
+
+
+def _property_filters(params: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(scope, key, value) from repeated ``privateExtendedProperty=key=value`` parameters."""
+    getall = getattr(params, "getall", None)
+    found: list[tuple[str, str, str]] = []
+    for name, scope in _PROPERTY_PARAMS:
+        values = getall(name, []) if getall else ([params[name]] if name in params else [])
+        for item in values:
+            key, sep, value = str(item).partition("=")
+            if not sep or not key:
+                raise errors.invalid(f"Invalid value for: {name}", name)
+            found.append((scope, key, value))
+    return found
+
+
+def _has_properties(event: StoredEvent, wanted: list[tuple[str, str, str]]) -> bool:
+    props = event.data.get("extendedProperties") or {}
+    return all((props.get(scope) or {}).get(key) == value for scope, key, value in wanted)
 
 
 def _is_plain(params: Mapping[str, str]) -> bool:
@@ -257,6 +290,7 @@ def _full(
     order_by: str | None,
     query: str | None,
     ical_uid: str | None,
+    properties: list[tuple[str, str, str]],
 ) -> list[bytes]:
     updated_floor = rfc3339_ms(updated_min.timestamp()) if updated_min else None
     keyed: list[tuple[Any, bytes]] = []
@@ -266,6 +300,8 @@ def _full(
         if updated_floor is not None and event.data["updated"] < updated_floor:
             continue
         if ical_uid is not None and event.data.get("iCalUID") != ical_uid:
+            continue
+        if properties and not _has_properties(event, properties):
             continue
         if query is not None and (event.deleted or not _matches_text(event, query)):
             continue

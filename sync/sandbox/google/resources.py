@@ -98,19 +98,48 @@ def _person(email: str, owner: str, display_names: dict[str, str]) -> dict[str, 
 def merge_fields(
     existing: dict[str, Any] | None, body: dict[str, Any], replace: bool
 ) -> dict[str, Any]:
-    """The client-writable fields after a patch (``replace`` False) or update (True)."""
+    """The client-writable fields after a patch (``replace`` False) or update (True).
+
+    Patch semantics as Google documents them: a field set to null is cleared, arrays are
+    replaced, objects are merged member by member (so patching one extended property keeps the
+    others); start/end are replaced whole, since date and dateTime exclude each other.
+    """
     fields: dict[str, Any] = {}
     if existing is not None and not replace:
         fields = {key: existing[key] for key in _WRITABLE if key in existing}
         if existing.get("status"):
             fields["status"] = existing["status"]
     for key in (*_WRITABLE, "status"):
-        if key in body:
-            if body[key] is None:
-                fields.pop(key, None)
-            else:
-                fields[key] = body[key]
+        if key not in body:
+            continue
+        value = body[key]
+        if value is None:
+            fields.pop(key, None)
+        elif (
+            not replace
+            and key not in _WHOLE
+            and isinstance(value, dict)
+            and isinstance(fields.get(key), dict)
+        ):
+            fields[key] = _merge_objects(fields[key], value)
+        else:
+            fields[key] = value
     return fields
+
+
+_WHOLE = ("start", "end")
+
+
+def _merge_objects(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge_objects(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def significant_change(before: dict[str, Any], after: dict[str, Any]) -> bool:
