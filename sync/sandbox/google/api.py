@@ -25,16 +25,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def json_bytes(body: bytes, status: int = 200) -> web.Response:
+    """A 200 (or ``status``) answer from already-serialized JSON."""
     return web.Response(
         body=body, status=status, content_type="application/json", charset="UTF-8"
     )
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
+    """A JSON answer serialized with orjson."""
     return json_bytes(orjson.dumps(data), status)
 
 
 def bearer_token(request: web.Request) -> str | None:
+    """The bearer token of the request (header, or ``access_token`` query)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -124,6 +127,7 @@ def _event_response(event: StoredEvent | dict[str, Any]) -> web.Response:
 
 
 def calendar_list_entry(calendar: Calendar) -> dict[str, Any]:
+    """A ``calendar#calendarListEntry`` for the owner of ``calendar``."""
     entry: dict[str, Any] = {
         "kind": "calendar#calendarListEntry",
         "etag": f'"{calendar.etag_seq * 1000}"',
@@ -154,6 +158,7 @@ def calendar_list_entry(calendar: Calendar) -> dict[str, Any]:
 
 
 def calendar_resource(calendar: Calendar) -> dict[str, Any]:
+    """A ``calendar#calendar`` resource (calendars.get)."""
     resource: dict[str, Any] = {
         "kind": "calendar#calendar",
         "etag": f'"{calendar.etag_seq * 1000}"',
@@ -171,6 +176,7 @@ def calendar_resource(calendar: Calendar) -> dict[str, Any]:
 
 
 async def calendar_list(request: web.Request) -> web.Response:
+    """calendarList.list: the user's primary and secondary calendars."""
     sandbox = _sandbox(request)
     user = sandbox.users[request[USER_EMAIL]]
     items = [calendar_list_entry(sandbox.calendars[cal_id]) for cal_id in user.calendars]
@@ -187,19 +193,23 @@ async def calendar_list(request: web.Request) -> web.Response:
 
 
 async def calendar_list_get(request: web.Request) -> web.Response:
+    """calendarList.get."""
     return json_response(calendar_list_entry(_calendar(request)))
 
 
 async def calendar_get(request: web.Request) -> web.Response:
+    """calendars.get (``primary`` resolves to the user's email)."""
     return json_response(calendar_resource(_calendar(request)))
 
 
 async def events_list(request: web.Request) -> web.Response:
+    """events.list: full or incremental listing, one page (see listing.py)."""
     calendar = _calendar(request)
     return json_bytes(listing.list_events(_sandbox(request), calendar, request.query))
 
 
 async def events_insert(request: web.Request) -> web.Response:
+    """events.insert (client-chosen ids allowed; 409 on a duplicate)."""
     calendar = _calendar(request)
     body = await _body(request)
     # organizer and creator are read-only through the API: the caller's calendar organizes.
@@ -212,6 +222,7 @@ async def events_insert(request: web.Request) -> web.Response:
 
 
 async def events_get(request: web.Request) -> web.Response:
+    """events.get (deleted events too, as Google does); honours If-None-Match."""
     calendar = _calendar(request)
     event = _sandbox(request).get_event(calendar, request.match_info["eventId"])
     etag = event.data["etag"] if isinstance(event, StoredEvent) else event["etag"]
@@ -237,14 +248,17 @@ async def _write(request: web.Request, *, replace: bool) -> web.Response:
 
 
 async def events_patch(request: web.Request) -> web.Response:
+    """events.patch (If-Match aware)."""
     return await _write(request, replace=False)
 
 
 async def events_update(request: web.Request) -> web.Response:
+    """events.update: replace the whole event (If-Match aware)."""
     return await _write(request, replace=True)
 
 
 async def events_delete(request: web.Request) -> web.Response:
+    """events.delete: 204, the event stays as a cancelled tombstone."""
     calendar = _calendar(request)
     _sandbox(request).delete_event(
         calendar,
@@ -256,6 +270,7 @@ async def events_delete(request: web.Request) -> web.Response:
 
 
 async def events_instances(request: web.Request) -> web.Response:
+    """events.instances: one page of a series' occurrences."""
     sandbox = _sandbox(request)
     calendar = _calendar(request)
     master = calendar.events.get(request.match_info["eventId"])
@@ -267,6 +282,7 @@ async def events_instances(request: web.Request) -> web.Response:
 
 
 async def events_watch(request: web.Request) -> web.Response:
+    """events.watch: create a web_hook channel (answers an ``api#channel``)."""
     sandbox = _sandbox(request)
     calendar = _calendar(request)
     body = await _body(request)
@@ -286,6 +302,7 @@ async def events_watch(request: web.Request) -> web.Response:
 
 
 async def channels_stop(request: web.Request) -> web.Response:
+    """channels.stop: 204, or 404 for an unknown/expired channel."""
     body = await _body(request)
     channel_id, resource_id = body.get("id"), body.get("resourceId")
     if not channel_id:
@@ -297,6 +314,7 @@ async def channels_stop(request: web.Request) -> web.Response:
 
 
 async def free_busy(request: web.Request) -> web.Response:
+    """freebusy.query: merged busy periods per requested calendar."""
     sandbox = _sandbox(request)
     body = await _body(request)
     if "timeMin" not in body:

@@ -100,6 +100,7 @@ def _sb(request: web.Request) -> GoogleSandbox:
 
 
 def user_json(sandbox: GoogleSandbox, user: User) -> dict[str, Any]:
+    """A sandbox user and their calendars as control-API JSON."""
     return {
         "email": user.email,
         "displayName": user.display_name,
@@ -109,6 +110,7 @@ def user_json(sandbox: GoogleSandbox, user: User) -> dict[str, Any]:
 
 
 def calendar_json(calendar: Calendar) -> dict[str, Any]:
+    """A calendar as control-API JSON."""
     return {
         "id": calendar.id,
         "summary": calendar.summary,
@@ -120,6 +122,7 @@ def calendar_json(calendar: Calendar) -> dict[str, Any]:
 
 
 async def create_user(request: web.Request) -> web.Response:
+    """POST /_sandbox/users."""
     body = await _body(request)
     sandbox = _sb(request)
     user = sandbox.create_user(
@@ -129,11 +132,13 @@ async def create_user(request: web.Request) -> web.Response:
 
 
 async def list_users(request: web.Request) -> web.Response:
+    """GET /_sandbox/users."""
     sandbox = _sb(request)
     return json_response({"users": [user_json(sandbox, u) for u in sandbox.users.values()]})
 
 
 async def add_calendar(request: web.Request) -> web.Response:
+    """POST /_sandbox/users/{email}/calendars."""
     body = await _body(request)
     calendar = _sb(request).add_calendar(
         request.match_info["email"],
@@ -145,6 +150,7 @@ async def add_calendar(request: web.Request) -> web.Response:
 
 
 async def mint_token(request: web.Request) -> web.Response:
+    """POST /_sandbox/users/{email}/token."""
     body = await _body(request)
     sandbox = _sb(request)
     user = sandbox._user(request.match_info["email"])
@@ -157,12 +163,14 @@ async def mint_token(request: web.Request) -> web.Response:
 
 
 async def create_event(request: web.Request) -> web.Response:
+    """POST /_sandbox/calendars/{calendarId}/events."""
     body = await _body(request)
     event = _sb(request).ui_create_event(request.match_info["calendarId"], body)
     return json_bytes(event.wire_bytes(), status=201)
 
 
 async def update_event(request: web.Request) -> web.Response:
+    """PATCH /_sandbox/calendars/{calendarId}/events/{eventId}."""
     body = await _body(request)
     event = _sb(request).ui_update_event(
         request.match_info["calendarId"], request.match_info["eventId"], body
@@ -171,6 +179,7 @@ async def update_event(request: web.Request) -> web.Response:
 
 
 async def cancel_event(request: web.Request) -> web.Response:
+    """POST .../events/{eventId}/cancel."""
     event = _sb(request).ui_cancel_event(
         request.match_info["calendarId"], request.match_info["eventId"]
     )
@@ -178,6 +187,7 @@ async def cancel_event(request: web.Request) -> web.Response:
 
 
 async def private_event(request: web.Request) -> web.Response:
+    """POST .../events/{eventId}/private."""
     event = _sb(request).make_private(
         request.match_info["calendarId"], request.match_info["eventId"]
     )
@@ -185,6 +195,7 @@ async def private_event(request: web.Request) -> web.Response:
 
 
 async def respond(request: web.Request) -> web.Response:
+    """POST .../events/{eventId}/response."""
     body = await _body(request)
     event = _sb(request).set_response(
         request.match_info["calendarId"],
@@ -196,6 +207,7 @@ async def respond(request: web.Request) -> web.Response:
 
 
 async def occurrence(request: web.Request) -> web.Response:
+    """POST .../events/{eventId}/occurrence: change or cancel one occurrence."""
     body = await _body(request)
     sandbox = _sb(request)
     cal_id = request.match_info["calendarId"]
@@ -210,11 +222,13 @@ async def occurrence(request: web.Request) -> web.Response:
 
 
 async def delete_event(request: web.Request) -> web.Response:
+    """DELETE /_sandbox/calendars/{calendarId}/events/{eventId}."""
     _sb(request).ui_delete_event(request.match_info["calendarId"], request.match_info["eventId"])
     return web.Response(status=204)
 
 
 async def bulk(request: web.Request) -> web.Response:
+    """POST /_sandbox/calendars/{calendarId}/events:bulk."""
     body = await _body(request)
     start = parse_rfc3339(str(body["start"]), "start") if body.get("start") else None
     created = _sb(request).bulk_load(
@@ -229,21 +243,25 @@ async def bulk(request: web.Request) -> web.Response:
 
 
 async def expire_sync_tokens(request: web.Request) -> web.Response:
+    """POST /_sandbox/calendars/{calendarId}/expire-sync-tokens."""
     _sb(request).expire_sync_tokens(request.match_info["calendarId"])
     return json_response({"expired": True})
 
 
 async def oauth_stats(request: web.Request) -> web.Response:
+    """GET /_sandbox/oauth/stats."""
     return json_response({"tokenRequests": dict(_sb(request).oauth.token_requests)})
 
 
 async def revoke_user(request: web.Request) -> web.Response:
+    """POST /_sandbox/oauth/revoke-user."""
     body = await _body(request)
     _sb(request).oauth.revoke_user(str(body["email"]).lower())
     return json_response({"revoked": True})
 
 
 async def expire_access_tokens(request: web.Request) -> web.Response:
+    """POST /_sandbox/oauth/expire-access-tokens."""
     body = await _body(request)
     email = body.get("email")
     _sb(request).oauth.expire_access_tokens(str(email).lower() if email else None)
@@ -251,24 +269,29 @@ async def expire_access_tokens(request: web.Request) -> web.Response:
 
 
 async def add_fault(request: web.Request) -> web.Response:
+    """POST /_sandbox/faults."""
     fault = fault_from_json(await _body(request))
     return json_response({"id": _sb(request).faults.add(fault)}, status=201)
 
 
 async def clear_faults(request: web.Request) -> web.Response:
+    """DELETE /_sandbox/faults."""
     _sb(request).faults.clear()
     return web.Response(status=204)
 
 
 async def get_faults(request: web.Request) -> web.Response:
+    """GET /_sandbox/faults."""
     return json_response(fault_stats(_sb(request).faults))
 
 
 async def invitations(request: web.Request) -> web.Response:
+    """GET /_sandbox/invitations."""
     return json_response({"invitations": _sb(request).invitations})
 
 
 async def notifications(request: web.Request) -> web.Response:
+    """GET /_sandbox/notifications."""
     sandbox = _sb(request)
     if request.query.get("wait") == "true":
         await sandbox.push.drain()
@@ -276,6 +299,7 @@ async def notifications(request: web.Request) -> web.Response:
 
 
 async def push_settings(request: web.Request) -> web.Response:
+    """POST /_sandbox/push."""
     body = await _body(request)
     settings = _sb(request).push.settings
     if "duplicate" in body:
@@ -297,6 +321,7 @@ async def push_settings(request: web.Request) -> web.Response:
 
 
 async def channels(request: web.Request) -> web.Response:
+    """GET /_sandbox/channels."""
     sandbox = _sb(request)
     now_ms = int(sandbox.clock() * 1000)
     return json_response(
@@ -319,6 +344,7 @@ async def channels(request: web.Request) -> web.Response:
 
 
 async def expire_channel(request: web.Request) -> web.Response:
+    """POST /_sandbox/channels/{channelId}/expire."""
     sandbox = _sb(request)
     channel = sandbox.channels.get(request.match_info["channelId"])
     if channel is None:
@@ -328,11 +354,13 @@ async def expire_channel(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
+    """POST /_sandbox/reset."""
     _sb(request).reset()
     return web.Response(status=204)
 
 
 def add_routes(app: web.Application) -> None:
+    """Register the control routes listed in this module's docstring."""
     r = app.router
     r.add_post("/_sandbox/users", create_user)
     r.add_get("/_sandbox/users", list_users)

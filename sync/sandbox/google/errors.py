@@ -91,24 +91,29 @@ def unauthenticated() -> GoogleApiError:
 
 
 def not_found() -> GoogleApiError:
+    """404 ``notFound``."""
     return GoogleApiError(404, "notFound", "Not Found")
 
 
 def deleted() -> GoogleApiError:
+    """410 ``deleted`` (deleting an already deleted event)."""
     return GoogleApiError(410, "deleted", "Resource has been deleted")
 
 
 def full_sync_required() -> GoogleApiError:
+    """410 ``fullSyncRequired`` (invalid or expired sync token)."""
     return GoogleApiError(
         410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required."
     )
 
 
 def duplicate() -> GoogleApiError:
+    """409 ``duplicate`` (an event with that id exists)."""
     return GoogleApiError(409, "duplicate", "The requested identifier already exists.")
 
 
 def condition_not_met() -> GoogleApiError:
+    """412 ``conditionNotMet`` (If-Match etag is stale)."""
     return GoogleApiError(
         412, "conditionNotMet", "Precondition Failed", location="If-Match", location_type="header"
     )
@@ -120,10 +125,12 @@ def invalid(message: str, location: str | None = None) -> GoogleApiError:
 
 
 def required(field: str) -> GoogleApiError:
+    """400 ``required`` for a missing field."""
     return GoogleApiError(400, "required", "Required", location=field)
 
 
 def time_range_empty(location: str = "timeMax") -> GoogleApiError:
+    """400 ``timeRangeEmpty`` (end before start)."""
     return GoogleApiError(
         400,
         "timeRangeEmpty",

@@ -56,6 +56,7 @@ class When:
 
     @property
     def ts(self) -> float:
+        """Epoch seconds."""
         return self.moment.timestamp()
 
     def to_wire(self) -> dict[str, str]:
@@ -123,18 +124,22 @@ class StoredEvent:
 
     @property
     def id(self) -> str:
+        """The event id."""
         return str(self.data["id"])
 
     @property
     def cancelled(self) -> bool:
+        """status == cancelled (deleted or cancelled)."""
         return bool(self.data.get("status") == "cancelled")
 
     @property
     def recurring_event_id(self) -> str | None:
+        """The series id of an occurrence, else None."""
         return self.data.get("recurringEventId")
 
     @property
     def is_master(self) -> bool:
+        """A live series master (has a recurrence)."""
         return bool(self.data.get("recurrence")) and not self.deleted
 
     def wire(self, *, minimal: bool = False) -> dict[str, Any]:
@@ -156,6 +161,7 @@ class StoredEvent:
         return self._bytes
 
     def invalidate(self) -> None:
+        """Drop the cached serializations."""
         self._bytes = None
         self._minimal_bytes = None
 

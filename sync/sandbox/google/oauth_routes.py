@@ -232,6 +232,7 @@ async def userinfo(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    """Register the OAuth endpoints."""
     app.router.add_get("/o/oauth2/v2/auth", authorize)
     app.router.add_post("/o/oauth2/v2/auth", authorize)
     app.router.add_post("/token", token)

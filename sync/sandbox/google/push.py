@@ -74,6 +74,7 @@ class PushDispatcher:
             await self._idle.wait()
 
     async def close(self) -> None:
+        """Stop the worker and close the HTTP session."""
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

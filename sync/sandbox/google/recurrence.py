@@ -129,6 +129,7 @@ def occurrence_starts(
 
 
 def instance_id(master_id: str, original: When) -> str:
+    """Google's id of one occurrence: ``<masterId>_<original start>``."""
     return f"{master_id}_{original.instance_suffix()}"
 
 

@@ -45,6 +45,7 @@ def validate_id(event_id: str) -> None:
 
 
 def html_link(event_id: str, calendar_id: str) -> str:
+    """The ``htmlLink`` Google builds from the event and calendar ids."""
     eid = base64.urlsafe_b64encode(f"{event_id} {calendar_id}".encode()).decode().rstrip("=")
     return f"https://www.google.com/calendar/event?eid={eid}"
 

@@ -71,6 +71,7 @@ class GoogleSandbox(SandboxState):
         self.delete_event(self.calendar(calendar_id), event_id)
 
     def make_private(self, calendar_id: str, event_id: str) -> StoredEvent:
+        """The owner marked the event private (``visibility: private``)."""
         return self.ui_update_event(calendar_id, event_id, {"visibility": "private"})
 
     def set_response(

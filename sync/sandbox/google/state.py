@@ -181,6 +181,7 @@ class SandboxState:
             raise KeyError(f"no such sandbox user: {email}") from None
 
     def display_names(self) -> dict[str, str]:
+        """Sandbox users' display names by email."""
         return {email: user.display_name for email, user in self.users.items()}
 
     def calendar_for(self, calendar_id: str, user_email: str) -> Calendar:
@@ -520,6 +521,7 @@ class SandboxState:
         calendar.sync_epoch += 1
 
     def store_snapshot(self, snapshot: PageSnapshot) -> str:
+        """Keep a listing snapshot under a fresh page token (LRU-bounded)."""
         token = self._opaque(24)
         self.page_snapshots[token] = snapshot
         while len(self.page_snapshots) > MAX_PAGE_SNAPSHOTS:
