@@ -159,3 +159,32 @@ async def test_control_lists_and_expires_channels(
     google.sandbox.ui_create_event(ALICE, MEETING)
     await google.sandbox.push.drain()
     assert len(receiver.requests) == 1  # only the sync message from before the expiry
+
+
+async def test_a_dead_receiver_does_not_hold_up_other_channels(
+    google: GoogleHarness, receiver: Receiver
+) -> None:
+    # A receiver that accepts the connection but never answers (until the delivery timeout).
+    import asyncio
+
+    stalled: list[asyncio.StreamWriter] = []
+
+    async def swallow(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stalled.append(writer)
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        await google.call("POST", f"{EVENTS}/watch", json={
+            "id": "chan-dead", "type": "web_hook", "address": f"http://127.0.0.1:{port}/x"})
+        await watch(google, receiver)  # queued after the dead channel's message
+        for _ in range(100):  # the live channel's sync message arrives despite the dead one
+            if receiver.requests:
+                break
+            await asyncio.sleep(0.02)
+        assert [r["headers"]["X-Goog-Channel-ID"] for r in receiver.requests] == ["chan-1"]
+    finally:
+        for writer in stalled:
+            writer.close()
+        server.close()
+        google.sandbox.push.forget()

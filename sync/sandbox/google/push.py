@@ -45,12 +45,16 @@ class _Message:
 
 
 class PushDispatcher:
-    """Queues and delivers notifications; ``log`` records every delivery attempt."""
+    """Queues and delivers notifications; ``log`` records every delivery attempt.
+
+    One worker task per channel: a channel's messages go out in order (like Google's, which
+    numbers them), while a slow or dead receiver never holds up other channels.
+    """
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
-        self._queue: asyncio.Queue[_Message] | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._queues: dict[str, asyncio.Queue[_Message]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
         self._session: aiohttp.ClientSession | None = None
         self._idle: asyncio.Event | None = None
         self._pending = 0
@@ -62,56 +66,71 @@ class PushDispatcher:
         if channel.stopped or channel.expiration_ms <= self._clock() * 1000:
             return
         channel.message_number += 1
-        self._ensure_worker()
-        assert self._queue is not None and self._idle is not None
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        queue = self._queues.get(channel.id)
+        worker = self._workers.get(channel.id)
+        if queue is None or worker is None or worker.done():
+            queue = self._queues[channel.id] = asyncio.Queue()
+            loop = asyncio.get_running_loop()
+            self._workers[channel.id] = loop.create_task(self._run(queue))
         self._pending += 1
         self._idle.clear()
-        self._queue.put_nowait(_Message(channel, state, channel.message_number))
+        queue.put_nowait(_Message(channel, state, channel.message_number))
 
     async def drain(self) -> None:
         """Wait until every queued message has been attempted (tests use this)."""
-        if self._idle is not None:
+        if self._idle is not None and self._pending:
             await self._idle.wait()
 
+    def forget(self) -> None:
+        """Drop queued messages, workers, settings and the log (sandbox reset)."""
+        for worker in self._workers.values():
+            worker.cancel()
+        self._workers.clear()
+        self._queues.clear()
+        self._pending = 0
+        if self._idle is not None:
+            self._idle.set()
+        self.settings = PushSettings()
+        self.log.clear()
+
     async def close(self) -> None:
-        """Stop the worker and close the HTTP session."""
-        if self._worker is not None:
-            self._worker.cancel()
+        """Stop the workers and close the HTTP session."""
+        workers = list(self._workers.values())
+        self._workers.clear()
+        self._queues.clear()
+        for worker in workers:
+            worker.cancel()
+        for worker in workers:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
+                await worker
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    def _ensure_worker(self) -> None:
-        if self._worker is None or self._worker.done():
-            self._queue = asyncio.Queue()
-            self._idle = asyncio.Event()
-            self._pending = 0
-            self._worker = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        assert self._queue is not None and self._idle is not None
+    async def _run(self, queue: asyncio.Queue[_Message]) -> None:
         while True:
-            batch = [await self._queue.get()]
+            batch = [await queue.get()]
             if self.settings.reorder:
                 await asyncio.sleep(REORDER_WINDOW_S)
-                while not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
+                while not queue.empty():
+                    batch.append(queue.get_nowait())
                 batch.reverse()
             for message in batch:
-                if self.settings.drop > 0:
-                    self.settings.drop -= 1
-                    self._record(message, None, "dropped (sandbox push setting)")
-                else:
+                try:
+                    if self.settings.drop > 0:
+                        self.settings.drop -= 1
+                        self._record(message, None, "dropped (sandbox push setting)")
+                        continue
                     if self.settings.delay_s > 0:
                         await asyncio.sleep(self.settings.delay_s)
                     for _ in range(1 + max(0, self.settings.duplicate)):
                         await self._deliver(message)
-                self._pending -= 1
-            if self._pending == 0:
-                self._idle.set()
+                finally:
+                    self._pending -= 1
+                    if self._pending == 0 and self._idle is not None:
+                        self._idle.set()
 
     async def _deliver(self, message: _Message) -> None:
         channel = message.channel

@@ -28,7 +28,7 @@ from sync.sandbox.google.model import (
     When,
     rfc3339_ms,
 )
-from sync.sandbox.google.push import PushDispatcher, PushSettings
+from sync.sandbox.google.push import PushDispatcher
 from sync.sandbox.oauth import OAuthAuthority
 
 DEFAULT_CHANNEL_TTL_MS = 7 * 24 * 3600 * 1000  # Google's default (and cap) for events channels
@@ -103,8 +103,7 @@ class SandboxState:
         self._generation += 1
         self._init_state()
         self.faults.reset()
-        self.push.log.clear()
-        self.push.settings = PushSettings()
+        self.push.forget()
 
     # -- ids, times ------------------------------------------------------------------------------
 
