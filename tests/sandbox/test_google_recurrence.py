@@ -143,3 +143,21 @@ async def test_invalid_recurrence_is_400(google: GoogleHarness) -> None:
     status, body, _ = await google.call("POST", EVENTS,
                                         json=weekly(recurrence=["RRULE:FREQ=SOMETIMES"]))
     assert status == 400 and body["error"]["errors"][0]["reason"] == "invalid"
+
+
+async def test_until_in_utc_and_exdate_with_tzid(google: GoogleHarness) -> None:
+    _, master, _ = await google.call("POST", EVENTS, json=weekly(
+        count=0, recurrence=["RRULE:FREQ=WEEKLY;UNTIL=20260406T070000Z",
+                             "EXDATE;TZID=Europe/Berlin:20260323T090000"]))
+    items = await listed(google, singleEvents="true", orderBy="startTime")
+    assert [item["id"] for item in items] == [
+        f"{master['id']}_20260316T080000Z",
+        f"{master['id']}_20260330T070000Z",
+        f"{master['id']}_20260406T070000Z",  # UNTIL is inclusive
+    ]
+
+
+async def test_recurrence_needs_a_rule(google: GoogleHarness) -> None:
+    status, _, _ = await google.call("POST", EVENTS, json=weekly(
+        recurrence=["EXDATE:20260323T080000Z"]))
+    assert status == 400
