@@ -210,3 +210,18 @@ async def test_short_lifetimes_are_raised_to_45_minutes(microsoft, graph_receive
     granted = parse_offset(body["expirationDateTime"])
     now = datetime.fromtimestamp(microsoft.clock(), UTC)
     assert granted - now == timedelta(minutes=45)
+
+
+async def test_held_notifications_released_as_one_batch(microsoft, graph_receiver):
+    await _subscribe(microsoft, graph_receiver)
+    await microsoft.control("POST", "/_sandbox/notifications/hold")
+    for n in range(3):
+        microsoft.sandbox.create_event(microsoft.email, {**EVENT, "subject": f"E{n}"})
+    released = await microsoft.control("POST", "/_sandbox/notifications/release",
+                                       json={"batch": True})
+    assert released == {"released": 3}
+    notes = await graph_receiver.wait_for(3)
+    await microsoft.sandbox.drain_notifications()
+    log = (await microsoft.control("GET", "/_sandbox/notifications"))["value"]
+    assert len(log) == 1 and len(log[0]["payload"]["value"]) == 3  # one POST
+    assert [n["changeType"] for n in notes] == ["created"] * 3

@@ -39,7 +39,9 @@ Mail and push
   GET    /_sandbox/invitations                    -> {"value": [invitation|update|cancellation]}
   GET    /_sandbox/notifications                  -> {"value": [delivery], "held": n}
   POST   /_sandbox/notifications/hold             queue notifications without sending them
-  POST   /_sandbox/notifications/release          {"reverse"?, "duplicate"?} -> {"released": n}
+  POST   /_sandbox/notifications/release          {"reverse"?, "duplicate"?, "batch"?}
+                                                  -> {"released": n} (batch: one POST per
+                                                  subscription with every held notification)
   POST   /_sandbox/notifications/duplicate        {"enabled"} send every notification twice
   GET    /_sandbox/subscriptions                  -> {"value": [every subscription]}
   POST   /_sandbox/subscriptions/expire           {"id"?} -> {"expired": n}
@@ -252,7 +254,8 @@ async def hold_notifications(request: web.Request) -> web.Response:
 async def release_notifications(request: web.Request) -> web.Response:
     body = await _body(request)
     released = _sandbox(request).subscriptions.release(
-        reverse=bool(body.get("reverse")), duplicate=bool(body.get("duplicate")))
+        reverse=bool(body.get("reverse")), duplicate=bool(body.get("duplicate")),
+        batch=bool(body.get("batch")))
     return _json({"released": released})
 
 

@@ -229,17 +229,27 @@ class Subscriptions:
             else:
                 self._enqueue(delivery)
 
-    def release(self, reverse: bool = False, duplicate: bool = False) -> int:
-        """Stop holding; queue the held notifications (reversed and/or twice). Returns count."""
+    def release(self, reverse: bool = False, duplicate: bool = False, batch: bool = False) -> int:
+        """Stop holding; queue the held notifications (reversed and/or twice; with ``batch``,
+        one POST per subscription carrying all its notifications in ``value``, as Graph may
+        send them). Returns how many notifications were held."""
         held, self._held, self.hold = self._held, [], False
+        count = len(held)
         if reverse:
             held.reverse()
+        if batch:
+            merged: dict[str, Delivery] = {}
+            for delivery in held:
+                first = merged.setdefault(delivery.subscription_id, Delivery(
+                    delivery.subscription_id, delivery.url, {"value": []}))
+                first.payload["value"].extend(delivery.payload["value"])
+            held = list(merged.values())
         for delivery in held:
             self._queue.put_nowait(delivery)
             if duplicate:
                 self._queue.put_nowait(Delivery(delivery.subscription_id, delivery.url,
                                                 delivery.payload))
-        return len(held)
+        return count
 
     @property
     def held(self) -> int:
