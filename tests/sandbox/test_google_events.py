@@ -229,3 +229,12 @@ async def test_list_filters_by_extended_property(google: GoogleHarness) -> None:
     assert [item["id"] for item in body["items"]] == [mine["id"]]
     status, _, _ = await google.call("GET", EVENTS, params={"privateExtendedProperty": "novalue"})
     assert status == 400
+
+
+async def test_list_filters_by_event_types(google: GoogleHarness) -> None:
+    _, ooo, _ = await google.call("POST", EVENTS, json=meeting(eventType="outOfOffice"))
+    _, normal, _ = await google.call("POST", EVENTS, json=meeting())
+    _, body, _ = await google.call("GET", f"{EVENTS}?eventTypes=default")
+    assert [item["id"] for item in body["items"]] == [normal["id"]]
+    _, body, _ = await google.call("GET", f"{EVENTS}?eventTypes=default&eventTypes=outOfOffice")
+    assert {item["id"] for item in body["items"]} == {normal["id"], ooo["id"]}

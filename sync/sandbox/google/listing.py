@@ -140,6 +140,7 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
             query=params.get("q"),
             ical_uid=params.get("iCalUID"),
             properties=_property_filters(params),
+            event_types=_event_types(params),
         )
     snapshot = PageSnapshot(
         items=items,
@@ -160,6 +161,7 @@ _FILTERS = (
     "iCalUID",
     "privateExtendedProperty",
     "sharedExtendedProperty",
+    "eventTypes",
 )
 
 
@@ -178,6 +180,14 @@ def _property_filters(params: Mapping[str, str]) -> list[tuple[str, str, str]]:
                 raise errors.invalid(f"Invalid value for: {name}", name)
             found.append((scope, key, value))
     return found
+
+
+def _event_types(params: Mapping[str, str]) -> set[str] | None:
+    """The repeated ``eventTypes`` filter, or None when absent (all types)."""
+    getall = getattr(params, "getall", None)
+    values = getall("eventTypes", []) if getall else params.get("eventTypes", "").split(",")
+    chosen = {str(v) for v in values if v}
+    return chosen or None
 
 
 def _has_properties(event: StoredEvent, wanted: list[tuple[str, str, str]]) -> bool:
@@ -291,6 +301,7 @@ def _full(
     query: str | None,
     ical_uid: str | None,
     properties: list[tuple[str, str, str]],
+    event_types: set[str] | None,
 ) -> list[bytes]:
     updated_floor = rfc3339_ms(updated_min.timestamp()) if updated_min else None
     keyed: list[tuple[Any, bytes]] = []
@@ -302,6 +313,8 @@ def _full(
         if ical_uid is not None and event.data.get("iCalUID") != ical_uid:
             continue
         if properties and not _has_properties(event, properties):
+            continue
+        if event_types is not None and event.data.get("eventType", "default") not in event_types:
             continue
         if query is not None and (event.deleted or not _matches_text(event, query)):
             continue
