@@ -188,3 +188,24 @@ async def test_a_dead_receiver_does_not_hold_up_other_channels(
             writer.close()
         server.close()
         google.sandbox.push.forget()
+
+
+async def test_resource_id_names_the_calendar_not_the_channel(
+    google: GoogleHarness, receiver: Receiver
+) -> None:
+    first = await watch(google, receiver)
+    _, second, _ = await google.call("POST", f"{EVENTS}/watch", json={
+        "id": "chan-2", "type": "web_hook", "address": receiver.url})
+    other = google.sandbox.add_calendar(ALICE, "Other")
+    _, third, _ = await google.call(
+        "POST", f"/calendar/v3/calendars/{other.id}/events/watch",
+        json={"id": "chan-3", "type": "web_hook", "address": receiver.url})
+    assert first["resourceId"] == second["resourceId"] != third["resourceId"]
+    # Stopping one channel leaves the other on the same resource alive.
+    await google.call("POST", "/calendar/v3/channels/stop",
+                      json={"id": "chan-1", "resourceId": first["resourceId"]})
+    await google.sandbox.push.drain()
+    google.sandbox.ui_create_event(ALICE, MEETING)
+    await google.sandbox.push.drain()
+    last = receiver.requests[-1]["headers"]
+    assert (last["X-Goog-Channel-ID"], last["X-Goog-Resource-State"]) == ("chan-2", "exists")

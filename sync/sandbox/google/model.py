@@ -195,6 +195,9 @@ class Calendar:
     etag_seq: int = 0
     updated_ts: float = 0.0
     sync_epoch: int = 0
+    # Google's push resourceId names the watched resource (this calendar's events), so every
+    # channel on it shares one; assigned at the first watch.
+    resource_id: str = ""
     # Ordered by last change: a changed event is moved to the end, so the events changed since a
     # sync token are a suffix of this dict (reverse iteration stops at the token's seq).
     events: dict[str, StoredEvent] = field(default_factory=dict)

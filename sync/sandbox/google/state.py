@@ -557,9 +557,11 @@ class SandboxState:
                 expiration = min(now_ms + int(params["ttl"]) * 1000, cap)
         except (TypeError, ValueError) as exc:
             raise errors.invalid("Invalid value for: expiration", "expiration") from exc
+        if not calendar.resource_id:
+            calendar.resource_id = self._opaque(20)
         channel = Channel(
             id=channel_id,
-            resource_id=self._opaque(20),
+            resource_id=calendar.resource_id,
             resource_uri=f"{self.base_url}{api_path}?alt=json",
             calendar_id=calendar.id,
             address=address,
