@@ -1,9 +1,11 @@
 """events.list: parameter rules, full and incremental (sync token) listings, paging.
 
-A listing is materialized once, at its first page, as a list of cached serialized events; later
-pages (``pageToken``) slice that snapshot, so each page costs O(page size). The snapshot also
-fixes the ``nextSyncToken`` handed out on the last page: changes made while a client pages are
-not in this pass, but the sync token predates them, so the next incremental sync returns them.
+A listing is fixed at its first page: a plain full sync takes a pointer copy of the calendar's
+events and renders each page from the events' cached bytes; filtered, expanded or sorted
+listings materialize their serialized result once. Later pages (``pageToken``) continue from
+that snapshot, so each page costs O(page size). The snapshot also fixes the ``nextSyncToken``
+handed out on the last page: changes made while a client pages are not in this pass, but the
+sync token predates them, so the next incremental sync returns them.
 """
 
 from __future__ import annotations
