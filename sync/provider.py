@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from sync.model import ChangePage
+from sync.model import ChangePage, ProviderEvent
 
 
 class ProviderName(StrEnum):
@@ -82,6 +82,28 @@ class PushChannel:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class EventDraft:
+    """A meeting as Chronik asks a provider to create or update it on the primary calendar."""
+
+    title: str
+    description: str | None
+    location: str | None
+    starts_at: datetime  # UTC-aware; for all-day: midnight UTC of the first day
+    ends_at: datetime  # UTC-aware; for all-day: midnight UTC of the day after the last (exclusive)
+    time_zone: str  # IANA name, e.g. "Europe/Berlin": how the event shows in the calendar
+    all_day: bool
+    attendees: tuple[tuple[str, str | None], ...]  # (email lower-cased, display name)
+
+
+class EventChanged(ProviderError):
+    """The event changed at the provider since Chronik read it (etag / If-Match mismatch)."""
+
+
+class EventGone(ProviderError):
+    """The event no longer exists at the provider (404 / 410)."""
+
+
 class CalendarClient(Protocol):
     """What the rest of Chronik asks of any provider's API client. Every method talks to the
     user's PRIMARY calendar only, and raises `ProviderError` subclasses on failure."""
@@ -112,4 +134,33 @@ class CalendarClient(Protocol):
 
     async def stop(self, channel: PushChannel) -> None:
         """End a push registration (best effort: an unknown channel is not an error)."""
+        ...
+
+    async def create_event(
+        self, draft: EventDraft, *, idempotency_key: str, send_invitations: bool
+    ) -> ProviderEvent:
+        """Create the event on the primary calendar, the provider inviting the attendees
+        (or not). Safe to retry with the same `idempotency_key`: a second call returns the
+        event the first one created instead of a twin (Google: an event id derived from the
+        key, 409 → read it back; Graph: `transactionId`)."""
+        ...
+
+    async def update_event(
+        self, provider_event_id: str, draft: EventDraft, *, etag: str | None, send_updates: bool
+    ) -> ProviderEvent:
+        """Replace the event's fields (attendees included: added ones are invited) with
+        `If-Match: etag` when given; `EventChanged` on a mismatch, `EventGone` when missing."""
+        ...
+
+    async def cancel_event(self, provider_event_id: str, *, notify: bool) -> None:
+        """Cancel the meeting for everyone (attendees get a cancellation when `notify`).
+        An event that is already gone is not an error."""
+        ...
+
+    async def delete_event(self, provider_event_id: str) -> None:
+        """Remove the event from the calendar without notifying anyone; gone is fine."""
+        ...
+
+    async def free_busy(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Busy intervals (UTC-aware, sorted) of the primary calendar between start and end."""
         ...
