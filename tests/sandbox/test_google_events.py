@@ -37,6 +37,7 @@ async def test_insert_returns_full_google_resource(google: GoogleHarness) -> Non
     assert bob == {"email": "bob@contoso.com", "displayName": "Bob",
                    "responseStatus": "needsAction"}
     assert alice["self"] is True and alice["organizer"] is True
+    assert alice["responseStatus"] == "accepted"
     status, fetched, _ = await google.call("GET", f"{EVENTS}/{event['id']}")
     assert status == 200 and fetched == event
 

@@ -66,7 +66,9 @@ def _attendees(
         if email in seen:
             continue
         seen.add(email)
-        response = item.get("responseStatus", "needsAction")
+        # The organizer's own entry starts out accepted, everyone else's as needsAction.
+        default = "accepted" if email == organizer_email else "needsAction"
+        response = item.get("responseStatus") or default
         if response not in _RESPONSES:
             raise errors.invalid("Invalid attendee response status.", "attendees.responseStatus")
         attendee: dict[str, Any] = {"email": email}
