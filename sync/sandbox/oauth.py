@@ -114,7 +114,8 @@ class OAuthAuthority:
         self.token_requests: collections.Counter[str] = collections.Counter()
 
     def issued_tokens(self) -> list[str]:
-        """Every live access and refresh token (tests check none is stored in plaintext)."""
+        """Every access and refresh token ever issued, live or not (tests check none of them
+        is stored in plaintext)."""
         return [*self._access, *self._refresh]
 
     def _token(self, prefix: str, length: int) -> str:
