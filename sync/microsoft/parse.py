@@ -126,7 +126,7 @@ def parse_event(item: Event, series_start: datetime | None = None) -> ProviderEv
     elif event_type == "seriesMaster":  # not sent by calendarView; read whole if ever it is
         kind = EventKind.SERIES
     organizer = item.get("organizer")
-    organizer_email = organizer["emailAddress"].get("address") if organizer else None
+    organizer_email = (organizer.get("emailAddress") or {}).get("address") if organizer else None
     attendees = item.get("attendees")
     location = item.get("location")
     created = item.get("createdDateTime")

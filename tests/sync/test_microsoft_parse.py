@@ -345,6 +345,8 @@ def test_missing_optional_fields_stay_empty() -> None:
             "bodyPreview": "",
             "location": {"displayName": ""},
             "originalStartTimeZone": "tzone://Microsoft/Custom",
+            "organizer": {},
+            "attendees": [],
         },
     )
     event = parse_event(bare)
