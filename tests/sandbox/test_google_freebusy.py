@@ -31,6 +31,9 @@ async def test_busy_blocks_merge_and_skip_free_events(google: GoogleHarness) -> 
     _, gone, _ = await google.call("POST", EVENTS, json=block("2026-12-01T15:00:00Z",
                                                               "2026-12-01T16:00:00Z"))
     await google.call("DELETE", f"{EVENTS}/{gone['id']}")
+    google.sandbox.ui_create_event(ALICE, block(  # an invitation Alice declined
+        "2026-12-01T17:00:00Z", "2026-12-01T18:00:00Z", organizer={"email": "x@other.com"},
+        attendees=[{"email": ALICE, "responseStatus": "declined"}]))
     body = await query(google, "primary")
     assert body["calendars"]["primary"]["busy"] == [
         {"start": "2026-12-01T09:00:00Z", "end": "2026-12-01T11:00:00Z"}]

@@ -426,7 +426,8 @@ def instances(
 def free_busy(
     calendar: Calendar, lo: dt.datetime, hi: dt.datetime
 ) -> list[dict[str, str]]:
-    """Busy periods in [lo, hi): confirmed/tentative opaque events and instances, merged."""
+    """Busy periods in [lo, hi): confirmed/tentative opaque events and instances, merged.
+    Events the calendar's owner declined leave them free, as in Google."""
     from sync.sandbox.google.model import rfc3339
 
     periods: list[tuple[dt.datetime, dt.datetime]] = []
@@ -434,6 +435,11 @@ def free_busy(
     for event in calendar.events.values():
         data = event.data
         if event.cancelled or data.get("transparency") == "transparent":
+            continue
+        if any(
+            a.get("email") == calendar.owner and a.get("responseStatus") == "declined"
+            for a in data.get("attendees", ())
+        ):
             continue
         if event.is_master:
             duration = event.end.moment - event.start.moment

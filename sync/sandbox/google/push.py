@@ -1,9 +1,9 @@
 """Delivery of Google Calendar push notifications (web_hook channels) from a background task.
 
 Messages are queued by the state when something changes and POSTed by a worker task per
-channel, never inline in the request that made the change. A failed delivery is logged and dropped (Google does
-not retry either). ``settings`` lets tests ask for duplicated, reordered, dropped or delayed
-deliveries.
+channel, never inline in the request that made the change. A failed delivery is logged and
+dropped (Google does not retry either). ``settings`` lets tests ask for duplicated, reordered,
+dropped or delayed deliveries.
 """
 
 from __future__ import annotations
