@@ -174,3 +174,27 @@ async def test_client_fails_refresh_after_user_revoked_access(google: GoogleHarn
     google.sandbox.oauth.revoke_user("alice@example.com")
     with pytest.raises(RefreshError, match="invalid_grant"):
         await _run(lambda: service.events().list(calendarId="primary").execute())
+
+
+async def test_client_watch_instances_and_conflicts(google: GoogleHarness, receiver: Any) -> None:
+    events = _service(google).events()
+    series = await _run(lambda: events.insert(calendarId="primary", body=_event(
+        "Weekly", 7, recurrence=["RRULE:FREQ=WEEKLY;COUNT=3"], id="standup0001")).execute())
+    with pytest.raises(HttpError) as duplicate:
+        await _run(lambda: events.insert(calendarId="primary", body=_event(
+            "Again", 7, id="standup0001")).execute())
+    assert duplicate.value.resp.status == 409
+    instances = await _run(lambda: events.instances(calendarId="primary",
+                                                    eventId=series["id"]).execute())
+    assert [i["id"] for i in instances["items"]] == [
+        "standup0001_20261207T100000Z", "standup0001_20261214T100000Z",
+        "standup0001_20261221T100000Z"]
+
+    channel = await _run(lambda: events.watch(calendarId="primary", body={
+        "id": "client-chan", "type": "web_hook", "address": receiver.url}).execute())
+    assert channel["kind"] == "api#channel" and int(channel["expiration"]) > 0
+    service = _service(google)
+    await _run(lambda: service.channels().stop(body={
+        "id": channel["id"], "resourceId": channel["resourceId"]}).execute())
+    await google.sandbox.push.drain()
+    assert [r["headers"]["X-Goog-Resource-State"] for r in receiver.requests] == ["sync"]
