@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from sync.sandbox.google import api, control, errors, oauth_routes
+from sync.sandbox.google import api, batch, control, errors, oauth_routes
 from sync.sandbox.google.api import GOOGLE_SANDBOX
 from sync.sandbox.google.sandbox import GoogleSandbox
 
@@ -34,6 +34,7 @@ def create_google_sandbox(
     )
     app[GOOGLE_SANDBOX] = sandbox
     api.add_routes(app)
+    batch.add_routes(app)
     oauth_routes.add_routes(app)
     control.add_routes(app)
 
