@@ -281,3 +281,23 @@ async def test_select_and_text_body_preferences(microsoft):
     assert set(body) == {"@odata.context", "@odata.etag", "id", "subject", "body"}
     assert body["body"] == {"contentType": "text", "content": "Numbers & plans"}
     assert resp.headers["Preference-Applied"] == 'outlook.body-content-type="text"'
+
+
+async def test_our_user_answers_an_invitation(microsoft):
+    invite = microsoft.sandbox.create_event(microsoft.email, {
+        **MEETING, "organizer": {"emailAddress": {"address": "carol@fabrikam.example"}},
+        "attendees": [{"emailAddress": {"address": microsoft.email}, "type": "required"}]})
+    status, body, _ = await microsoft.call(
+        "POST", f"/v1.0/me/events/{invite['id']}/tentativelyAccept",
+        json={"comment": "Might be late", "sendResponse": True})
+    assert status == 202 and body is None
+    _, event, _ = await microsoft.call("GET", f"/v1.0/me/events/{invite['id']}")
+    assert event["responseStatus"]["response"] == "tentativelyAccepted"
+    assert event["attendees"][0]["status"]["response"] == "tentativelyAccepted"
+    [mail] = await _invitations(microsoft)
+    assert (mail["kind"], mail["to"], mail["comment"]) == (
+        "response", "carol@fabrikam.example", "Might be late")
+    _, mine, _ = await microsoft.call("POST", "/v1.0/me/events", json=MEETING)
+    status, body, _ = await microsoft.call("POST", f"/v1.0/me/events/{mine['id']}/decline",
+                                           json={})
+    assert status == 400 and body["error"]["code"] == "ErrorInvalidRequest"

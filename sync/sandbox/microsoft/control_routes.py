@@ -36,7 +36,8 @@ Delta, tokens, faults
   GET    /_sandbox/faults                         -> {"injected": {kind: n}, "active": n}
 
 Mail and push
-  GET    /_sandbox/invitations                    -> {"value": [invitation|update|cancellation]}
+  GET    /_sandbox/invitations                    -> {"value": [meeting messages sent: kind
+                                                  invitation|update|cancellation|response]}
   GET    /_sandbox/notifications                  -> {"value": [delivery], "held": n}
   POST   /_sandbox/notifications/hold             queue notifications without sending them
   POST   /_sandbox/notifications/release          {"reverse"?, "duplicate"?, "batch"?}

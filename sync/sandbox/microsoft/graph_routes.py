@@ -2,7 +2,8 @@
 
 Covered: ``/me``, ``/me/revokeSignInSessions``, ``/me/calendar(s)``, calendarView and its delta
 (default and any calendar), events CRUD with ``transactionId`` dedup and ``If-Match``, ``cancel``,
-``instances``, ``getSchedule`` and ``/subscriptions``. ``Prefer: outlook.timezone="..."`` converts
+``accept``/``tentativelyAccept``/``decline``, ``instances``, ``getSchedule`` and
+``/subscriptions``. ``Prefer: outlook.timezone="..."`` converts
 returned start/end times (otherwise UTC, as Graph does).
 """
 
@@ -364,6 +365,22 @@ async def cancel_event(request: web.Request) -> web.Response:
     return web.Response(status=202)
 
 
+_RESPONSES = {"accept": "accepted", "tentativelyAccept": "tentativelyAccepted",
+              "decline": "declined"}
+
+
+async def respond_to_event(request: web.Request) -> web.Response:
+    """POST /v1.0/me/events/{id}/accept|tentativelyAccept|decline {comment?, sendResponse?}:
+    202."""
+    sandbox, user = _sandbox(request), _me(request)
+    body = await _json_body(request)
+    sandbox.store.respond(
+        user, request.match_info["event_id"], _RESPONSES[request.match_info["action"]],
+        str(body.get("comment") or ""), bool(body.get("sendResponse", True)),
+    )
+    return web.Response(status=202)
+
+
 async def event_instances(request: web.Request) -> web.Response:
     """GET /v1.0/me/events/{id}/instances?startDateTime&endDateTime."""
     sandbox, user = _sandbox(request), _me(request)
@@ -443,6 +460,8 @@ def add_routes(app: web.Application) -> None:
     r.add_delete("/v1.0/me/events/{event_id}", delete_event)
     r.add_post("/v1.0/me/events/{event_id}/cancel", cancel_event)
     r.add_get("/v1.0/me/events/{event_id}/instances", event_instances)
+    r.add_post("/v1.0/me/events/{event_id}/{action:accept|tentativelyAccept|decline}",
+               respond_to_event)
     r.add_post("/v1.0/me/calendar/getSchedule", schedule)
     r.add_post("/v1.0/subscriptions", create_subscription)
     r.add_get("/v1.0/subscriptions", list_subscriptions)

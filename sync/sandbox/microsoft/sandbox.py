@@ -109,7 +109,9 @@ class MicrosoftSandbox:
         """Edit an event (or one occurrence: it becomes an exception). Beyond Graph's PATCHable
         fields Outlook can also set ``isCancelled``."""
         user = self.user(email)
-        event = self.store.update_event(user, event_id, changes)
+        event = self.store.get_event(user, event_id)
+        if patchable(changes) or "isCancelled" not in changes:
+            event = self.store.update_event(user, event_id, changes)
         if "isCancelled" in changes:
             event = self.store.force(
                 user, event["id"], {"isCancelled": bool(changes["isCancelled"])}

@@ -117,7 +117,7 @@ class Mailbox:
 class Mail:
     """A meeting message Outlook would have sent (kept for tests: ``/_sandbox/invitations``)."""
 
-    kind: Literal["invitation", "update", "cancellation"]
+    kind: Literal["invitation", "update", "cancellation", "response"]
     sender: str
     to: str
     event_id: str
@@ -469,6 +469,33 @@ class MailboxStore:
         if address.lower() == user.email.lower():
             changes["responseStatus"] = {"response": response, "time": _now_text(self._now())}
         return self.force(user, event_id, changes)
+
+    def respond(
+        self, user: Mailbox, event_id: str, response: str, comment: str = "",
+        send_response: bool = True,
+    ) -> Event:
+        """``POST /me/events/{id}/accept|tentativelyAccept|decline``: our user answers an
+        invitation; the organizer gets the answer unless ``send_response`` is false."""
+        current = self.get_event(user, event_id)
+        if current.get("isOrganizer"):
+            raise bad_request("Your request can't be completed. You can't respond to a meeting "
+                              "you organized.", "ErrorInvalidRequest")
+        now = _now_text(self._now())
+        attendees = copy.deepcopy(current.get("attendees", []))
+        for attendee in attendees:
+            if attendee["emailAddress"]["address"].lower() == user.email.lower():
+                attendee["status"] = cast(Any, {"response": response, "time": now})
+        event = self.force(user, event_id, {
+            "attendees": attendees, "responseStatus": {"response": response, "time": now},
+        })
+        if send_response:
+            organizer = event["organizer"]["emailAddress"]["address"]
+            self.outbox.append(Mail(
+                kind="response", sender=user.email, to=organizer, event_id=event["id"],
+                ical_uid=event.get("iCalUId", ""), subject=f"{response}: {event.get('subject')}",
+                start=event["start"]["dateTime"], sent=now, comment=comment,
+            ))
+        return event
 
     def force(self, user: Mailbox, event_id: str, fields: dict[str, Any]) -> Event:
         """Set fields Graph's PATCH cannot (control API), bumping the change key."""
