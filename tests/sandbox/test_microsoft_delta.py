@@ -263,3 +263,13 @@ async def test_a_second_full_round_serves_current_versions(microsoft):
     microsoft.sandbox.update_event(microsoft.email, event["id"], {"subject": "After"})
     pages, _ = await _full_round(microsoft, page_size=10)
     assert [e["subject"] for e in pages[0]["value"]] == ["After"]
+
+
+async def test_page_size_above_the_maximum_is_capped(microsoft):
+    microsoft.sandbox.bulk_load(microsoft.email, 1005, span_days=60)
+    start, end = _window(microsoft)
+    _, body, resp = await microsoft.call(
+        "GET", "/v1.0/me/calendarView/delta", params={"startDateTime": start, "endDateTime": end},
+        headers={"Prefer": "odata.maxpagesize=5000"})
+    assert len(body["value"]) == 1000 and "@odata.nextLink" in body
+    assert "odata.maxpagesize=1000" in resp.headers["Preference-Applied"]
