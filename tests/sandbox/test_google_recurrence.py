@@ -161,3 +161,13 @@ async def test_recurrence_needs_a_rule(google: GoogleHarness) -> None:
     status, _, _ = await google.call("POST", EVENTS, json=weekly(
         recurrence=["EXDATE:20260323T080000Z"]))
     assert status == 400
+
+
+async def test_occurrence_years_into_an_open_series_can_be_changed(google: GoogleHarness) -> None:
+    body = weekly()
+    body["recurrence"] = ["RRULE:FREQ=DAILY"]
+    _, master, _ = await google.call("POST", EVENTS, json=body)
+    far = f"{master['id']}_20300316T080000Z"  # 4 years in, past any expansion cap
+    status, moved, _ = await google.call("PATCH", f"{EVENTS}/{far}", json={"summary": "Far"})
+    assert status == 200 and moved["originalStartTime"]["dateTime"] == "2030-03-16T09:00:00+01:00"
+    assert (await google.call("GET", f"{EVENTS}/{master['id']}_20300316T090000Z"))[0] == 404

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import datetime as dt
 import hashlib
 import hmac
 import random
@@ -222,14 +223,22 @@ class SandboxState:
         master = calendar.events.get(master_id)
         if master is None or not master.is_master or master.cancelled:
             return None
+        try:
+            if master.start.all_day:
+                day = dt.datetime.strptime(suffix, "%Y%m%d")
+                moment = day.replace(tzinfo=master.start.moment.tzinfo)
+            else:
+                moment = dt.datetime.strptime(suffix, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        except ValueError:
+            return None
         duration = master.end.moment - master.start.moment
+        # Expand only around the named time, so occurrences years into a series are found.
+        window = (moment - duration - dt.timedelta(seconds=1), moment + dt.timedelta(seconds=1))
         for original in recurrence.occurrence_starts(
-            master.start, master.data["recurrence"], duration, None, None
+            master.start, master.data["recurrence"], duration, *window
         ):
             if original.instance_suffix() == suffix:
                 return recurrence.synthesize(master, original), master, original
-            if original.instance_suffix() > suffix and not original.all_day:
-                break
         return None
 
     # -- events: writes ---------------------------------------------------------------------------
