@@ -15,11 +15,12 @@ from app.providers import provider_apps, sandbox_wanted
 from app.settings import Settings
 from db.migrate import apply_migrations
 from db.pool import QueryObserver, create_pool
+from sync.clients import calendar_client
 from sync.credentials import Credentials
 from sync.engine import EngineSettings, SyncEngine
 from sync.linking import Linker
 from sync.oauth_client import OAuthClient
-from sync.provider import ProviderApp, ProviderName
+from sync.provider import CalendarClient, ProviderApp, ProviderName
 from sync.token_vault import TokenVault
 from sync.worker import SyncWorker, WorkerSettings, worker_name
 
@@ -37,6 +38,13 @@ class Services:
     linker: Linker
     credentials: Credentials
     engine: SyncEngine
+
+    def calendar_client(self, provider: str, connection_id: int) -> CalendarClient:
+        """The API client of a stored connection (tokens refreshed as needed)."""
+        return calendar_client(
+            self.apps[ProviderName(provider)], self.http,
+            self.credentials.for_connection(connection_id),
+        )
 
     def new_worker(self) -> SyncWorker:
         settings = self.settings

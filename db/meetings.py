@@ -76,8 +76,8 @@ async def stored_meetings(
     """The connection's meetings named by `provider_ids` (as main or alternative id)."""
     rows = await conn.fetch(
         """
-        SELECT id, provider_event_id, provider_alt_id, frozen, status = 'cancelled' AS cancelled,
-               etag
+        SELECT id, provider_event_id, provider_alt_id, frozen OR deleted_at IS NOT NULL AS frozen,
+               status = 'cancelled' AS cancelled, etag
         FROM meetings
         WHERE connection_id = $1
           AND (provider_event_id = ANY($2::text[]) OR provider_alt_id = ANY($2::text[]))
@@ -109,6 +109,7 @@ async def upsert_meetings(
     source: str,
     seen_round: int,
     writes: Sequence[MeetingWrite],
+    created_by_user_id: int | None = None,
 ) -> list[int]:
     """Insert or update the meetings (keyed by connection and provider id) and replace their
     attendees; return the meeting ids in `writes` order."""
@@ -145,11 +146,11 @@ async def upsert_meetings(
     rows = await conn.fetch(
         """
         INSERT INTO meetings AS m (
-            account_id, connection_id, source, seen_round, provider_event_id, provider_alt_id,
-            ical_uid, kind, series_id, original_start, title, description, location, starts_at,
-            ends_at, time_zone, all_day, status, organizer_email, provider_created_at,
-            provider_updated_at, etag)
-        SELECT $1, $2, $3, $4, u.*
+            account_id, connection_id, source, seen_round, created_by_user_id,
+            provider_event_id, provider_alt_id, ical_uid, kind, series_id, original_start,
+            title, description, location, starts_at, ends_at, time_zone, all_day, status,
+            organizer_email, provider_created_at, provider_updated_at, etag)
+        SELECT $1, $2, $3, $4, $23, u.*
         FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
                     $10::timestamptz[], $11::text[], $12::text[], $13::text[],
                     $14::timestamptz[], $15::timestamptz[], $16::text[], $17::boolean[],
@@ -165,7 +166,11 @@ async def upsert_meetings(
             status = excluded.status, organizer_email = excluded.organizer_email,
             provider_created_at = excluded.provider_created_at,
             provider_updated_at = excluded.provider_updated_at, etag = excluded.etag,
-            seen_round = excluded.seen_round, updated_at = now()
+            seen_round = greatest(m.seen_round, excluded.seen_round), updated_at = now(),
+            -- Scheduled from Chronik stays so, whoever stored the event first (the sync may
+            -- see a new event before the scheduling request has saved it).
+            source = CASE WHEN excluded.source = 'crm' THEN 'crm' ELSE m.source END,
+            created_by_user_id = coalesce(m.created_by_user_id, excluded.created_by_user_id)
         RETURNING id, provider_event_id
         """,
         account_id,
@@ -173,6 +178,7 @@ async def upsert_meetings(
         source,
         seen_round,
         *columns,
+        created_by_user_id,
     )
     ids_by_provider = {r["provider_event_id"]: r["id"] for r in rows}
     meeting_ids = [ids_by_provider[w.provider_event_id] for w in writes]

@@ -34,6 +34,7 @@ class MeetingRow:
     organizer_email: str | None
     created_at: datetime
     updated_at: datetime
+    etag: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,8 @@ class EntryRow:
 _MEETING_COLUMNS = """
     m.id, m.account_id, m.connection_id, m.source, m.provider_event_id, m.ical_uid, m.kind,
     m.series_id, m.original_start, m.title, m.description, m.location, m.starts_at, m.ends_at,
-    m.time_zone, m.all_day, m.status, m.frozen, m.organizer_email, m.created_at, m.updated_at
+    m.time_zone, m.all_day, m.status, m.frozen, m.organizer_email, m.created_at, m.updated_at,
+    m.etag
 """
 _MEETING_FIELDS = [f.strip().removeprefix("m.") for f in _MEETING_COLUMNS.split(",")]
 
@@ -79,7 +81,7 @@ async def timeline_page(
         f"""
         SELECT e.id AS entry_id, e.contact_id, e.occurred_at, {_MEETING_COLUMNS}
         FROM timeline_entries e JOIN meetings m ON m.id = e.meeting_id
-        WHERE e.contact_id = $1 AND e.account_id = $2
+        WHERE e.contact_id = $1 AND e.account_id = $2 AND m.deleted_at IS NULL
           AND ($3::timestamptz IS NULL OR (e.occurred_at, e.id) < ($3, $4::bigint))
         ORDER BY e.occurred_at DESC, e.id DESC
         LIMIT $5
@@ -98,7 +100,7 @@ async def meetings_by_ids(
 ) -> dict[int, MeetingRow]:
     rows = await db.fetch(
         f"SELECT {_MEETING_COLUMNS} FROM meetings m "
-        "WHERE m.account_id = $1 AND m.id = ANY($2::bigint[])",
+        "WHERE m.account_id = $1 AND m.id = ANY($2::bigint[]) AND m.deleted_at IS NULL",
         account_id,
         list(meeting_ids),
     )
@@ -121,7 +123,7 @@ async def list_meetings(
     rows = await db.fetch(
         f"""
         SELECT {_MEETING_COLUMNS} FROM meetings m
-        WHERE m.account_id = $1
+        WHERE m.account_id = $1 AND m.deleted_at IS NULL
           AND ($2::timestamptz IS NULL OR (m.starts_at, m.id) < ($2, $3::bigint))
           AND ($4::bigint IS NULL OR EXISTS (
                 SELECT 1 FROM timeline_entries e WHERE e.meeting_id = m.id AND e.contact_id = $4))

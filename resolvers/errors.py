@@ -44,3 +44,9 @@ class Forbidden(ChronikError):
 
 class PreconditionFailed(ChronikError):
     code = "PRECONDITION_FAILED"
+
+
+class ProviderFailed(ChronikError):
+    """The calendar provider could not do it (after retries); nothing was changed in Chronik."""
+
+    code = "PROVIDER_UNAVAILABLE"

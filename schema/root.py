@@ -10,8 +10,15 @@ from schema.connections import ConnectionMutations, ConnectionQueries
 from schema.contacts import ContactMutations, ContactQueries
 from schema.masking import MaskInternalErrors
 from schema.meetings import MeetingQueries
+from schema.scheduling import SchedulingMutations, SchedulingQueries
 
-Query = merge_types("Query", (AccountQueries, ContactQueries, ConnectionQueries, MeetingQueries))
-Mutation = merge_types("Mutation", (AccountMutations, ContactMutations, ConnectionMutations))
+Query = merge_types(
+    "Query",
+    (AccountQueries, ContactQueries, ConnectionQueries, MeetingQueries, SchedulingQueries),
+)
+Mutation = merge_types(
+    "Mutation",
+    (AccountMutations, ContactMutations, ConnectionMutations, SchedulingMutations),
+)
 
 schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[MaskInternalErrors])

@@ -82,6 +82,10 @@ class SyncEngine:
         self._settings = settings
         self.worker_id = worker_id
 
+    @property
+    def excluded_domains(self) -> frozenset[str]:
+        return self._settings.excluded_domains
+
     def client_for(self, job: SyncJob) -> CalendarClient:
         app = self._apps[ProviderName(job.provider)]
         return calendar_client(app, self._http, self._credentials.for_connection(job.connection_id))
@@ -184,7 +188,7 @@ class SyncEngine:
             known = stored.get(event.provider_event_id)
             decision = decide(event, context, _as_stored(known))
             if decision.action is Action.UPSERT:
-                writes[event.provider_event_id] = _meeting_write(event, decision.contact_ids)
+                writes[event.provider_event_id] = meeting_write(event, decision.contact_ids)
             elif decision.action is Action.REMOVE and known is not None:
                 removes.append(known.meeting_id)
             elif decision.action is Action.FREEZE and known is not None:
@@ -216,16 +220,9 @@ class SyncEngine:
         return changes
 
     async def _account_context(self, job: SyncJob) -> AccountContext:
-        emails, domains, users, auto = await sync_state.account_context_rows(
-            self._pool, job.account_id
-        )
-        return AccountContext(
-            contact_ids_by_email={r["email"]: r["contact_id"] for r in emails},
-            internal_domains=frozenset(domains),
-            member_emails=frozenset([*users, job.calendar_email]),
-            excluded_domains=self._settings.excluded_domains,
-            linked_at=job.linked_at,
-            auto_create_contacts=auto,
+        return await load_account_context(
+            self._pool, job.account_id, calendar_email=job.calendar_email,
+            linked_at=job.linked_at, excluded_domains=self._settings.excluded_domains,
         )
 
     async def _ensure_push(self, job: SyncJob, client: CalendarClient) -> None:
@@ -273,13 +270,34 @@ class SyncEngine:
         )
 
 
+async def load_account_context(
+    db: asyncpg.Pool | asyncpg.Connection,
+    account_id: int,
+    *,
+    calendar_email: str,
+    linked_at: datetime,
+    excluded_domains: frozenset[str],
+) -> AccountContext:
+    """What the rules need to know about an account (its contacts' addresses, members)."""
+    emails, domains, users, auto = await sync_state.account_context_rows(db, account_id)
+    return AccountContext(
+        contact_ids_by_email={r["email"]: r["contact_id"] for r in emails},
+        internal_domains=frozenset(domains),
+        member_emails=frozenset([*users, calendar_email]),
+        excluded_domains=excluded_domains,
+        linked_at=linked_at,
+        auto_create_contacts=auto,
+    )
+
+
 def _as_stored(known: StoredMeeting | None) -> Stored | None:
     if known is None:
         return None
     return Stored(known.meeting_id, known.frozen, known.cancelled)
 
 
-def _meeting_write(event: ProviderEvent, contact_ids: frozenset[int]) -> MeetingWrite:
+def meeting_write(event: ProviderEvent, contact_ids: frozenset[int]) -> MeetingWrite:
+    """How a provider event is stored, with the contacts whose timelines it belongs on."""
     return MeetingWrite(
         provider_event_id=event.provider_event_id,
         provider_alt_id=event.extra.get("occurrence_id"),

@@ -1,0 +1,326 @@
+"""Scheduling from Chronik: meetings created, changed, cancelled and deleted through the
+caller's linked primary calendar, and free/busy for proposing times.
+
+The provider call comes first; only what the provider confirmed is stored, so a create that
+finally fails leaves nothing behind. Creating is retry-safe end to end: the idempotency key
+names the provider event (Google id / Graph transactionId) and the stored request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from db import connections as connections_db
+from db import meetings as meetings_db
+from db import scheduling as scheduling_db
+from db.connections import ConnectionRow
+from db.meetings import TimelineChange
+from db.timeline import MeetingRow
+from resolvers.context import Context, Viewer
+from resolvers.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    ProviderFailed,
+    ValidationFailed,
+)
+from resolvers.meetings import meeting as load_meeting
+from resolvers.validation import clean_text, normalize_email
+from sync.engine import load_account_context, meeting_write
+from sync.model import ProviderEvent
+from sync.provider import (
+    CalendarClient,
+    EventChanged,
+    EventDraft,
+    EventGone,
+    NeedsReauth,
+    ProviderError,
+    ProviderUnavailable,
+)
+from sync.rules import Action, decide
+
+T = TypeVar("T")
+
+MAX_ATTENDEES = 100
+MAX_FREE_BUSY_RANGE = timedelta(days=62)
+
+
+@dataclass(frozen=True)
+class AttendeeChoice:
+    contact_id: int | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class MeetingFields:
+    """What a caller sent; on update, None means "keep"."""
+
+    title: str | None = None
+    description: str | None = None
+    location: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    time_zone: str | None = None
+    all_day: bool | None = None
+    attendees: Sequence[AttendeeChoice] | None = None
+
+
+async def _connection(ctx: Context, viewer: Viewer) -> ConnectionRow:
+    row = await connections_db.connection_for_user(ctx.pool, viewer.user_id)
+    if row is None or row.status == "disconnected":
+        raise PreconditionFailed(
+            "Link your Google or Microsoft 365 calendar first (startCalendarLink): Chronik "
+            "schedules meetings in your own calendar."
+        )
+    if row.status != "active":
+        raise PreconditionFailed(
+            "Your calendar link has expired or was revoked: link the calendar again, then retry."
+        )
+    return row
+
+
+async def _call(step: Awaitable[T]) -> T:
+    """Run a provider call, turning its failures into typed GraphQL errors."""
+    try:
+        return await step
+    except NeedsReauth:
+        raise PreconditionFailed(
+            "Your calendar link has expired or was revoked: link the calendar again, then retry."
+        ) from None
+    except EventChanged:
+        raise Conflict(
+            "The meeting was changed in the calendar meanwhile; reload it and try again."
+        ) from None
+    except EventGone:
+        raise NotFound("The meeting no longer exists in the calendar.") from None
+    except ProviderUnavailable as exc:
+        raise ProviderFailed(f"{exc} Nothing was changed.") from None
+    except ProviderError as exc:
+        raise ProviderFailed(f"The calendar provider refused: {exc}") from None
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed(f"timeZone: unknown time zone {name!r}", field="timeZone") from None
+
+
+def _times(
+    starts_at: datetime, ends_at: datetime, zone: ZoneInfo, all_day: bool
+) -> tuple[datetime, datetime]:
+    """UTC instants; naive inputs are read in the meeting's zone; all-day → whole dates."""
+    start = starts_at if starts_at.tzinfo else starts_at.replace(tzinfo=zone)
+    end = ends_at if ends_at.tzinfo else ends_at.replace(tzinfo=zone)
+    if all_day:
+        first = start.astimezone(zone).date()
+        last = end.astimezone(zone).date()
+        start = datetime.combine(first, time(), UTC)
+        end = datetime.combine(max(last, first + timedelta(days=1)), time(), UTC)
+    if end <= start:
+        raise ValidationFailed("endsAt: must be after startsAt", field="endsAt")
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+async def _attendee_emails(
+    ctx: Context, choices: Sequence[AttendeeChoice]
+) -> tuple[tuple[str, str | None], ...]:
+    if len(choices) > MAX_ATTENDEES:
+        raise ValidationFailed(f"attendees: at most {MAX_ATTENDEES}", field="attendees")
+    chosen: dict[str, str | None] = {}
+    for choice in choices:
+        if (choice.contact_id is None) == (choice.email is None):
+            raise ValidationFailed("attendees: give either contactId or email", field="attendees")
+        if choice.contact_id is not None:
+            contact = await ctx.loaders.contact_by_id.load(choice.contact_id)
+            if contact is None:
+                raise NotFound("An attendee contact does not exist in your account.")
+            name = " ".join(p for p in (contact.first_name, contact.last_name) if p) or None
+            chosen.setdefault(contact.email.lower(), name)
+        else:
+            assert choice.email is not None
+            chosen.setdefault(normalize_email(choice.email, field="attendees").lower(), None)
+    return tuple(chosen.items())
+
+
+async def _draft(ctx: Context, fields: MeetingFields, current: MeetingRow | None) -> EventDraft:
+    title = clean_text(fields.title, field="title") if fields.title is not None else None
+    if current is None and not title:
+        raise ValidationFailed("title: required", field="title")
+    zone_name = fields.time_zone or (current.time_zone if current else None) or "UTC"
+    zone = _zone(zone_name)
+    all_day = fields.all_day if fields.all_day is not None else bool(current and current.all_day)
+    starts = fields.starts_at or (current.starts_at if current else None)
+    ends = fields.ends_at or (current.ends_at if current else None)
+    if starts is None or ends is None:
+        raise ValidationFailed("startsAt and endsAt are required", field="startsAt")
+    start, end = _times(starts, ends, zone, all_day)
+    if fields.attendees is not None:
+        attendees = await _attendee_emails(ctx, fields.attendees)
+    else:
+        assert current is not None
+        rows = await ctx.loaders.attendees_by_meeting.load(current.id)
+        attendees = tuple((a.email, a.display_name) for a in rows if not a.is_organizer)
+    return EventDraft(
+        title=title or (current.title if current else "") or "",
+        description=_keep(
+            fields.description, current.description if current else None, "description", 8000
+        ),
+        location=_keep(fields.location, current.location if current else None, "location", 500),
+        starts_at=start,
+        ends_at=end,
+        time_zone=zone_name,
+        all_day=all_day,
+        attendees=attendees,
+    )
+
+
+def _keep(value: str | None, current: str | None, field: str, limit: int) -> str | None:
+    if value is None:
+        return current
+    return clean_text(value, field=field, max_length=limit)
+
+
+async def _store(
+    ctx: Context,
+    viewer: Viewer,
+    connection: ConnectionRow,
+    event: ProviderEvent,
+    *,
+    idempotency_key: str | None = None,
+) -> int:
+    """Store what the provider confirmed, with its timeline entries, in one transaction."""
+    context = await load_account_context(
+        ctx.pool,
+        viewer.account_id,
+        calendar_email=connection.calendar_email,
+        linked_at=connection.linked_at,
+        excluded_domains=ctx.services.engine.excluded_domains,
+    )
+    # The same rules as the sync, so the round trip (rule 10) changes nothing.
+    decision = decide(event, context, None)
+    contacts = decision.contact_ids if decision.action is Action.UPSERT else frozenset()
+    write = meeting_write(event, contacts)
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        (meeting_id,) = await meetings_db.upsert_meetings(
+            conn,
+            account_id=viewer.account_id,
+            connection_id=connection.id,
+            source="crm",
+            seen_round=connection.sync_round,
+            writes=[write],
+            created_by_user_id=viewer.user_id,
+        )
+        changes = await meetings_db.set_timelines(
+            conn, viewer.account_id, [(meeting_id, write.starts_at, write.contact_ids)]
+        )
+        await meetings_db.record_changes(conn, viewer.account_id, changes)
+        if idempotency_key:
+            await scheduling_db.remember_key(conn, viewer.user_id, idempotency_key, meeting_id)
+    ctx.loaders.meeting_by_id.clear(meeting_id)
+    ctx.loaders.attendees_by_meeting.clear(meeting_id)
+    return meeting_id
+
+
+def _client(ctx: Context, connection: ConnectionRow) -> CalendarClient:
+    return ctx.services.calendar_client(connection.provider, connection.id)
+
+
+async def schedule(
+    ctx: Context, fields: MeetingFields, *, send_invitations: bool, idempotency_key: str | None
+) -> MeetingRow:
+    viewer = await ctx.viewer()
+    connection = await _connection(ctx, viewer)
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()
+        if not 1 <= len(idempotency_key) <= 200:
+            raise ValidationFailed("idempotencyKey: 1 to 200 characters", field="idempotencyKey")
+        earlier = await scheduling_db.meeting_for_key(ctx.pool, viewer.user_id, idempotency_key)
+        if earlier is not None:
+            return await load_meeting(ctx, earlier)
+    draft = await _draft(ctx, fields, None)
+    key = idempotency_key or str(uuid.uuid4())
+    event = await _call(
+        _client(ctx, connection).create_event(
+            draft, idempotency_key=f"{viewer.user_id}:{key}", send_invitations=send_invitations
+        )
+    )
+    meeting_id = await _store(ctx, viewer, connection, event, idempotency_key=idempotency_key)
+    return await load_meeting(ctx, meeting_id)
+
+
+async def _own_meeting(ctx: Context, meeting_id: int) -> tuple[Viewer, ConnectionRow, MeetingRow]:
+    viewer = await ctx.viewer()
+    meeting = await load_meeting(ctx, meeting_id)
+    connection = await _connection(ctx, viewer)
+    if meeting.connection_id != connection.id or not meeting.provider_event_id:
+        raise Forbidden("Only meetings in your own linked calendar can be changed from Chronik.")
+    return viewer, connection, meeting
+
+
+async def update(
+    ctx: Context, meeting_id: int, fields: MeetingFields, *, send_updates: bool
+) -> MeetingRow:
+    viewer, connection, meeting = await _own_meeting(ctx, meeting_id)
+    if meeting.status == "cancelled":
+        raise PreconditionFailed("This meeting was cancelled; schedule a new one instead.")
+    draft = await _draft(ctx, fields, meeting)
+    assert meeting.provider_event_id is not None
+    event = await _call(
+        _client(ctx, connection).update_event(
+            meeting.provider_event_id, draft, etag=meeting.etag, send_updates=send_updates
+        )
+    )
+    await _store(ctx, viewer, connection, event)
+    return await load_meeting(ctx, meeting_id)
+
+
+async def _apply_removal(ctx: Context, account_id: int, meeting_id: int, *, delete: bool) -> None:
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        changes: list[TimelineChange]
+        if delete:
+            changes = await scheduling_db.mark_deleted(conn, meeting_id)
+        else:
+            changes = await meetings_db.remove_meetings(conn, [meeting_id])
+        await meetings_db.record_changes(conn, account_id, changes)
+    ctx.loaders.meeting_by_id.clear(meeting_id)
+
+
+async def cancel(ctx: Context, meeting_id: int, *, notify: bool) -> MeetingRow:
+    """Cancel the meeting in the calendar (attendees notified) and take it off timelines."""
+    viewer, connection, meeting = await _own_meeting(ctx, meeting_id)
+    assert meeting.provider_event_id is not None
+    await _call(_client(ctx, connection).cancel_event(meeting.provider_event_id, notify=notify))
+    await _apply_removal(ctx, viewer.account_id, meeting_id, delete=False)
+    return await load_meeting(ctx, meeting_id)
+
+
+async def delete(ctx: Context, meeting_id: int, *, also_calendar_event: bool) -> None:
+    """Remove the meeting from Chronik; the calendar event stays unless asked."""
+    viewer = await ctx.viewer()
+    meeting = await load_meeting(ctx, meeting_id)
+    if also_calendar_event:
+        _, connection, meeting = await _own_meeting(ctx, meeting_id)
+        assert meeting.provider_event_id is not None
+        await _call(_client(ctx, connection).delete_event(meeting.provider_event_id))
+    await _apply_removal(ctx, viewer.account_id, meeting.id, delete=True)
+
+
+async def free_busy(
+    ctx: Context, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    viewer = await ctx.viewer()
+    connection = await _connection(ctx, viewer)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValidationFailed("start/end: include a UTC offset", field="start")
+    if end <= start:
+        raise ValidationFailed("end: must be after start", field="end")
+    if end - start > MAX_FREE_BUSY_RANGE:
+        raise ValidationFailed("end: at most 62 days after start", field="end")
+    return await _call(_client(ctx, connection).free_busy(start, end))
