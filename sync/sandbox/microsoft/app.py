@@ -21,11 +21,10 @@ from .errors import CURRENT_REQUEST_IDS, GraphError, fault_renderer, graph_error
 from .graph_routes import GRAPH_USER
 from .graph_routes import add_routes as add_graph_routes
 from .oauth_routes import add_routes as add_oauth_routes
-from .sandbox import MicrosoftSandbox
+from .sandbox import MICROSOFT_SANDBOX, MicrosoftSandbox
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MICROSOFT_SANDBOX: web.AppKey[MicrosoftSandbox] = web.AppKey("microsoft_sandbox", MicrosoftSandbox)
 WWW_AUTHENTICATE = (
     'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/'
     'authorize", client_id="00000003-0000-0000-c000-000000000000"'

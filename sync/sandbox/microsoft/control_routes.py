@@ -62,14 +62,12 @@ from aiohttp import web
 from sync.sandbox.faults import fault_from_json, fault_stats
 
 from .errors import GraphError
-from .sandbox import MicrosoftSandbox
+from .sandbox import MICROSOFT_SANDBOX, MicrosoftSandbox
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _sandbox(request: web.Request) -> MicrosoftSandbox:
-    from .app import MICROSOFT_SANDBOX
-
     return request.app[MICROSOFT_SANDBOX]
 
 

@@ -3,8 +3,8 @@
 Covered: ``/me``, ``/me/revokeSignInSessions``, ``/me/calendar(s)``, calendarView and its delta
 (default and any calendar), events CRUD with ``transactionId`` dedup and ``If-Match``, ``cancel``,
 ``accept``/``tentativelyAccept``/``decline``, ``instances``, ``getSchedule`` and
-``/subscriptions``. ``Prefer: outlook.timezone="..."`` converts
-returned start/end times (otherwise UTC, as Graph does).
+``/subscriptions``. ``Prefer: outlook.timezone="..."`` converts returned start/end times
+(otherwise UTC, as Graph does).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sync.microsoft.wire import Event
 from .delta import TokenGone
 from .errors import GraphError, bad_request
 from .resources import bounds, html_to_text
-from .sandbox import MicrosoftSandbox
+from .sandbox import MICROSOFT_SANDBOX, MicrosoftSandbox
 from .schedule import get_schedule
 from .store import CalendarState, Mailbox
 from .timefmt import BadTimeZone, dttz, parse_offset, zone
@@ -37,8 +37,6 @@ _BODY_TEXT = re.compile(r'outlook\.body-content-type\s*=\s*"?text"?', re.I)
 
 
 def _sandbox(request: web.Request) -> MicrosoftSandbox:
-    from .app import MICROSOFT_SANDBOX
-
     return request.app[MICROSOFT_SANDBOX]
 
 

@@ -30,7 +30,7 @@ from sync.microsoft.wire import TokenResponse
 from sync.sandbox.oauth import OAuthError, TokenSet
 
 from .errors import identity_error_body
-from .sandbox import MicrosoftSandbox
+from .sandbox import MICROSOFT_SANDBOX, MicrosoftSandbox
 
 GRAPH_RESOURCE = "https://graph.microsoft.com/"
 OIDC_SCOPES = {"openid", "profile", "email", "offline_access"}
@@ -38,8 +38,6 @@ ID_TOKEN_KEY = b"chronik-microsoft-sandbox"  # HS256 key of sandbox id_tokens (n
 
 
 def _sandbox(request: web.Request) -> MicrosoftSandbox:
-    from .app import MICROSOFT_SANDBOX
-
     return request.app[MICROSOFT_SANDBOX]
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from aiohttp import web
+
 from sync.microsoft.wire import Event
 from sync.sandbox.faults import FaultInjector
 from sync.sandbox.oauth import OAuthAuthority
@@ -242,4 +244,7 @@ def patchable(changes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in changes.items() if k in PATCHABLE}
 
 
-__all__ = ["MicrosoftSandbox", "patchable"]
+
+
+# Where the application keeps its sandbox (``app[MICROSOFT_SANDBOX]``).
+MICROSOFT_SANDBOX: web.AppKey[MicrosoftSandbox] = web.AppKey("microsoft_sandbox", MicrosoftSandbox)
