@@ -6,6 +6,12 @@ last: the round's `@odata.nextLink` while it lasts, then its `@odata.deltaLink`.
 series instances but never their masters, so the client reads each series master once (cached
 for the life of the client, read again when the series changed) to tell which occurrence is the
 first. Push is a Graph subscription on `me/events`.
+
+Scheduling writes `/me/events` with bodies from `draft_to_event`. Graph has no switch for meeting
+mail: creating an event with attendees invites them, an organizer's PATCH sends updates, a
+DELETE sends cancellations ("can't be configured", Graph's create-event reference). The client
+therefore refuses the two requests for silence it cannot honour (see `create_event`,
+`update_event`) instead of mailing people anyway. Creates are deduplicated by `transactionId`.
 """
 
 from __future__ import annotations
@@ -21,10 +27,30 @@ import aiohttp
 
 from sync.credentials import TokenSource
 from sync.http import ProviderResponse, ProviderSession, RetryPolicy
-from sync.microsoft.parse import parse_page, parse_timestamp, series_first_start
-from sync.microsoft.wire import DeltaPage, Event, RemovedEvent, Subscription
-from sync.model import ChangePage, CursorExpired
-from sync.provider import ProviderError, PushChannel
+from sync.microsoft.parse import (
+    draft_to_event,
+    parse_busy,
+    parse_event,
+    parse_page,
+    parse_timestamp,
+    series_first_start,
+)
+from sync.microsoft.wire import (
+    DeltaPage,
+    Event,
+    GetScheduleRequest,
+    RemovedEvent,
+    ScheduleInformation,
+    Subscription,
+)
+from sync.model import ChangePage, CursorExpired, ProviderEvent
+from sync.provider import (
+    EventChanged,
+    EventDraft,
+    EventGone,
+    ProviderError,
+    PushChannel,
+)
 
 LABEL = "Microsoft 365"
 # Graph's largest delta page: fewer round trips per sync.
@@ -37,6 +63,11 @@ SUBSCRIPTION_LIFETIME = timedelta(minutes=4230) - timedelta(minutes=5)
 MASTER_READS_AT_ONCE = 8
 _MASTER_FIELDS = "start,end,isAllDay,recurrence,type,lastModifiedDateTime"
 _PREFER_UTC = 'outlook.timezone="UTC"'
+# Resolution of getSchedule's availabilityView string. Chronik reads the exact scheduleItems
+# instead, so this only decides how long that unused string is.
+SCHEDULE_INTERVAL_MINUTES = 15
+# ProviderError.reason when a caller asks for silence Graph cannot give.
+NOTIFICATIONS_UNAVOIDABLE = "notificationsUnavoidable"
 
 
 def error_code(response: ProviderResponse) -> tuple[str | None, str]:
@@ -85,6 +116,7 @@ class GraphCalendarClient:
         self._session = ProviderSession(http, tokens, label=LABEL, policy=policy)
         self._delta_headers = {"Prefer": f"odata.maxpagesize={page_size}, {_PREFER_UTC}"}
         self._series: dict[str, _KnownSeries] = {}
+        self._owner: str | None = None
 
     async def calendar_owner(self) -> str:
         """GET /me: the user's `mail` (or `userPrincipalName`), lower-cased."""
@@ -246,6 +278,142 @@ class GraphCalendarClient:
     def _subscription_url(self, channel: PushChannel) -> str:
         return f"{self._base}/subscriptions/{quote(channel.channel_id, safe='')}"
 
+    # -- scheduling -----------------------------------------------------------------------------
+
+    async def create_event(
+        self, draft: EventDraft, *, idempotency_key: str, send_invitations: bool
+    ) -> ProviderEvent:
+        """POST /me/events with `draft_to_event(draft)` and `transactionId` = `idempotency_key`;
+        returns the created event as Graph answers it (times in UTC, `time_zone` the draft's).
+
+        Graph answers a repeated transactionId with the event the first POST created, so
+        retries (ours in `ProviderSession`, or the caller's with the same key) never make a
+        twin. Graph invites every attendee when the event is created and offers no way not to,
+        so `send_invitations=False` with attendees raises `ProviderError` (reason
+        `NOTIFICATIONS_UNAVOIDABLE`) before any request; without attendees there is nobody to
+        invite and the flag does not matter. `ProviderError` when Graph refuses,
+        `ProviderUnavailable` when retries ran out."""
+        if not send_invitations and draft.attendees:
+            raise _unavoidable("create a meeting without inviting its attendees")
+        body = draft_to_event(draft)
+        body["transactionId"] = idempotency_key
+        response = await self._session.request(
+            "POST", f"{self._base}/me/events", json=body, headers={"Prefer": _PREFER_UTC}
+        )
+        raise_for_status(response, "create the event")
+        return parse_event(response.json())
+
+    async def update_event(
+        self, provider_event_id: str, draft: EventDraft, *, etag: str | None, send_updates: bool
+    ) -> ProviderEvent:
+        """PATCH /me/events/{id} with `draft_to_event(draft)` (every managed field, attendees
+        as the full list) and `If-Match: etag` when given; returns the updated event.
+
+        Graph mails the organizer's changes itself: invitations to added attendees,
+        cancellations to removed ones, updates to the rest. `send_updates=False` with attendees
+        in the draft therefore raises `ProviderError` (reason `NOTIFICATIONS_UNAVOIDABLE`)
+        before any request. (With no attendees left, attendees the event had still get
+        Graph's cancellation.) `EventChanged` on 412, or 409 ErrorIrresolvableConflict (the
+        etag is stale); `EventGone` on 404/410; `ProviderError` on other refusals."""
+        if not send_updates and draft.attendees:
+            raise _unavoidable("change a meeting without notifying its attendees")
+        headers = {"Prefer": _PREFER_UTC}
+        if etag:
+            headers["If-Match"] = etag
+        response = await self._session.request(
+            "PATCH", self._event_url(provider_event_id), json=draft_to_event(draft), headers=headers
+        )
+        _raise_for_event(response, "update the event")
+        return parse_event(response.json())
+
+    async def cancel_event(self, provider_event_id: str, *, notify: bool) -> None:
+        """`notify`: POST /me/events/{id}/cancel (no comment), Graph's organizer-only action that
+        mails each attendee a cancellation and removes the event. Otherwise DELETE
+        /me/events/{id}: note that Graph documents a DELETE of the organizer's meeting as
+        sending cancellations too, so only an event without attendees goes quietly. 404/410
+        count as done; `ProviderError` on other refusals (e.g. 400 ErrorAccessDenied when the
+        user does not organise the meeting and `notify` is set)."""
+        if not notify:
+            await self.delete_event(provider_event_id)
+            return
+        response = await self._session.request(
+            "POST", f"{self._event_url(provider_event_id)}/cancel", json={}
+        )
+        if response.status in (404, 410):
+            return
+        raise_for_status(response, "cancel the meeting")
+
+    async def delete_event(self, provider_event_id: str) -> None:
+        """DELETE /me/events/{id}; 404/410 count as done, `ProviderError` on other refusals.
+        Graph cannot delete quietly: for a meeting the user organises it mails each attendee a
+        cancellation (documented on Graph's event-delete reference; the sandbox does the
+        same)."""
+        response = await self._session.request("DELETE", self._event_url(provider_event_id))
+        if response.status in (404, 410):
+            return
+        raise_for_status(response, "delete the event")
+
+    async def free_busy(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """POST /me/calendar/getSchedule for the calendar owner's address (read once with
+        `calendar_owner`, then kept) over [start, end) in UTC (`start` and `end` must be
+        timezone-aware). Returns its busy, tentative and out-of-office items as UTC intervals
+        clipped to the window, sorted, overlapping ones merged (`parse_busy`); cancelled
+        events are not in getSchedule's answer. `ProviderError` when Graph refuses the
+        request or reports an error for the schedule (e.g. ErrorMailRecipientNotFound)."""
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("start and end must be timezone-aware")
+        request: GetScheduleRequest = {
+            "schedules": [await self._owner_address()],
+            "startTime": {"dateTime": _wall_utc(start), "timeZone": "UTC"},
+            "endTime": {"dateTime": _wall_utc(end), "timeZone": "UTC"},
+            "availabilityViewInterval": SCHEDULE_INTERVAL_MINUTES,
+        }
+        response = await self._session.request(
+            "POST", f"{self._base}/me/calendar/getSchedule", json=request
+        )
+        raise_for_status(response, "read free/busy")
+        schedules: list[ScheduleInformation] = response.json().get("value", [])
+        items = []
+        for schedule in schedules:
+            error = schedule.get("error")
+            if error:
+                raise ProviderError(
+                    f"{LABEL} could not read free/busy: {error.get('message', '')}".strip(),
+                    reason=error.get("responseCode"),
+                )
+            items.extend(schedule.get("scheduleItems", []))
+        return parse_busy(items, start.astimezone(UTC), end.astimezone(UTC))
+
+    async def _owner_address(self) -> str:
+        if self._owner is None:
+            self._owner = await self.calendar_owner()
+        return self._owner
+
+    def _event_url(self, provider_event_id: str) -> str:
+        return f"{self._base}/me/events/{quote(provider_event_id, safe='')}"
+
+
+def _raise_for_event(response: ProviderResponse, what: str) -> None:
+    """`raise_for_status`, with the answers about one event mapped: 404/410 → `EventGone`;
+    412, and 409 ErrorIrresolvableConflict (Graph's code for a stale change key) →
+    `EventChanged`."""
+    if response.status < 300:
+        return
+    code, message = error_code(response)
+    text = f"{LABEL} refused to {what}: HTTP {response.status} {message}".strip()
+    if response.status in (404, 410):
+        raise EventGone(text, status=response.status, reason=code)
+    if response.status == 412 or (response.status == 409 and code == "ErrorIrresolvableConflict"):
+        raise EventChanged(text, status=response.status, reason=code)
+    raise_for_status(response, what)
+
+
+def _unavoidable(what: str) -> ProviderError:
+    return ProviderError(
+        f"{LABEL} cannot {what}: Graph always mails meeting changes to attendees.",
+        reason=NOTIFICATIONS_UNAVOIDABLE,
+    )
+
 
 def _channel(subscription: Subscription) -> PushChannel:
     return PushChannel(
@@ -273,6 +441,11 @@ def _later(a: str | None, b: str | None) -> str | None:
 def _iso(moment: datetime) -> str:
     """`2026-01-05T09:00:00Z`: a UTC instant as Graph's query parameters and bodies take it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _wall_utc(moment: datetime) -> str:
+    """`2026-01-05T09:00:00`: a UTC instant as a `dateTimeTimeZone` dateTime (no offset)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _years_later(moment: datetime, years: int) -> datetime:

@@ -19,8 +19,15 @@ from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync.microsoft.wire import Attendee as WireAttendee
-from sync.microsoft.wire import DateTimeTimeZone, Event, RemovedEvent
+from sync.microsoft.wire import (
+    DateTimeTimeZone,
+    EmailAddress,
+    Event,
+    RemovedEvent,
+    ScheduleItem,
+)
 from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
+from sync.provider import EventDraft
 
 _RESPONSE = {
     "none": Response.NONE,
@@ -266,3 +273,74 @@ def _description(item: Event) -> str | None:
     if body and body.get("contentType") == "text":
         return body.get("content") or None
     return item.get("bodyPreview") or None
+
+
+# -- Chronik → wire: event bodies for POST/PATCH /me/events ----------------------------------------
+
+# getSchedule statuses during which the owner cannot take a meeting. `workingElsewhere` is
+# available (just not at the desk); `free` and `unknown` are not busy.
+_BUSY_STATUSES = frozenset({"busy", "tentative", "oof"})
+
+
+def draft_to_event(draft: EventDraft) -> Event:
+    """The Graph event body for `draft`, every field it manages present so that a PATCH replaces
+    them all (a missing description or location is sent empty, attendees as the full list).
+
+    Times are wall times in the draft's IANA zone (`dateTimeTimeZone` without an offset, which
+    Graph reads in `timeZone`), so Outlook shows the event in that zone and records it as the
+    event's `originalStartTimeZone`. An all-day event is midnight of its first day to midnight
+    after its last, both in that zone, as Graph requires. Attendees are `required`.
+    """
+    return {
+        "subject": draft.title,
+        "body": {"contentType": "text", "content": draft.description or ""},
+        "location": {"displayName": draft.location or ""},
+        "start": _wall_time(draft.starts_at, draft.time_zone, draft.all_day),
+        "end": _wall_time(draft.ends_at, draft.time_zone, draft.all_day),
+        "isAllDay": draft.all_day,
+        "attendees": [
+            {"emailAddress": _address(email, name), "type": "required"}
+            for email, name in draft.attendees
+        ],
+    }
+
+
+def _wall_time(moment: datetime, zone_name: str, all_day: bool) -> DateTimeTimeZone:
+    if all_day:
+        # Chronik's all-day instants are midnight UTC of the day; Graph wants that day's
+        # midnight in the event's zone.
+        wall = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    else:
+        wall = moment.astimezone(ZoneInfo(zone_name))
+    return {"dateTime": wall.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": zone_name}
+
+
+def _address(email: str, name: str | None) -> EmailAddress:
+    return {"address": email, "name": name} if name else {"address": email}
+
+
+# -- getSchedule → busy intervals ------------------------------------------------------------------
+
+
+def parse_busy(
+    items: Iterable[ScheduleItem], start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The busy, tentative and out-of-office `scheduleItems` of a getSchedule answer as UTC
+    intervals clipped to [start, end), sorted, with overlapping or touching ones merged (the
+    shape Google's freeBusy gives). Items without start or end are skipped."""
+    spans = []
+    for item in items:
+        if item.get("status") not in _BUSY_STATUSES or "start" not in item or "end" not in item:
+            continue
+        begins = max(parse_when(item["start"], False), start)
+        ends = min(parse_when(item["end"], False), end)
+        if begins < ends:
+            spans.append((begins, ends))
+    spans.sort()
+    merged: list[tuple[datetime, datetime]] = []
+    for begins, ends in spans:
+        if merged and begins <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], ends))
+        else:
+            merged.append((begins, ends))
+    return merged
