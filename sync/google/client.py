@@ -4,10 +4,16 @@ The change feed is events.list on the primary calendar with `singleEvents=false`
 recurring series arrives as its master plus its exceptions. A cursor (see `FeedCursor`) names
 the round it belongs to: a full round (no sync token) or an incremental round (the sync token
 it started from), and the page of that round to ask for next.
+
+Scheduling writes to the primary calendar: events.insert under an id derived from the caller's
+idempotency key (so a retried insert finds its first result instead of making a twin),
+events.get + events.patch with If-Match, events.delete, and freebusy.query.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,11 +22,19 @@ import aiohttp
 import orjson
 
 from sync.credentials import TokenSource
-from sync.google.parse import parse_event
-from sync.google.wire import Calendar, Channel, ErrorBody, Events
+from sync.google.parse import draft_to_event, draft_to_patch, parse_event, parse_timestamp
+from sync.google.wire import (
+    Calendar,
+    Channel,
+    ErrorBody,
+    Event,
+    Events,
+    FreeBusyCalendar,
+    FreeBusyResponse,
+)
 from sync.http import ProviderResponse, ProviderSession, RetryPolicy
-from sync.model import ChangePage, CursorExpired
-from sync.provider import ProviderError, PushChannel
+from sync.model import ChangePage, CursorExpired, ProviderEvent
+from sync.provider import EventChanged, EventDraft, EventGone, ProviderError, PushChannel
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +90,33 @@ def raise_for_status(response: ProviderResponse, what: str) -> None:
         status=response.status,
         reason=reason,
     )
+
+
+def raise_for_event(response: ProviderResponse, what: str) -> None:
+    """`raise_for_status` for one event: 404/410 → `EventGone`, 412 → `EventChanged`."""
+    if response.status < 300:
+        return
+    reason, message = error_reason(response)
+    text = f"{LABEL} refused to {what}: HTTP {response.status} {message}".strip()
+    if response.status in (404, 410):
+        raise EventGone(text, status=response.status, reason=reason)
+    if response.status == 412:
+        raise EventChanged(text, status=response.status, reason=reason)
+    raise_for_status(response, what)
+
+
+def event_id_for(idempotency_key: str) -> str:
+    """The event id Chronik gives the event created under `idempotency_key`: base32hex of the
+    key's SHA-256, lower-cased, unpadded (52 characters of a-v0-9, as Google requires of
+    client-chosen ids). The same key always names the same event, different keys practically
+    never collide."""
+    digest = hashlib.sha256(idempotency_key.encode()).digest()
+    return base64.b32hexencode(digest).decode().rstrip("=").lower()
+
+
+def _send_updates(notify: bool) -> dict[str, str]:
+    # Always explicit: without it Google decides per method, and "none" must mean no mail.
+    return {"sendUpdates": "all" if notify else "none"}
 
 
 class GoogleCalendarClient:
@@ -183,6 +224,117 @@ class GoogleCalendarClient:
             return
         raise_for_status(response, "stop a push channel")
 
+    # -- scheduling ---------------------------------------------------------------------------
+
+    async def create_event(
+        self, draft: EventDraft, *, idempotency_key: str, send_invitations: bool
+    ) -> ProviderEvent:
+        """POST events.insert on the primary calendar with `sendUpdates=all` (Google mails each
+        attendee an invitation) or `none`, under the id `event_id_for(idempotency_key)`.
+
+        Returns the created event as `parse_event` reads it. When Google answers 409 duplicate,
+        an earlier call with the same key (or a retry of this POST whose answer was lost)
+        already created the event: it is read back with events.get and returned as it is now,
+        even if cancelled since, and the draft is not applied again. Deleted ids stay taken at
+        Google, so a key must not be reused for a new meeting.
+
+        Raises `ProviderError` on any other refusal, `ProviderUnavailable` when retries ran out.
+        """
+        event_id = event_id_for(idempotency_key)
+        body = draft_to_event(draft)
+        body["id"] = event_id
+        response = await self._session.request(
+            "POST", self._events, params=_send_updates(send_invitations), json=body
+        )
+        if response.status == 409:
+            return parse_event(await self._read_event(event_id), None)
+        raise_for_status(response, "create an event")
+        created: Event = response.json()
+        return parse_event(created, None)
+
+    async def update_event(
+        self, provider_event_id: str, draft: EventDraft, *, etag: str | None, send_updates: bool
+    ) -> ProviderEvent:
+        """GET the event, then PATCH it to the draft with `sendUpdates=all|none` and
+        `If-Match`; returns the updated event.
+
+        The read comes first because Google replaces the attendee array whole: guests who stay
+        keep the response the event holds for them (see `draft_attendees`); added guests are
+        invited and removed ones get a cancellation when `send_updates`. `If-Match` is `etag`
+        when given, else the etag just read, so an answer arriving in between is not erased.
+
+        Raises `EventGone` when the event is missing (404/410) or cancelled, `EventChanged`
+        when `etag` is not the event's current one (checked on the read, and by Google's 412),
+        `ProviderError` on any other refusal.
+        """
+        current = await self._read_event(provider_event_id)
+        if current.get("status") == "cancelled":
+            raise EventGone(f"{LABEL}: event {provider_event_id} was cancelled", status=410)
+        current_etag = current.get("etag")
+        if etag is not None and etag != current_etag:
+            raise EventChanged(f"{LABEL}: event {provider_event_id} changed since read")
+        if_match = etag or current_etag
+        response = await self._session.request(
+            "PATCH",
+            f"{self._events}/{provider_event_id}",
+            params=_send_updates(send_updates),
+            json=draft_to_patch(draft, current),
+            headers={"If-Match": if_match} if if_match else None,
+        )
+        raise_for_event(response, "update the event")
+        updated: Event = response.json()
+        return parse_event(updated, None)
+
+    async def cancel_event(self, provider_event_id: str, *, notify: bool) -> None:
+        """DELETE the event with `sendUpdates=all` (Google mails every guest a cancellation)
+        or `none`. Google keeps it as a cancelled event, which the change feed reports.
+        An event already deleted (404/410) counts as done; `ProviderError` otherwise."""
+        response = await self._session.request(
+            "DELETE", f"{self._events}/{provider_event_id}", params=_send_updates(notify)
+        )
+        if response.status in (404, 410):
+            return
+        raise_for_status(response, "cancel the event")
+
+    async def delete_event(self, provider_event_id: str) -> None:
+        """DELETE the event with `sendUpdates=none`: no one is mailed. Google has no way for
+        the organizer to remove an event from their calendar without cancelling it, so the
+        guests' copies turn cancelled too (silently). Gone already counts as done."""
+        await self.cancel_event(provider_event_id, notify=False)
+
+    async def free_busy(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """POST freeBusy for the primary calendar between `start` and `end` (aware datetimes).
+
+        Returns Google's busy periods (cancelled, transparent and declined events leave the
+        owner free) as UTC (start, end) pairs, sorted. Raises `ProviderError` when Google
+        reports errors for the calendar instead of its periods, or refuses the query.
+        """
+        query = {
+            "timeMin": start.astimezone(UTC).isoformat(),
+            "timeMax": end.astimezone(UTC).isoformat(),
+            "items": [{"id": "primary"}],
+        }
+        response = await self._session.request("POST", f"{self._base}/freeBusy", json=query)
+        raise_for_status(response, "query free/busy")
+        calendar = _primary_free_busy(response.json())
+        periods = [
+            (parse_timestamp(period["start"]), parse_timestamp(period["end"]))
+            for period in calendar.get("busy", ())
+        ]
+        return sorted(periods)
+
+    @property
+    def _events(self) -> str:
+        return f"{self._base}/calendars/primary/events"
+
+    async def _read_event(self, event_id: str) -> Event:
+        """events.get on the primary calendar (deleted events come back with status
+        cancelled). `EventGone` on 404/410, `ProviderError` on any other refusal."""
+        response = await self._session.request("GET", f"{self._events}/{event_id}")
+        raise_for_event(response, "read the event")
+        event: Event = response.json()
+        return event
+
 
 @dataclass(frozen=True)
 class FeedCursor:
@@ -231,6 +383,24 @@ class FeedCursor:
         if self.page_token is not None:
             params["pageToken"] = self.page_token
         return params
+
+
+def _primary_free_busy(answer: FreeBusyResponse) -> FreeBusyCalendar:
+    """The primary calendar's entry of a freebusy answer; `ProviderError` when Google reports
+    errors for it (e.g. notFound) or leaves it out, since "no periods" would read as free."""
+    calendars = answer.get("calendars", {})
+    # Google keys the entry by the id asked for; a lone entry under the owner's address is
+    # the same calendar.
+    calendar = calendars.get("primary")
+    if calendar is None and len(calendars) == 1:
+        [calendar] = calendars.values()
+    if calendar is None:
+        raise ProviderError(f"{LABEL} answered free/busy without the primary calendar.")
+    problems = calendar.get("errors")
+    if problems:
+        reason = problems[0].get("reason")
+        raise ProviderError(f"{LABEL} has no free/busy for the calendar: {reason}", reason=reason)
+    return calendar
 
 
 def _expiration(millis: str | None) -> datetime:

@@ -1,4 +1,5 @@
-"""Google Calendar events (wire format) → Chronik's `ProviderEvent`: pure functions, no I/O.
+"""Google Calendar events (wire format) → Chronik's `ProviderEvent`, and Chronik's
+`EventDraft` → the wire bodies of events.insert/patch: pure functions, no I/O.
 
 On the hot path of every sync: per event a handful of dict lookups and `fromisoformat` calls,
 no regular expressions, no validation library.
@@ -6,12 +7,14 @@ no regular expressions, no validation library.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync.google.wire import Attendee as WireAttendee
 from sync.google.wire import Event, EventDateTime
 from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
+from sync.provider import EventDraft
 
 _STATUS = {
     "confirmed": EventStatus.CONFIRMED,
@@ -147,3 +150,72 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(name) if name else ZoneInfo("UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+# -- Chronik's drafts as request bodies ------------------------------------------------------
+
+# Fields a draft may leave empty: a patch sends them as null so Google clears them.
+_CLEARABLE = ("description", "location")
+
+
+def draft_to_event(draft: EventDraft) -> Event:
+    """The events.insert body for `draft` (without `id`; the client chooses it).
+
+    Timed: `dateTime` in UTC plus `timeZone` = the draft's zone, which is how Google shows and
+    repeats the event. All-day: `date` values (end exclusive, as in the draft), no zone.
+    `attendees` lists the draft's guests only (`[]` when none): the organizer is the calendar
+    owner, whom Google knows without being told.
+    """
+    event: Event = {
+        "summary": draft.title,
+        "start": _when(draft.starts_at, draft),
+        "end": _when(draft.ends_at, draft),
+        "attendees": draft_attendees(draft, ()),
+    }
+    if draft.description:
+        event["description"] = draft.description
+    if draft.location:
+        event["location"] = draft.location
+    return event
+
+
+def draft_to_patch(draft: EventDraft, current: Event) -> dict[str, object]:
+    """The events.patch body that makes `current` look like `draft`: every draft field, with
+    null for an empty description or location (patch semantics: null clears, absent keeps) and
+    the attendee list merged by `draft_attendees`."""
+    body: dict[str, object] = dict(draft_to_event(draft))
+    body["attendees"] = draft_attendees(draft, current.get("attendees", ()))
+    for key in _CLEARABLE:
+        body.setdefault(key, None)
+    return body
+
+
+def draft_attendees(draft: EventDraft, current: Iterable[WireAttendee]) -> list[WireAttendee]:
+    """The attendee list to send for `draft`, given the event's `current` list.
+
+    Google replaces the whole array, and an entry without `responseStatus` may be stored as
+    needsAction, so guests who stay keep the answer `current` holds for them, and the
+    organizer's own entry (which Google adds on events with guests) is kept as it is. Guests
+    missing from the draft are dropped: Google then sends them a cancellation.
+    """
+    previous = {item["email"].lower(): item for item in current if item.get("email")}
+    result = [item for item in previous.values() if item.get("organizer")]
+    organizers = {item["email"].lower() for item in result}
+    for email, display_name in draft.attendees:
+        if email in organizers:
+            continue
+        attendee: WireAttendee = {"email": email}
+        if display_name:
+            attendee["displayName"] = display_name
+        answer = previous.get(email, {}).get("responseStatus")
+        if answer:
+            attendee["responseStatus"] = answer
+        result.append(attendee)
+    return result
+
+
+def _when(moment: datetime, draft: EventDraft) -> EventDateTime:
+    if draft.all_day:
+        # The draft's all-day bounds are midnight UTC, so the UTC date is the calendar day.
+        return {"date": moment.astimezone(UTC).date().isoformat()}
+    return {"dateTime": moment.astimezone(UTC).isoformat(), "timeZone": draft.time_zone}
