@@ -28,6 +28,7 @@ import aiohttp
 from sync.credentials import TokenSource
 from sync.http import ProviderResponse, ProviderSession, RetryPolicy
 from sync.microsoft.parse import (
+    current_answers,
     draft_to_event,
     parse_busy,
     parse_event,
@@ -40,6 +41,7 @@ from sync.microsoft.wire import (
     Event,
     GetScheduleRequest,
     RemovedEvent,
+    ResponseStatus,
     ScheduleInformation,
     Subscription,
 )
@@ -306,8 +308,11 @@ class GraphCalendarClient:
     async def update_event(
         self, provider_event_id: str, draft: EventDraft, *, etag: str | None, send_updates: bool
     ) -> ProviderEvent:
-        """PATCH /me/events/{id} with `draft_to_event(draft)` (every managed field, attendees
-        as the full list) and `If-Match: etag` when given; returns the updated event.
+        """GET /me/events/{id} for the attendees' responses, then PATCH /me/events/{id} with
+        `draft_to_event(draft)` (every managed field, attendees as the full list, each one that
+        stays keeping the response it gave) and `If-Match: etag` when given; returns the
+        updated event. (Graph's attendee list is replaced whole by a PATCH; sent without their
+        `status`, attendees who had accepted would read as not having answered.)
 
         Graph mails the organizer's changes itself: invitations to added attendees,
         cancellations to removed ones, updates to the rest. `send_updates=False` with attendees
@@ -317,14 +322,22 @@ class GraphCalendarClient:
         etag is stale); `EventGone` on 404/410; `ProviderError` on other refusals."""
         if not send_updates and draft.attendees:
             raise _unavoidable("change a meeting without notifying its attendees")
+        body = draft_to_event(draft, await self._answers(provider_event_id))
         headers = {"Prefer": _PREFER_UTC}
         if etag:
             headers["If-Match"] = etag
         response = await self._session.request(
-            "PATCH", self._event_url(provider_event_id), json=draft_to_event(draft), headers=headers
+            "PATCH", self._event_url(provider_event_id), json=body, headers=headers
         )
         _raise_for_event(response, "update the event")
         return parse_event(response.json())
+
+    async def _answers(self, provider_event_id: str) -> dict[str, ResponseStatus]:
+        response = await self._session.request(
+            "GET", self._event_url(provider_event_id), params={"$select": "attendees"}
+        )
+        _raise_for_event(response, "read the event")
+        return current_answers(response.json())
 
     async def cancel_event(self, provider_event_id: str, *, notify: bool) -> None:
         """`notify`: POST /me/events/{id}/cancel (no comment), Graph's organizer-only action that

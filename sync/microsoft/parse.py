@@ -24,6 +24,7 @@ from sync.microsoft.wire import (
     EmailAddress,
     Event,
     RemovedEvent,
+    ResponseStatus,
     ScheduleItem,
 )
 from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
@@ -282,15 +283,24 @@ def _description(item: Event) -> str | None:
 _BUSY_STATUSES = frozenset({"busy", "tentative", "oof"})
 
 
-def draft_to_event(draft: EventDraft) -> Event:
+def draft_to_event(draft: EventDraft, answers: Mapping[str, ResponseStatus] | None = None) -> Event:
     """The Graph event body for `draft`, every field it manages present so that a PATCH replaces
     them all (a missing description or location is sent empty, attendees as the full list).
 
     Times are wall times in the draft's IANA zone (`dateTimeTimeZone` without an offset, which
     Graph reads in `timeZone`), so Outlook shows the event in that zone and records it as the
     event's `originalStartTimeZone`. An all-day event is midnight of its first day to midnight
-    after its last, both in that zone, as Graph requires. Attendees are `required`.
+    after its last, both in that zone, as Graph requires. Attendees are `required`; one whose
+    lower-cased address is in `answers` (the event's current responses, `current_answers`)
+    carries that `status`, so replacing the list does not forget who already accepted.
     """
+    known = answers or {}
+    attendees: list[WireAttendee] = []
+    for email, name in draft.attendees:
+        attendee: WireAttendee = {"emailAddress": _address(email, name), "type": "required"}
+        if email.lower() in known:
+            attendee["status"] = known[email.lower()]
+        attendees.append(attendee)
     return {
         "subject": draft.title,
         "body": {"contentType": "text", "content": draft.description or ""},
@@ -298,11 +308,19 @@ def draft_to_event(draft: EventDraft) -> Event:
         "start": _wall_time(draft.starts_at, draft.time_zone, draft.all_day),
         "end": _wall_time(draft.ends_at, draft.time_zone, draft.all_day),
         "isAllDay": draft.all_day,
-        "attendees": [
-            {"emailAddress": _address(email, name), "type": "required"}
-            for email, name in draft.attendees
-        ],
+        "attendees": attendees,
     }
+
+
+def current_answers(event: Event) -> dict[str, ResponseStatus]:
+    """{lower-cased address: `status`} of the event's attendees that have both."""
+    answers = {}
+    for attendee in event.get("attendees") or []:
+        address = (attendee.get("emailAddress") or {}).get("address")
+        status = attendee.get("status")
+        if address and status:
+            answers[address.lower()] = status
+    return answers
 
 
 def _wall_time(moment: datetime, zone_name: str, all_day: bool) -> DateTimeTimeZone:

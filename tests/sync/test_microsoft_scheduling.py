@@ -16,13 +16,14 @@ import pytest
 from sync.credentials import StaticToken
 from sync.http import RetryPolicy
 from sync.microsoft.client import NOTIFICATIONS_UNAVOIDABLE, GraphCalendarClient
-from sync.model import EventStatus, ProviderEvent
+from sync.model import EventStatus, ProviderEvent, Response
 from sync.provider import EventChanged, EventDraft, EventGone, ProviderError
 from sync.sandbox.runner import RunningSandboxes, start_sandboxes
 
 ALICE = "alice@contoso.example"
 DANA = "dana@fabrikam.example"
 ERIK = "erik@fabrikam.example"
+FRAN = "fran@fabrikam.example"
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 TOMORROW_9 = (NOW + timedelta(days=1)).replace(hour=9)
 FAST_RETRIES = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, timeout=10.0)
@@ -235,6 +236,26 @@ async def test_update_invites_an_added_attendee_and_updates_the_others(graph: Gr
         ("invitation", ERIK, created.provider_event_id),
         ("update", DANA, created.provider_event_id),
     ]
+
+
+async def test_update_keeps_the_answers_of_attendees_who_stay(graph: Graph) -> None:
+    created = await _meeting(graph)
+    await graph.control(
+        "POST",
+        f"/_sandbox/users/{ALICE}/events/{created.provider_event_id}/responses",
+        json={"attendee": DANA, "response": "accepted"},
+    )
+    updated = await graph.client.update_event(
+        created.provider_event_id,
+        draft("Quarterly review (agenda)", attendees=((DANA, None), (FRAN, None))),
+        etag=None,
+        send_updates=True,
+    )
+    assert [(a.email, a.response) for a in updated.attendees] == [
+        (DANA, Response.ACCEPTED),
+        (FRAN, Response.NONE),
+    ]
+    assert await graph.mail("cancellation") == [("cancellation", ERIK, created.provider_event_id)]
 
 
 async def test_update_with_a_stale_etag_raises_event_changed(graph: Graph) -> None:
