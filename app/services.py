@@ -32,6 +32,9 @@ class Services:
     settings: Settings
     dsn: str
     pool: asyncpg.Pool
+    # The sync has a pool of its own: a long initial sync never starves API requests of
+    # connections (and request SQL can be counted without the worker's).
+    sync_pool: asyncpg.Pool
     http: aiohttp.ClientSession
     vault: TokenVault
     apps: dict[ProviderName, ProviderApp]
@@ -42,14 +45,15 @@ class Services:
     def calendar_client(self, provider: str, connection_id: int) -> CalendarClient:
         """The API client of a stored connection (tokens refreshed as needed)."""
         return calendar_client(
-            self.apps[ProviderName(provider)], self.http,
+            self.apps[ProviderName(provider)],
+            self.http,
             self.credentials.for_connection(connection_id),
         )
 
     def new_worker(self) -> SyncWorker:
         settings = self.settings
         return SyncWorker(
-            self.pool,
+            self.sync_pool,
             self.engine,
             WorkerSettings(
                 concurrency=settings.worker_concurrency,
@@ -84,6 +88,8 @@ async def running_services(
         if migrate:
             async with pool.acquire() as conn:
                 await apply_migrations(conn)
+        sync_pool = await create_pool(dsn, min_size=0, max_size=settings.worker_concurrency + 2)
+        stack.push_async_callback(sync_pool.close)
         local = (
             await _start_local_sandboxes(settings, stack)
             if own_sandboxes
@@ -94,10 +100,10 @@ async def running_services(
         oauth = {name: OAuthClient(app, http) for name, app in apps.items()}
         credentials = Credentials(pool, vault, oauth)
         engine = SyncEngine(
-            pool,
+            sync_pool,
             apps,
             http,
-            credentials,
+            Credentials(sync_pool, vault, oauth),
             EngineSettings(
                 public_url=str(settings.public_url),
                 excluded_domains=frozenset(d.lower() for d in settings.excluded_email_domains),
@@ -109,6 +115,7 @@ async def running_services(
             settings=settings,
             dsn=dsn,
             pool=pool,
+            sync_pool=sync_pool,
             http=http,
             vault=vault,
             apps=apps,

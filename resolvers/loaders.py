@@ -3,6 +3,7 @@ over queries, and nothing from another account can be loaded at all."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import asyncpg
@@ -25,6 +26,12 @@ class Loaders:
         self.attendees_by_meeting: DataLoader[int, list[AttendeeRow]] = DataLoader(
             self._load_attendees
         )
+
+    def forget_meeting(self, meeting_id: int) -> None:
+        """Drop a meeting this request changed, so it is read again as stored."""
+        for loader in (self.meeting_by_id, self.attendees_by_meeting):
+            with contextlib.suppress(KeyError):  # never loaded: nothing to forget
+                loader.clear(meeting_id)
 
     async def _load_contacts(self, ids: Sequence[int]) -> list[ContactRow | None]:
         found = await contacts.contacts_by_ids(self._pool, self._account_id, ids)

@@ -223,8 +223,7 @@ async def _store(
         await meetings_db.record_changes(conn, viewer.account_id, changes)
         if idempotency_key:
             await scheduling_db.remember_key(conn, viewer.user_id, idempotency_key, meeting_id)
-    ctx.loaders.meeting_by_id.clear(meeting_id)
-    ctx.loaders.attendees_by_meeting.clear(meeting_id)
+    ctx.loaders.forget_meeting(meeting_id)
     return meeting_id
 
 
@@ -289,7 +288,7 @@ async def _apply_removal(ctx: Context, account_id: int, meeting_id: int, *, dele
         else:
             changes = await meetings_db.remove_meetings(conn, [meeting_id])
         await meetings_db.record_changes(conn, account_id, changes)
-    ctx.loaders.meeting_by_id.clear(meeting_id)
+    ctx.loaders.forget_meeting(meeting_id)
 
 
 async def cancel(ctx: Context, meeting_id: int, *, notify: bool) -> MeetingRow:
