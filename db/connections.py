@@ -38,8 +38,8 @@ class ConnectionRow:
 _SELECT = """
     SELECT c.id, c.account_id, c.user_id, u.email AS user_email, c.provider, c.calendar_email,
            c.status, c.linked_at, c.token_ciphertext, c.token_expires_at, c.token_version,
-           c.last_synced_at, c.last_error, c.last_error_at, c.failure_count, c.sync_phase, c.sync_round,
-           c.events_seen, coalesce(c.lease_expires_at > now(), false) AS syncing,
+           c.last_synced_at, c.last_error, c.last_error_at, c.failure_count, c.sync_phase,
+           c.sync_round, c.events_seen, coalesce(c.lease_expires_at > now(), false) AS syncing,
            c.sync_requested_at
     FROM calendar_connections c JOIN users u ON u.id = c.user_id
 """
