@@ -207,3 +207,13 @@ async def test_q_searches_text(google: GoogleHarness) -> None:
 async def test_unknown_page_token_is_400(google: GoogleHarness) -> None:
     status, _, _ = await google.call("GET", EVENTS, params={"pageToken": "nope"})
     assert status == 400
+
+
+async def test_ical_uid_filter_and_order_by_updated(google: GoogleHarness) -> None:
+    _, first, _ = await google.call("POST", EVENTS, json=meeting("first", 1))
+    _, second, _ = await google.call("POST", EVENTS, json=meeting("second", 2))
+    await google.call("PATCH", f"{EVENTS}/{first['id']}", json={"summary": "first again"})
+    items, _ = await full_sync(google, orderBy="updated")
+    assert [item["id"] for item in items] == [second["id"], first["id"]]
+    items, _ = await full_sync(google, iCalUID=second["iCalUID"])
+    assert [item["id"] for item in items] == [second["id"]]
