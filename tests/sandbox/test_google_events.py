@@ -165,6 +165,16 @@ async def test_send_updates_records_invitations_updates_cancellations(
     ]
 
 
+async def test_send_updates_none_sends_nothing(google: GoogleHarness) -> None:
+    guests = [{"email": "client@customer.com"}]
+    _, event, _ = await google.call("POST", EVENTS, params={"sendUpdates": "none"},
+                                    json=meeting(attendees=guests))
+    await google.call("PATCH", f"{EVENTS}/{event['id']}", params={"sendUpdates": "none"},
+                      json={"summary": "moved"})
+    await google.call("DELETE", f"{EVENTS}/{event['id']}", params={"sendUpdates": "none"})
+    assert (await google.control("GET", "/_sandbox/invitations"))["invitations"] == []
+
+
 async def test_send_updates_validates_value(google: GoogleHarness) -> None:
     status, _, _ = await google.call("POST", EVENTS, params={"sendUpdates": "everyone"},
                                      json=meeting())

@@ -185,3 +185,39 @@ async def test_reauthorizing_without_prompt_consent_gives_no_new_refresh_token(
     assert "refresh_token" in await exchange("consent")
     google.sandbox.oauth.revoke_user(ALICE)
     assert "refresh_token" in await exchange(None)  # the grant is gone: first grant again
+
+
+async def test_granular_consent_and_scope_enforcement(google: GoogleHarness) -> None:
+    read_only = "https://www.googleapis.com/auth/calendar.readonly"
+    events = "https://www.googleapis.com/auth/calendar.events"
+    params = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "response_type": "code",
+              "scope": f"openid email {read_only} {events}", "state": "g"}
+    async with google.http.get(google.url + "/o/oauth2/v2/auth", params=params) as resp:
+        page = await resp.text()
+    assert page.count('type="checkbox"') == 2  # only the calendar scopes can be unticked
+
+    async def grant(*ticked: str) -> str:
+        form = [*params.items(), ("email", ALICE), ("decision", "allow"), ("granular", "1"),
+                *(("granted", scope) for scope in ticked)]
+        async with google.http.post(google.url + "/o/oauth2/v2/auth", data=form,
+                                    allow_redirects=False) as resp:
+            code = URL(resp.headers["Location"]).query["code"]
+        status, body = await google.token_request(grant_type="authorization_code", code=code,
+                                                  redirect_uri=REDIRECT_URI)
+        assert status == 200
+        assert body["scope"].split()[:2] == ["openid", "email"]
+        return str(body["access_token"])
+
+    reader = await grant(read_only)
+    event = {"summary": "x", "start": {"dateTime": "2026-12-01T10:00:00Z"},
+             "end": {"dateTime": "2026-12-01T11:00:00Z"}}
+    path = "/calendar/v3/calendars/primary/events"
+    assert (await google.call("GET", path, token=reader))[0] == 200
+    status, body, _ = await google.call("POST", path, token=reader, json=event)
+    assert status == 403
+    assert body["error"]["errors"][0]["reason"] == "insufficientPermissions"
+
+    nothing = await grant()
+    assert (await google.call("GET", path, token=nothing))[0] == 403
+    writer = await grant(read_only, events)
+    assert (await google.call("POST", path, token=writer, json=event))[0] == 200

@@ -76,6 +76,23 @@ async def partial_response(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+_READING_POSTS = ("/watch", "/freeBusy", "/channels/stop")
+
+
+def _check_scope(scope: str, method: str, path: str) -> None:
+    """403 ``insufficientPermissions`` when the grant lacks a calendar scope (reads) or a
+    writable one (writes). An empty scope (tokens minted by tests) means full access."""
+    if not scope:
+        return
+    calendar = [s for s in scope.split() if "calendar" in s]
+    writable = [s for s in calendar if not s.endswith(("readonly", "freebusy"))]
+    writes = method in ("PATCH", "PUT", "DELETE") or (
+        method == "POST" and not path.endswith(_READING_POSTS)
+    )
+    if not calendar or (writes and not writable):
+        raise errors.insufficient_scopes()
+
+
 @web.middleware
 async def require_bearer(request: web.Request, handler: Handler) -> web.StreamResponse:
     """401 on ``/calendar/v3`` without a live access token; stores the user's email."""
@@ -85,6 +102,10 @@ async def require_bearer(request: web.Request, handler: Handler) -> web.StreamRe
         email = sandbox.oauth.email_for_access_token(token) if token else None
         if email is None:
             raise errors.unauthenticated()
+        assert token is not None
+        _check_scope(
+            sandbox.oauth.scope_for_access_token(token) or "", request.method, request.path
+        )
         request[USER_EMAIL] = email
     return await handler(request)
 

@@ -90,6 +90,17 @@ def unauthenticated() -> GoogleApiError:
     )
 
 
+def insufficient_scopes() -> GoogleApiError:
+    """403 when the token's grant does not cover the call (e.g. the user unticked a scope)."""
+    return GoogleApiError(
+        403,
+        "insufficientPermissions",
+        "Request had insufficient authentication scopes.",
+        status="PERMISSION_DENIED",
+        item_message="Insufficient Permission",
+    )
+
+
 def not_found() -> GoogleApiError:
     """404 ``notFound``."""
     return GoogleApiError(404, "notFound", "Not Found")

@@ -47,12 +47,24 @@ def _redirect(redirect_uri: str, params: dict[str, str]) -> NoReturn:
     raise web.HTTPFound(redirect_uri + sep + urlencode(params))
 
 
+def _is_calendar_scope(scope: str) -> bool:
+    return "/auth/calendar" in scope
+
+
 def _consent_page(sandbox: GoogleSandbox, params: dict[str, str]) -> web.Response:
     hidden = "".join(
         f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
         for name, value in params.items()
     )
-    scopes = "".join(f"<li>{html.escape(s)}</li>" for s in params.get("scope", "").split())
+    # Granular consent, as Google shows it: the user may untick calendar permissions; basic
+    # sign-in scopes (openid, email, profile) are always granted.
+    scopes = "".join(
+        f'<li><label><input type="checkbox" name="granted" value="{html.escape(s)}" checked> '
+        f"{html.escape(s)}</label></li>"
+        if _is_calendar_scope(s)
+        else f"<li>{html.escape(s)}</li>"
+        for s in params.get("scope", "").split()
+    )
     options = "".join(f'<option value="{html.escape(e)}">' for e in sandbox.users)
     first = next(iter(sandbox.users), "")
     body = f"""<!doctype html>
@@ -63,6 +75,7 @@ def _consent_page(sandbox: GoogleSandbox, params: dict[str, str]) -> web.Respons
 <ul>{scopes}</ul>
 <form method="post">
 {hidden}
+<input type="hidden" name="granular" value="1">
 <label>Email <input name="email" type="email" list="users" value="{html.escape(first)}"
  required></label>
 <datalist id="users">{options}</datalist>
@@ -124,6 +137,12 @@ async def authorize(request: web.Request) -> web.Response:
     if request.method == "POST":
         if source.get("decision") != "allow":
             return _redirect(params["redirect_uri"], {"error": "access_denied", **_state(params)})
+        if source.get("granular"):
+            granted = set(source.getall("granted", []))
+            params["scope"] = " ".join(
+                s for s in params.get("scope", "").split()
+                if not _is_calendar_scope(s) or s in granted
+            )
         email = str(source.get("email", "")).strip().lower()
         if "@" not in email:
             return _consent_page(sandbox, params)

@@ -423,7 +423,7 @@ class SandboxState:
         data["etag"] = f'"{ms * 1000}"'
         event = StoredEvent(data, self._next_seq(), stored.start, stored.end, deleted=True)
         calendar.touch(event)
-        if send_updates:
+        if send_updates and send_updates != "none":
             self._record(calendar, event, "cancellation", self._guests(stored.data), send_updates)
 
     # -- invitations ("emails Google would have sent") ---------------------------------------------
