@@ -221,3 +221,14 @@ async def test_granular_consent_and_scope_enforcement(google: GoogleHarness) -> 
     assert (await google.call("GET", path, token=nothing))[0] == 403
     writer = await grant(read_only, events)
     assert (await google.call("POST", path, token=writer, json=event))[0] == 200
+
+
+async def test_token_endpoint_accepts_json_and_rejects_garbage(google: GoogleHarness) -> None:
+    code = await google.authorize()
+    async with google.http.post(google.url + "/token", json={
+        "grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI, "code_verifier": VERIFIER}) as resp:
+        assert resp.status == 200 and "access_token" in await resp.json()
+    async with google.http.post(google.url + "/token", data=b"{nope",
+                                headers={"Content-Type": "application/json"}) as resp:
+        assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"

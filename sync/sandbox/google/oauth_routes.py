@@ -167,7 +167,13 @@ async def token(request: web.Request) -> web.Response:
     """``POST /token``: authorization_code (with PKCE) and refresh_token grants."""
     sandbox = request.app[GOOGLE_SANDBOX]
     if request.content_type == "application/json":
-        form: dict[str, str] = {k: str(v) for k, v in orjson.loads(await request.read()).items()}
+        try:
+            loaded = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            loaded = None
+        if not isinstance(loaded, dict):
+            return _token_error("invalid_request", "Invalid JSON payload received.")
+        form: dict[str, str] = {k: str(v) for k, v in loaded.items()}
     else:
         form = {k: str(v) for k, v in (await request.post()).items()}
     grant_type = form.get("grant_type", "")
