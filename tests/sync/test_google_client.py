@@ -381,7 +381,8 @@ async def test_watch_delivers_sync_then_exists_and_stop_ends_delivery(
 async def test_renew_moves_delivery_to_the_new_channel(google: Google, receiver: Receiver) -> None:
     old = await google.client.watch(address=receiver.url, channel_id="chronik-a", token="t")
     new = await google.client.renew(old, address=receiver.url, channel_id="chronik-b", token="t")
-    assert new.channel_id == "chronik-b" and new.resource_id != old.resource_id
+    # resourceId names the watched collection, so both channels share it (as on Google).
+    assert new.channel_id == "chronik-b" and new.resource_id == old.resource_id
 
     await google.create("After renewal", 1)
     await google.pushes_delivered()

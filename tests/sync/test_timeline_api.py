@@ -8,6 +8,7 @@ import asyncpg
 
 from sync.sandbox.runner import RunningSandboxes
 from tests.conftest import TestUser
+from tests.support.linking import sandbox_control
 from tests.support.server import RunningChronik
 from tests.support.sync import LinkedCalendar, linked_calendar
 from tests.support.workers import add_bulk_contacts
@@ -102,6 +103,8 @@ async def test_timeline_costs_the_same_sql_for_5_or_50_entries(
                 ],
             },
         )
+    # Let every push of those changes land first: its webhook SQL is not the query's.
+    await sandbox_control(chronik, "GOOGLE", "GET", "notifications?wait=true")
     await cal.sync()
     counts = {}
     for first in (5, 50):
