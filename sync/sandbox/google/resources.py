@@ -38,6 +38,66 @@ _STATUSES = ("confirmed", "tentative", "cancelled")
 _RESPONSES = ("needsAction", "declined", "tentative", "accepted")
 
 
+_STRINGS = ("summary", "description", "location", "colorId", "status", "visibility",
+            "transparency", "eventType", "iCalUID", "id")
+_OBJECTS = ("start", "end", "originalStartTime", "organizer", "creator", "reminders",
+            "extendedProperties", "source")
+_LISTS = ("attendees", "recurrence")
+_BOOLEANS = ("endTimeUnspecified", "guestsCanInviteOthers", "guestsCanModify",
+             "guestsCanSeeOtherGuests", "anyoneCanAddSelf")
+
+
+def _bad(field: str) -> errors.GoogleApiError:
+    return errors.invalid(f"Invalid value for: {field}", field)
+
+
+def check_types(body: dict[str, Any]) -> None:
+    """400 ``invalid`` for a field of the wrong JSON type (Google's parser refuses those before
+    looking at values); null is allowed everywhere (it clears the field in a patch)."""
+    for key, value in body.items():
+        if value is None:
+            continue
+        if key in _STRINGS and not isinstance(value, str):
+            raise _bad(key)
+        if key in _OBJECTS and not isinstance(value, dict):
+            raise _bad(key)
+        if key in _LISTS and not isinstance(value, list):
+            raise _bad(key)
+        if key in _BOOLEANS and not isinstance(value, bool):
+            raise _bad(key)
+        if key == "sequence" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise _bad(key)
+    for key in ("start", "end", "originalStartTime"):
+        for part in ("date", "dateTime", "timeZone"):
+            value = (body.get(key) or {}).get(part)
+            if value is not None and not isinstance(value, str):
+                raise _bad(f"{key}.{part}")
+    for key in ("organizer", "creator"):
+        email = (body.get(key) or {}).get("email")
+        if email is not None and not isinstance(email, str):
+            raise _bad(f"{key}.email")
+    for attendee in body.get("attendees") or []:
+        if not isinstance(attendee, dict):
+            raise _bad("attendees")
+        for part in ("email", "displayName", "responseStatus", "comment"):
+            value = attendee.get(part)
+            if value is not None and not isinstance(value, str):
+                raise _bad(f"attendees.{part}")
+    for scope in ("private", "shared"):
+        props = (body.get("extendedProperties") or {}).get(scope)
+        if props is None:
+            continue
+        if not isinstance(props, dict) or not all(
+            isinstance(v, str) or v is None for v in props.values()
+        ):
+            raise _bad(f"extendedProperties.{scope}")
+    reminders = body.get("reminders") or {}
+    if "useDefault" in reminders and not isinstance(reminders["useDefault"], bool):
+        raise _bad("reminders.useDefault")
+    if reminders.get("overrides") is not None and not isinstance(reminders["overrides"], list):
+        raise _bad("reminders.overrides")
+
+
 def validate_id(event_id: str) -> None:
     """Google's rule for client-chosen ids: base32hex characters (a-v, 0-9), 5-1024 long."""
     if not _ID_RE.match(event_id):

@@ -254,6 +254,7 @@ class SandboxState:
     ) -> StoredEvent:
         """events.insert: validate, store, notify. A client-chosen ``id`` must be base32hex and
         unused (409 ``duplicate`` otherwise, also for deleted events' ids)."""
+        resources.check_types(body)
         event_id = body.get("id")
         if event_id is not None:
             event_id = str(event_id)
@@ -305,6 +306,7 @@ class SandboxState:
         """events.patch (``replace`` False) / events.update (True). Patching an instance id of a
         series stores a modified instance (exception). 412 when ``if_match`` is stale, 410 when
         the event was deleted."""
+        resources.check_types(body)
         stored = calendar.events.get(event_id)
         extra: dict[str, Any] | None = None
         if stored is None:
