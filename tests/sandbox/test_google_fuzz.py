@@ -45,3 +45,34 @@ def test_any_body_is_stored_or_refused(body: dict[str, Any], patch: dict[str, An
         sandbox.patch_event(calendar, event.id, patch)
     except errors.GoogleApiError as exc:
         assert 400 <= exc.code < 500
+
+
+list_params = st.dictionaries(
+    st.sampled_from(["maxResults", "pageToken", "syncToken", "showDeleted", "singleEvents",
+                     "timeMin", "timeMax", "orderBy", "updatedMin", "q", "iCalUID",
+                     "privateExtendedProperty", "eventTypes"]),
+    st.one_of(st.text(max_size=10),
+              st.sampled_from(["true", "false", "0", "2500", "-1", "startTime", "updated",
+                               "2026-12-01T00:00:00Z", "2026-01-01T00:00:00+01:00", "a=b",
+                               "outOfOffice"])),
+    max_size=5,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(params=list_params)
+def test_any_list_query_is_answered_or_refused(params: dict[str, str]) -> None:
+    from sync.sandbox.google import listing
+
+    sandbox = GoogleSandbox(seed=3, clock=lambda: 1_790_000_000.0)
+    sandbox.create_user("fuzz@example.com")
+    calendar = sandbox.calendars["fuzz@example.com"]
+    sandbox.insert_event(calendar, {"summary": "s", "recurrence": ["RRULE:FREQ=DAILY"],
+                                    "start": {"dateTime": "2026-11-30T10:00:00Z"},
+                                    "end": {"dateTime": "2026-11-30T11:00:00Z"}})
+    try:
+        page = listing.list_events(sandbox, calendar, params)
+    except errors.GoogleApiError as exc:
+        assert exc.code in (400, 410)
+        return
+    assert page.startswith(b'{"kind":"calendar#events"')
