@@ -232,3 +232,15 @@ async def test_token_endpoint_accepts_json_and_rejects_garbage(google: GoogleHar
     async with google.http.post(google.url + "/token", data=b"{nope",
                                 headers={"Content-Type": "application/json"}) as resp:
         assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
+
+
+async def test_token_endpoint_accepts_client_secret_basic(google: GoogleHarness) -> None:
+    import aiohttp
+
+    code = await google.authorize()
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+            "code_verifier": VERIFIER}
+    async with google.http.post(google.url + "/token", data=form,
+                                auth=aiohttp.BasicAuth(CLIENT_ID, "sandbox-secret")) as resp:
+        assert resp.status == 200
+        assert "refresh_token" in await resp.json()

@@ -8,9 +8,11 @@ back with a code (the non-interactive path tests use); otherwise it renders a co
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 from typing import Any, NoReturn
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 import orjson
 from aiohttp import web
@@ -163,6 +165,20 @@ def _token_error(error: str, description: str, status: int = 400) -> web.Respons
     )
 
 
+def _basic_client_id(request: web.Request) -> str | None:
+    """The client id of ``Authorization: Basic base64(client_id:client_secret)``
+    (client_secret_basic, which Google accepts besides credentials in the form)."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, _secret = decoded.partition(":")
+    return unquote_plus(client_id) if sep and client_id else None
+
+
 async def token(request: web.Request) -> web.Response:
     """``POST /token``: authorization_code (with PKCE) and refresh_token grants."""
     sandbox = request.app[GOOGLE_SANDBOX]
@@ -178,7 +194,7 @@ async def token(request: web.Request) -> web.Response:
         form = {k: str(v) for k, v in (await request.post()).items()}
     grant_type = form.get("grant_type", "")
     sandbox.oauth.token_requests[grant_type or "missing"] += 1
-    client_id = form.get("client_id")
+    client_id = form.get("client_id") or _basic_client_id(request)
     if not client_id:
         return _token_error("invalid_request", "Could not determine client ID from request.")
     try:
