@@ -235,12 +235,13 @@ async def test_token_endpoint_accepts_json_and_rejects_garbage(google: GoogleHar
 
 
 async def test_token_endpoint_accepts_client_secret_basic(google: GoogleHarness) -> None:
-    import aiohttp
+    import base64
 
     code = await google.authorize()
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
             "code_verifier": VERIFIER}
+    basic = base64.b64encode(f"{CLIENT_ID}:sandbox-secret".encode()).decode()
     async with google.http.post(google.url + "/token", data=form,
-                                auth=aiohttp.BasicAuth(CLIENT_ID, "sandbox-secret")) as resp:
+                                headers={"Authorization": f"Basic {basic}"}) as resp:
         assert resp.status == 200
         assert "refresh_token" in await resp.json()
