@@ -118,3 +118,33 @@ def test_same_seed_same_ids_and_tokens() -> None:
         return event.id, event.data["etag"], token
 
     assert run() == run()
+
+
+async def test_demo_calendar_has_the_kinds_of_meetings_chronik_syncs(
+    google: GoogleHarness,
+) -> None:
+    created = await google.control("POST", f"/_sandbox/users/{ALICE}/demo")
+    assert len(created["created"]) == 7
+    _, body, _ = await google.call("GET", EVENTS, params={"showDeleted": "true"})
+    items = {item["summary"]: item for item in body["items"]}
+    assert items["Team sync"]["recurrence"]
+    assert items["Lunch with a friend"]["visibility"] == "private"
+    invited = items["Quarterly business review - Globex"]
+    assert invited["organizer"]["email"] == "hank.scorpio@globex.example"
+    assert items["Pricing follow-up - Umbrella"]["status"] == "cancelled"
+    assert "date" in items["SaaS Connect conference"]["start"]
+    _, expanded, _ = await google.call("GET", EVENTS, params={"singleEvents": "true"})
+    assert sum(1 for i in expanded["items"] if i["summary"] == "Team sync") == 12
+
+
+async def test_consent_page_can_seed_a_new_account(google: GoogleHarness) -> None:
+    from tests.sandbox.conftest import CLIENT_ID, REDIRECT_URI
+
+    form = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "response_type": "code",
+            "scope": "email https://www.googleapis.com/auth/calendar", "decision": "allow",
+            "email": "demo.user@startup.example", "demo": "1"}
+    async with google.http.post(google.url + "/o/oauth2/v2/auth", data=form,
+                                allow_redirects=False) as resp:
+        assert resp.status == 302
+    calendar = google.sandbox.calendars["demo.user@startup.example"]
+    assert len(calendar.events) == 7

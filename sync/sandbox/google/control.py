@@ -8,6 +8,8 @@ Users and calendars
                                                (creates the primary calendar; idempotent)
   GET    /_sandbox/users                      -> {"users": [user...]}
   POST   /_sandbox/users/{email}/calendars    {"summary", "id"?, "timeZone"?} -> secondary calendar
+  POST   /_sandbox/users/{email}/demo         fill the primary calendar with sample meetings
+                                               -> {"created": [event ids]} (see demo.py)
   POST   /_sandbox/users/{email}/token        {"scope"?, "clientId"?} -> {"access_token"}
                                                (mint an access token without the browser flow)
 
@@ -66,6 +68,7 @@ from aiohttp import web
 
 from sync.sandbox.faults import fault_from_json, fault_stats
 from sync.sandbox.google.api import GOOGLE_SANDBOX, json_bytes, json_response
+from sync.sandbox.google.demo import seed_demo_calendar
 from sync.sandbox.google.model import Calendar, User, parse_rfc3339
 from sync.sandbox.google.sandbox import GoogleSandbox
 
@@ -147,6 +150,13 @@ async def add_calendar(request: web.Request) -> web.Response:
         time_zone=body.get("timeZone"),
     )
     return json_response(calendar_json(calendar), status=201)
+
+
+async def demo(request: web.Request) -> web.Response:
+    """POST /_sandbox/users/{email}/demo."""
+    sandbox = _sb(request)
+    user = sandbox._user(request.match_info["email"])
+    return json_response({"created": seed_demo_calendar(sandbox, user.email)}, status=201)
 
 
 async def mint_token(request: web.Request) -> web.Response:
@@ -366,6 +376,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/_sandbox/users", list_users)
     r.add_post("/_sandbox/users/{email}/calendars", add_calendar)
     r.add_post("/_sandbox/users/{email}/token", mint_token)
+    r.add_post("/_sandbox/users/{email}/demo", demo)
     cal = "/_sandbox/calendars/{calendarId}"
     r.add_post(f"{cal}/events", create_event)
     r.add_post(f"{cal}/events:bulk", bulk)

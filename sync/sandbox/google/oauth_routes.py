@@ -18,6 +18,7 @@ import orjson
 from aiohttp import web
 
 from sync.sandbox.google.api import GOOGLE_SANDBOX, bearer_token, json_response
+from sync.sandbox.google.demo import seed_demo_calendar
 from sync.sandbox.google.sandbox import GoogleSandbox
 from sync.sandbox.oauth import OAuthError
 
@@ -81,6 +82,8 @@ def _consent_page(sandbox: GoogleSandbox, params: dict[str, str]) -> web.Respons
 <label>Email <input name="email" type="email" list="users" value="{html.escape(first)}"
  required></label>
 <datalist id="users">{options}</datalist>
+<p><label><input type="checkbox" name="demo" value="1" checked>
+Fill a new account's calendar with sample meetings</label></p>
 <p><button name="decision" value="allow">Allow</button>
 <button name="decision" value="deny" formnovalidate>Deny</button></p>
 </form>
@@ -148,7 +151,10 @@ async def authorize(request: web.Request) -> web.Response:
         email = str(source.get("email", "")).strip().lower()
         if "@" not in email:
             return _consent_page(sandbox, params)
+        is_new = email not in sandbox.users
         sandbox.create_user(email)
+        if is_new and source.get("demo"):
+            seed_demo_calendar(sandbox, email)
         return _grant(sandbox, params, email)
     hint = request.query.get("login_hint", "").strip().lower()
     if hint in sandbox.users:
