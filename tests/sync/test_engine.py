@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from sync.sandbox.runner import RunningSandboxes
 from tests.conftest import TestUser
 from tests.support.linking import sandbox_control
 from tests.support.server import RunningChronik
 from tests.support.sync import LinkedCalendar, linked_calendar
+from tests.support.workers import add_bulk_contacts
 
 SOON = (datetime.now(UTC) + timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
 
@@ -179,3 +181,47 @@ async def test_a_failing_connection_is_recorded_and_does_not_stall_others(
     await db.execute("UPDATE calendar_connections SET next_attempt_at = NULL")
     recovered = await failing.sync()
     assert recovered["failureCount"] == 0 and recovered["phase"] == "INCREMENTAL"
+
+
+@pytest.mark.parametrize(
+    ("provider", "page_marker"), [("GOOGLE", "pageToken"), ("MICROSOFT", "skiptoken")]
+)
+async def test_cursor_expiring_in_the_middle_of_a_round_recovers(
+    chronik: RunningChronik,
+    alice: TestUser,
+    db: asyncpg.Connection,
+    sandboxes: RunningSandboxes,
+    provider: str,
+    page_marker: str,
+) -> None:
+    cal = await linked_calendar(chronik, alice, db, provider)
+    if provider == "GOOGLE":
+        await add_bulk_contacts(db, alice.account_id, 5000)  # every bulk guest is a contact
+        sandboxes.google.bulk_load(alice.email, 2600)  # pages of 2,500 and 100
+        expected, per_meeting = 2600, 2
+    else:
+        await cal.contact("carla@client.test")
+        sandboxes.microsoft.bulk_load(
+            alice.email, 1500, attendees=["carla@client.test", "someone@else.test"]
+        )
+        expected, per_meeting = 1500, 1  # pages of 1,000 and 500
+    await cal.calendar.expire_cursor()  # the next round is a full one, several pages long
+    await sandbox_control(
+        chronik,
+        provider,
+        "POST",
+        "faults",
+        {
+            "kind": "server_error",
+            "status": 410,
+            "nextN": 1,
+            "pathContains": page_marker,
+        },
+    )
+    await cal.sync(within=120)
+    injected = (await sandbox_control(chronik, provider, "GET", "faults"))["injected"]
+    assert sum(injected.values()) == 1  # the round really was cut mid-stream
+    assert (
+        await db.fetchval("SELECT count(*) FROM meetings WHERE status <> 'cancelled'") == expected
+    )
+    assert await db.fetchval("SELECT count(*) FROM timeline_entries") == expected * per_meeting
