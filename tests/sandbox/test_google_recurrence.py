@@ -171,3 +171,19 @@ async def test_occurrence_years_into_an_open_series_can_be_changed(google: Googl
     status, moved, _ = await google.call("PATCH", f"{EVENTS}/{far}", json={"summary": "Far"})
     assert status == 200 and moved["originalStartTime"]["dateTime"] == "2030-03-16T09:00:00+01:00"
     assert (await google.call("GET", f"{EVENTS}/{master['id']}_20300316T090000Z"))[0] == 404
+
+
+async def test_single_events_incremental_sends_each_instance_once(
+    google: GoogleHarness,
+) -> None:
+    _, master, _ = await google.call("POST", EVENTS, json=weekly())
+    _, body, _ = await google.call("GET", EVENTS, params={"singleEvents": "true"})
+    token = body["nextSyncToken"]
+    second = f"{master['id']}_20260323T080000Z"
+    await google.call("PATCH", f"{EVENTS}/{second}", json={"summary": "Moved"})
+    await google.call("PATCH", f"{EVENTS}/{master['id']}", json={"location": "Room 2"})
+    _, changes, _ = await google.call("GET", EVENTS,
+                                      params={"syncToken": token, "singleEvents": "true"})
+    ids = [item["id"] for item in changes["items"]]
+    assert len(ids) == len(set(ids)) == 4
+    assert {i["summary"] for i in changes["items"] if i["id"] == second} == {"Moved"}

@@ -59,6 +59,7 @@ def sync(sandbox: GoogleSandbox, params: dict[str, str], page_size: int,
          between_pages: list[tuple[str, int]]) -> tuple[list[dict[str, Any]], str]:
     calendar = sandbox.calendars[OWNER]
     query = {**params, "maxResults": str(page_size)}
+    single = params.get("singleEvents")
     items: list[dict[str, Any]] = []
     pending = list(between_pages)
     while True:
@@ -69,6 +70,8 @@ def sync(sandbox: GoogleSandbox, params: dict[str, str], page_size: int,
         if pending:
             apply(sandbox, pending.pop(0))
         query = {"maxResults": str(page_size), "pageToken": page["nextPageToken"]}
+        if single:
+            query["singleEvents"] = single
 
 
 def visible(items: list[dict[str, Any]]) -> dict[str, str]:
@@ -81,33 +84,36 @@ def visible(items: list[dict[str, Any]]) -> dict[str, str]:
     rounds=st.lists(st.tuples(st.lists(operation, max_size=8), st.lists(operation, max_size=3)),
                     min_size=1, max_size=4),
     page_size=st.integers(1, 7),
+    single=st.booleans(),
 )
 def test_incremental_sync_converges_to_full_sync(
     setup: list[tuple[str, int]],
     rounds: list[tuple[list[tuple[str, int]], list[tuple[str, int]]]],
     page_size: int,
+    single: bool,
 ) -> None:
     sandbox = GoogleSandbox(seed=1, clock=lambda: 1_790_000_000.0)
     sandbox.create_user(OWNER)
     for op in setup:
         apply(sandbox, op)
-    items, token = sync(sandbox, {}, page_size, [])
+    mode = {"singleEvents": "true"} if single else {}
+    items, token = sync(sandbox, mode, page_size, [])
     state = visible(items)
     for changes, during in rounds:
         for op in changes:
             apply(sandbox, op)
-        delta, token = sync(sandbox, {"syncToken": token}, page_size, during)
+        delta, token = sync(sandbox, {"syncToken": token, **mode}, page_size, during)
         for item in delta:
             if item["status"] == "cancelled":
                 state.pop(item["id"], None)
             else:
                 state[item["id"]] = item["etag"]
     # One more incremental pass picks up what landed between the last pages.
-    delta, _ = sync(sandbox, {"syncToken": token}, page_size, [])
+    delta, _ = sync(sandbox, {"syncToken": token, **mode}, page_size, [])
     for item in delta:
         if item["status"] == "cancelled":
             state.pop(item["id"], None)
         else:
             state[item["id"]] = item["etag"]
-    fresh, _ = sync(sandbox, {}, 1000, [])
+    fresh, _ = sync(sandbox, mode, 1000, [])
     assert state == visible(fresh)

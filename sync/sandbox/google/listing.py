@@ -271,11 +271,44 @@ def _incremental(
             break
         changed.append(event)
     changed.reverse()
-    for event in changed:
-        if single and event.is_master and not event.cancelled:
-            yield from _expand(calendar, event, None, None, show_deleted=True)
-        else:
+    if not single:
+        for event in changed:
             yield event.wire_bytes(minimal=not show_deleted)
+        return
+    # With singleEvents a changed series is re-sent as its instances. Its exceptions are stored
+    # events of their own: they go out (once) only if they changed themselves.
+    for event in changed:
+        if event.is_master and not event.cancelled:
+            for (_ts, instance_id), blob in _expand_keyed(calendar, event, None, None, True):
+                if instance_id not in calendar.events:
+                    yield blob
+            continue
+        yield event.wire_bytes(minimal=not show_deleted)
+        if event.cancelled and event.data.get("recurrence"):
+            # A client of singleEvents listings stored instance ids: cancel each of them.
+            yield from _cancelled_instances(calendar, event)
+
+
+def _cancelled_instances(calendar: Calendar, master: StoredEvent) -> Iterator[bytes]:
+    """Sparse cancelled entries for the occurrences of a cancelled series (exceptions excluded:
+    they were cancelled along with the series and are sent as themselves)."""
+    duration = master.end.moment - master.start.moment
+    for original in recurrence.occurrence_starts(
+        master.start, master.data["recurrence"], duration, None, None
+    ):
+        instance_id = recurrence.instance_id(master.id, original)
+        if instance_id in calendar.events:
+            continue
+        yield orjson.dumps(
+            {
+                "kind": "calendar#event",
+                "etag": master.data["etag"],
+                "id": instance_id,
+                "status": "cancelled",
+                "recurringEventId": master.id,
+                "originalStartTime": original.to_wire(),
+            }
+        )
 
 
 def _matches_text(event: StoredEvent, query: str) -> bool:

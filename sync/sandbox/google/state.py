@@ -358,9 +358,23 @@ class SandboxState:
         event = StoredEvent(data=data, seq=self._next_seq(), start=start, end=end)
         calendar.touch(event)
         self._record_invitations(calendar, before, event, send_updates)
+        touched = [event.id]
+        if event.cancelled and data.get("recurrence") and before.get("status") != "cancelled":
+            # Cancelling a whole series cancels its modified occurrences too.
+            touched += self._cancel_exceptions(calendar, event.id)
         self._changed(calendar)
-        sharing.share(self, calendar, event.id)
+        for changed_id in touched:
+            sharing.share(self, calendar, changed_id)
         return event
+
+    def _cancel_exceptions(self, calendar: Calendar, master_id: str) -> list[str]:
+        """Tombstone the live exceptions of a series; returns their ids."""
+        ids = []
+        for other in list(calendar.events.values()):
+            if other.recurring_event_id == master_id and not other.deleted:
+                self._tombstone(calendar, other, None)
+                ids.append(other.id)
+        return ids
 
     def delete_event(
         self,
@@ -391,11 +405,8 @@ class SandboxState:
             raise errors.condition_not_met()
         self._tombstone(calendar, stored, send_updates)
         touched = [event_id]
-        if stored.is_master:
-            for other in list(calendar.events.values()):
-                if other.recurring_event_id == event_id and not other.deleted:
-                    self._tombstone(calendar, other, None)
-                    touched.append(other.id)
+        if stored.data.get("recurrence"):
+            touched += self._cancel_exceptions(calendar, event_id)
         self._changed(calendar)
         for changed_id in touched:
             sharing.share(self, calendar, changed_id)
