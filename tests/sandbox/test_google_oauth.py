@@ -194,7 +194,7 @@ async def test_granular_consent_and_scope_enforcement(google: GoogleHarness) -> 
               "scope": f"openid email {read_only} {events}", "state": "g"}
     async with google.http.get(google.url + "/o/oauth2/v2/auth", params=params) as resp:
         page = await resp.text()
-    assert page.count('type="checkbox"') == 2  # only the calendar scopes can be unticked
+    assert page.count('name="granted"') == 2  # only the calendar scopes can be unticked
 
     async def grant(*ticked: str) -> str:
         form = [*params.items(), ("email", ALICE), ("decision", "allow"), ("granular", "1"),
