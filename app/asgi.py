@@ -17,6 +17,7 @@ from app import oauth_routes, webhook_routes
 from app.graphql import graphql_app
 from app.services import Services, running_services
 from app.settings import Settings, load_settings
+from db.listen import LiveFeed
 from db.migrate import pending_migrations
 from db.pool import QueryObserver
 
@@ -56,6 +57,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running_services(settings, migrate=migrate, on_query=on_query) as services:
             app.state.services = services
+            services.live = LiveFeed(services.dsn, queue_size=settings.subscription_queue_size)
+            await services.live.start()
             worker = services.new_worker() if settings.run_worker else None
             task = asyncio.create_task(worker.run()) if worker else None
             try:
@@ -64,6 +67,7 @@ def create_app(
                 if worker and task:
                     worker.stop()  # in-flight syncs finish their page and release leases
                     await task
+                await services.live.stop()
 
     graphql = graphql_app(graphiql=not settings.is_production)
     return Starlette(

@@ -13,6 +13,7 @@ import asyncpg
 from app.database import database_url
 from app.providers import provider_apps, sandbox_wanted
 from app.settings import Settings
+from db.listen import LiveFeed
 from db.migrate import apply_migrations
 from db.pool import QueryObserver, create_pool
 from sync.clients import calendar_client
@@ -41,6 +42,13 @@ class Services:
     linker: Linker
     credentials: Credentials
     engine: SyncEngine
+    # Started by the API process only (workers have no subscribers).
+    live: LiveFeed | None = None
+
+    def live_feed(self) -> LiveFeed:
+        if self.live is None:
+            raise RuntimeError("live updates are served by API processes only")
+        return self.live
 
     def calendar_client(self, provider: str, connection_id: int) -> CalendarClient:
         """The API client of a stored connection (tokens refreshed as needed)."""

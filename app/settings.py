@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     excluded_email_domains: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["resource.calendar.google.com", "group.calendar.google.com"]
     )
+    # Events a live subscriber may lag behind before it is closed as too slow.
+    subscription_queue_size: int = Field(default=256, ge=1)
     sandbox_host: str = "127.0.0.1"
     sandbox_google_port: int = 8701
     sandbox_microsoft_port: int = 8702

@@ -16,6 +16,12 @@ import asyncpg
 from db.types import Executor
 
 SYNC_CHANNEL = "chronik_sync"
+# Progress of a connection's sync, for live sync-state subscriptions (see db/listen.py).
+SYNC_STATE_CHANNEL = "chronik_sync_state"
+_ANNOUNCE_STATE = f"""
+    SELECT pg_notify('{SYNC_STATE_CHANNEL}',
+                     json_build_object('a', account_id, 'u', user_id, 'c', id)::text)
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +127,25 @@ async def finish_run(db: Executor, connection_id: int, worker: str) -> None:
     """A successful run: record it, clear the failure streak, release the lease."""
     await db.execute(
         """
-        UPDATE calendar_connections
-        SET last_synced_at = now(), failure_count = 0, last_error = NULL, last_error_at = NULL,
-            next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL
-        WHERE id = $1 AND lease_owner = $2
-        """,
+        WITH done AS (
+            UPDATE calendar_connections
+            SET last_synced_at = now(), failure_count = 0, last_error = NULL,
+                last_error_at = NULL, next_attempt_at = NULL, lease_owner = NULL,
+                lease_expires_at = NULL
+            WHERE id = $1 AND lease_owner = $2
+            RETURNING account_id, user_id, id
+        )
+        """
+        + _ANNOUNCE_STATE
+        + " FROM done",
         connection_id,
         worker,
     )
+
+
+async def announce_state(conn: Executor, connection_id: int) -> None:
+    """Tell live subscribers the connection's sync state changed (delivered on commit)."""
+    await conn.execute(_ANNOUNCE_STATE + " FROM calendar_connections WHERE id = $1", connection_id)
 
 
 async def fail_run(
@@ -137,12 +154,17 @@ async def fail_run(
     """A failed run: count it, keep the reason for people, back off, release the lease."""
     await db.execute(
         """
-        UPDATE calendar_connections
-        SET failure_count = failure_count + 1, last_error = $3, last_error_at = now(),
-            next_attempt_at = now() + make_interval(secs => $4),
-            lease_owner = NULL, lease_expires_at = NULL
-        WHERE id = $1 AND lease_owner = $2
-        """,
+        WITH failed AS (
+            UPDATE calendar_connections
+            SET failure_count = failure_count + 1, last_error = $3, last_error_at = now(),
+                next_attempt_at = now() + make_interval(secs => $4),
+                lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = $1 AND lease_owner = $2
+            RETURNING account_id, user_id, id
+        )
+        """
+        + _ANNOUNCE_STATE
+        + " FROM failed",
         connection_id,
         worker,
         message,

@@ -172,3 +172,25 @@ async def contact_ids_by_emails(
         list(emails),
     )
     return {r["email"]: r["contact_id"] for r in rows}
+
+
+async def entry_for(
+    db: Executor, account_id: int, contact_id: int, meeting_id: int
+) -> EntryRow | None:
+    """The contact's entry for a meeting, if it is (still) on the timeline."""
+    record = await db.fetchrow(
+        f"""
+        SELECT e.id AS entry_id, e.contact_id, e.occurred_at, {_MEETING_COLUMNS}
+        FROM timeline_entries e JOIN meetings m ON m.id = e.meeting_id
+        WHERE e.account_id = $1 AND e.contact_id = $2 AND e.meeting_id = $3
+          AND m.deleted_at IS NULL
+        """,
+        account_id,
+        contact_id,
+        meeting_id,
+    )
+    if record is None:
+        return None
+    return EntryRow(
+        record["entry_id"], record["contact_id"], record["occurred_at"], _meeting(record)
+    )

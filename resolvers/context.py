@@ -57,6 +57,10 @@ class Context:
         assert self._viewer is not None, "authenticate before loading account data"
         return Loaders(self.pool, self._viewer.account_id)
 
+    def renew_loaders(self) -> None:
+        """Forget everything loaded so far (a subscription's next event must see fresh rows)."""
+        self.__dict__.pop("loaders", None)
+
 
 def token_from_connection_params(params: dict[str, Any] | None) -> str | None:
     """The token of a websocket `connection_init` payload: the same `Authorization` value as on

@@ -11,6 +11,7 @@ from schema.contacts import ContactMutations, ContactQueries
 from schema.masking import MaskInternalErrors
 from schema.meetings import MeetingQueries
 from schema.scheduling import SchedulingMutations, SchedulingQueries
+from schema.subscriptions import Subscription
 
 Query = merge_types(
     "Query",
@@ -21,4 +22,6 @@ Mutation = merge_types(
     (AccountMutations, ContactMutations, ConnectionMutations, SchedulingMutations),
 )
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[MaskInternalErrors])
+schema = strawberry.Schema(
+    query=Query, mutation=Mutation, subscription=Subscription, extensions=[MaskInternalErrors]
+)

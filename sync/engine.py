@@ -167,6 +167,7 @@ class SyncEngine:
                 window_start=window,
             )
             await meetings_db.record_changes(conn, job.account_id, changes)
+            await sync_state.announce_state(conn, job.connection_id)
         return len(changes)
 
     async def _apply(

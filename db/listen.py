@@ -1,0 +1,191 @@
+"""One LISTEN connection per process, fanning committed changes out to in-memory subscribers.
+
+Writers announce changes with pg_notify inside their transaction (delivered only on commit):
+`chronik_timeline` carries {"a": account, "c": [[contact, meeting, kind], …]} and
+`chronik_sync_state` carries {"a": account, "u": user, "c": connection}. Each subscriber has a
+bounded queue: dispatching never waits, so a slow subscriber cannot delay the listener or
+anyone else — when its queue is full it is closed with `SubscriberTooSlow`. When the LISTEN
+connection is lost, the feed reconnects and tells every subscriber to refetch (`RESYNC`),
+because notifications sent meanwhile are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+
+from db.meetings import TIMELINE_CHANNEL
+from db.sync_state import SYNC_STATE_CHANNEL
+
+log = logging.getLogger("chronik.live")
+
+_KINDS = {"a": "added", "u": "updated", "r": "removed"}
+
+
+class SubscriberTooSlow(Exception):
+    """The subscriber did not keep up; it must resubscribe and refetch."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    kind: str  # added | updated | removed | resync | sync_state
+    account_id: int
+    contact_id: int | None = None
+    meeting_id: int | None = None
+    connection_id: int | None = None
+
+
+_OVERFLOW = LiveEvent("overflow", 0)
+
+
+class Subscriber:
+    def __init__(self, key: tuple[str, int], account_id: int, size: int) -> None:
+        self.key = key
+        self.account_id = account_id
+        self._queue: asyncio.Queue[LiveEvent] = asyncio.Queue(size)
+        self.overflowed = False
+
+    def offer(self, event: LiveEvent) -> None:
+        """Queue an event without waiting; a full queue marks the subscriber as too slow."""
+        if self.overflowed:
+            return
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            # Make room for the verdict so the consumer learns it at its next read.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self._queue.get_nowait()
+            self._queue.put_nowait(_OVERFLOW)
+
+    async def events(self) -> AsyncIterator[LiveEvent]:
+        while True:
+            event = await self._queue.get()
+            if event is _OVERFLOW:
+                raise SubscriberTooSlow(
+                    "This subscription fell behind and was closed; subscribe again and refetch."
+                )
+            yield event
+
+
+class LiveFeed:
+    def __init__(self, dsn: str, *, queue_size: int = 256, reconnect_delay: float = 0.5) -> None:
+        self._dsn = dsn
+        self._queue_size = queue_size
+        self._reconnect_delay = reconnect_delay
+        self._subscribers: defaultdict[tuple[str, int], set[Subscriber]] = defaultdict(set)
+        self._conn: asyncpg.Connection | None = None
+        self._lost = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.reconnects = 0
+        self.ready = asyncio.Event()
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(group) for group in self._subscribers.values())
+
+    @property
+    def backend_pid(self) -> int | None:
+        return self._conn.get_server_pid() if self._conn is not None else None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="chronik-live-feed")
+        await asyncio.wait_for(self.ready.wait(), 30)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close()
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, *, account_id: int, contact_id: int | None = None, user_id: int | None = None
+    ) -> AsyncIterator[Subscriber]:
+        """Receive the events of one contact's timeline (or one user's sync state) until the
+        block exits; leaving it — normally, by error or cancellation — removes everything."""
+        key = ("contact", contact_id) if contact_id is not None else ("user", user_id or 0)
+        subscriber = Subscriber(key, account_id, self._queue_size)
+        self._subscribers[key].add(subscriber)
+        try:
+            yield subscriber
+        finally:
+            group = self._subscribers.get(key)
+            if group is not None:
+                group.discard(subscriber)
+                if not group:
+                    del self._subscribers[key]
+
+    async def _run(self) -> None:
+        first = True
+        while True:
+            try:
+                await self._connect()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("live feed cannot LISTEN (%s); retrying", exc)
+                await asyncio.sleep(self._reconnect_delay)
+                continue
+            if not first:
+                self.reconnects += 1
+                log.warning("live feed reconnected; subscribers are told to refetch")
+                self._broadcast_resync()
+            first = False
+            self.ready.set()
+            await self._lost.wait()
+            await self._close()
+            await asyncio.sleep(self._reconnect_delay)
+
+    async def _connect(self) -> None:
+        self._lost.clear()
+        conn = await asyncpg.connect(self._dsn)
+        conn.add_termination_listener(lambda _: self._lost.set())
+        await conn.add_listener(TIMELINE_CHANNEL, self._on_timeline)
+        await conn.add_listener(SYNC_STATE_CHANNEL, self._on_sync_state)
+        self._conn = conn
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
+
+    def _broadcast_resync(self) -> None:
+        for group in list(self._subscribers.values()):
+            for subscriber in list(group):
+                subscriber.offer(LiveEvent("resync", subscriber.account_id))
+
+    def _on_timeline(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        try:
+            message = orjson.loads(payload)
+            account_id = int(message["a"])
+            changes = message["c"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring malformed timeline notification")
+            return
+        for contact_id, meeting_id, kind in changes:
+            group = self._subscribers.get(("contact", contact_id))
+            if not group:
+                continue
+            event = LiveEvent(_KINDS.get(kind, "updated"), account_id, contact_id, meeting_id)
+            for subscriber in list(group):
+                if subscriber.account_id == account_id:
+                    subscriber.offer(event)
+
+    def _on_sync_state(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        try:
+            message = orjson.loads(payload)
+            account_id, user_id, connection_id = int(message["a"]), message["u"], message["c"]
+        except (ValueError, KeyError, TypeError):
+            return
+        for subscriber in list(self._subscribers.get(("user", user_id), ())):
+            if subscriber.account_id == account_id:
+                subscriber.offer(LiveEvent("sync_state", account_id, connection_id=connection_id))

@@ -1,0 +1,79 @@
+"""Live updates for subscriptions: a contact's timeline, and the caller's sync progress.
+
+Payloads of notifications are ids only; what a subscriber shows is loaded here, with fresh
+dataloaders for every event (a websocket lives long; cached rows would go stale).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from db import connections as connections_db
+from db import timeline as timeline_db
+from db.connections import ConnectionRow
+from db.listen import SubscriberTooSlow
+from db.timeline import EntryRow, MeetingRow
+from resolvers.contacts import contact as caller_contact
+from resolvers.context import Context
+from resolvers.errors import ChronikError, NotFound
+
+
+class SubscriptionClosed(ChronikError):
+    """The server closed the subscription (it fell behind); subscribe again and refetch."""
+
+    code = "SUBSCRIPTION_CLOSED"
+
+
+@dataclass(frozen=True)
+class TimelineUpdate:
+    kind: str  # added | updated | removed | resync
+    entry: EntryRow | None
+    meeting: MeetingRow | None
+
+
+async def timeline_updates(ctx: Context, contact_id: int) -> AsyncIterator[TimelineUpdate]:
+    """Every committed change of the contact's timeline, until the client leaves."""
+    viewer = await ctx.viewer()
+    await caller_contact(ctx, contact_id)  # NOT_FOUND for another account's contact
+    async with ctx.services.live_feed().subscribe(
+        account_id=viewer.account_id, contact_id=contact_id
+    ) as subscriber:
+        try:
+            async for event in subscriber.events():
+                ctx.renew_loaders()
+                if event.kind == "resync":
+                    yield TimelineUpdate("resync", None, None)
+                    continue
+                assert event.meeting_id is not None
+                entry = await timeline_db.entry_for(
+                    ctx.pool, viewer.account_id, contact_id, event.meeting_id
+                )
+                meeting = (
+                    entry.meeting
+                    if entry
+                    else await ctx.loaders.meeting_by_id.load(event.meeting_id)
+                )
+                kind = event.kind if entry is not None or event.kind == "removed" else "removed"
+                yield TimelineUpdate(kind, entry, meeting)
+        except SubscriberTooSlow as exc:
+            raise SubscriptionClosed(str(exc)) from None
+
+
+async def sync_state_updates(ctx: Context) -> AsyncIterator[ConnectionRow]:
+    """The caller's connection now, then again after every page and at the end of each run."""
+    viewer = await ctx.viewer()
+    row = await connections_db.connection_for_user(ctx.pool, viewer.user_id)
+    if row is None:
+        raise NotFound("You have no linked calendar.")
+    yield row
+    async with ctx.services.live_feed().subscribe(
+        account_id=viewer.account_id, user_id=viewer.user_id
+    ) as subscriber:
+        try:
+            async for _ in subscriber.events():
+                current = await connections_db.connection_for_user(ctx.pool, viewer.user_id)
+                if current is not None:
+                    yield current
+        except SubscriberTooSlow as exc:
+            raise SubscriptionClosed(str(exc)) from None

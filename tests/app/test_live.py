@@ -1,0 +1,173 @@
+"""Live timelines over graphql-transport-ws, fanned out across processes by PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import orjson
+import pytest
+from gql import Client, gql
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.websockets import WebsocketsTransport
+
+from app.settings import Settings
+from db.listen import LiveFeed, SubscriberTooSlow
+from tests.conftest import TestUser
+from tests.support.server import RunningChronik, running_chronik
+from tests.support.sync import linked_calendar
+from tests.support.waiting import eventually
+from tests.support.workers import WorkerProcess
+from tests.support.ws import GraphQLSocket
+
+TIMELINE = """
+subscription($id: ID!) { contactTimeline(contactId: $id) {
+  kind entry { occurredAt } meeting { title status } } }"""
+SOON = datetime.now(UTC) + timedelta(days=2)
+
+
+@pytest.fixture
+async def api_only(settings: Settings) -> AsyncIterator[RunningChronik]:
+    """An API process without a sync worker: syncing happens in another process."""
+    async with running_chronik(settings.model_copy(update={"run_worker": False})) as server:
+        yield server
+
+
+def timeline_request(contact: str) -> object:
+    request = gql(TIMELINE)
+    request.variable_values = {"id": contact}
+    return request
+
+
+def gql_client(chronik: RunningChronik, token: str) -> Client:
+    transport = WebsocketsTransport(
+        url=chronik.url.replace("http", "ws") + "/graphql",
+        init_payload={"Authorization": f"Bearer {token}"},
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+    )
+    return Client(transport=transport)
+
+
+async def test_a_sandbox_change_reaches_a_subscriber_of_another_process(
+    api_only: RunningChronik, alice: TestUser, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    worker = WorkerProcess(api_only.settings, tmp_path / "worker.log")
+    try:
+        cal = await linked_calendar(api_only, alice, db, "GOOGLE")  # synced by the worker
+        carla = await cal.contact("carla@client.test")
+        async with gql_client(api_only, alice.token) as session:
+            updates = session.subscribe(timeline_request(carla))
+            first = asyncio.ensure_future(updates.__anext__())
+            await asyncio.sleep(0.3)  # subscribed before the change happens
+            await cal.calendar.create(title="Live", start=SOON, guests=["carla@client.test"])
+            update = (await asyncio.wait_for(first, 20))["contactTimeline"]
+            await updates.aclose()
+    finally:
+        worker.terminate()
+    assert update["kind"] == "ADDED"
+    assert update["meeting"] == {"title": "Live", "status": "CONFIRMED"}
+    assert "synced:" in (tmp_path / "worker.log").read_text()  # the other process did it
+
+
+async def test_subscribing_to_another_accounts_contact_is_not_found(
+    chronik: RunningChronik, alice: TestUser, bob: TestUser
+) -> None:
+    contact = (
+        await chronik.graphql(
+            'mutation { createContact(input: {email: "c@client.test"}) { id } }', token=alice.token
+        )
+    ).ok()["createContact"]["id"]
+    async with gql_client(chronik, bob.token) as session:
+        with pytest.raises(TransportQueryError) as refused:
+            async for _ in session.subscribe(timeline_request(contact)):
+                pass
+    assert refused.value.errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_a_thousand_connect_disconnect_cycles_leave_nothing_behind(
+    chronik: RunningChronik, alice: TestUser
+) -> None:
+    contact = (
+        await chronik.graphql(
+            'mutation { createContact(input: {email: "c@client.test"}) { id } }', token=alice.token
+        )
+    ).ok()["createContact"]["id"]
+    feed = chronik.app.state.services.live
+
+    async def cycle() -> None:
+        socket = await GraphQLSocket.open(chronik.url, alice.token)
+        await socket.subscribe(TIMELINE, {"id": contact})
+        await eventually(lambda: feed.subscriber_count > 0)
+        await socket.close()
+
+    await cycle()
+    await asyncio.sleep(0.2)
+    baseline = len(asyncio.all_tasks())
+    for _ in range(1000):
+        await cycle()
+    deadline = time.monotonic() + 10
+    while feed.subscriber_count or len(asyncio.all_tasks()) > baseline:
+        assert time.monotonic() < deadline, (
+            feed.subscriber_count,
+            len(asyncio.all_tasks()),
+            baseline,
+        )
+        await asyncio.sleep(0.05)
+
+
+async def test_lost_listen_connection_sends_resync_then_new_events(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    cal = await linked_calendar(chronik, alice, db, "MICROSOFT")
+    carla = await cal.contact("carla@client.test")
+    socket = await GraphQLSocket.open(chronik.url, alice.token)
+    await socket.subscribe(TIMELINE, {"id": carla})
+    feed = chronik.app.state.services.live
+    await eventually(lambda: feed.subscriber_count > 0)
+    killed_pid = feed.backend_pid
+    await db.execute("SELECT pg_terminate_backend($1)", killed_pid)
+    resync = await asyncio.wait_for(socket.next(), 10)
+    assert resync["payload"]["data"]["contactTimeline"]["kind"] == "RESYNC"
+    assert feed.backend_pid != killed_pid and feed.reconnects == 1
+    await cal.calendar.create(title="After reconnect", start=SOON, guests=["carla@client.test"])
+    await cal.sync()
+    update = await asyncio.wait_for(socket.next(), 10)
+    assert update["payload"]["data"]["contactTimeline"]["meeting"]["title"] == "After reconnect"
+    await socket.close()
+
+
+async def test_a_stalled_subscriber_delays_nobody_and_is_closed(database_url: str) -> None:
+    feed = LiveFeed(database_url, queue_size=16)
+    await feed.start()
+    notifier = await asyncpg.connect(database_url)
+    try:
+        async with (
+            feed.subscribe(account_id=1, contact_id=7) as stalled,
+            feed.subscribe(account_id=1, contact_id=7) as healthy,
+        ):
+            received: list[int] = []
+
+            async def consume() -> None:
+                async for event in healthy.events():
+                    assert event.meeting_id is not None
+                    received.append(event.meeting_id)
+                    if len(received) == 500:
+                        return
+
+            consumer = asyncio.create_task(consume())
+            for meeting_id in range(500):
+                payload = orjson.dumps({"a": 1, "c": [[7, meeting_id, "a"]]}).decode()
+                await notifier.execute("SELECT pg_notify('chronik_timeline', $1)", payload)
+            await asyncio.wait_for(consumer, 10)
+            assert received == list(range(500))  # all, in order, despite the stalled one
+            with pytest.raises(SubscriberTooSlow):
+                async for _ in stalled.events():
+                    pass
+        assert feed.subscriber_count == 0
+    finally:
+        await notifier.close()
+        await feed.stop()
