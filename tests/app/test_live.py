@@ -171,3 +171,28 @@ async def test_a_stalled_subscriber_delays_nobody_and_is_closed(database_url: st
     finally:
         await notifier.close()
         await feed.stop()
+
+
+async def test_sync_progress_is_streamed_page_by_page(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: object
+) -> None:
+    cal = await linked_calendar(chronik, alice, db, "GOOGLE")
+    sandboxes.google.bulk_load(alice.email, 6000)  # type: ignore[attr-defined]
+    await cal.calendar.expire_cursor()  # the next sync is a full round of three pages
+    socket = await GraphQLSocket.open(chronik.url, alice.token)
+    await socket.subscribe(
+        "subscription { calendarSyncState { phase syncing eventsSeen lastSyncedAt } }", {}
+    )
+    first = (await asyncio.wait_for(socket.next(), 10))["payload"]["data"]["calendarSyncState"]
+    assert first["phase"] == "INCREMENTAL"
+    await cal.sync()
+    seen: list[int] = []
+    while True:
+        state = (await asyncio.wait_for(socket.next(), 10))["payload"]["data"]["calendarSyncState"]
+        seen.append(state["eventsSeen"])
+        if not state["syncing"] and state["lastSyncedAt"] != first["lastSyncedAt"]:
+            break
+    await socket.close()
+    assert seen[-1] == 6000
+    assert len(set(seen)) >= 3  # progress arrived page by page, not only at the end
+    assert seen == sorted(seen)
