@@ -40,6 +40,7 @@ from sync.provider import (
     EventDraft,
     EventGone,
     NeedsReauth,
+    NotSupported,
     ProviderError,
     ProviderUnavailable,
 )
@@ -85,8 +86,9 @@ async def _connection(ctx: Context, viewer: Viewer) -> ConnectionRow:
     return row
 
 
-async def _call(step: Awaitable[T]) -> T:
-    """Run a provider call, turning its failures into typed GraphQL errors."""
+async def _call(step: Awaitable[T], *, notify_field: str = "notifyAttendees") -> T:
+    """Run a provider call, turning its failures into typed GraphQL errors; `notify_field`
+    names the input that asked for silence, should the provider not offer it."""
     try:
         return await step
     except NeedsReauth:
@@ -101,6 +103,13 @@ async def _call(step: Awaitable[T]) -> T:
         raise NotFound("The meeting no longer exists in the calendar.") from None
     except ProviderUnavailable as exc:
         raise ProviderFailed(f"{exc} Nothing was changed.") from None
+    except NotSupported as exc:
+        # E.g. silence on Microsoft 365, which always notifies attendees: the input asks for
+        # something this provider cannot do, so it is the request that must change.
+        raise ValidationFailed(
+            f"{notify_field}: {exc} Send it with notifications, or without attendees.",
+            field=notify_field,
+        ) from None
     except ProviderError as exc:
         raise ProviderFailed(f"The calendar provider refused: {exc}") from None
 
@@ -248,7 +257,8 @@ async def schedule(
     event = await _call(
         _client(ctx, connection).create_event(
             draft, idempotency_key=f"{viewer.user_id}:{key}", send_invitations=send_invitations
-        )
+        ),
+        notify_field="sendInvitations",
     )
     meeting_id = await _store(ctx, viewer, connection, event, idempotency_key=idempotency_key)
     return await load_meeting(ctx, meeting_id)
@@ -274,7 +284,8 @@ async def update(
     event = await _call(
         _client(ctx, connection).update_event(
             meeting.provider_event_id, draft, etag=meeting.etag, send_updates=send_updates
-        )
+        ),
+        notify_field="sendUpdates",
     )
     await _store(ctx, viewer, connection, event)
     return await load_meeting(ctx, meeting_id)

@@ -69,6 +69,11 @@ class ProviderUnavailable(ProviderError):
         self.retry_after = retry_after
 
 
+class NotSupported(ProviderError):
+    """The provider cannot do what was asked at all (e.g. Graph cannot change a meeting
+    without mailing its attendees); retrying or relinking will not help."""
+
+
 class NeedsReauth(ProviderError):
     """The user's grant is gone (revoked, expired): only linking the calendar again helps."""
 

@@ -50,6 +50,7 @@ from sync.provider import (
     EventChanged,
     EventDraft,
     EventGone,
+    NotSupported,
     ProviderError,
     PushChannel,
 )
@@ -421,8 +422,8 @@ def _raise_for_event(response: ProviderResponse, what: str) -> None:
     raise_for_status(response, what)
 
 
-def _unavoidable(what: str) -> ProviderError:
-    return ProviderError(
+def _unavoidable(what: str) -> NotSupported:
+    return NotSupported(
         f"{LABEL} cannot {what}: Graph always mails meeting changes to attendees.",
         reason=NOTIFICATIONS_UNAVOIDABLE,
     )
