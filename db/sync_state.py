@@ -219,8 +219,8 @@ async def save_push_channel(
     await db.execute(
         """
         UPDATE calendar_connections
-        SET push_channel_id = $2, push_resource_id = $3, push_token_hash = $4,
-            push_expires_at = $5
+        SET push_channel_id = $2, push_resource_id = $3,
+            push_token_hash = coalesce($4, push_token_hash), push_expires_at = $5
         WHERE id = $1
         """,
         connection_id,

@@ -261,12 +261,14 @@ class SyncEngine:
                 exc,
             )
             return
+        # A registration extended in place (Graph) keeps the secret it was created with.
+        renewed_in_place = channel.channel_id == job.push_channel_id
         await sync_state.save_push_channel(
             self._pool,
             job.connection_id,
             channel_id=channel.channel_id,
             resource_id=channel.resource_id,
-            token_hash=push_token_hash(token),
+            token_hash=None if renewed_in_place else push_token_hash(token),
             expires_at=channel.expires_at,
         )
 

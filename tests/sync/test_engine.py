@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from app.settings import Settings
 from sync.sandbox.runner import RunningSandboxes
 from tests.conftest import TestUser
 from tests.support.linking import sandbox_control
-from tests.support.server import RunningChronik
+from tests.support.server import RunningChronik, running_chronik
 from tests.support.sync import LinkedCalendar, linked_calendar
 from tests.support.workers import add_bulk_contacts
 
@@ -225,3 +226,40 @@ async def test_cursor_expiring_in_the_middle_of_a_round_recovers(
         await db.fetchval("SELECT count(*) FROM meetings WHERE status <> 'cancelled'") == expected
     )
     assert await db.fetchval("SELECT count(*) FROM timeline_entries") == expected * per_meeting
+
+
+async def test_push_registrations_are_renewed_before_they_expire(cal: LinkedCalendar) -> None:
+    before = await cal.db.fetchrow(
+        "SELECT push_channel_id, push_expires_at FROM calendar_connections"
+    )
+    await cal.db.execute(
+        "UPDATE calendar_connections SET push_expires_at = now() + interval '1 hour'"
+    )
+    await cal.sync()
+    after = await cal.db.fetchrow(
+        "SELECT push_channel_id, push_expires_at FROM calendar_connections"
+    )
+    assert after["push_expires_at"] > before["push_expires_at"] - timedelta(minutes=5)
+    if cal.provider == "GOOGLE":  # a Google channel cannot be extended: a new one replaces it
+        assert after["push_channel_id"] != before["push_channel_id"]
+    else:  # a Graph subscription is extended in place
+        assert after["push_channel_id"] == before["push_channel_id"]
+    carla = await cal.contact("carla@client.test")
+    await cal.calendar.create(title="Via renewed push", start=SOON, guests=["carla@client.test"])
+    await _wait_for_titles(cal, carla, ["Via renewed push"], within=10)
+
+
+async def test_polling_catches_changes_whose_push_never_came(
+    settings: Settings, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    polling = settings.model_copy(update={"sync_poll_seconds": 1.0})
+    async with running_chronik(polling) as chronik:
+        cal = await linked_calendar(chronik, alice, db, "MICROSOFT")
+        carla = await cal.contact("carla@client.test")
+        await sandbox_control(chronik, "MICROSOFT", "POST", "notifications/hold", {})
+        await cal.calendar.create(
+            title="Found by polling", start=SOON, guests=["carla@client.test"]
+        )
+        await _wait_for_titles(cal, carla, ["Found by polling"], within=15)
+        held = await sandbox_control(chronik, "MICROSOFT", "GET", "notifications")
+        assert held["held"] >= 1  # the push really was withheld

@@ -305,3 +305,26 @@ async def test_uninstall_disconnects_every_calendar_of_the_account(
     assert {r["status"] for r in statuses} == {"disconnected"}
     # Now Microsoft may be installed instead.
     assert (await chronik.graphql(INSTALL, {"p": "MICROSOFT"}, token=alice.token)).ok()
+
+
+async def test_a_rejected_access_token_is_refreshed_once_and_the_call_succeeds(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    connection = await link_calendar(chronik, alice.token, "MICROSOFT", "alice.cal@acme.test")
+    services = chronik.app.state.services
+    connection_id = await db.fetchval("SELECT id FROM calendar_connections")
+    # The provider revokes the access token early; Chronik still believes it valid.
+    await sandbox_control(chronik, "MICROSOFT", "POST", "oauth/expire-access-tokens", {})
+    before = (await sandbox_control(chronik, "MICROSOFT", "GET", "oauth/stats"))["tokenRequests"]
+
+    from sync.clients import calendar_client
+    from sync.provider import ProviderName
+
+    client = calendar_client(
+        services.apps[ProviderName.MICROSOFT],
+        services.http,
+        services.credentials.for_connection(connection_id),
+    )
+    assert await client.calendar_owner() == connection["calendarEmail"]
+    after = (await sandbox_control(chronik, "MICROSOFT", "GET", "oauth/stats"))["tokenRequests"]
+    assert after.get("refresh_token", 0) - before.get("refresh_token", 0) == 1
