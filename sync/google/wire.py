@@ -55,6 +55,13 @@ class Reminders(TypedDict, total=False):
     overrides: list[Reminder]
 
 
+class ExtendedProperties(TypedDict, total=False):
+    """Key/value pairs on an event: ``private`` (this copy only) and ``shared`` (all guests)."""
+
+    private: dict[str, str]
+    shared: dict[str, str]
+
+
 class Event(TypedDict, total=False):
     """An ``calendar#event`` resource."""
 
@@ -88,6 +95,7 @@ class Event(TypedDict, total=False):
     privateCopy: bool
     locked: bool
     reminders: Reminders
+    extendedProperties: ExtendedProperties
     eventType: str
 
 
@@ -147,6 +155,19 @@ class CalendarList(TypedDict, total=False):
 class TimePeriod(TypedDict):
     start: str
     end: str
+
+
+class FreeBusyRequestItem(TypedDict):
+    id: str
+
+
+class FreeBusyRequest(TypedDict, total=False):
+    """The body of ``POST /calendar/v3/freeBusy``."""
+
+    timeMin: str
+    timeMax: str
+    timeZone: str
+    items: list[FreeBusyRequestItem]
 
 
 class FreeBusyCalendar(TypedDict, total=False):
