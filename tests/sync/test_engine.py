@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -19,16 +18,6 @@ from tests.support.sync import LinkedCalendar, linked_calendar
 from tests.support.workers import add_bulk_contacts
 
 SOON = (datetime.now(UTC) + timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture(params=["GOOGLE", "MICROSOFT"])
-async def cal(
-    request: pytest.FixtureRequest,
-    chronik: RunningChronik,
-    alice: TestUser,
-    db: asyncpg.Connection,
-) -> AsyncIterator[LinkedCalendar]:
-    yield await linked_calendar(chronik, alice, db, request.param)
 
 
 async def _wait_for_titles(

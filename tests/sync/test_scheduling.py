@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 
 from tests.conftest import TestUser
 from tests.support.linking import sandbox_control
@@ -24,16 +22,6 @@ UPDATE = """
 mutation($id: ID!, $input: UpdateMeetingInput!) {
   updateMeeting(id: $id, input: $input) { id title attendees { email } }
 }"""
-
-
-@pytest.fixture(params=["GOOGLE", "MICROSOFT"])
-async def cal(
-    request: pytest.FixtureRequest,
-    chronik: RunningChronik,
-    alice: TestUser,
-    db: asyncpg.Connection,
-) -> AsyncIterator[LinkedCalendar]:
-    yield await linked_calendar(chronik, alice, db, request.param)
 
 
 def meeting_input(contact: str, **extra: Any) -> dict[str, Any]:

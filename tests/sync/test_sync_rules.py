@@ -6,7 +6,6 @@ through the real clients, the in-process worker and the timeline query a fronten
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -19,16 +18,6 @@ from tests.support.sync import LinkedCalendar, linked_calendar
 NEXT_WEEK = (datetime.now(UTC) + timedelta(days=7)).replace(
     hour=10, minute=0, second=0, microsecond=0
 )
-
-
-@pytest.fixture(params=["GOOGLE", "MICROSOFT"])
-async def cal(
-    request: pytest.FixtureRequest,
-    chronik: RunningChronik,
-    alice: TestUser,
-    db: asyncpg.Connection,
-) -> AsyncIterator[LinkedCalendar]:
-    yield await linked_calendar(chronik, alice, db, request.param)
 
 
 async def test_rule_1_only_the_primary_calendar_is_synced(cal: LinkedCalendar) -> None:
