@@ -22,10 +22,13 @@ class OAuthError(Exception):
     """An RFC 6749 error: ``error`` is the code (invalid_grant, invalid_request, invalid_client,
     unsupported_grant_type, invalid_scope), ``description`` the human text."""
 
-    def __init__(self, error: str, description: str = "") -> None:
+    def __init__(self, error: str, description: str = "", *, reason: str | None = None) -> None:
         super().__init__(f"{error}: {description}")
         self.error = error
         self.description = description
+        # A finer cause for providers that report it separately (Google answers a redirect_uri
+        # differing from the authorize step's with error=redirect_uri_mismatch).
+        self.reason = reason
 
 
 @dataclass
@@ -167,7 +170,7 @@ class OAuthAuthority:
         if entry.client_id != client_id:
             raise OAuthError("invalid_grant", "Unauthorized client or scope in request.")
         if entry.redirect_uri != redirect_uri:
-            raise OAuthError("invalid_grant", "Bad Request")
+            raise OAuthError("invalid_grant", "Bad Request", reason="redirect_uri_mismatch")
         if entry.challenge is not None:
             if not code_verifier:
                 raise OAuthError("invalid_grant", "Missing code verifier.")

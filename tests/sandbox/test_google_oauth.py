@@ -245,3 +245,12 @@ async def test_token_endpoint_accepts_client_secret_basic(google: GoogleHarness)
                                 headers={"Authorization": f"Basic {basic}"}) as resp:
         assert resp.status == 200
         assert "refresh_token" in await resp.json()
+
+
+async def test_redirect_uri_must_match_the_authorize_step(google: GoogleHarness) -> None:
+    code = await google.authorize()
+    status, body = await google.token_request(
+        grant_type="authorization_code", code=code, code_verifier=VERIFIER,
+        redirect_uri="http://localhost:9999/elsewhere")
+    assert status == 400
+    assert body == {"error": "redirect_uri_mismatch", "error_description": "Bad Request"}

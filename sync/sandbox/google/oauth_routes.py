@@ -215,6 +215,8 @@ async def token(request: web.Request) -> web.Response:
                     code_verifier=form.get("code_verifier"),
                 )
             except OAuthError as exc:
+                if exc.reason == "redirect_uri_mismatch":
+                    raise OAuthError("redirect_uri_mismatch", "Bad Request") from exc
                 if exc.error == "invalid_grant":
                     # Google answers every bad code/redirect/verifier with the same body.
                     raise OAuthError("invalid_grant", "Bad Request") from exc
