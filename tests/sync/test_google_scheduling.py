@@ -411,11 +411,6 @@ async def test_delete_removes_the_event(google: Google) -> None:
     await google.client.delete_event(created.provider_event_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Google sandbox records a cancellation mail for events.delete with sendUpdates=none "
-    "(SandboxState._tombstone tests `if send_updates:`, and 'none' is truthy)",
-)
 async def test_delete_and_silent_cancel_mail_no_one(google: Google) -> None:
     first = await google.client.create_event(DEMO, idempotency_key="k1", send_invitations=False)
     second = await google.client.create_event(DEMO, idempotency_key="k2", send_invitations=False)
