@@ -86,3 +86,9 @@ async def install_integration(db: Executor, account_id: int, provider: str) -> b
 
 async def uninstall_integration(db: Executor, account_id: int) -> None:
     await db.execute("UPDATE accounts SET integration_provider = NULL WHERE id = $1", account_id)
+
+
+async def set_auto_create_contacts(db: Executor, account_id: int, enabled: bool) -> None:
+    await db.execute(
+        "UPDATE accounts SET auto_create_contacts = $2 WHERE id = $1", account_id, enabled
+    )

@@ -233,3 +233,44 @@ async def count_contacts(db: Executor, account_id: int, search: str | None = Non
             _search_pattern(search),
         )
     )
+
+
+async def create_guest_contacts(
+    conn: asyncpg.Connection, account_id: int, guests: dict[str, str | None]
+) -> dict[str, int]:
+    """Contacts for meeting guests (address → display name); returns every address's contact
+    id, including addresses another contact already had (nothing is created twice)."""
+    emails = list(guests)
+    firsts, lasts = [], []
+    for email in emails:
+        name = (guests[email] or "").strip()
+        first, _, last = name.partition(" ")
+        firsts.append(first)
+        lasts.append(last)
+    await conn.execute(
+        """
+        WITH new AS (
+            SELECT u.email, u.first_name, u.last_name
+            FROM unnest($2::text[], $3::text[], $4::text[]) AS u(email, first_name, last_name)
+            WHERE NOT EXISTS (SELECT 1 FROM contact_emails e
+                              WHERE e.account_id = $1 AND e.email = u.email)
+        ), made AS (
+            INSERT INTO contacts (account_id, first_name, last_name, email)
+            SELECT $1, first_name, last_name, email FROM new
+            RETURNING id, email
+        )
+        INSERT INTO contact_emails (account_id, contact_id, email, is_primary, position)
+        SELECT $1, id, email, true, 1 FROM made
+        ON CONFLICT DO NOTHING
+        """,
+        account_id,
+        emails,
+        firsts,
+        lasts,
+    )
+    rows = await conn.fetch(
+        "SELECT email, contact_id FROM contact_emails WHERE account_id = $1 AND email = ANY($2)",
+        account_id,
+        emails,
+    )
+    return {r["email"]: r["contact_id"] for r in rows}

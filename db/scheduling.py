@@ -12,7 +12,8 @@ async def meeting_for_key(db: Executor, user_id: int, key: str) -> int | None:
     """The meeting an earlier request with this idempotency key created, if any."""
     value = await db.fetchval(
         "SELECT meeting_id FROM schedule_requests WHERE user_id = $1 AND idempotency_key = $2",
-        user_id, key,
+        user_id,
+        key,
     )
     return int(value) if value is not None else None
 
@@ -21,7 +22,9 @@ async def remember_key(conn: asyncpg.Connection, user_id: int, key: str, meeting
     await conn.execute(
         "INSERT INTO schedule_requests (user_id, idempotency_key, meeting_id) VALUES ($1, $2, $3) "
         "ON CONFLICT DO NOTHING",
-        user_id, key, meeting_id,
+        user_id,
+        key,
+        meeting_id,
     )
 
 

@@ -44,3 +44,12 @@ async def remove_domain(ctx: Context, domain: str) -> AccountRow:
     if not await accounts_db.remove_domain(ctx.pool, viewer.account_id, normalize_domain(domain)):
         raise NotFound("The account has no such internal domain.")
     return await account(ctx)
+
+
+async def set_auto_create_contacts(ctx: Context, enabled: bool) -> AccountRow:
+    """Opt in (or out) of creating contacts for unknown meeting guests (off by default)."""
+    viewer = await ctx.viewer()
+    if not viewer.is_admin:
+        raise Forbidden("Only an account admin can change the account's settings.")
+    await accounts_db.set_auto_create_contacts(ctx.pool, viewer.account_id, enabled)
+    return await account(ctx)

@@ -18,6 +18,9 @@ ChronikInfo = Info[Context, None]
 class Account:
     id: strawberry.ID
     name: str
+    auto_create_contacts: bool = strawberry.field(
+        description="Unknown meeting guests become contacts (off by default)."
+    )
     integration_provider: CalendarProvider | None = strawberry.field(
         description="The calendar provider the account installed, if any."
     )
@@ -31,6 +34,7 @@ class Account:
         return Account(
             id=encode_id("Account", row.id),
             name=row.name,
+            auto_create_contacts=row.auto_create_contacts,
             integration_provider=(
                 CalendarProvider(row.integration_provider) if row.integration_provider else None
             ),
@@ -70,6 +74,17 @@ class AccountMutations:
     @strawberry.mutation(description="Add an internal email domain (admins only; idempotent).")
     async def add_account_domain(self, info: ChronikInfo, domain: str) -> Account:
         return Account.from_row(await resolve.add_domain(info.context, domain))
+
+    @strawberry.mutation(
+        description="Create contacts for unknown meeting guests, or stop "
+        "(admins only; off by default)."
+    )
+    async def update_account_settings(
+        self, info: ChronikInfo, auto_create_contacts: bool
+    ) -> Account:
+        return Account.from_row(
+            await resolve.set_auto_create_contacts(info.context, auto_create_contacts)
+        )
 
     @strawberry.mutation(description="Remove an internal email domain (admins only).")
     async def remove_account_domain(self, info: ChronikInfo, domain: str) -> Account:

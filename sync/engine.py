@@ -21,6 +21,7 @@ import aiohttp
 import asyncpg
 from authlib.common.security import generate_token
 
+from db import contacts as contacts_db
 from db import meetings as meetings_db
 from db import sync_state
 from db.meetings import AttendeeWrite, MeetingWrite, StoredMeeting, TimelineChange
@@ -185,17 +186,22 @@ class SyncEngine:
         removes: list[int] = []
         freezes: list[int] = []
         seen_ids: list[int] = []
+        upserts: list[tuple[ProviderEvent, frozenset[int], frozenset[str]]] = []
         for event in events:
             known = stored.get(event.provider_event_id)
             decision = decide(event, context, _as_stored(known))
             if decision.action is Action.UPSERT:
-                writes[event.provider_event_id] = meeting_write(event, decision.contact_ids)
+                upserts.append((event, decision.contact_ids, decision.new_contact_emails))
             elif decision.action is Action.REMOVE and known is not None:
                 removes.append(known.meeting_id)
             elif decision.action is Action.FREEZE and known is not None:
                 freezes.append(known.meeting_id)
             elif known is not None:
                 seen_ids.append(known.meeting_id)
+        created = await self._create_contacts(conn, job.account_id, upserts)
+        for event, contact_ids, new_emails in upserts:
+            more = frozenset(created[email] for email in new_emails if email in created)
+            writes[event.provider_event_id] = meeting_write(event, contact_ids | more)
         changes: list[TimelineChange] = []
         if writes:
             ordered = list(writes.values())
@@ -220,10 +226,29 @@ class SyncEngine:
         await meetings_db.mark_seen(conn, seen_ids, sync_round)
         return changes
 
+    @staticmethod
+    async def _create_contacts(
+        conn: asyncpg.Connection,
+        account_id: int,
+        upserts: list[tuple[ProviderEvent, frozenset[int], frozenset[str]]],
+    ) -> dict[str, int]:
+        """Accounts that opted in get a contact for each unknown guest (rule 3's exception)."""
+        wanted: dict[str, str | None] = {}
+        for event, _, new_emails in upserts:
+            names = {a.email: a.display_name for a in event.attendees}
+            for email in new_emails:
+                wanted.setdefault(email, names.get(email))
+        if not wanted:
+            return {}
+        return await contacts_db.create_guest_contacts(conn, account_id, wanted)
+
     async def _account_context(self, job: SyncJob) -> AccountContext:
         return await load_account_context(
-            self._pool, job.account_id, calendar_email=job.calendar_email,
-            linked_at=job.linked_at, excluded_domains=self._settings.excluded_domains,
+            self._pool,
+            job.account_id,
+            calendar_email=job.calendar_email,
+            linked_at=job.linked_at,
+            excluded_domains=self._settings.excluded_domains,
         )
 
     async def _ensure_push(self, job: SyncJob, client: CalendarClient) -> None:

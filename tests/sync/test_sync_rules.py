@@ -59,6 +59,24 @@ async def test_rule_3_guests_who_are_not_contacts_create_nothing(cal: LinkedCale
     assert await cal.db.fetchval("SELECT count(*) FROM timeline_entries") == 0
 
 
+async def test_rule_3_opt_in_turns_unknown_guests_into_contacts(cal: LinkedCalendar) -> None:
+    opted = await cal.chronik.graphql(
+        "mutation { updateAccountSettings(autoCreateContacts: true) { autoCreateContacts } }",
+        token=cal.user.token,
+    )
+    assert opted.ok()["updateAccountSettings"]["autoCreateContacts"] is True
+    await cal.calendar.create(
+        title="Intro", start=NEXT_WEEK, guests=["new.person@prospect.test", "bob@acme.test"]
+    )
+    await cal.sync()
+    listed = await cal.chronik.graphql(
+        "{ contacts { edges { node { id email } } } }", token=cal.user.token
+    )
+    contacts = [e["node"] for e in listed.ok()["contacts"]["edges"]]
+    assert [c["email"] for c in contacts] == ["new.person@prospect.test"]  # no colleague
+    assert await cal.titles(contacts[0]["id"]) == ["Intro"]
+
+
 async def test_rule_4_members_of_the_account_are_never_logged(cal: LinkedCalendar) -> None:
     # Even when someone made contacts for them: colleagues, another user, a meeting room.
     bob = await cal.contact("bob@acme.test")
