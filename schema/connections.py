@@ -11,6 +11,7 @@ from strawberry.types import Info
 from db.connections import ConnectionRow
 from resolvers import connections as resolve
 from resolvers.context import Context
+from resolvers.meetings import sync_now
 from schema.accounts import Account
 from schema.enums import CalendarProvider, ConnectionStatus
 from schema.ids import encode_id
@@ -133,8 +134,6 @@ class ConnectionMutations:
 
     @strawberry.mutation(description="Sync the caller's calendar now (queued, not waited for).")
     async def sync_calendar_now(self, info: ChronikInfo) -> CalendarConnection:
-        from resolvers.meetings import sync_now
-
         return CalendarConnection.from_row(await sync_now(info.context))
 
     @strawberry.mutation(description="Unlink the caller's calendar; its meetings stay.")
