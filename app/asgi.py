@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from app import oauth_routes, webhook_routes
+from app import oauth_routes, pages, webhook_routes
 from app.graphql import graphql_app
 from app.services import Services, running_services
 from app.settings import Settings, load_settings
@@ -78,6 +78,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             *oauth_routes.routes,
             *webhook_routes.routes,
+            *pages.routes,
         ],
         lifespan=lifespan,
     )

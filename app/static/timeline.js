@@ -1,0 +1,486 @@
+// Chronik's live timeline page: sign in with an API token, pick a contact, watch their
+// meetings arrive and change live, and schedule a new meeting with them.
+//
+// It is also the reference client for frontend developers. The pattern worth copying:
+//   1. subscribe to `contactTimeline` first, then fetch the timeline over HTTP;
+//   2. hold the updates that arrive while the fetch runs, apply them after it (each update
+//      carries the entry as it is now, so applying it last is always right);
+//   3. on RESYNC, or after the socket reconnected, refetch: updates may have been missed.
+
+import { graphql, GraphQLError, LiveConnection } from "./graphql.js";
+
+// ---- GraphQL documents --------------------------------------------------------------------
+
+const MEETING_FIELDS = `
+  fragment MeetingFields on Meeting {
+    id title startsAt endsAt allDay status source location
+    attendees { email displayName response isOrganizer }
+  }`;
+
+const ME = `{ me { email account { name } } }`;
+
+const CONTACTS = `
+  query Contacts($search: String) {
+    contacts(first: 20, search: $search) {
+      edges { node { id name email companyName } }
+      totalCount
+    }
+  }`;
+
+const TIMELINE = `
+  query Timeline($id: ID!) {
+    contact(id: $id) {
+      id name email companyName
+      timeline(first: 50) { totalCount edges { node { occurredAt meeting { ...MeetingFields } } } }
+    }
+  }
+  ${MEETING_FIELDS}`;
+
+const TIMELINE_UPDATES = `
+  subscription TimelineUpdates($id: ID!) {
+    contactTimeline(contactId: $id) {
+      kind
+      entry { occurredAt }
+      meeting { ...MeetingFields }
+    }
+  }
+  ${MEETING_FIELDS}`;
+
+const CONNECTION = `{
+  calendarConnection {
+    provider calendarEmail status
+    syncState { phase syncing lastSyncedAt lastError }
+  }
+}`;
+
+const SYNC_STATE_UPDATES = `
+  subscription { calendarSyncState { phase syncing lastSyncedAt lastError } }`;
+
+const START_LINK = `
+  mutation StartLink($provider: CalendarProvider!) {
+    startCalendarLink(provider: $provider) { authorizationUrl }
+  }`;
+
+const SCHEDULE = `
+  mutation Schedule($input: ScheduleMeetingInput!) {
+    scheduleMeeting(input: $input) { id title }
+  }`;
+
+// ---- State --------------------------------------------------------------------------------
+
+const TOKEN_KEY = "chronik.token";
+
+const state = {
+  token: null,
+  live: null, // the LiveConnection while signed in
+  contact: null, // {id, name, email, companyName} of the selected contact
+  entries: new Map(), // meeting id → {occurredAt, meeting}, the selected contact's timeline
+  stopTimelineUpdates: null,
+  stopSyncStateUpdates: null,
+  loading: null, // while the timeline is fetched: updates held back, applied afterwards
+  connection: null, // the calendar connection shown in the side panel
+};
+
+const $ = (id) => document.getElementById(id);
+
+// ---- Signing in ---------------------------------------------------------------------------
+
+// A demo keeps the token in localStorage: any script on this origin can read it. A product
+// frontend would rather hold a session cookie and let the server add the API token.
+async function signIn(token) {
+  const data = await graphql(token, ME); // rejects with UNAUTHENTICATED for a bad token
+  state.token = token;
+  localStorage.setItem(TOKEN_KEY, token);
+  $("who").textContent = `${data.me.email} · ${data.me.account.name}`;
+  $("sign-in").hidden = true;
+  $("app").hidden = false;
+  $("signed-in").hidden = false;
+  state.live = new LiveConnection({ token, onStatus: showLiveStatus });
+  await Promise.all([loadConnection(), searchContacts("")]);
+  const wanted = new URLSearchParams(location.hash.slice(1)).get("contact");
+  if (wanted) await selectContact(wanted);
+}
+
+function signOut() {
+  localStorage.removeItem(TOKEN_KEY);
+  state.live?.close();
+  location.hash = "";
+  location.reload(); // the simplest way to drop every bit of the signed-in state
+}
+
+function showLiveStatus(status, detail) {
+  const labels = {
+    connecting: "connecting…",
+    live: "live",
+    reconnecting: `reconnecting in ${detail} s`,
+    rejected: "token refused — sign in again",
+  };
+  const badge = $("live-status");
+  badge.textContent = labels[status];
+  badge.dataset.status = status;
+}
+
+// ---- Calendar connection ------------------------------------------------------------------
+
+async function loadConnection() {
+  const { calendarConnection } = await graphql(state.token, CONNECTION);
+  state.connection = calendarConnection;
+  renderConnection();
+  // Sync progress streams only for a linked calendar (otherwise the server answers NOT_FOUND).
+  if (calendarConnection && !state.stopSyncStateUpdates) {
+    state.stopSyncStateUpdates = state.live.subscribe(SYNC_STATE_UPDATES, {}, {
+      next: (data) => {
+        if (!state.connection) return;
+        state.connection.syncState = data.calendarSyncState;
+        renderConnection();
+        // The connection's status (e.g. NEEDS_REAUTH) is not streamed: look when a run failed.
+        if (data.calendarSyncState.phase === "FAILING") loadConnection();
+      },
+      error: () => {
+        state.stopSyncStateUpdates = null;
+      },
+      reconnected: () => loadConnection(),
+    });
+  }
+}
+
+function renderConnection() {
+  const box = $("connection");
+  const c = state.connection;
+  box.replaceChildren();
+  if (!c) {
+    box.append(
+      el("p", {}, "No calendar linked yet."),
+      el("button", { type: "button", onclick: () => startLink("GOOGLE") }, "Link Google Calendar"),
+      el("button", { type: "button", onclick: () => startLink("MICROSOFT") }, "Link Microsoft 365"),
+    );
+    return;
+  }
+  const s = c.syncState;
+  box.append(
+    el("p", {}, el("strong", {}, providerName(c.provider)), ` · ${c.calendarEmail}`),
+    el(
+      "dl",
+      {},
+      el("dt", {}, "Status"),
+      el("dd", { "data-status": c.status }, c.status),
+      el("dt", {}, "Sync"),
+      el("dd", { id: "sync-phase" }, s.syncing ? `${s.phase} (syncing…)` : s.phase),
+      el("dt", {}, "Last synced"),
+      el("dd", {}, s.lastSyncedAt ? formatDateTime(s.lastSyncedAt) : "never"),
+    ),
+  );
+  if (s.lastError) box.append(el("p", { class: "error" }, s.lastError));
+}
+
+async function startLink(provider) {
+  try {
+    const data = await graphql(state.token, START_LINK, { provider });
+    // The provider's consent page; afterwards Chronik sends the browser back here
+    // with ?linked=<provider>&calendar=<address>.
+    location.assign(data.startCalendarLink.authorizationUrl);
+  } catch (error) {
+    showNotice(error.message, true);
+  }
+}
+
+// ---- Contacts -----------------------------------------------------------------------------
+
+async function searchContacts(search) {
+  const data = await graphql(state.token, CONTACTS, { search: search || null });
+  const list = $("contacts");
+  list.replaceChildren(
+    ...data.contacts.edges.map(({ node }) =>
+      el(
+        "li",
+        {},
+        el(
+          "button",
+          {
+            type: "button",
+            class: node.id === state.contact?.id ? "contact selected" : "contact",
+            "data-id": node.id,
+            onclick: () => selectContact(node.id),
+          },
+          el("span", { class: "name" }, node.name),
+          el("span", { class: "email" }, node.email),
+        ),
+      ),
+    ),
+  );
+  if (!data.contacts.edges.length) list.append(el("li", { class: "empty" }, "No contacts found."));
+}
+
+// ---- The timeline -------------------------------------------------------------------------
+
+async function selectContact(id) {
+  state.stopTimelineUpdates?.();
+  state.contact = { id };
+  state.entries = new Map();
+  location.hash = `contact=${encodeURIComponent(id)}`;
+  for (const button of document.querySelectorAll("#contacts .contact")) {
+    button.classList.toggle("selected", button.dataset.id === id);
+  }
+  // Subscribe first, then fetch: an update that commits in between is not lost.
+  state.stopTimelineUpdates = state.live.subscribe(TIMELINE_UPDATES, { id }, {
+    next: (data) => receiveUpdate(id, data.contactTimeline),
+    error: (error) => {
+      if (error.code === "SUBSCRIPTION_CLOSED") {
+        // The server dropped us for reading too slowly: subscribe again and refetch.
+        if (state.contact?.id === id) selectContact(id);
+      } else {
+        showNotice(`Live updates stopped: ${error.message}`, true);
+      }
+    },
+    reconnected: () => loadTimeline(id),
+  });
+  await loadTimeline(id);
+}
+
+async function loadTimeline(id) {
+  const held = [];
+  state.loading = held;
+  let data;
+  try {
+    data = await graphql(state.token, TIMELINE, { id });
+  } catch (error) {
+    if (state.contact?.id === id) showNotice(error.message, true);
+    return;
+  } finally {
+    if (state.loading === held) state.loading = null;
+  }
+  if (state.contact?.id !== id) return; // the user picked someone else meanwhile
+  const { timeline, ...contact } = data.contact;
+  state.contact = contact;
+  state.entries = new Map(
+    timeline.edges.map(({ node }) => [node.meeting.id, node]),
+  );
+  for (const update of held) applyUpdate(update);
+  renderTimeline();
+}
+
+function receiveUpdate(contactId, update) {
+  if (state.contact?.id !== contactId) return;
+  if (update.kind === "RESYNC") {
+    loadTimeline(contactId); // the server may have missed events: start from the truth
+    return;
+  }
+  if (state.loading) {
+    state.loading.push(update);
+    return;
+  }
+  applyUpdate(update);
+  renderTimeline(update.meeting?.id);
+}
+
+/** ADDED / UPDATED carry the entry as it is now; REMOVED only the meeting (or nothing). */
+function applyUpdate(update) {
+  const meetingId = update.meeting?.id;
+  if (!meetingId) return;
+  if (update.kind === "REMOVED" || !update.entry) {
+    state.entries.delete(meetingId);
+  } else {
+    state.entries.set(meetingId, { occurredAt: update.entry.occurredAt, meeting: update.meeting });
+  }
+}
+
+function renderTimeline(changedId = null) {
+  const c = state.contact;
+  $("contact-heading").textContent = c.name ?? "";
+  $("contact-email").textContent = [c.email, c.companyName].filter(Boolean).join(" · ");
+  $("timeline-panel").hidden = false;
+  const entries = [...state.entries.values()].sort((a, b) =>
+    b.occurredAt.localeCompare(a.occurredAt),
+  ); // newest first, as the API orders them
+  const list = $("timeline");
+  list.replaceChildren(...entries.map((entry) => renderEntry(entry, entry.meeting.id === changedId)));
+  if (!entries.length) list.append(el("li", { class: "empty" }, "No meetings yet."));
+  $("timeline-count").textContent = `${entries.length} meeting${entries.length === 1 ? "" : "s"}`;
+}
+
+function renderEntry({ meeting }, justChanged) {
+  const classes = ["entry", `status-${meeting.status.toLowerCase()}`];
+  if (justChanged) classes.push("just-changed"); // a short highlight (see timeline.css)
+  return el(
+    "li",
+    { class: classes.join(" "), "data-meeting-id": meeting.id },
+    el(
+      "div",
+      { class: "entry-head" },
+      el("h3", { class: "title" }, meeting.title || "(no title)"),
+      el("span", { class: `badge source-${meeting.source.toLowerCase()}` }, providerName(meeting.source)),
+      meeting.status === "CONFIRMED" ? "" : el("span", { class: "badge" }, meeting.status),
+    ),
+    el("p", { class: "when" }, formatRange(meeting)),
+    meeting.location ? el("p", { class: "where" }, meeting.location) : "",
+    el(
+      "ul",
+      { class: "attendees" },
+      ...meeting.attendees.map((a) =>
+        el(
+          "li",
+          { class: `response-${a.response.toLowerCase()}`, title: a.response },
+          a.displayName || a.email,
+          el("span", { class: "response" }, responseLabel(a)),
+        ),
+      ),
+    ),
+  );
+}
+
+// ---- Scheduling ---------------------------------------------------------------------------
+
+async function scheduleMeeting(form) {
+  const button = form.querySelector("button[type=submit]");
+  const start = new Date(form.startsAt.value); // datetime-local: the browser's local time
+  const end = new Date(start.getTime() + Number(form.duration.value) * 60_000);
+  button.disabled = true;
+  try {
+    const data = await graphql(state.token, SCHEDULE, {
+      input: {
+        title: form.title.value,
+        startsAt: start.toISOString(),
+        endsAt: end.toISOString(),
+        timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+        attendees: [{ contactId: state.contact.id }],
+        // One key per submitted form: a retried or double-sent request creates one meeting.
+        idempotencyKey: form.dataset.idempotencyKey,
+      },
+    });
+    showNotice(`Scheduled “${data.scheduleMeeting.title}”; your calendar sends the invitation.`);
+    form.title.value = "";
+    form.dataset.idempotencyKey = newKey();
+    // The subscription delivers the new entry too; fetching makes the page right even
+    // when the socket is down at this moment.
+    await loadTimeline(state.contact.id);
+  } catch (error) {
+    const field = error instanceof GraphQLError && error.field ? ` (${error.field})` : "";
+    showNotice(`Not scheduled: ${error.message}${field}`, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function newKey() {
+  // crypto.randomUUID needs a secure context; getRandomValues works on plain http too.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function defaultStart() {
+  // Tomorrow at the next full hour, as a datetime-local value (local time, no zone).
+  const d = new Date(Date.now() + 24 * 3600_000);
+  d.setMinutes(0, 0, 0);
+  d.setHours(d.getHours() + 1);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:00`;
+}
+
+// ---- Small helpers ------------------------------------------------------------------------
+
+/**
+ * Build an element. Text always goes in as text nodes, never as HTML: meeting titles and
+ * names come from other people's calendars and must not be able to inject markup.
+ */
+function el(tag, attributes, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value);
+  }
+  node.append(...children.filter((child) => child !== ""));
+  return node;
+}
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+
+function formatDateTime(iso) {
+  return dateTime.format(new Date(iso));
+}
+
+function formatRange(meeting) {
+  if (!meeting.startsAt) return "no time set";
+  const start = new Date(meeting.startsAt);
+  const end = meeting.endsAt ? new Date(meeting.endsAt) : start;
+  return (meeting.allDay ? dateOnly : dateTime).formatRange(start, end);
+}
+
+function providerName(source) {
+  return { GOOGLE: "Google", MICROSOFT: "Microsoft 365", CRM: "Chronik" }[source] ?? source;
+}
+
+function responseLabel(attendee) {
+  if (attendee.isOrganizer) return "organizer";
+  return {
+    ACCEPTED: "accepted",
+    DECLINED: "declined",
+    TENTATIVE: "maybe",
+    NEEDS_ACTION: "invited",
+    ORGANIZER: "organizer",
+    NONE: "",
+  }[attendee.response];
+}
+
+function showNotice(text, isError = false) {
+  const notice = $("notice");
+  notice.textContent = text;
+  notice.className = isError ? "notice error" : "notice";
+  notice.hidden = false;
+}
+
+function debounce(fn, ms) {
+  let timer;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+// ---- Wiring -------------------------------------------------------------------------------
+
+function start() {
+  $("sign-in-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = $("sign-in-error");
+    error.hidden = true;
+    try {
+      await signIn(event.target.token.value.trim());
+    } catch (e) {
+      error.textContent =
+        e instanceof GraphQLError && e.code === "UNAUTHENTICATED" ? "That token is not valid." : e.message;
+      error.hidden = false;
+    }
+  });
+  $("sign-out").addEventListener("click", signOut);
+  $("contact-search").addEventListener(
+    "input",
+    debounce((event) => searchContacts(event.target.value.trim()), 200),
+  );
+  const form = $("schedule-form");
+  form.startsAt.value = defaultStart();
+  form.dataset.idempotencyKey = newKey();
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    scheduleMeeting(form);
+  });
+
+  // Back from the provider's consent page after linking a calendar.
+  const params = new URLSearchParams(location.search);
+  if (params.has("linked")) {
+    showNotice(`Calendar linked: ${params.get("calendar") ?? params.get("linked")}. The first sync runs now.`);
+    history.replaceState(null, "", location.pathname + location.hash);
+  }
+
+  const saved = localStorage.getItem(TOKEN_KEY);
+  if (saved) {
+    signIn(saved).catch(() => {
+      localStorage.removeItem(TOKEN_KEY); // revoked or from another server: ask again
+      $("sign-in").hidden = false;
+    });
+  } else {
+    $("sign-in").hidden = false;
+  }
+}
+
+start();
