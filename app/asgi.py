@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from app import oauth_routes, pages, webhook_routes
 from app.graphql import graphql_app
+from app.limits import RequestLimits, graphql_limits
 from app.services import Services, running_services
 from app.settings import Settings, load_settings
 from db.listen import LiveFeed
@@ -69,7 +71,7 @@ def create_app(
                     await task
                 await services.live.stop()
 
-    graphql = graphql_app(graphiql=not settings.is_production)
+    graphql = graphql_app(graphiql=not settings.is_production, extensions=graphql_limits(settings))
     return Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -81,6 +83,7 @@ def create_app(
             *pages.routes,
         ],
         lifespan=lifespan,
+        middleware=[Middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)],
     )
 
 

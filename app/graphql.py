@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -9,11 +10,12 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.extensions import SchemaExtension
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from resolvers.context import Context, bearer_token, token_from_connection_params
 from resolvers.errors import Unauthenticated
-from schema.root import schema
+from schema.root import build_schema
 
 
 class ChronikGraphQL(GraphQL[Context, None]):
@@ -36,9 +38,12 @@ class ChronikGraphQL(GraphQL[Context, None]):
         return None
 
 
-def graphql_app(*, graphiql: bool) -> ChronikGraphQL:
+def graphql_app(
+    *, graphiql: bool, extensions: Sequence[Callable[[], SchemaExtension]] = ()
+) -> ChronikGraphQL:
+    """The endpoint, its schema running `extensions` (the request limits) on every operation."""
     return ChronikGraphQL(
-        schema,
+        build_schema(extensions),
         graphql_ide="graphiql" if graphiql else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         keep_alive=True,

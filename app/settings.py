@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     )
     # Events a live subscriber may lag behind before it is closed as too slow.
     subscription_queue_size: int = Field(default=256, ge=1)
+    # What one request may ask: GraphQL depth, tokens and aliases, and HTTP body bytes.
+    graphql_max_depth: int = Field(default=12, ge=1)
+    graphql_max_tokens: int = Field(default=5000, ge=1)
+    graphql_max_aliases: int = Field(default=30, ge=0)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     sandbox_host: str = "127.0.0.1"
     sandbox_google_port: int = 8701
     sandbox_microsoft_port: int = 8702

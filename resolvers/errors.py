@@ -50,3 +50,9 @@ class ProviderFailed(ChronikError):
     """The calendar provider could not do it (after retries); nothing was changed in Chronik."""
 
     code = "PROVIDER_UNAVAILABLE"
+
+
+class QueryTooComplex(ChronikError):
+    """The query is deeper, longer or more aliased than the server's limits allow."""
+
+    code = "QUERY_TOO_COMPLEX"

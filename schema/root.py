@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import strawberry
+from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
 
 from schema.accounts import AccountMutations, AccountQueries
@@ -10,6 +13,7 @@ from schema.connections import ConnectionMutations, ConnectionQueries
 from schema.contacts import ContactMutations, ContactQueries
 from schema.masking import MaskInternalErrors
 from schema.meetings import MeetingQueries
+from schema.metrics_extension import OperationMetrics
 from schema.scheduling import SchedulingMutations, SchedulingQueries
 from schema.subscriptions import Subscription
 
@@ -22,6 +26,17 @@ Mutation = merge_types(
     (AccountMutations, ContactMutations, ConnectionMutations, SchedulingMutations),
 )
 
-schema = strawberry.Schema(
-    query=Query, mutation=Mutation, subscription=Subscription, extensions=[MaskInternalErrors]
-)
+
+def build_schema(
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+) -> strawberry.Schema:
+    """The schema with `extensions` (limits, say) run before the masking of internal errors."""
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[OperationMetrics, *extensions, MaskInternalErrors],
+    )
+
+
+schema = build_schema()
