@@ -17,6 +17,8 @@ from starlette.routing import Route, WebSocketRoute
 from app import oauth_routes, pages, webhook_routes
 from app.graphql import graphql_app
 from app.limits import RequestLimits, graphql_limits
+from app.logs import RequestContext
+from app.metrics import metrics_endpoint
 from app.services import Services, running_services
 from app.settings import Settings, load_settings
 from db.listen import LiveFeed
@@ -76,6 +78,7 @@ def create_app(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *oauth_routes.routes,
@@ -83,7 +86,10 @@ def create_app(
             *pages.routes,
         ],
         lifespan=lifespan,
-        middleware=[Middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(RequestContext),
+            Middleware(RequestLimits, max_body_bytes=settings.max_body_bytes),
+        ],
     )
 
 

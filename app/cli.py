@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from app.logs import configure_logging, wants_json
 from app.settings import Settings, SettingsError, load_settings
 
 
@@ -23,6 +24,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         host=host,
         port=port,
         log_level="info",
+        log_config=None,
+        access_log=False,
         proxy_headers=True,
     )
     return 0
@@ -116,6 +119,35 @@ def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from app.database import open_pool
+    from app.operator import status_report
+
+    async def run() -> str:
+        pool = await open_pool(settings)
+        try:
+            return await status_report(pool)
+        finally:
+            await pool.close()
+
+    print(asyncio.run(run()), end="")
+    return 0
+
+
+def _sync(settings: Settings, args: argparse.Namespace) -> int:
+    from app.database import open_pool
+    from app.operator import sync_user
+
+    async def run() -> int:
+        pool = await open_pool(settings)
+        try:
+            return await sync_user(pool, args.user, sys.stdout, give_up_after=args.timeout)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
 def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from schema.root import schema
 
@@ -167,6 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--seed", type=int, default=0)
     sandbox.set_defaults(run=_sandbox)
 
+    commands.add_parser(
+        "status", help="connections by state, last syncs, failing ones with their reasons"
+    ).set_defaults(run=_status)
+
+    sync = commands.add_parser("sync", help="sync one user's calendar now, showing progress")
+    sync.add_argument("--user", required=True, metavar="EMAIL", help="the user whose calendar")
+    sync.add_argument("--timeout", type=float, help="give up after this many seconds")
+    sync.set_defaults(run=_sync)
+
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)").set_defaults(
         run=_export_schema
     )
@@ -175,14 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"chronik: {exc}", file=sys.stderr)
         return 2
+    configure_logging(json=wants_json(settings))
     result: int = args.run(settings, args)
     return result
 

@@ -6,7 +6,7 @@ import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = Field(default=5000, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # `json`: one JSON object per log line (the default in production); `text`: readable.
+    log_format: Literal["json", "text"] | None = None
     sandbox_host: str = "127.0.0.1"
     sandbox_google_port: int = 8701
     sandbox_microsoft_port: int = 8702

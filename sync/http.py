@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from app.metrics import observe_provider_request
 from sync.credentials import TokenSource
 from sync.provider import ProviderUnavailable
 
@@ -114,6 +116,7 @@ class ProviderSession:
             if data is not None:
                 request_headers["Content-Type"] = "application/json"
             request_headers.update(headers or {})
+            started, status = time.perf_counter(), None
             try:
                 async with self._http.request(
                     method,
@@ -123,10 +126,13 @@ class ProviderSession:
                     headers=request_headers,
                     timeout=aiohttp.ClientTimeout(total=policy.timeout),
                 ) as raw:
+                    status = raw.status
                     response = ProviderResponse(raw.status, dict(raw.headers), await raw.read())
             except (TimeoutError, aiohttp.ClientError) as exc:
                 last_problem = f"{type(exc).__name__} talking to {self._label}"
                 continue
+            finally:
+                observe_provider_request(self._label, status, time.perf_counter() - started)
             if response.status == 401 and not renewed:
                 token = await self._tokens.rejected(token)
                 renewed = True

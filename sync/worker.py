@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from app import metrics
+from app.logs import log_context
 from db import sync_state
 from db.sync_state import SyncJob
 from sync.engine import LeaseLost, SyncEngine
@@ -116,15 +118,31 @@ class SyncWorker:
             await self.run_job(job)
 
     async def run_job(self, job: SyncJob) -> None:
-        """Run one leased job and record its outcome; never raises."""
+        """Run one leased job and record its outcome (database, metrics, logs); never raises."""
         self.runs += 1
+        with (
+            log_context(
+                account_id=job.account_id,
+                connection_id=job.connection_id,
+                provider=job.provider,
+                sync_phase=job.sync_phase,
+            ),
+            metrics.lease_held(self.name, job.connection_id),
+        ):
+            outcome = await self._run_job(job)
+        metrics.observe_sync_run(job.provider, *outcome)
+
+    async def _run_job(self, job: SyncJob) -> tuple[str, int]:
+        """Run the job; its outcome for the metrics: (outcome, events read)."""
         try:
             result = await self._engine.run(job)
         except LeaseLost as exc:
             log.warning("%s", exc)
+            return "lease_lost", 0
         except NeedsReauth:
             # Credentials already marked the connection; nothing will be retried.
             await sync_state.release(self._pool, job.connection_id, self.name)
+            return "needs_reauth", 0
         except ProviderError as exc:
             failures = await self._failures(job.connection_id)
             retry_after = exc.retry_after if isinstance(exc, ProviderUnavailable) else None
@@ -135,8 +153,10 @@ class SyncWorker:
                 str(exc),
                 backoff_seconds(failures, retry_after, self._settings.max_backoff_seconds),
             )
+            return "failed", 0
         except asyncio.CancelledError:
             await asyncio.shield(sync_state.release(self._pool, job.connection_id, self.name))
+            metrics.observe_sync_run(job.provider, "cancelled")
             raise
         except Exception:
             log.exception("sync of connection %s failed", job.connection_id)
@@ -148,6 +168,7 @@ class SyncWorker:
                 "Chronik hit an internal error while syncing; it will try again.",
                 backoff_seconds(failures, None, self._settings.max_backoff_seconds),
             )
+            return "internal_error", 0
         else:
             await sync_state.finish_run(self._pool, job.connection_id, self.name)
             log.info(
@@ -157,6 +178,7 @@ class SyncWorker:
                 result.pages,
                 result.changes,
             )
+            return "ok", result.events
 
     async def _failures(self, connection_id: int) -> int:
         return await sync_state.failure_count(self._pool, connection_id)
