@@ -75,8 +75,13 @@ export class LiveConnection {
 
   /**
    * Start a subscription. Handlers: `next(data)`, `error(GraphQLError)` (the operation is
-   * over), `complete()`, and `reconnected()`: called after the socket came back, since
-   * events may have been missed meanwhile (refetch what you show). Returns `unsubscribe`.
+   * over), `complete()`, and `subscribed()`: called each time the subscribe message goes
+   * out, first and after every reconnect. Fetch what you show from there: events committed
+   * before it (or while the socket was down) are not delivered. Returns `unsubscribe`.
+   *
+   * The protocol does not confirm a subscription, so a change committed in the instant
+   * between this message and the server registering it can still slip through: clients that
+   * must never miss one refetch on RESYNC and after reconnects, as the timeline page does.
    */
   subscribe(query, variables, handlers) {
     const id = String(this.nextId++);
@@ -115,16 +120,11 @@ export class LiveConnection {
     const operation = this.operations.get(message.id);
     switch (message.type) {
       case "connection_ack": {
-        const wasReconnect = this.everConnected;
-        this.everConnected = true;
         this.acknowledged = true;
         this.attempt = 0;
         this.startHeartbeat();
         this.onStatus("live");
         for (const id of this.operations.keys()) this.sendSubscribe(id);
-        if (wasReconnect) {
-          for (const op of this.operations.values()) op.handlers.reconnected?.();
-        }
         break;
       }
       case "ping":
@@ -192,8 +192,9 @@ export class LiveConnection {
   }
 
   sendSubscribe(id) {
-    const { query, variables } = this.operations.get(id);
+    const { query, variables, handlers } = this.operations.get(id);
     this.send({ id, type: "subscribe", payload: { query, variables } });
+    handlers.subscribed?.();
   }
 
   send(message) {

@@ -4,8 +4,9 @@
 // It is also the reference client for frontend developers. The pattern worth copying:
 //   1. subscribe to `contactTimeline` first, then fetch the timeline over HTTP;
 //   2. hold the updates that arrive while the fetch runs, apply them after it (each update
-//      carries the entry as it is now, so applying it last is always right);
-//   3. on RESYNC, or after the socket reconnected, refetch: updates may have been missed.
+//      carries the entry as it is now, so the last one applied is always right);
+//   3. on RESYNC, and whenever the subscription starts again after a reconnect, refetch:
+//      updates may have been missed meanwhile.
 
 import { graphql, GraphQLError, LiveConnection } from "./graphql.js";
 
@@ -23,7 +24,6 @@ const CONTACTS = `
   query Contacts($search: String) {
     contacts(first: 20, search: $search) {
       edges { node { id name email companyName } }
-      totalCount
     }
   }`;
 
@@ -31,7 +31,7 @@ const TIMELINE = `
   query Timeline($id: ID!) {
     contact(id: $id) {
       id name email companyName
-      timeline(first: 50) { totalCount edges { node { occurredAt meeting { ...MeetingFields } } } }
+      timeline(first: 50) { edges { node { occurredAt meeting { ...MeetingFields } } } }
     }
   }
   ${MEETING_FIELDS}`;
@@ -77,7 +77,8 @@ const state = {
   entries: new Map(), // meeting id → {occurredAt, meeting}, the selected contact's timeline
   stopTimelineUpdates: null,
   stopSyncStateUpdates: null,
-  loading: null, // while the timeline is fetched: updates held back, applied afterwards
+  held: null, // while the timeline is fetched: live updates held back, applied afterwards
+  fetches: 0, // numbers the timeline fetches: only the latest one is applied
   connection: null, // the calendar connection shown in the side panel
 };
 
@@ -139,7 +140,7 @@ async function loadConnection() {
       error: () => {
         state.stopSyncStateUpdates = null;
       },
-      reconnected: () => loadConnection(),
+      // Nothing to refetch on (re)subscribing: the server answers with the state as it is now.
     });
   }
 }
@@ -217,12 +218,14 @@ async function selectContact(id) {
   state.stopTimelineUpdates?.();
   state.contact = { id };
   state.entries = new Map();
+  state.held = null;
   location.hash = `contact=${encodeURIComponent(id)}`;
   for (const button of document.querySelectorAll("#contacts .contact")) {
     button.classList.toggle("selected", button.dataset.id === id);
   }
-  // Subscribe first, then fetch: an update that commits in between is not lost.
+  // Subscribe first, then fetch (in `subscribed`): an update committed in between is not lost.
   state.stopTimelineUpdates = state.live.subscribe(TIMELINE_UPDATES, { id }, {
+    subscribed: () => loadTimeline(id),
     next: (data) => receiveUpdate(id, data.contactTimeline),
     error: (error) => {
       if (error.code === "SUBSCRIPTION_CLOSED") {
@@ -232,30 +235,32 @@ async function selectContact(id) {
         showNotice(`Live updates stopped: ${error.message}`, true);
       }
     },
-    reconnected: () => loadTimeline(id),
   });
-  await loadTimeline(id);
+  // While the socket is still connecting, show the timeline anyway; `subscribed` fetches it
+  // again once the subscription is on its way.
+  if (!state.live.acknowledged) await loadTimeline(id);
 }
 
 async function loadTimeline(id) {
-  const held = [];
-  state.loading = held;
+  const ticket = ++state.fetches;
+  state.held ??= []; // a fetch already running keeps what it held: this one applies it
+  const latest = () => ticket === state.fetches && state.contact?.id === id;
   let data;
   try {
     data = await graphql(state.token, TIMELINE, { id });
   } catch (error) {
-    if (state.contact?.id === id) showNotice(error.message, true);
+    if (latest()) {
+      state.held = null;
+      showNotice(error.message, true);
+    }
     return;
-  } finally {
-    if (state.loading === held) state.loading = null;
   }
-  if (state.contact?.id !== id) return; // the user picked someone else meanwhile
+  if (!latest()) return; // a newer fetch, or another contact, has taken over
   const { timeline, ...contact } = data.contact;
   state.contact = contact;
-  state.entries = new Map(
-    timeline.edges.map(({ node }) => [node.meeting.id, node]),
-  );
-  for (const update of held) applyUpdate(update);
+  state.entries = new Map(timeline.edges.map(({ node }) => [node.meeting.id, node]));
+  for (const update of state.held) applyUpdate(update);
+  state.held = null;
   renderTimeline();
 }
 
@@ -265,8 +270,8 @@ function receiveUpdate(contactId, update) {
     loadTimeline(contactId); // the server may have missed events: start from the truth
     return;
   }
-  if (state.loading) {
-    state.loading.push(update);
+  if (state.held) {
+    state.held.push(update);
     return;
   }
   applyUpdate(update);
