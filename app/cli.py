@@ -97,11 +97,14 @@ def _user_create(settings: Settings, args: argparse.Namespace) -> int:
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
+    from app.metrics import serve_worker_metrics
     from app.services import running_services
 
     async def run() -> None:
         async with running_services(settings, migrate=True, own_sandboxes=False) as services:
             worker = services.new_worker()
+            if settings.worker_metrics_port:
+                serve_worker_metrics(settings.worker_metrics_port)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, worker.stop)

@@ -14,7 +14,13 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -173,6 +179,12 @@ def exposition(live: LiveFeed | None) -> bytes:
         per_app.register(_LiveFeedCollector(live))
         text += generate_latest(per_app)
     return text
+
+
+def serve_worker_metrics(port: int) -> None:
+    """Serve this process's metrics at http://<any interface>:`port`/metrics from a daemon
+    thread (a `chronik worker` has no web server of its own)."""
+    start_http_server(port, registry=REGISTRY)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # `json`: one JSON object per log line (the default in production); `text`: readable.
     log_format: Literal["json", "text"] | None = None
+    # `chronik worker` serves its Prometheus metrics on this port (all interfaces) when set.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     sandbox_host: str = "127.0.0.1"
     sandbox_google_port: int = 8701
     sandbox_microsoft_port: int = 8702

@@ -21,7 +21,7 @@ from app.settings import Settings
 from sync.sandbox.runner import RunningSandboxes
 from tests.conftest import TEST_SECRET_KEY, TestUser
 from tests.support.linking import link_calendar, sandbox_control
-from tests.support.server import RunningChronik, running_chronik
+from tests.support.server import RunningChronik, free_port, running_chronik
 from tests.support.sync import linked_calendar
 from tests.support.workers import WorkerProcess, chronik_env
 
@@ -230,3 +230,27 @@ async def test_sync_command_follows_a_long_initial_sync_by_a_worker_process(
     lines = output.splitlines()
     assert "0 events read · initial sync · waiting for a worker" in lines
     assert lines[-1] == "synced: 1500 events read, now incremental"
+
+
+async def test_a_worker_process_serves_its_sync_metrics(
+    api_only: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    port = free_port()
+    env = chronik_env(api_only.settings, CHRONIK_WORKER_METRICS_PORT=str(port))
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.cli", "worker", env=env, stdout=asyncio.subprocess.DEVNULL
+    )
+    try:
+        await linked_calendar(api_only, alice, db, "GOOGLE")  # synced by the worker
+        response = await api_only.http.get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        worker.terminate()
+        await asyncio.wait_for(worker.wait(), 30)
+
+    samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+    assert value(samples, "chronik_sync_runs_total", provider="google", outcome="ok") >= 1
+    assert value(samples, "chronik_provider_requests_total", provider="google", status="200") >= 1
