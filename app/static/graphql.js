@@ -97,6 +97,7 @@ export class LiveConnection {
   close() {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.ackTimer);
     clearInterval(this.heartbeat);
     this.operations.clear();
     this.socket?.close(1000, "client closed");
@@ -109,6 +110,9 @@ export class LiveConnection {
     this.socket = socket;
     socket.onopen = () => {
       this.send({ type: "connection_init", payload: { Authorization: `Bearer ${this.token}` } });
+      // A socket that opens but never acknowledges (a stuck proxy, an overloaded server) is
+      // as good as closed: give it 10 s, then start over.
+      this.ackTimer = setTimeout(() => socket.close(4000, "no connection_ack"), 10_000);
     };
     socket.onmessage = (event) => this.receive(JSON.parse(event.data));
     socket.onclose = (event) => this.dropped(socket, event);
@@ -120,6 +124,7 @@ export class LiveConnection {
     const operation = this.operations.get(message.id);
     switch (message.type) {
       case "connection_ack": {
+        clearTimeout(this.ackTimer);
         this.acknowledged = true;
         this.attempt = 0;
         this.startHeartbeat();
@@ -158,6 +163,7 @@ export class LiveConnection {
   dropped(socket, event) {
     if (socket !== this.socket) return; // an older socket we already replaced
     clearInterval(this.heartbeat);
+    clearTimeout(this.ackTimer);
     this.acknowledged = false;
     if (this.closed) return;
     if (FATAL_CLOSE_CODES.has(event.code)) {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +17,7 @@ from tests.support.sync import linked_calendar
 from tests.support.waiting import eventually
 
 if TYPE_CHECKING:
-    from playwright.async_api import BrowserContext, Page
+    from playwright.async_api import BrowserContext, Page, WebSocketRoute
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SOON = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
@@ -61,8 +63,8 @@ async def test_the_timeline_updates_live_when_the_meeting_changes_in_the_calenda
 
     # A marker in the page's memory: it survives only if the page is never reloaded.
     await page.evaluate("window.__sameDocument = true")
+    # As the user would in Google Calendar; the sandbox's push notification starts the sync.
     await cal.calendar.update(event, title="Kickoff with Carla (agenda attached)")
-    await cal.sync()  # push notification or not: the change is synced now
     await timeline.get_by_role("heading", name="Kickoff with Carla (agenda attached)").wait_for(
         timeout=WAIT_MS
     )
@@ -72,6 +74,46 @@ async def test_the_timeline_updates_live_when_the_meeting_changes_in_the_calenda
     assert await page.locator("#live-status").inner_text() == "live"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "timeline_page.png", full_page=True)
+
+
+async def test_after_a_dropped_connection_the_page_shows_what_changed_meanwhile(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, browser: BrowserContext
+) -> None:
+    cal = await linked_calendar(chronik, alice, db, "GOOGLE")
+    await cal.contact("carla@client.test", name="Carla")
+    event = await cal.calendar.create(title="Weekly sync", start=SOON, guests=["carla@client.test"])
+    await cal.sync()
+
+    # The page's websockets pass through here, so the test can cut one and hold the next.
+    sockets: list[WebSocketRoute] = []
+    network_up = asyncio.Event()
+    network_up.set()
+
+    async def through_the_network(socket: WebSocketRoute) -> None:
+        await network_up.wait()
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    await browser.route_web_socket(re.compile(r"/graphql$"), through_the_network)
+    page = await signed_in_page(browser, chronik, alice.token)
+    await open_contact(page, chronik, "Carla")
+    timeline = page.locator("#timeline")
+    await timeline.get_by_role("heading", name="Weekly sync").wait_for(timeout=WAIT_MS)
+
+    network_up.clear()
+    await sockets[-1].close(code=4000, reason="network dropped")
+    await page.locator("#live-status[data-status=reconnecting]").wait_for(timeout=WAIT_MS)
+    feed = chronik.app.state.services.live
+    await eventually(lambda: feed.subscriber_count == 0)  # nobody streams to the page now
+    await cal.calendar.update(event, title="Weekly sync (moved to Thursday)")
+    await cal.sync()
+    network_up.set()
+
+    await timeline.get_by_role("heading", name="Weekly sync (moved to Thursday)").wait_for(
+        timeout=WAIT_MS
+    )
+    assert await page.locator("#live-status").inner_text() == "live"
+    assert len(sockets) == 2
 
 
 async def test_a_meeting_scheduled_on_the_page_is_invited_and_lands_on_the_timeline(
@@ -88,8 +130,10 @@ async def test_a_meeting_scheduled_on_the_page_is_invited_and_lands_on_the_timel
     await form.get_by_role("button", name="Schedule").click()
 
     await page.locator("#notice", has_text="Scheduled “Contract review”").wait_for(timeout=WAIT_MS)
-    await page.locator("#timeline").get_by_role("heading", name="Contract review").wait_for(
-        timeout=WAIT_MS
+    await (
+        page.locator("#timeline")
+        .get_by_role("heading", name="Contract review")
+        .wait_for(timeout=WAIT_MS)
     )
     sent = await sandbox_control(chronik, "GOOGLE", "GET", "invitations")
     assert "carla@client.test" in {mail["to"] for mail in sent["invitations"]}
@@ -103,8 +147,10 @@ async def test_a_wrong_token_is_refused_on_the_sign_in_form(
     await page.goto(f"{chronik.url}/")
     await page.get_by_label("API token").fill("not-a-token")
     await page.get_by_role("button", name="Sign in").click()
-    await page.get_by_role("alert").filter(has_text="That token is not valid.").wait_for(
-        timeout=WAIT_MS
+    await (
+        page.get_by_role("alert")
+        .filter(has_text="That token is not valid.")
+        .wait_for(timeout=WAIT_MS)
     )
     assert await page.locator("#app").is_hidden()
 
