@@ -24,8 +24,10 @@ from tests.support.linking import link_calendar, sandbox_control
 from tests.support.server import RunningChronik, free_port, running_chronik
 from tests.support.sync import linked_calendar
 from tests.support.workers import WorkerProcess, chronik_env
+from tests.support.ws import GraphQLSocket
 
 SOON = datetime.now(UTC) + timedelta(days=2)
+TIMELINE = "subscription($id: ID!) { contactTimeline(contactId: $id) { kind } }"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -71,6 +73,35 @@ async def test_metrics_after_a_sync_count_runs_graphql_requests_and_provider_cal
     assert ("chronik_listen_reconnects_total", frozenset()) in after
     assert ("chronik_sync_oldest_lease_age_seconds", frozenset()) in after
     assert state["lastError"] is None
+
+
+async def test_metrics_count_open_live_subscriptions(
+    chronik: RunningChronik, alice: TestUser
+) -> None:
+    carla = (
+        await chronik.graphql(
+            'mutation { createContact(input: {email: "carla@client.test"}) { id } }',
+            token=alice.token,
+        )
+    ).ok()["createContact"]["id"]
+    baseline = value(await scrape(chronik), "chronik_live_subscriptions")
+    socket = await GraphQLSocket.open(chronik.url, alice.token)
+    try:
+        await socket.subscribe(TIMELINE, {"id": carla})
+        for _ in range(250):
+            if value(await scrape(chronik), "chronik_live_subscriptions") == baseline + 1:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the open subscription was never counted")
+    finally:
+        await socket.close()
+    for _ in range(250):
+        if value(await scrape(chronik), "chronik_live_subscriptions") == baseline:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the closed subscription is still counted")
 
 
 @pytest.fixture
@@ -152,6 +183,7 @@ async def test_status_names_a_failing_connection_and_its_reason(
 ) -> None:
     await linked_calendar(chronik, alice, db, "GOOGLE")
     await linked_calendar(chronik, bob, db, "GOOGLE")
+    before = await scrape(chronik)
     # Bob removes Chronik's access in his Google account; his next sync cannot continue.
     await sandbox_control(chronik, "GOOGLE", "POST", "oauth/revoke-user", {"email": bob.email})
     (await chronik.graphql("mutation { syncCalendarNow { id } }", token=bob.token)).ok()
@@ -168,6 +200,13 @@ async def test_status_names_a_failing_connection_and_its_reason(
         "SELECT last_error FROM calendar_connections WHERE user_id = $1", bob.user_id
     )
     assert reason
+    after = await scrape(chronik)
+    for name in ("chronik_sync_runs_total", "chronik_sync_failures_total"):
+        labels = {"outcome": "needs_reauth"} if name == "chronik_sync_runs_total" else {}
+        grew = value(after, name, provider="google", **labels) - value(
+            before, name, provider="google", **labels
+        )
+        assert grew == 1, name
 
     code, output = await run_cli(chronik, "status")
 
