@@ -175,6 +175,7 @@ def configure_logging(
 
 
 access_log = logging.getLogger("chronik.access")
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class RequestContext:
@@ -213,10 +214,14 @@ class RequestContext:
             finally:
                 if scope["type"] == "http":
                     query = scope.get("query_string", b"").decode("latin-1")
-                    access_log.info(
+                    path = scope.get("path", "")
+                    # Probes and scrapes arrive every few seconds; keep them out of INFO.
+                    level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
+                    access_log.log(
+                        level,
                         "%s %s%s %s %.1fms",
                         scope.get("method", ""),
-                        scope.get("path", ""),
+                        path,
                         f"?{query}" if query else "",
                         status or "-",
                         (time.perf_counter() - started) * 1000,
