@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from pydantic import AnyHttpUrl
 
+from app.settings import Settings
 from tests.conftest import TestUser
-from tests.support.server import RunningChronik
+from tests.support.server import RunningChronik, free_port, running_chronik
 
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
@@ -44,6 +46,17 @@ async def test_too_deep_query_is_refused_with_a_typed_error(
     assert result.data is None
     assert result.error_codes == [TOO_COMPLEX]
     assert "depth" in result.errors[0]["message"]
+
+
+async def test_the_limits_follow_the_settings(settings: Settings, alice: TestUser) -> None:
+    strict = settings.model_copy(
+        update={"graphql_max_depth": 1, "public_url": AnyHttpUrl(f"http://127.0.0.1:{free_port()}")}
+    )
+    async with running_chronik(strict) as chronik:
+        shallow = await chronik.graphql("{ me { email } }", token=alice.token)
+        assert shallow.ok() == {"me": {"email": alice.email}}
+        deeper = await chronik.graphql("{ me { account { name } } }", token=alice.token)
+        assert deeper.error_codes == [TOO_COMPLEX]
 
 
 async def test_too_many_aliases_are_refused_with_a_typed_error(
