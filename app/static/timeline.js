@@ -97,9 +97,20 @@ async function signIn(token) {
   $("app").hidden = false;
   $("signed-in").hidden = false;
   state.live = new LiveConnection({ token, onStatus: showLiveStatus });
+  showApp().catch((error) => showNotice(error.message, true));
+}
+
+/** Fill the signed-in page: calendar panel, contact list, and the contact in the URL. */
+async function showApp() {
   await Promise.all([loadConnection(), searchContacts("")]);
   const wanted = new URLSearchParams(location.hash.slice(1)).get("contact");
   if (wanted) await selectContact(wanted);
+}
+
+function showSignIn(message = "") {
+  $("sign-in").hidden = false;
+  $("sign-in-error").textContent = message;
+  $("sign-in-error").hidden = !message;
 }
 
 function signOut() {
@@ -447,14 +458,11 @@ function debounce(fn, ms) {
 function start() {
   $("sign-in-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const error = $("sign-in-error");
-    error.hidden = true;
+    showSignIn();
     try {
       await signIn(event.target.token.value.trim());
-    } catch (e) {
-      error.textContent =
-        e instanceof GraphQLError && e.code === "UNAUTHENTICATED" ? "That token is not valid." : e.message;
-      error.hidden = false;
+    } catch (error) {
+      showSignIn(isRefused(error) ? "That token is not valid." : error.message);
     }
   });
   $("sign-out").addEventListener("click", signOut);
@@ -479,13 +487,18 @@ function start() {
 
   const saved = localStorage.getItem(TOKEN_KEY);
   if (saved) {
-    signIn(saved).catch(() => {
-      localStorage.removeItem(TOKEN_KEY); // revoked or from another server: ask again
-      $("sign-in").hidden = false;
+    signIn(saved).catch((error) => {
+      // Revoked, or from another server: forget it. Unreachable server: keep it for later.
+      if (isRefused(error)) localStorage.removeItem(TOKEN_KEY);
+      showSignIn(isRefused(error) ? "Your saved token is no longer valid." : error.message);
     });
   } else {
-    $("sign-in").hidden = false;
+    showSignIn();
   }
+}
+
+function isRefused(error) {
+  return error instanceof GraphQLError && error.code === "UNAUTHENTICATED";
 }
 
 start();
