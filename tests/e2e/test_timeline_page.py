@@ -1,4 +1,7 @@
-"""The live timeline page at `/` and GraphiQL at `/graphql`, in a real headless Chromium."""
+"""The live timeline page at `/` and GraphiQL at `/graphql`, in a real headless Chromium.
+
+`browser` is every test's first fixture: without Chromium a test skips before a server starts.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ async def open_contact(page: Page, chronik: RunningChronik, name: str) -> None:
 
 
 async def test_the_timeline_updates_live_when_the_meeting_changes_in_the_calendar(
-    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, browser: BrowserContext
+    browser: BrowserContext, chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
 ) -> None:
     cal = await linked_calendar(chronik, alice, db, "GOOGLE")
     await cal.contact("carla@client.test", name="Carla")
@@ -77,7 +80,7 @@ async def test_the_timeline_updates_live_when_the_meeting_changes_in_the_calenda
 
 
 async def test_after_a_dropped_connection_the_page_shows_what_changed_meanwhile(
-    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, browser: BrowserContext
+    browser: BrowserContext, chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
 ) -> None:
     cal = await linked_calendar(chronik, alice, db, "GOOGLE")
     await cal.contact("carla@client.test", name="Carla")
@@ -117,7 +120,7 @@ async def test_after_a_dropped_connection_the_page_shows_what_changed_meanwhile(
 
 
 async def test_a_meeting_scheduled_on_the_page_is_invited_and_lands_on_the_timeline(
-    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, browser: BrowserContext
+    browser: BrowserContext, chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
 ) -> None:
     cal = await linked_calendar(chronik, alice, db, "GOOGLE")
     carla = await cal.contact("carla@client.test", name="Carla")
@@ -141,7 +144,7 @@ async def test_a_meeting_scheduled_on_the_page_is_invited_and_lands_on_the_timel
 
 
 async def test_a_wrong_token_is_refused_on_the_sign_in_form(
-    chronik: RunningChronik, browser: BrowserContext
+    browser: BrowserContext, chronik: RunningChronik
 ) -> None:
     page = await browser.new_page()
     await page.goto(f"{chronik.url}/")
@@ -156,7 +159,7 @@ async def test_a_wrong_token_is_refused_on_the_sign_in_form(
 
 
 async def test_graphiql_is_served_to_a_browser_at_graphql(
-    chronik: RunningChronik, browser: BrowserContext
+    browser: BrowserContext, chronik: RunningChronik
 ) -> None:
     page = await browser.new_page()
     failed: list[str] = []
