@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -36,20 +37,27 @@ class Context:
     connection_params: dict[str, Any] | None = None
     _viewer: Viewer | None = field(default=None, repr=False)
     _authenticated: bool = field(default=False, repr=False)
+    # Top-level fields resolve concurrently: they must share one lookup, not race past it.
+    _auth_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     async def viewer(self) -> Viewer:
         """The caller, looked up once per request; `Unauthenticated` without a valid token."""
         if not self._authenticated:
-            self._authenticated = True
-            if self.token:
-                row = await users.user_for_token(self.pool, self.token)
-                if row is not None:
-                    self._viewer = Viewer(row.id, row.account_id, row.email, row.is_admin)
+            async with self._auth_lock:
+                if not self._authenticated:
+                    await self._authenticate()
         if self._viewer is None:
             raise Unauthenticated(
                 "A valid API token is required: send 'Authorization: Bearer <token>'."
             )
         return self._viewer
+
+    async def _authenticate(self) -> None:
+        if self.token:
+            row = await users.user_for_token(self.pool, self.token)
+            if row is not None:
+                self._viewer = Viewer(row.id, row.account_id, row.email, row.is_admin)
+        self._authenticated = True
 
     @cached_property
     def loaders(self) -> Loaders:

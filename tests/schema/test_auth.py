@@ -82,3 +82,15 @@ async def test_websocket_without_valid_token_is_refused(
 ) -> None:
     assert await _ws_query(chronik, {}) == 4403
     assert await _ws_query(chronik, {"Authorization": "Bearer wrong"}) == 4403
+
+
+async def test_several_top_level_fields_share_one_authentication(
+    chronik: RunningChronik, alice: TestUser
+) -> None:
+    result = await chronik.graphql(
+        "{ a: me { email } b: me { email } account { name } contacts { edges { cursor } } }",
+        token=alice.token,
+    )
+    data = result.ok()
+    assert data["a"] == data["b"] == {"email": "alice@acme.test"}
+    assert data["account"] == {"name": "Acme"}
