@@ -107,6 +107,54 @@ async def meetings_by_ids(
     return {r["id"]: _meeting(r) for r in rows}
 
 
+# $1 account, $2/$3 keyset, $4 contact, $5/$6 start range, $7 include cancelled.
+_MEETING_FILTER = """
+    WHERE m.account_id = $1 AND m.deleted_at IS NULL
+      AND ($2::timestamptz IS NULL OR (m.starts_at, m.id) < ($2, $3::bigint))
+      AND ($4::bigint IS NULL OR EXISTS (
+            SELECT 1 FROM timeline_entries e WHERE e.meeting_id = m.id AND e.contact_id = $4))
+      AND ($5::timestamptz IS NULL OR m.starts_at >= $5)
+      AND ($6::timestamptz IS NULL OR m.starts_at < $6)
+      AND ($7 OR m.status <> 'cancelled')
+      AND m.starts_at IS NOT NULL
+"""
+
+
+async def count_meetings(
+    db: Executor,
+    account_id: int,
+    *,
+    contact_id: int | None,
+    starts_from: datetime | None,
+    starts_before: datetime | None,
+    include_cancelled: bool,
+) -> int:
+    """How many meetings `list_meetings` pages through in all."""
+    value = await db.fetchval(
+        f"SELECT count(*) FROM meetings m {_MEETING_FILTER}",
+        account_id,
+        None,
+        None,
+        contact_id,
+        starts_from,
+        starts_before,
+        include_cancelled,
+    )
+    return int(value)
+
+
+async def count_timeline(db: Executor, account_id: int, contact_id: int) -> int:
+    value = await db.fetchval(
+        """
+        SELECT count(*) FROM timeline_entries e JOIN meetings m ON m.id = e.meeting_id
+        WHERE e.contact_id = $1 AND e.account_id = $2 AND m.deleted_at IS NULL
+        """,
+        contact_id,
+        account_id,
+    )
+    return int(value)
+
+
 async def list_meetings(
     db: Executor,
     account_id: int,
@@ -121,19 +169,8 @@ async def list_meetings(
     """The account's meetings, latest start first, filtered."""
     after_at, after_id = after if after else (None, None)
     rows = await db.fetch(
-        f"""
-        SELECT {_MEETING_COLUMNS} FROM meetings m
-        WHERE m.account_id = $1 AND m.deleted_at IS NULL
-          AND ($2::timestamptz IS NULL OR (m.starts_at, m.id) < ($2, $3::bigint))
-          AND ($4::bigint IS NULL OR EXISTS (
-                SELECT 1 FROM timeline_entries e WHERE e.meeting_id = m.id AND e.contact_id = $4))
-          AND ($5::timestamptz IS NULL OR m.starts_at >= $5)
-          AND ($6::timestamptz IS NULL OR m.starts_at < $6)
-          AND ($7 OR m.status <> 'cancelled')
-          AND m.starts_at IS NOT NULL
-        ORDER BY m.starts_at DESC, m.id DESC
-        LIMIT $8
-        """,
+        f"SELECT {_MEETING_COLUMNS} FROM meetings m {_MEETING_FILTER}"
+        " ORDER BY m.starts_at DESC, m.id DESC LIMIT $8",
         account_id,
         after_at,
         after_id,

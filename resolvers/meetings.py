@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from db import connections as connections_db
@@ -38,29 +39,34 @@ async def meeting(ctx: Context, meeting_id: int) -> MeetingRow:
     return row
 
 
+@dataclass(frozen=True)
+class MeetingFilters:
+    contact_id: int | None = None
+    starts_from: datetime | None = None
+    starts_before: datetime | None = None
+    include_cancelled: bool = False
+
+
 async def meetings_page(
     ctx: Context,
     *,
     first: int | None,
     after: tuple[datetime, int] | None,
-    contact_id: int | None,
-    starts_from: datetime | None,
-    starts_before: datetime | None,
-    include_cancelled: bool,
+    filters: MeetingFilters,
 ) -> Page[MeetingRow]:
     viewer = await ctx.viewer()
-    if contact_id is not None:
-        await caller_contact(ctx, contact_id)
+    if filters.contact_id is not None:
+        await caller_contact(ctx, filters.contact_id)
     size = page_size(first)
     rows = await timeline_db.list_meetings(
         ctx.pool,
         viewer.account_id,
         limit=size + 1,
         after=after,
-        contact_id=contact_id,
-        starts_from=starts_from,
-        starts_before=starts_before,
-        include_cancelled=include_cancelled,
+        contact_id=filters.contact_id,
+        starts_from=filters.starts_from,
+        starts_before=filters.starts_before,
+        include_cancelled=filters.include_cancelled,
     )
     return split_page(rows, size)
 
@@ -87,3 +93,20 @@ async def sync_now(ctx: Context) -> ConnectionRow:
     updated = await connections_db.connection_by_id(ctx.pool, row.id)
     assert updated is not None
     return updated
+
+
+async def count_timeline(ctx: Context, contact_id: int) -> int:
+    viewer = await ctx.viewer()
+    return await timeline_db.count_timeline(ctx.pool, viewer.account_id, contact_id)
+
+
+async def count_meetings(ctx: Context, filters: MeetingFilters) -> int:
+    viewer = await ctx.viewer()
+    return await timeline_db.count_meetings(
+        ctx.pool,
+        viewer.account_id,
+        contact_id=filters.contact_id,
+        starts_from=filters.starts_from,
+        starts_before=filters.starts_before,
+        include_cancelled=filters.include_cancelled,
+    )

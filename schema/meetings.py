@@ -158,10 +158,6 @@ def _page_info(edges: list[Edge[object]] | list, has_next: bool, after: str | No
     )
 
 
-async def _no_count() -> int:
-    raise ValidationFailed("totalCount is not available on this list", field="totalCount")
-
-
 async def contact_timeline(
     info: ChronikInfo, contact_id: int, first: int | None, after: str | None
 ) -> Connection[TimelineEntry]:
@@ -174,7 +170,9 @@ async def contact_timeline(
         for row in page.rows
     ]
     return Connection(
-        edges=edges, page_info=_page_info(edges, page.has_next_page, after), count_all=_no_count
+        edges=edges,
+        page_info=_page_info(edges, page.has_next_page, after),
+        count_all=lambda: resolve.count_timeline(info.context, contact_id),
     )
 
 
@@ -201,14 +199,14 @@ class MeetingQueries:
         after: str | None = None,
     ) -> Connection[Meeting]:
         chosen = filter or MeetingFilter()
-        page = await resolve.meetings_page(
-            info.context,
-            first=first,
-            after=_time_keyset(after),
+        filters = resolve.MeetingFilters(
             contact_id=decode_id("Contact", chosen.contact_id) if chosen.contact_id else None,
             starts_from=chosen.starts_from,
             starts_before=chosen.starts_before,
             include_cancelled=chosen.include_cancelled,
+        )
+        page = await resolve.meetings_page(
+            info.context, first=first, after=_time_keyset(after), filters=filters
         )
         edges = [
             Edge(
@@ -218,5 +216,7 @@ class MeetingQueries:
             for row in page.rows
         ]
         return Connection(
-            edges=edges, page_info=_page_info(edges, page.has_next_page, after), count_all=_no_count
+            edges=edges,
+            page_info=_page_info(edges, page.has_next_page, after),
+            count_all=lambda: resolve.count_meetings(info.context, filters),
         )

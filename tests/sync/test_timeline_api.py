@@ -185,3 +185,28 @@ async def test_timeline_changes_are_announced_after_commit(
     assert [decode_id("Contact", carla), "a"] == payload["c"][0][::2]
     recorded = await db.fetchval("SELECT count(*) FROM timeline_changes WHERE kind = 'added'")
     assert recorded == 1
+
+
+async def test_total_counts_of_timeline_and_meetings(cal: LinkedCalendar) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    carla = await cal.contact("carla@client.test")
+    for n in range(3):
+        await cal.calendar.create(
+            title=f"Call {n}",
+            start=datetime.now(UTC) + timedelta(days=n + 1),
+            guests=["carla@client.test"],
+        )
+    await cal.calendar.create(
+        title="Other", start=datetime.now(UTC) + timedelta(days=5), guests=["dan@other.test"]
+    )
+    await cal.sync()
+    result = await cal.chronik.graphql(
+        """query($id: ID!) { contact(id: $id) { timeline(first: 1) { totalCount } }
+           meetings(first: 1) { totalCount } }""",
+        {"id": carla},
+        token=cal.user.token,
+    )
+    data = result.ok()
+    assert data["contact"]["timeline"]["totalCount"] == 3
+    assert data["meetings"]["totalCount"] == 3  # Dan is no contact: his meeting is not kept
