@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -17,8 +18,14 @@ from resolvers.context import Context, bearer_token, token_from_connection_param
 from resolvers.errors import Unauthenticated
 from schema.root import build_schema
 
+GRAPHIQL_PAGE = Path(__file__).parent / "static" / "graphiql.html"
+
 
 class ChronikGraphQL(GraphQL[Context, None]):
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page: the same explorer, its scripts served by Chronik, not a CDN."""
+        return HTMLResponse(GRAPHIQL_PAGE.read_text())
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
