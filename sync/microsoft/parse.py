@@ -27,6 +27,7 @@ from sync.microsoft.wire import (
     ResponseStatus,
     ScheduleItem,
 )
+from sync.microsoft.zones import WINDOWS_ZONES
 from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
 from sync.provider import EventDraft
 
@@ -41,50 +42,6 @@ _RESPONSE = {
 # `personal` only marks an event as the owner's own business; Outlook still shows its details
 # to delegates, so it is not private.
 _PRIVATE = frozenset({"private", "confidential"})
-
-# Graph writes `originalStartTimeZone` (and start/end zones when no `Prefer: outlook.timezone`
-# applies) as Windows names; these are the common ones, mapped as in CLDR's windowsZones.
-WINDOWS_ZONES: dict[str, str] = {
-    "UTC": "UTC",
-    "tzone://Microsoft/Utc": "UTC",
-    "Coordinated Universal Time": "UTC",
-    "GMT Standard Time": "Europe/London",
-    "Greenwich Standard Time": "Atlantic/Reykjavik",
-    "W. Europe Standard Time": "Europe/Berlin",
-    "Romance Standard Time": "Europe/Paris",
-    "Central Europe Standard Time": "Europe/Budapest",
-    "Central European Standard Time": "Europe/Warsaw",
-    "E. Europe Standard Time": "Europe/Chisinau",
-    "FLE Standard Time": "Europe/Kiev",
-    "GTB Standard Time": "Europe/Bucharest",
-    "Russian Standard Time": "Europe/Moscow",
-    "Turkey Standard Time": "Europe/Istanbul",
-    "Israel Standard Time": "Asia/Jerusalem",
-    "South Africa Standard Time": "Africa/Johannesburg",
-    "Arabian Standard Time": "Asia/Dubai",
-    "India Standard Time": "Asia/Kolkata",
-    "SE Asia Standard Time": "Asia/Bangkok",
-    "China Standard Time": "Asia/Shanghai",
-    "Singapore Standard Time": "Asia/Singapore",
-    "Tokyo Standard Time": "Asia/Tokyo",
-    "Korea Standard Time": "Asia/Seoul",
-    "AUS Eastern Standard Time": "Australia/Sydney",
-    "New Zealand Standard Time": "Pacific/Auckland",
-    "Eastern Standard Time": "America/New_York",
-    "Central Standard Time": "America/Chicago",
-    "Mountain Standard Time": "America/Denver",
-    "US Mountain Standard Time": "America/Phoenix",
-    "Pacific Standard Time": "America/Los_Angeles",
-    "Alaskan Standard Time": "America/Anchorage",
-    "Hawaiian Standard Time": "Pacific/Honolulu",
-    "Atlantic Standard Time": "America/Halifax",
-    "Canada Central Standard Time": "America/Regina",
-    "Central Standard Time (Mexico)": "America/Mexico_City",
-    "SA Pacific Standard Time": "America/Bogota",
-    "E. South America Standard Time": "America/Sao_Paulo",
-    "Argentina Standard Time": "America/Buenos_Aires",
-}
-
 
 def parse_page(
     items: Iterable[Event | RemovedEvent], first_starts: Mapping[str, datetime | None]
