@@ -11,7 +11,10 @@ unless CHRONIK_TEST_DATABASE_URL / --database-url).
 Per round, in a fresh database: 5,000 contacts contact0..4999@example.com, a user whose calendar
 is linked through the real OAuth flow against the sandbox (first sync: empty calendar), then
 N events bulk-loaded through the sandbox control API (`events:bulk`; pushes for it dropped so
-nothing syncs early), then `syncCalendarNow` → timed until `last_synced_at` (set right after
+nothing syncs early) as a realistic seeded mix (`--seed`; see sync/sandbox/google/bulkmix.py:
+internal, contact and unknown guests, weekly series with moved and cancelled occurrences,
+private events, invitations from contacts, events without a contact guest; `--plain`: the old
+write-heaviest shape, two contact guests on every event), then `syncCalendarNow` → timed until `last_synced_at` (set right after
 the last page commits). With `--full` the sync tokens are expired first, so the timed sync is
 a full round (410 → full listing + the unseen-meetings sweep) instead of an incremental one.
 
@@ -530,11 +533,14 @@ async def one_round(
                 async with http.post(f"{sandbox_url}/_sandbox/push", json={"drop": 10}) as r:
                     assert r.status < 300
                 started = time.perf_counter()
+                body: dict[str, Any] = {"count": n, "attendees": 2}
+                if not args.plain:
+                    body["mix"] = {"seed": args.seed}
                 async with http.post(
-                    f"{sandbox_url}/_sandbox/calendars/{OWNER}/events:bulk",
-                    json={"count": n, "attendees": 2},
+                    f"{sandbox_url}/_sandbox/calendars/{OWNER}/events:bulk", json=body
                 ) as r:
                     assert r.status < 300, await r.text()
+                    result["mix"] = (await r.json()).get("mix")
                 result["bulk_load_s"] = time.perf_counter() - started
                 if args.full:
                     async with http.post(
@@ -573,7 +579,7 @@ async def one_round(
                 cpu_sandbox=cpu1[2] - cpu0[2], counts=dict(counts),
                 connection_id=done["id"],
             )
-            if counts["meetings"] != n or counts["entries"] != 2 * n:
+            if args.plain and (counts["meetings"] != n or counts["entries"] != 2 * n):
                 print(f"  WARNING: expected {n} meetings / {2 * n} entries, got {dict(counts)}")
             worker.stop()
             if args.profile or args.trace:
@@ -594,6 +600,20 @@ async def one_round(
     return result
 
 
+def mix_line(mix: dict[str, Any] | None) -> str:
+    if not mix:
+        return "plain (every event: owner + 2 contact guests; no series/private/unknown)"
+    g = mix["guests"]
+    return (
+        f"{mix['events']:,} feed items: {mix['singles']:,} single, {mix['series']:,} weekly"
+        f" series (+{mix['movedOccurrences']:,} moved, +{mix['cancelledOccurrences']:,}"
+        f" cancelled occurrences), {mix['private']:,} private, {mix['invitations']:,}"
+        f" invitations from contacts, {mix['withoutContactGuest']:,} without a contact guest;"
+        f" guests {g['internal']:,} internal / {g['contact']:,} contact /"
+        f" {g['unknown']:,} unknown"
+    )
+
+
 def report_round(res: dict[str, Any]) -> None:
     n = res["n"]
     c = res["counts"]
@@ -601,8 +621,10 @@ def report_round(res: dict[str, Any]) -> None:
     print(
         f"  N={n:>7,} [{res['label']}] sync {res['elapsed']:.2f} s -> {res['rate']:,.0f} events/s"
         f" (bulk load {res['bulk_load_s']:.2f} s; {c['meetings']:,} meetings,"
-        f" {c['attendees']:,} attendees, {c['entries']:,} entries)"
+        f" {c['attendees']:,} attendees, {c['entries']:,} entries,"
+        f" {c['changes']:,} timeline changes)"
     )
+    print(f"           mix: {mix_line(res.get('mix'))}")
     print(
         f"           CPU during sync: worker {res['cpu_worker']:.1f} s, postgres {cpu_pg} s,"
         f" sandbox {res['cpu_sandbox']:.1f} s; worker RSS {res['rss_before']:.0f} MB before,"
@@ -720,6 +742,10 @@ def main() -> None:
         help="a second size for the peak-RSS comparison (0: skip)",
     )
     parser.add_argument("--full", action="store_true", help="time a full round (expired token)")
+    parser.add_argument("--plain", action="store_true",
+                        help="the old write-heaviest calendar (2 contact guests per event) "
+                        "instead of the realistic seeded mix (sync/sandbox/google/bulkmix.py)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the event mix")
     parser.add_argument("--profile", metavar="DIR",
                         help="py-spy the worker during the timed sync (implies --trace)")
     parser.add_argument("--trace", action="store_true",

@@ -32,7 +32,9 @@ sync tokens and triggers push; ``{calendarId}`` is a calendar id or the owner's 
          change or cancel one occurrence of a series -> the instance (or {"id"} when cancelled)
   DELETE /_sandbox/calendars/{calendarId}/events/{eventId}   deleted in the UI (tombstone)
   POST   /_sandbox/calendars/{calendarId}/events:bulk
-         {"count", "start"?, "spacingMinutes"?, "durationMinutes"?, "attendees"?} -> {"created"}
+         {"count", "start"?, "spacingMinutes"?, "durationMinutes"?, "attendees"?, "mix"?}
+         -> {"created", "mix"?}  (``mix``: {} or BulkMix fields in camelCase, e.g. "seed",
+         "internalShare", "recurringEvery": a realistic seeded calendar, see bulkmix.py)
   POST   /_sandbox/calendars/{calendarId}/expire-sync-tokens     next use of any token -> 410
 
 OAuth
@@ -68,6 +70,7 @@ from aiohttp import web
 
 from sync.sandbox.faults import fault_from_json, fault_stats
 from sync.sandbox.google.api import GOOGLE_SANDBOX, json_bytes, json_response
+from sync.sandbox.google.bulkmix import BulkMix
 from sync.sandbox.google.demo import seed_demo_calendar
 from sync.sandbox.google.model import Calendar, User, parse_rfc3339
 from sync.sandbox.google.sandbox import GoogleSandbox
@@ -241,15 +244,20 @@ async def bulk(request: web.Request) -> web.Response:
     """POST /_sandbox/calendars/{calendarId}/events:bulk."""
     body = await _body(request)
     start = parse_rfc3339(str(body["start"]), "start") if body.get("start") else None
-    created = _sb(request).bulk_load(
+    sandbox = _sb(request)
+    created = sandbox.bulk_load(
         request.match_info["calendarId"],
         int(body.get("count", 0)),
         start=start,
         spacing=dt.timedelta(minutes=float(body.get("spacingMinutes", 60))),
         duration=dt.timedelta(minutes=float(body.get("durationMinutes", 30))),
         attendees=int(body.get("attendees", 2)),
+        mix=BulkMix.from_json(body["mix"]) if isinstance(body.get("mix"), dict) else None,
     )
-    return json_response({"created": created}, status=201)
+    answer: dict[str, Any] = {"created": created}
+    if body.get("mix") is not None and sandbox.last_bulk_mix is not None:
+        answer["mix"] = sandbox.last_bulk_mix.as_json()
+    return json_response(answer, status=201)
 
 
 async def expire_sync_tokens(request: web.Request) -> web.Response:

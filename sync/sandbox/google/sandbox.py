@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from sync.sandbox.google import sharing
+from sync.sandbox.google import recurrence, sharing
+from sync.sandbox.google.bulkmix import BulkMix, MixDraws, MixTally
 from sync.sandbox.google.model import UTC, StoredEvent, When, parse_rfc3339, rfc3339_ms
 from sync.sandbox.google.state import SandboxState
 
@@ -33,10 +34,11 @@ def _utc_text(ts: float, days: dict[int, str]) -> str:
     return f"{date}T{hour:02d}:{minute:02d}:{sec:02d}Z"
 
 
-
-
 class GoogleSandbox(SandboxState):
     """The Google sandbox's state and every operation on it (API paths and control API)."""
+
+    # What the last mixed bulk load made (None until one ran).
+    last_bulk_mix: MixTally | None = None
 
     def ui_create_event(
         self, calendar_id: str, body: dict[str, Any]
@@ -121,10 +123,17 @@ class GoogleSandbox(SandboxState):
         spacing: dt.timedelta = dt.timedelta(hours=1),
         duration: dt.timedelta = dt.timedelta(minutes=30),
         attendees: int = 2,
+        mix: BulkMix | None = None,
     ) -> int:
         """Create ``count`` plain events fast (benchmarks): no validation, one change number each
         but one shared created/updated stamp, serialized up front, one push per call.
-        Returns how many were created."""
+        Returns how many were created.
+
+        Without ``mix`` every event is organized by the owner and has ``attendees`` contact
+        guests ``contact{(7i+k) % 5000}@example.com``. With one (see bulkmix.py) the guests,
+        series, occurrences, private events and invitations follow its seeded draws, and
+        ``last_bulk_mix`` says what was made; ``count`` is then the number of items the change
+        feed holds (a moved or cancelled occurrence is one item, like its series)."""
         calendar = self.calendar(calendar_id)
         names = self.display_names()
         base = (start or dt.datetime(2026, 1, 1, 8, tzinfo=dt.UTC)).astimezone(dt.UTC)
@@ -141,19 +150,23 @@ class GoogleSandbox(SandboxState):
         base_ts = base.timestamp()
         step, length = spacing.total_seconds(), duration.total_seconds()
         days: dict[int, str] = {}
-        for i in range(count):
+        draws = MixDraws(mix, calendar.owner) if mix is not None else None
+        made = 0
+        i = -1
+        while made < count:
+            i += 1
             event_id = self.new_event_id()
             begin_ts = base_ts + step * i
             begin = When(dt.datetime.fromtimestamp(begin_ts, dt.UTC), False, "UTC")
             end = When(dt.datetime.fromtimestamp(begin_ts + length, dt.UTC), False, "UTC")
             eid = base64.urlsafe_b64encode(event_id.encode() + link_suffix).rstrip(b"=")
-            guests = [
-                {
-                    "email": f"contact{(i * 7 + k) % 5000}@example.com",
-                    "responseStatus": "needsAction",
-                }
-                for k in range(attendees)
-            ]
+            if draws is None:
+                guest_emails = [
+                    f"contact{(i * 7 + k) % 5000}@example.com" for k in range(attendees)
+                ]
+            else:
+                guest_emails = draws.guests()
+            guests = [{"email": e, "responseStatus": "needsAction"} for e in guest_emails]
             data: dict[str, Any] = {
                 "kind": "calendar#event",
                 "etag": etag,
@@ -173,10 +186,70 @@ class GoogleSandbox(SandboxState):
                 "reminders": reminders,
                 "eventType": "default",
             }
+            extra: list[StoredEvent] = []
+            if draws is not None:
+                extra = self._mix_event(draws, i, data, begin, end, count - made - 1)
             stored = StoredEvent(data, self._next_seq(), begin, end)
             # Serialize now: a benchmark's first full sync should not pay for 100k encodings.
             stored._bytes = orjson.dumps(data)
             calendar.events[event_id] = stored
+            for occurrence in extra:
+                occurrence.seq = self._next_seq()
+                occurrence._bytes = orjson.dumps(occurrence.wire())
+                calendar.events[occurrence.id] = occurrence
+            made += 1 + len(extra)
+        if draws is not None:
+            draws.tally.events = made
+            self.last_bulk_mix = draws.tally
         if count:
             self._changed(calendar)
         return count
+
+    @staticmethod
+    def _mix_event(
+        draws: MixDraws, i: int, data: dict[str, Any], begin: When, end: When, room: int
+    ) -> list[StoredEvent]:
+        """Turn bulk event ``i`` into what the mix says (in place): a private event, an
+        invitation from a contact, a weekly series; returns a series' changed occurrences
+        (a moved one and a cancelled one, when ``room`` in the count allows)."""
+        mix, tally = draws.mix, draws.tally
+        if mix.private_every and i % mix.private_every == mix.private_every - 1:
+            data["visibility"] = "private"
+            tally.private += 1
+        if mix.invited_every and i % mix.invited_every == mix.invited_every - 2:
+            host = {"email": f"contact{draws.rng.randrange(mix.contacts)}@example.com"}
+            owner = {**data["organizer"], "responseStatus": "accepted"}
+            guests = [a for a in data["attendees"][1:] if a["email"] != host["email"]]
+            data["organizer"] = data["creator"] = host
+            data["attendees"] = [{**host, "organizer": True, "responseStatus": "accepted"},
+                                 owner, *guests]
+            tally.invitations += 1
+        if not (mix.recurring_every and i % mix.recurring_every == 0):
+            tally.singles += 1
+            return []
+        data["recurrence"] = ["RRULE:FREQ=WEEKLY;COUNT=10"]
+        tally.series += 1
+        series_n = i // mix.recurring_every
+        if not mix.exception_every or series_n % mix.exception_every or room < 2:
+            return []
+        master = StoredEvent(data, 0, begin, end)
+        week = dt.timedelta(days=7)
+        moved_original = When(begin.moment + week, False, "UTC")
+        moved = recurrence.synthesize(master, moved_original)
+        moved_start = moved_original.moment + dt.timedelta(hours=2)
+        length = master.end.moment - master.start.moment
+        moved["start"] = When(moved_start, False, "UTC").to_wire()
+        moved["end"] = When(moved_start + length, False, "UTC").to_wire()
+        moved["summary"] = f"{data['summary']} (moved)"
+        moved["sequence"] = 1
+        cancelled_original = When(begin.moment + 2 * week, False, "UTC")
+        cancelled = recurrence.synthesize(master, cancelled_original)
+        cancelled["status"] = "cancelled"
+        tally.moved_occurrences += 1
+        tally.cancelled_occurrences += 1
+        return [
+            StoredEvent(moved, 0, When(moved_start, False, "UTC"),
+                        When(moved_start + length, False, "UTC")),
+            StoredEvent(cancelled, 0, cancelled_original,
+                        When(cancelled_original.moment + length, False, "UTC"), deleted=True),
+        ]
