@@ -14,9 +14,10 @@ N events bulk-loaded through the sandbox control API (`events:bulk`; pushes for 
 nothing syncs early) as a realistic seeded mix (`--seed`; see sync/sandbox/google/bulkmix.py:
 internal, contact and unknown guests, weekly series with moved and cancelled occurrences,
 private events, invitations from contacts, events without a contact guest; `--plain`: the old
-write-heaviest shape, two contact guests on every event), then `syncCalendarNow` → timed until `last_synced_at` (set right after
-the last page commits). With `--full` the sync tokens are expired first, so the timed sync is
-a full round (410 → full listing + the unseen-meetings sweep) instead of an incremental one.
+write-heaviest shape, two contact guests on every event), then `syncCalendarNow` → timed
+until `last_synced_at` (set right after the last page commits). With `--full` the sync
+tokens are expired first, so the timed sync is a full round (410 → full listing + the
+unseen-meetings sweep) instead of an incremental one.
 
 Then, in the same database, the physical limit: asyncpg `copy_records_to_table` of N prepared
 rows into a scratch table as wide as `meetings` (no indexes), and of the whole write set a

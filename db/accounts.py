@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from db import cascade
 from db.types import Executor
 
 
@@ -92,3 +93,14 @@ async def set_auto_create_contacts(db: Executor, account_id: int, enabled: bool)
     await db.execute(
         "UPDATE accounts SET auto_create_contacts = $2 WHERE id = $1", account_id, enabled
     )
+
+
+async def delete_account(db: Executor, account_id: int) -> bool:
+    """Delete the account and everything in it: the foreign keys cascade to its domains, users,
+    contacts and connections; db/cascade.py does the bulk tables. False when there was none."""
+    async with cascade.transaction(db) as conn:
+        status = await conn.execute("DELETE FROM accounts WHERE id = $1", account_id)
+        if status != "DELETE 1":
+            return False
+        await cascade.account_deleted(conn, account_id)
+    return True

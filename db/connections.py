@@ -7,6 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
+from db import cascade
 from db.errors import DuplicateError
 from db.types import Executor
 
@@ -184,3 +185,14 @@ async def disconnect(db: Executor, connection_id: int) -> None:
         """,
         connection_id,
     )
+
+
+async def delete_connection(db: Executor, connection_id: int) -> bool:
+    """Delete the connection for good; its meetings stay with the account, unlinked
+    (db/cascade.py). `disconnect` is what users do; this is for cleaning up."""
+    async with cascade.transaction(db) as conn:
+        status = await conn.execute("DELETE FROM calendar_connections WHERE id = $1", connection_id)
+        if status != "DELETE 1":
+            return False
+        await cascade.connections_deleted(conn, [connection_id])
+    return True

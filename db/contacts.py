@@ -8,6 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
+from db import cascade
 from db.errors import DuplicateError
 from db.types import Executor
 
@@ -155,11 +156,16 @@ async def _rewrite_addresses(
 
 
 async def delete_contact(db: Executor, account_id: int, contact_id: int) -> bool:
-    """Delete the account's contact (its addresses go with it); False when there was none."""
-    status = await db.execute(
-        "DELETE FROM contacts WHERE account_id = $1 AND id = $2", account_id, contact_id
-    )
-    return bool(status == "DELETE 1")
+    """Delete the account's contact (its addresses go with it, and its timeline entries: see
+    db/cascade.py); False when there was none."""
+    async with cascade.transaction(db) as conn:
+        status = await conn.execute(
+            "DELETE FROM contacts WHERE account_id = $1 AND id = $2", account_id, contact_id
+        )
+        if status != "DELETE 1":
+            return False
+        await cascade.contacts_deleted(conn, [contact_id])
+    return True
 
 
 async def contacts_by_ids(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from db import cascade
 from db.errors import DuplicateError
 from db.types import Executor
 
@@ -91,3 +92,24 @@ async def user_for_token(db: Executor, token: str) -> UserRow | None:
         hash_token(token),
     )
     return UserRow(**dict(record)) if record else None
+
+
+async def delete_user(db: Executor, user_id: int) -> bool:
+    """Delete the user (tokens, link attempts and calendar connection go with it); the meetings
+    they synced or scheduled stay with the account, unlinked (db/cascade.py). False when there
+    was none."""
+    async with cascade.transaction(db) as conn:
+        connection_ids = [
+            r["id"]
+            for r in await conn.fetch(
+                "DELETE FROM calendar_connections WHERE user_id = $1 RETURNING id", user_id
+            )
+        ]
+        await cascade.connections_deleted(conn, connection_ids)
+        account_id = await conn.fetchval(
+            "DELETE FROM users WHERE id = $1 RETURNING account_id", user_id
+        )
+        if account_id is None:
+            return False
+        await cascade.user_deleted(conn, account_id, user_id)
+    return True
