@@ -18,11 +18,13 @@ from db import cascade
 from db.types import Executor
 
 TIMELINE_CHANNEL = "chronik_timeline"
+# The row types below are built once per synced event (or attendee): plain slots classes,
+# because frozen dataclasses cost several times more to build. Nothing mutates them.
 # pg_notify payloads must stay under 8000 bytes; changes are batched up to this size.
 _NOTIFY_BUDGET = 7000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoredMeeting:
     meeting_id: int
     provider_event_id: str
@@ -32,7 +34,7 @@ class StoredMeeting:
     etag: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AttendeeWrite:
     email: str
     display_name: str | None
@@ -40,7 +42,7 @@ class AttendeeWrite:
     is_organizer: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MeetingWrite:
     provider_event_id: str
     provider_alt_id: str | None
@@ -64,7 +66,7 @@ class MeetingWrite:
     contact_ids: frozenset[int]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TimelineChange:
     contact_id: int
     meeting_id: int

@@ -52,6 +52,9 @@ class AccountContext:
     excluded_domains: frozenset[str]
     linked_at: datetime
     auto_create_contacts: bool = False
+    # What rules 2-4 say about each address, memoized: a sync run asks about the same few
+    # thousand addresses for tens of thousands of events. Derived from the fields above only.
+    verdicts: dict[str, int | None] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,8 @@ class Stored:
     cancelled: bool
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (built once per event; frozen dataclasses are several times slower to build).
+@dataclass(slots=True)
 class Decision:
     action: Action
     reason: str
@@ -85,6 +89,25 @@ def is_member(email: str, ctx: AccountContext) -> bool:
         or domain in ctx.excluded_domains
         or any(domain.endswith("." + excluded) for excluded in ctx.excluded_domains)
     )
+
+
+# A verdict: a contact id (rule 2), MEMBER (rule 4) or None (rule 3: nobody we know).
+MEMBER = -1
+_UNSEEN = -2
+# Bounds the memo (a calendar full of strangers must not grow the worker without end).
+_VERDICTS_MAX = 50_000
+
+
+def verdict(email: str, ctx: AccountContext) -> int | None:
+    """Rules 2-4 for one address, memoized in `ctx`."""
+    found = ctx.verdicts.get(email, _UNSEEN)
+    if found != _UNSEEN:
+        return found
+    result = MEMBER if is_member(email, ctx) else ctx.contact_ids_by_email.get(email)
+    if len(ctx.verdicts) >= _VERDICTS_MAX:
+        ctx.verdicts.clear()
+    ctx.verdicts[email] = result
+    return result
 
 
 def participants(event: ProviderEvent) -> list[str]:
@@ -113,13 +136,11 @@ def decide(event: ProviderEvent, ctx: AccountContext, stored: Stored | None) -> 
     contacts: set[int] = set()
     unknown: set[str] = set()
     for email in participants(event):
-        if is_member(email, ctx):
-            continue
-        contact_id = ctx.contact_ids_by_email.get(email)
-        if contact_id is not None:
-            contacts.add(contact_id)
-        else:
+        contact_id = verdict(email, ctx)
+        if contact_id is None:
             unknown.add(email)
+        elif contact_id != MEMBER:
+            contacts.add(contact_id)
     new_contacts = frozenset(unknown) if ctx.auto_create_contacts else frozenset()
     if not contacts and not new_contacts:
         if stored is None:
