@@ -645,7 +645,8 @@ def report_round(res: dict[str, Any]) -> None:
             f" + {cp['entry_rows']:,} entries): {cp['write_set']:.3f} s -> {set_rate:,.0f}"
             f" events/s; ratio sync/write-set COPY = {res['rate'] / set_rate:.3f}"
         )
-        for key, what in (("real_schema", "with FKs"), ("real_schema_no_fk", "FK triggers off")):
+        labels = (("real_schema", "as migrated"), ("real_schema_no_fk", "all triggers off"))
+        for key, what in labels:
             if key not in cp:
                 continue
             st = cp[key]
