@@ -53,8 +53,11 @@ class AccountContext:
     linked_at: datetime
     auto_create_contacts: bool = False
     # What rules 2-4 say about each address, memoized: a sync run asks about the same few
-    # thousand addresses for tens of thousands of events. Derived from the fields above only.
-    verdicts: dict[str, int | None] = field(default_factory=dict, compare=False, repr=False)
+    # thousand addresses for tens of thousands of events. Derived from the fields above only,
+    # so never passed in: `dataclasses.replace` gives the new context an empty memo.
+    verdicts: dict[str, int | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True, slots=True)

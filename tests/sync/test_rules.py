@@ -114,3 +114,12 @@ def test_rule_9_restoring_a_cancelled_meeting_logs_it_again() -> None:
         decide(event("carla@client.test", status=EventStatus.CANCELLED), CTX, was_cancelled).action
         is Action.IGNORE
     )
+
+
+def test_a_changed_context_does_not_reuse_what_an_earlier_one_decided() -> None:
+    ctx = replace(CTX)
+    assert decide(event("dan@other.test"), ctx, None).contact_ids == {2}
+    # Dan became a colleague (his domain is now internal): the memo of `ctx` must not leak.
+    colleague = replace(ctx, internal_domains=frozenset({"acme.test", "other.test"}))
+    assert decide(event("dan@other.test"), colleague, None).action is Action.IGNORE
+    assert decide(event("dan@other.test"), ctx, None).contact_ids == {2}
