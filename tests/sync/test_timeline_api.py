@@ -117,7 +117,9 @@ async def test_timeline_costs_the_same_sql_for_5_or_50_entries(
         assert all(a["contact"] for a in attendees if a["email"].endswith("@client.test"))
         assert not any(a["contact"] for a in attendees if a["email"].endswith("@else.test"))
         counts[first] = len(chronik.statements)
-    assert counts[5] == counts[50], counts
+    # The same statements whatever the page size: the viewer's token, the contact, the page,
+    # and the page's attendees with their contacts in one read.
+    assert counts[5] == counts[50] <= 4, counts
 
 
 async def test_other_accounts_cannot_read_meetings_or_timelines(
