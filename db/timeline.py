@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import asyncpg
 
@@ -234,15 +235,24 @@ async def entry_for(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class AttendeeWithContact:
-    attendee: AttendeeRow
+class PageAttendee(NamedTuple):
+    """An attendee of a page's meeting with the account's contact of that address, if any.
+
+    A tuple, not a frozen dataclass: a page of 50 meetings has ~300 of them, and a frozen
+    dataclass's `__init__` costs a `object.__setattr__` per field.
+    """
+
+    meeting_id: int
+    email: str
+    display_name: str | None
+    response: str
+    is_organizer: bool
     contact: ContactRow | None
 
 
 async def attendees_with_contacts(
     db: Executor, account_id: int, meeting_ids: Sequence[int]
-) -> dict[int, list[AttendeeWithContact]]:
+) -> dict[int, list[PageAttendee]]:
     """The meetings' attendees in order, each with the account's contact of that address.
 
     One statement for a whole page of meetings, where the loaders take three rounds (attendees,
@@ -252,12 +262,12 @@ async def attendees_with_contacts(
     rows = await db.fetch(
         """
         SELECT a.meeting_id, a.email, a.display_name, a.response, a.is_organizer,
-               c.id AS contact_id, c.first_name, c.last_name, c.email AS contact_email,
-               c.company_name, c.phone, c.created_at, c.updated_at, c.sort_key,
+               c.id, c.first_name, c.last_name, c.email, c.company_name, c.phone,
+               c.created_at, c.updated_at, c.sort_key,
                CASE WHEN c.id IS NULL THEN NULL ELSE
                    ARRAY(SELECT x.email FROM contact_emails x
                          WHERE x.contact_id = c.id AND NOT x.is_primary ORDER BY x.position)
-               END AS extra_emails
+               END
         FROM meeting_attendees a
         LEFT JOIN contact_emails ce ON ce.account_id = $1 AND ce.email = a.email
         LEFT JOIN contacts c ON c.id = ce.contact_id AND c.account_id = $1
@@ -269,28 +279,23 @@ async def attendees_with_contacts(
     )
     # The same contact attends many meetings of a page: one row object for each.
     contacts: dict[int, ContactRow] = {}
-    found: dict[int, list[AttendeeWithContact]] = {}
+    found: dict[int, list[PageAttendee]] = {}
     for r in rows:
+        # Positional: the columns of the SELECT above, in order.
+        meeting_id, email, display_name, response, is_organizer, contact_id = r[:6]
         contact = None
-        contact_id = r["contact_id"]
         if contact_id is not None:
             contact = contacts.get(contact_id)
             if contact is None:
+                first, last, primary, company, phone, created, updated, sort_key, extra = r[6:]
                 contact = contacts[contact_id] = ContactRow(
-                    id=contact_id,
-                    account_id=account_id,
-                    first_name=r["first_name"],
-                    last_name=r["last_name"],
-                    email=r["contact_email"],
-                    company_name=r["company_name"],
-                    phone=r["phone"],
-                    created_at=r["created_at"],
-                    updated_at=r["updated_at"],
-                    sort_key=r["sort_key"],
-                    extra_emails=r["extra_emails"],
-                )
-        attendee = AttendeeRow(
-            r["meeting_id"], r["email"], r["display_name"], r["response"], r["is_organizer"]
+                    contact_id, account_id, first, last, primary, company, phone,
+                    created, updated, sort_key, extra,
+                )  # fmt: skip
+        attendees = found.get(meeting_id)
+        if attendees is None:
+            attendees = found[meeting_id] = []
+        attendees.append(
+            PageAttendee(meeting_id, email, display_name, response, is_organizer, contact)
         )
-        found.setdefault(attendee.meeting_id, []).append(AttendeeWithContact(attendee, contact))
     return found
