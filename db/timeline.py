@@ -259,39 +259,45 @@ async def attendees_with_contacts(
     then contact ids by address, then contacts): a timeline page is read in a constant number
     of statements, and its attendee subtree is served without an await per field.
     """
+    # A contact's columns come on the first of its rows only (`nth`, in the order of the
+    # result): the page's contact attends every meeting of it, and each value costs decoding.
     rows = await db.fetch(
         """
-        SELECT a.meeting_id, a.email, a.display_name, a.response, a.is_organizer,
-               c.id, c.first_name, c.last_name, c.email, c.company_name, c.phone,
+        WITH att AS (
+            SELECT a.meeting_id, a.position, a.email, a.display_name, a.response,
+                   a.is_organizer, ce.contact_id,
+                   row_number() OVER (PARTITION BY ce.contact_id
+                                      ORDER BY a.meeting_id, a.position, a.email) AS nth
+            FROM meeting_attendees a
+            LEFT JOIN contact_emails ce ON ce.account_id = $1 AND ce.email = a.email
+            WHERE a.meeting_id = ANY($2::bigint[])
+        )
+        SELECT att.meeting_id, att.email, att.display_name, att.response, att.is_organizer,
+               att.contact_id, c.id, c.first_name, c.last_name, c.email, c.company_name, c.phone,
                c.created_at, c.updated_at, c.sort_key,
                CASE WHEN c.id IS NULL THEN NULL ELSE
                    ARRAY(SELECT x.email FROM contact_emails x
                          WHERE x.contact_id = c.id AND NOT x.is_primary ORDER BY x.position)
                END
-        FROM meeting_attendees a
-        LEFT JOIN contact_emails ce ON ce.account_id = $1 AND ce.email = a.email
-        LEFT JOIN contacts c ON c.id = ce.contact_id AND c.account_id = $1
-        WHERE a.meeting_id = ANY($2::bigint[])
-        ORDER BY a.meeting_id, a.position
+        FROM att
+        LEFT JOIN contacts c ON att.nth = 1 AND c.id = att.contact_id AND c.account_id = $1
+        ORDER BY att.meeting_id, att.position, att.email
         """,
         account_id,
         list(meeting_ids),
     )
-    # The same contact attends many meetings of a page: one row object for each.
     contacts: dict[int, ContactRow] = {}
     found: dict[int, list[PageAttendee]] = {}
     for r in rows:
         # Positional: the columns of the SELECT above, in order.
-        meeting_id, email, display_name, response, is_organizer, contact_id = r[:6]
-        contact = None
-        if contact_id is not None:
-            contact = contacts.get(contact_id)
-            if contact is None:
-                first, last, primary, company, phone, created, updated, sort_key, extra = r[6:]
-                contact = contacts[contact_id] = ContactRow(
-                    contact_id, account_id, first, last, primary, company, phone,
-                    created, updated, sort_key, extra,
-                )  # fmt: skip
+        meeting_id, email, display_name, response, is_organizer, contact_id, found_id = r[:7]
+        if found_id is not None:  # the first row of this contact, and it is the account's
+            first, last, primary, company, phone, created, updated, sort_key, extra = r[7:]
+            contacts[found_id] = ContactRow(
+                found_id, account_id, first, last, primary, company, phone,
+                created, updated, sort_key, extra,
+            )  # fmt: skip
+        contact = contacts.get(contact_id) if contact_id is not None else None
         attendees = found.get(meeting_id)
         if attendees is None:
             attendees = found[meeting_id] = []
