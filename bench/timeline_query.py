@@ -505,7 +505,10 @@ async def main_async(args: argparse.Namespace) -> None:
             await common.drop_database(admin, name)
     if args.trace and trace.exists():
         sql = json.loads(trace.read_text())
-        total_requests = sum(int(c) for q, (c, _) in sql.items() if "FROM timeline_entries e" in q)
+        # (statements are keyed by their first 120 characters: the page query's SELECT list)
+        total_requests = sum(
+            int(c) for q, (c, _) in sql.items() if q.startswith("SELECT e.id AS entry_id")
+        )
         print(f"  SQL of the server by statement ({total_requests:,} timeline requests):")
         for q, (count, secs) in sorted(sql.items(), key=lambda x: -x[1][1])[:10]:
             per = 1000 * secs / count if count else 0

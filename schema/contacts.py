@@ -60,8 +60,17 @@ class Contact:
             phone=row.phone,
             created_at=row.created_at,
             updated_at=row.updated_at,
-            name=" ".join(p for p in (row.first_name, row.last_name) if p) or row.email,
+            name=_name(row),
         )
+
+
+def _name(row: ContactRow) -> str:
+    """First and last name, whichever are set, else the email (no generator: a timeline page
+    builds ~100 contacts)."""
+    first, last = row.first_name, row.last_name
+    if first and last:
+        return f"{first} {last}"
+    return first or last or row.email
 
 
 @strawberry.input
