@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
@@ -22,6 +23,11 @@ GRAPHIQL_PAGE = Path(__file__).parent / "static" / "graphiql.html"
 
 
 class ChronikGraphQL(GraphQL[Context, None]):
+    def encode_json(self, data: object) -> str:
+        """orjson: several times faster than the stdlib on a page of results (22 kB for a
+        timeline page of 50). A str, not bytes: websocket messages go out as text frames."""
+        return orjson.dumps(data).decode()
+
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our GraphiQL page: the same explorer, its scripts served by Chronik, not a CDN."""
         return HTMLResponse(GRAPHIQL_PAGE.read_text())

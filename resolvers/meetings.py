@@ -9,7 +9,7 @@ from db import connections as connections_db
 from db import sync_state
 from db import timeline as timeline_db
 from db.connections import ConnectionRow
-from db.timeline import AttendeeRow, EntryRow, MeetingRow
+from db.timeline import AttendeeRow, EntryRow, MeetingRow, PageAttendee
 from resolvers.contacts import contact as caller_contact
 from resolvers.context import Context
 from resolvers.errors import NotFound, PreconditionFailed
@@ -29,6 +29,15 @@ async def timeline(
     for row in rows:
         ctx.loaders.meeting_by_id.prime(row.meeting.id, row.meeting)
     return split_page(rows, size)
+
+
+async def timeline_attendees(
+    ctx: Context, meeting_ids: list[int]
+) -> dict[int, list[PageAttendee]]:
+    """The attendees of a page of the caller's meetings, each with its contact, in one read."""
+    viewer = await ctx.viewer()
+    # Callers pass ids of meetings they read through this account (a page of its timeline).
+    return await timeline_db.attendees_with_contacts(ctx.pool, viewer.account_id, meeting_ids)
 
 
 async def meeting(ctx: Context, meeting_id: int) -> MeetingRow:
