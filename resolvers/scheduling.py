@@ -115,6 +115,8 @@ async def _call(step: Awaitable[T], *, notify_field: str = "notifyAttendees") ->
 
 
 def _zone(name: str) -> ZoneInfo:
+    if not name.strip():
+        raise ValidationFailed("timeZone: an IANA name is required", field="timeZone")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -162,7 +164,11 @@ async def _draft(ctx: Context, fields: MeetingFields, current: MeetingRow | None
     title = clean_text(fields.title, field="title") if fields.title is not None else None
     if current is None and not title:
         raise ValidationFailed("title: required", field="title")
-    zone_name = fields.time_zone or (current.time_zone if current else None) or "UTC"
+    # An empty zone is an error, not "keep the zone" or UTC.
+    if fields.time_zone is not None:
+        zone_name = fields.time_zone
+    else:
+        zone_name = (current.time_zone if current else None) or "UTC"
     zone = _zone(zone_name)
     all_day = fields.all_day if fields.all_day is not None else bool(current and current.all_day)
     starts = fields.starts_at or (current.starts_at if current else None)

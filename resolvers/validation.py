@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from email_validator import EmailNotValidError, validate_email
 
 from resolvers.errors import ValidationFailed
@@ -43,3 +45,10 @@ def clean_text(
     if len(value) > max_length:
         raise ValidationFailed(f"{field}: at most {max_length} characters", field=field)
     return value or blank
+
+
+def instant(value: datetime | None, *, field: str) -> datetime | None:
+    """A point in time: a datetime without a UTC offset names none, so it is refused."""
+    if value is not None and value.utcoffset() is None:
+        raise ValidationFailed(f"{field}: include a UTC offset", field=field)
+    return value
