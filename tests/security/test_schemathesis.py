@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,6 +89,8 @@ class Run:
     url: str
     token: str
     requests: int = 0
+    # How the answers came out: "data" (no error) or each error code, with counts.
+    outcomes: Counter[str] = field(default_factory=Counter)
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -151,6 +154,9 @@ def fuzz_operation(run: Run, session: requests.Session, operation: Any, mode: An
         except ValueError:
             body = None
         found = problems_in(response.status_code, body, response.text)
+        if isinstance(body, dict):
+            codes = [(e.get("extensions") or {}).get("code") for e in body.get("errors") or []]
+            run.outcomes.update([str(c) for c in codes] or ["data"])
         if found:
             query = case.body.get("query", "") if isinstance(case.body, dict) else ""
             run.findings.append(Finding(operation.label, query, found))
@@ -182,7 +188,11 @@ async def test_generated_queries_get_typed_answers_and_never_a_5xx(
         await asyncio.to_thread(fuzz, run)
 
     print(f"\nschemathesis: {run.requests} requests, {EXAMPLES} examples per operation and mode")
+    print(f"answers: {dict(run.outcomes.most_common())}")
     assert run.requests >= 100
+    # The generated queries reach the resolvers: many are answered, many refused by them.
+    assert run.outcomes["data"] >= run.requests // 10
+    assert run.outcomes["VALIDATION"] + run.outcomes["NOT_FOUND"] >= run.requests // 20
     assert [f"{f.operation}: {f.problems}\n{f.query}" for f in run.findings] == []
     # The server still answers its owner as before.
     assert (await chronik.graphql("{ me { email } }", token=alice.token)).ok()
