@@ -31,7 +31,7 @@ from resolvers.errors import (
     ValidationFailed,
 )
 from resolvers.meetings import meeting as load_meeting
-from resolvers.validation import clean_text, normalize_email
+from resolvers.validation import clean_text, no_nul, normalize_email
 from sync.engine import load_account_context, meeting_write
 from sync.model import ProviderEvent
 from sync.provider import (
@@ -252,7 +252,7 @@ async def schedule(
     viewer = await ctx.viewer()
     connection = await _connection(ctx, viewer)
     if idempotency_key is not None:
-        idempotency_key = idempotency_key.strip()
+        idempotency_key = no_nul(idempotency_key, field="idempotencyKey").strip()
         if not 1 <= len(idempotency_key) <= 200:
             raise ValidationFailed("idempotencyKey: 1 to 200 characters", field="idempotencyKey")
         earlier = await scheduling_db.meeting_for_key(ctx.pool, viewer.user_id, idempotency_key)

@@ -13,8 +13,17 @@ MAX_PHONE = 50
 MAX_EXTRA_EMAILS = 20
 
 
+def no_nul(value: str, *, field: str) -> str:
+    """`value`, unless it holds a NUL character: PostgreSQL text cannot store one, so it is
+    refused as input instead of failing in SQL."""
+    if "\x00" in value:
+        raise ValidationFailed(f"{field}: must not contain a NUL character", field=field)
+    return value
+
+
 def normalize_email(value: str, *, field: str = "email") -> str:
     """A syntactically valid address, its domain lower-cased (no DNS lookup)."""
+    no_nul(value, field=field)
     try:
         # test_environment admits the reserved `.test` domains used in demos and tests.
         result = validate_email(value.strip(), check_deliverability=False, test_environment=True)
@@ -41,7 +50,7 @@ def clean_text(
     """Trimmed text; a blank value becomes `blank`, None stays None; too long raises."""
     if value is None:
         return None
-    value = value.strip()
+    value = no_nul(value, field=field).strip()
     if len(value) > max_length:
         raise ValidationFailed(f"{field}: at most {max_length} characters", field=field)
     return value or blank

@@ -129,3 +129,37 @@ async def test_datetimes_the_graphql_layer_cannot_read_are_refused_before_anythi
         )
         assert inline.error_codes == ["GRAPHQL_VALIDATION_FAILED"], (value, inline.errors)
     assert await db.fetchval("SELECT count(*) FROM meetings") == 0
+
+
+# Found by the long schemathesis run: a NUL character, which PostgreSQL text cannot hold,
+# reached SQL and came back as an INTERNAL error.
+async def test_a_nul_character_in_any_text_is_a_validation_error(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    cal = await linked_calendar(chronik, alice, db, "GOOGLE")
+    contact = await cal.contact("carla@client.test")
+    nul = "a\x00b"
+    contacts = "query($s: String) { contacts(first: 5, search: $s) { totalCount } }"
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (contacts, {"s": nul}),
+        (CREATE_CONTACT, {"input": {"email": "dora@client.test", "firstName": nul}}),
+        (CREATE_CONTACT, {"input": {"email": "dora@client.test", "companyName": nul}}),
+        (CREATE_CONTACT, {"input": {"email": f"do{nul}ra@client.test"}}),
+        (UPDATE_CONTACT, {"id": contact, "input": {"lastName": nul}}),
+        (UPDATE_CONTACT, {"id": contact, "input": {"phone": nul}}),
+        (SCHEDULE, {"input": meeting(title=nul)}),
+        (SCHEDULE, {"input": meeting(description=nul)}),
+        (SCHEDULE, {"input": meeting(location=nul)}),
+        (SCHEDULE, {"input": meeting(idempotencyKey=nul)}),
+        (SCHEDULE, {"input": meeting(timeZone=f"Europe/Ber{nul}lin")}),
+        (ADD_DOMAIN, {"d": f"ex{nul}ample.test"}),
+        (LINK, {"h": nul}),
+    ]
+    before = await rows(db)
+    wrong = []
+    for query, variables in cases:
+        result = await chronik.graphql(query, variables, token=alice.token)
+        if result.error_codes != ["VALIDATION"]:
+            wrong.append((variables, result.error_codes))
+    assert wrong == []
+    assert await rows(db) == before
