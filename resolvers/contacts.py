@@ -15,6 +15,7 @@ from resolvers.validation import (
     MAX_EXTRA_EMAILS,
     MAX_PHONE,
     clean_text,
+    no_nul,
     normalize_email,
 )
 
@@ -46,6 +47,8 @@ async def contacts_page(
 ) -> Page[ContactRow]:
     viewer = await ctx.viewer()
     size = page_size(first)
+    if search is not None:
+        no_nul(search, field="search")
     rows = await contacts_db.list_contacts(
         ctx.pool, viewer.account_id, limit=size + 1, after=after, search=search
     )
@@ -56,6 +59,8 @@ async def contacts_page(
 
 async def count_contacts(ctx: Context, search: str | None) -> int:
     viewer = await ctx.viewer()
+    if search is not None:
+        no_nul(search, field="search")
     return await contacts_db.count_contacts(ctx.pool, viewer.account_id, search)
 
 

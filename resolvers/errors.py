@@ -56,3 +56,16 @@ class QueryTooComplex(ChronikError):
     """The query is deeper, longer or more aliased than the server's limits allow."""
 
     code = "QUERY_TOO_COMPLEX"
+
+
+class InvalidQuery(ChronikError):
+    """The request's GraphQL document does not fit the schema (an unknown field, a missing
+    argument, a value of the wrong type); it was refused before anything ran."""
+
+    code = "GRAPHQL_VALIDATION_FAILED"
+
+
+class UnparsableQuery(ChronikError):
+    """The request's GraphQL document is not GraphQL; refused before anything ran."""
+
+    code = "GRAPHQL_PARSE_FAILED"

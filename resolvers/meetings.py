@@ -14,6 +14,7 @@ from resolvers.contacts import contact as caller_contact
 from resolvers.context import Context
 from resolvers.errors import NotFound, PreconditionFailed
 from resolvers.pagination import Page, page_size, split_page
+from resolvers.validation import instant
 
 
 async def timeline(
@@ -67,6 +68,9 @@ async def meetings_page(
     if filters.contact_id is not None:
         await caller_contact(ctx, filters.contact_id)
     size = page_size(first)
+    # A naive bound would be read as UTC by the database: refused, like in freeBusy.
+    instant(filters.starts_from, field="startsFrom")
+    instant(filters.starts_before, field="startsBefore")
     rows = await timeline_db.list_meetings(
         ctx.pool,
         viewer.account_id,

@@ -31,7 +31,7 @@ from resolvers.errors import (
     ValidationFailed,
 )
 from resolvers.meetings import meeting as load_meeting
-from resolvers.validation import clean_text, normalize_email
+from resolvers.validation import clean_text, no_nul, normalize_email
 from sync.engine import load_account_context, meeting_write
 from sync.model import ProviderEvent
 from sync.provider import (
@@ -115,6 +115,8 @@ async def _call(step: Awaitable[T], *, notify_field: str = "notifyAttendees") ->
 
 
 def _zone(name: str) -> ZoneInfo:
+    if not name.strip():
+        raise ValidationFailed("timeZone: an IANA name is required", field="timeZone")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -162,7 +164,11 @@ async def _draft(ctx: Context, fields: MeetingFields, current: MeetingRow | None
     title = clean_text(fields.title, field="title") if fields.title is not None else None
     if current is None and not title:
         raise ValidationFailed("title: required", field="title")
-    zone_name = fields.time_zone or (current.time_zone if current else None) or "UTC"
+    # An empty zone is an error, not "keep the zone" or UTC.
+    if fields.time_zone is not None:
+        zone_name = fields.time_zone
+    else:
+        zone_name = (current.time_zone if current else None) or "UTC"
     zone = _zone(zone_name)
     all_day = fields.all_day if fields.all_day is not None else bool(current and current.all_day)
     starts = fields.starts_at or (current.starts_at if current else None)
@@ -246,7 +252,7 @@ async def schedule(
     viewer = await ctx.viewer()
     connection = await _connection(ctx, viewer)
     if idempotency_key is not None:
-        idempotency_key = idempotency_key.strip()
+        idempotency_key = no_nul(idempotency_key, field="idempotencyKey").strip()
         if not 1 <= len(idempotency_key) <= 200:
             raise ValidationFailed("idempotencyKey: 1 to 200 characters", field="idempotencyKey")
         earlier = await scheduling_db.meeting_for_key(ctx.pool, viewer.user_id, idempotency_key)

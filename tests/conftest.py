@@ -18,6 +18,8 @@ from sync.sandbox.runner import RunningSandboxes, start_sandboxes
 from tests.support.postgres import clone_database, create_template, drop_database, with_database
 from tests.support.server import RunningChronik, free_port, running_chronik
 
+pytest_plugins = ["tests.support.secret_watch", "pytester"]
+
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 
 from app.settings import Settings
+from tests.support.secret_watch import subprocess_env
 
 
 def chronik_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -29,6 +30,7 @@ def chronik_env(settings: Settings, **extra: str) -> dict[str, str]:
             "CHRONIK_SYNC_LEASE_SECONDS": str(settings.sync_lease_seconds),
         }
     )
+    env.update(subprocess_env())  # its log lines are checked for secrets too
     env.update(extra)
     return env
 
