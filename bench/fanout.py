@@ -10,7 +10,8 @@ Processes (all on 127.0.0.1): the Google sandbox (`python -m app.cli sandbox`), 
 replica A, so the sandbox's push channel posts to A's `/webhooks/google`), PostgreSQL
 (embedded pgserver unless CHRONIK_TEST_DATABASE_URL / --database-url), and a separate LOAD
 process (asyncio + aiohttp websockets speaking graphql-transport-ws directly) holding the S
-websockets, split evenly across the two replicas.
+websockets, split evenly across the two replicas. Like a browser, the load process offers
+permessage-deflate (whether it is used is the server's choice; `--no-client-deflate`: not).
 
 Seeding: one account, its owner's Google calendar linked through the real OAuth flow against
 the sandbox, C+1 contacts contact0..contactC@example.com, and two meetings created in the
@@ -32,7 +33,8 @@ receipts of the K changes, missing receipts (must be 0), and the part before fan
 
 Memory per idle subscriber: RSS of both replicas with S idle subscriptions (after the warm-up
 change, settled) minus before any websocket was opened, divided by S. The load process's own
-RSS growth is shown separately.
+RSS growth is shown separately. Only the FIRST phase measures this honestly: later phases
+reuse the memory the allocator kept from the earlier one.
 
 Targets (issue 8): p99 <= 250 ms at S = 2,000; <= 30 KiB per idle subscriber.
 """
@@ -79,7 +81,7 @@ class Load:
         self.problems: list[str] = []
         self.session: aiohttp.ClientSession | None = None
 
-    async def open(self, urls: list[str], token: str, contacts: list[str]) -> int:
+    async def open(self, urls: list[str], token: str, contacts: list[str], deflate: bool) -> int:
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         slots = asyncio.Semaphore(64)
 
@@ -87,7 +89,7 @@ class Load:
             async with slots:
                 ws = await self.session.ws_connect(  # type: ignore[union-attr]
                     urls[i % len(urls)] + "/graphql", protocols=("graphql-transport-ws",),
-                    autoping=True, max_msg_size=1 << 20, compress=0,
+                    autoping=True, max_msg_size=1 << 20, compress=15 if deflate else 0,
                 )
                 await ws.send_str(orjson.dumps(
                     {"type": "connection_init",
@@ -238,8 +240,10 @@ async def phase(
     async with aiohttp.ClientSession() as http:
         rss0 = [c.rss_mb() or 0.0 for c in serves]
         load_rss0 = await load.call("rss")
-        opened, open_s = await load.call("open", apis, token, [contacts[i % len(contacts)]
-                                                                for i in range(s)])
+        opened, open_s = await load.call(
+            "open", apis, token, [contacts[i % len(contacts)] for i in range(s)],
+            not args.no_client_deflate,
+        )
         deadline = time.monotonic() + 120
         while True:
             live = [await metric(http, api, "chronik_live_subscriptions") for api in apis]
@@ -459,6 +463,8 @@ def main() -> None:
     parser.add_argument("--profile", help="py-spy both replicas during the timed changes")
     parser.add_argument("--env", action="append", default=[], metavar="CHRONIK_X=value",
                         help="extra setting for the Chronik processes (A/B experiments)")
+    parser.add_argument("--no-client-deflate", action="store_true",
+                        help="do not offer permessage-deflate (browsers always offer it)")
     parser.add_argument("--database-url")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
