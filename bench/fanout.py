@@ -133,12 +133,12 @@ class Load:
         if not ws.closed or ws.close_code not in (1000, None):
             self.problems.append(f"subscriber {i} closed: {ws.close_code}")
 
-    async def wait(self, title: str, timeout: float) -> list[float | None]:
+    async def wait(self, title: str, within: float) -> list[float | None]:
         event = self.waiters.setdefault(title, asyncio.Event())
         if len(self.receipts.get(title, {})) == len(self.sockets):
             event.set()
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(event.wait(), within)
         except TimeoutError:
             pass
         got = self.receipts.get(title, {})
@@ -320,7 +320,7 @@ def report(res: dict[str, Any]) -> None:
         f" (target p99 <= 250 ms); change -> sync committed (median) {res['sync_ms']:.0f} ms"
     )
     print(
-        f"      per change (median/max ms, sync ms): "
+        "      per change (median/max ms, sync ms): "
         + ", ".join(f"{a * 1000:.0f}/{b * 1000:.0f}/{(c or 0) * 1000:.0f}"
                     for a, b, c in res["per_change"])
     )

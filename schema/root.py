@@ -15,7 +15,7 @@ from schema.masking import MaskInternalErrors
 from schema.meetings import MeetingQueries
 from schema.metrics_extension import OperationMetrics
 from schema.scheduling import SchedulingMutations, SchedulingQueries
-from schema.subscriptions import Subscription
+from schema.subscriptions import SharedEventExecutor, Subscription
 
 Query = merge_types(
     "Query",
@@ -36,6 +36,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=[OperationMetrics, *extensions, MaskInternalErrors],
+        execution_context_class=SharedEventExecutor,
     )
 
 
