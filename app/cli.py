@@ -27,6 +27,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        ws=settings.ws_implementation,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
+        ws_max_size=settings.ws_max_message_bytes,
     )
     return 0
 
