@@ -41,6 +41,8 @@ async def timeline_updates(ctx: Context, contact_id: int) -> AsyncIterator[Timel
     """Every committed change of the contact's timeline, until the client leaves."""
     viewer = await ctx.viewer()
     await caller_contact(ctx, contact_id)  # NOT_FOUND for another account's contact
+    # What the check loaded would sit in every idle subscription until its first event.
+    ctx.renew_loaders()
     async with ctx.services.live_feed().subscribe(
         account_id=viewer.account_id, contact_id=contact_id
     ) as subscriber:
