@@ -102,16 +102,15 @@ class Load:
                     "payload": {"query": SUBSCRIPTION,
                                 "variables": {"id": contacts[i % len(contacts)]}},
                 }).decode())
+                # Read (and answer pings) at once: opening thousands takes long on a busy
+                # machine, and a socket not read for 40 s is closed by the server (1011).
+                self.readers.append(asyncio.create_task(self._read(i, ws, len(contacts))))
                 return ws
 
         self.sockets = list(await asyncio.gather(*(one(i) for i in range(len(contacts)))))
-        self.readers = [
-            asyncio.create_task(self._read(i, ws)) for i, ws in enumerate(self.sockets)
-        ]
         return len(self.sockets)
 
-    async def _read(self, i: int, ws: aiohttp.ClientWebSocketResponse) -> None:
-        total = len(self.sockets)
+    async def _read(self, i: int, ws: aiohttp.ClientWebSocketResponse, total: int) -> None:
         async for msg in ws:
             now = time.time()
             if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
