@@ -13,20 +13,36 @@ from app.settings import Settings, SettingsError, load_settings
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import gc
+
     import uvicorn
 
     from app.asgi import create_app
 
     host = args.host or settings.public_url.host or "127.0.0.1"
     port = args.port or settings.public_url.port or 8000
+    app = create_app(settings, migrate=not args.no_migrate)
+    # With thousands of open subscriptions a full garbage collection walks every object of
+    # every connection (~400 each) and pauses all of them for 0.3-2.5 s; a fan-out to 1,000
+    # subscribers promotes enough in-flight objects to trigger one every change or two
+    # (bench/RESULTS.md, "Live fan-out"). So: startup objects (modules, schema, app; ~100k)
+    # are frozen out of collections, and a full collection waits for 100 second-generation
+    # collections instead of 10 (young collections are unchanged; our per-change garbage has
+    # almost no cycles, so little waits longer to be freed).
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, 100)
     uvicorn.run(
-        create_app(settings, migrate=not args.no_migrate),
+        app,
         host=host,
         port=port,
         log_level="info",
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        ws=settings.ws_implementation,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
+        ws_max_size=settings.ws_max_message_bytes,
     )
     return 0
 

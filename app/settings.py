@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     )
     # Events a live subscriber may lag behind before it is closed as too slow.
     subscription_queue_size: int = Field(default=256, ge=1)
+    # Websockets (uvicorn): the protocol implementation, and permessage-deflate, off by
+    # default: its zlib state costs every idle connection far more memory than the tiny
+    # subscription messages save in bytes (see bench/RESULTS.md, "Live fan-out").
+    ws_implementation: Literal["auto", "websockets", "websockets-sansio", "wsproto"] = "auto"
+    ws_per_message_deflate: bool = False
+    # Largest message a client may send on a websocket (subscribe messages are small).
+    ws_max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
     # What one request may ask: GraphQL depth, tokens and aliases, and HTTP body bytes.
     graphql_max_depth: int = Field(default=12, ge=1)
     graphql_max_tokens: int = Field(default=5000, ge=1)

@@ -4,7 +4,9 @@ Writers announce changes with pg_notify inside their transaction (delivered only
 `chronik_timeline` carries {"a": account, "c": [[contact, meeting, kind], …]} and
 `chronik_sync_state` carries {"a": account, "u": user, "c": connection}. Each subscriber has a
 bounded queue: dispatching never waits, so a slow subscriber cannot delay the listener or
-anyone else — when its queue is full it is closed with `SubscriberTooSlow`. When the LISTEN
+anyone else — when its queue is full it is closed with `SubscriberTooSlow`. All subscribers of a
+contact receive the SAME `LiveEvent` object for a change, so what they load for it can be
+loaded once per process (`LiveEvent.shared`) instead of once per subscriber. When the LISTEN
 connection is lost, the feed reconnects and tells every subscriber to refetch (`RESYNC`),
 because notifications sent meanwhile are gone.
 """
@@ -15,9 +17,9 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -28,6 +30,8 @@ from db.sync_state import SYNC_STATE_CHANNEL
 log = logging.getLogger("chronik.live")
 
 _KINDS = {"a": "added", "u": "updated", "r": "removed"}
+
+T = TypeVar("T")
 
 
 class SubscriberTooSlow(Exception):
@@ -41,6 +45,20 @@ class LiveEvent:
     contact_id: int | None = None
     meeting_id: int | None = None
     connection_id: int | None = None
+    # What the subscribers loaded for this event, by key; lives as long as the event does.
+    _shared: dict[Hashable, asyncio.Future[Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    async def shared(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        """`load()`, run once for all the subscribers handed this event: at 2,000 subscribers
+        of one contact, one query per change and process instead of 2,000. The load runs as
+        its own task, so one subscriber leaving (cancelled) does not cancel it for the rest."""
+        future = self._shared.get(key)
+        if future is None:
+            future = self._shared[key] = asyncio.ensure_future(load())
+        result: T = await asyncio.shield(future)
+        return result
 
 
 _OVERFLOW = LiveEvent("overflow", 0)

@@ -1,18 +1,20 @@
 """Live updates for subscriptions: a contact's timeline, and the caller's sync progress.
 
-Payloads of notifications are ids only; what a subscriber shows is loaded here, with fresh
-dataloaders for every event (a websocket lives long; cached rows would go stale).
+Payloads of notifications are ids only; what a subscriber shows is loaded here, fresh for every
+event (a websocket lives long; cached rows would go stale), and once per event for all the
+subscribers of the contact in this process (they are of one account and see the same rows).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from db import connections as connections_db
 from db import timeline as timeline_db
 from db.connections import ConnectionRow
-from db.listen import SubscriberTooSlow
+from db.listen import LiveEvent, SubscriberTooSlow
 from db.timeline import EntryRow, MeetingRow
 from resolvers.contacts import contact as caller_contact
 from resolvers.context import Context
@@ -30,12 +32,17 @@ class TimelineUpdate:
     kind: str  # added | updated | removed | resync
     entry: EntryRow | None
     meeting: MeetingRow | None
+    # One update object is handed to every subscriber of the contact in this process; what the
+    # schema layer derives from it once (its GraphQL object) is kept here for the others.
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 async def timeline_updates(ctx: Context, contact_id: int) -> AsyncIterator[TimelineUpdate]:
     """Every committed change of the contact's timeline, until the client leaves."""
     viewer = await ctx.viewer()
     await caller_contact(ctx, contact_id)  # NOT_FOUND for another account's contact
+    # What the check loaded would sit in every idle subscription until its first event.
+    ctx.renew_loaders()
     async with ctx.services.live_feed().subscribe(
         account_id=viewer.account_id, contact_id=contact_id
     ) as subscriber:
@@ -45,19 +52,24 @@ async def timeline_updates(ctx: Context, contact_id: int) -> AsyncIterator[Timel
                 if event.kind == "resync":
                     yield TimelineUpdate("resync", None, None)
                     continue
-                assert event.meeting_id is not None
-                entry = await timeline_db.entry_for(
-                    ctx.pool, viewer.account_id, contact_id, event.meeting_id
+                yield await event.shared(
+                    ("timeline", viewer.account_id, contact_id),
+                    lambda event=event: _load_update(ctx, viewer.account_id, contact_id, event),
                 )
-                meeting = (
-                    entry.meeting
-                    if entry
-                    else await ctx.loaders.meeting_by_id.load(event.meeting_id)
-                )
-                kind = event.kind if entry is not None or event.kind == "removed" else "removed"
-                yield TimelineUpdate(kind, entry, meeting)
         except SubscriberTooSlow as exc:
             raise SubscriptionClosed(str(exc)) from None
+
+
+async def _load_update(
+    ctx: Context, account_id: int, contact_id: int, event: LiveEvent
+) -> TimelineUpdate:
+    assert event.meeting_id is not None
+    entry = await timeline_db.entry_for(ctx.pool, account_id, contact_id, event.meeting_id)
+    if entry is not None:
+        return TimelineUpdate(event.kind, entry, entry.meeting)
+    # Off the timeline now (whatever the notification said): removed, with the meeting if any.
+    found = await timeline_db.meetings_by_ids(ctx.pool, account_id, [event.meeting_id])
+    return TimelineUpdate("removed", None, found.get(event.meeting_id))
 
 
 async def sync_state_updates(ctx: Context) -> AsyncIterator[ConnectionRow]:

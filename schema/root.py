@@ -17,7 +17,7 @@ from schema.masking import MaskInternalErrors
 from schema.meetings import MeetingQueries
 from schema.metrics_extension import OperationMetrics
 from schema.scheduling import SchedulingMutations, SchedulingQueries
-from schema.subscriptions import Subscription
+from schema.subscriptions import SharedEventExecutor, Subscription
 
 Query = merge_types(
     "Query",
@@ -87,6 +87,7 @@ def build_schema(
             _validation_cache,
             MaskInternalErrors,
         ],
+        execution_context_class=SharedEventExecutor,
     )
 
 

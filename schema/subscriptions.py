@@ -1,11 +1,23 @@
-"""Subscriptions: live contact timelines and sync progress (graphql-transport-ws)."""
+"""Subscriptions: live contact timelines and sync progress (graphql-transport-ws).
+
+Fan-out: a change of a contact's timeline reaches every subscriber of that contact in the
+process as ONE shared `TimelineUpdate` object (see resolvers/live.py). `SharedEventExecutor`
+executes the subscription's selection set over such an object once per (query text,
+variables, viewer) and hands the same result to every subscriber asking exactly that: at
+2,000 subscribers of one contact, one execution per change instead of 2,000.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+import dataclasses
+from collections.abc import AsyncGenerator, Awaitable
 from enum import Enum
+from typing import Any
 
 import strawberry
+from graphql import ExecutionResult
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
 from resolvers import live
@@ -37,6 +49,63 @@ class TimelineUpdate:
     meeting: Meeting | None = strawberry.field(
         description="The meeting as it is now; null for RESYNC or when deleted from Chronik."
     )
+    # Results of executing subscriptions over this (shared) update, by what was asked.
+    shared_results: strawberry.Private[dict[tuple[Any, ...], Any]] = dataclasses.field(
+        default_factory=dict
+    )
+
+
+def _graphql_update(update: live.TimelineUpdate) -> TimelineUpdate:
+    """The GraphQL object of an update: made once, shared like the update itself."""
+    made = update.derived.get("graphql")
+    if made is None:
+        made = update.derived["graphql"] = TimelineUpdate(
+            kind=TimelineUpdateKind(update.kind),
+            entry=TimelineEntry.from_row(update.entry) if update.entry else None,
+            meeting=Meeting.from_row(update.meeting) if update.meeting else None,
+        )
+    assert isinstance(made, TimelineUpdate)
+    return made
+
+
+class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Executes a subscription event over a shared `TimelineUpdate` once for all subscribers
+    that sent the same query text with the same variables as the same viewer (results may
+    depend on who asks, so never across viewers). Everything else executes as usual."""
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        results = getattr(self.root_value, "shared_results", None)
+        key = self._sharing_key() if isinstance(results, dict) else None
+        if results is None or key is None:
+            return super().execute_operation(serially)
+        shared = results.get(key)
+        if shared is None:
+            result = super().execute_operation(serially)
+            if not self.is_awaitable(result):
+                results[key] = result
+                return result
+            # Its own task: the first subscriber leaving must not cancel it for the others.
+            shared = results[key] = asyncio.ensure_future(result)
+        if isinstance(shared, asyncio.Future):
+            return _await_shared(shared)
+        return shared
+
+    def _sharing_key(self) -> tuple[Any, ...] | None:
+        operation = self.operation
+        viewer = getattr(self.context_value, "_viewer", None)
+        if operation.loc is None or viewer is None:
+            return None
+        try:
+            variables = tuple(sorted(self.variable_values.coerced.items()))
+            hash(variables)
+        except TypeError:  # a list or an input object among the variables: do not share
+            return None
+        name = operation.name.value if operation.name else None
+        return (operation.loc.source.body, name, variables, viewer.user_id)
+
+
+async def _await_shared(shared: Awaitable[ExecutionResult]) -> ExecutionResult:
+    return await asyncio.shield(shared)
 
 
 @strawberry.type
@@ -47,11 +116,7 @@ class Subscription:
     ) -> AsyncGenerator[TimelineUpdate, None]:
         updates = live.timeline_updates(info.context, decode_id("Contact", contact_id))
         async for update in updates:
-            yield TimelineUpdate(
-                kind=TimelineUpdateKind(update.kind),
-                entry=TimelineEntry.from_row(update.entry) if update.entry else None,
-                meeting=Meeting.from_row(update.meeting) if update.meeting else None,
-            )
+            yield _graphql_update(update)
 
     @strawberry.subscription(description="The caller's sync state now, then while syncs run.")
     async def calendar_sync_state(self, info: ChronikInfo) -> AsyncGenerator[SyncState, None]:

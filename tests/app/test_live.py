@@ -198,3 +198,31 @@ async def test_sync_progress_is_streamed_page_by_page(
     assert seen[-1] == 6000
     assert len(set(seen)) >= 3  # progress arrived page by page, not only at the end
     assert seen == sorted(seen)
+
+
+async def test_subscribers_of_one_contact_each_get_the_fields_they_asked_for(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    # One change is loaded and executed once per distinct subscription in the process; a
+    # subscriber asking other fields must still get exactly its own.
+    cal = await linked_calendar(chronik, alice, db, "MICROSOFT")
+    carla = await cal.contact("carla@client.test")
+    short = "subscription($id: ID!) { contactTimeline(contactId: $id) { kind meeting { title } } }"
+    sockets = [await GraphQLSocket.open(chronik.url, alice.token) for _ in range(3)]
+    await sockets[0].subscribe(TIMELINE, {"id": carla})
+    await sockets[1].subscribe(TIMELINE, {"id": carla})
+    await sockets[2].subscribe(short, {"id": carla})
+    feed = chronik.app.state.services.live
+    await eventually(lambda: feed.subscriber_count == 3)
+    await cal.calendar.create(title="Shared", start=SOON, guests=["carla@client.test"])
+    await cal.sync()
+    got = [
+        (await asyncio.wait_for(socket.next(), 10))["payload"]["data"]["contactTimeline"]
+        for socket in sockets
+    ]
+    for socket in sockets:
+        await socket.close()
+    assert got[0] == got[1]
+    assert got[0]["kind"] == "ADDED" and got[0]["entry"]["occurredAt"]
+    assert got[0]["meeting"] == {"title": "Shared", "status": "CONFIRMED"}
+    assert got[2] == {"kind": "ADDED", "meeting": {"title": "Shared"}}
