@@ -28,6 +28,7 @@ from db.meetings import AttendeeWrite, MeetingWrite, StoredMeeting, TimelineChan
 from db.sync_state import SyncJob
 from sync.clients import calendar_client
 from sync.credentials import Credentials
+from sync.http import RetryPolicy
 from sync.model import ChangePage, CursorExpired, ProviderEvent
 from sync.provider import CalendarClient, ProviderApp, ProviderError, ProviderName, PushChannel
 from sync.rules import AccountContext, Action, Stored, decide
@@ -52,6 +53,8 @@ class EngineSettings:
     public_url: str
     excluded_domains: frozenset[str] = frozenset()
     lease_seconds: float = 60.0
+    # How provider requests are retried and timed out; None = the clients' default.
+    retry_policy: RetryPolicy | None = None
 
 
 @dataclass
@@ -89,7 +92,8 @@ class SyncEngine:
 
     def client_for(self, job: SyncJob) -> CalendarClient:
         app = self._apps[ProviderName(job.provider)]
-        return calendar_client(app, self._http, self._credentials.for_connection(job.connection_id))
+        tokens = self._credentials.for_connection(job.connection_id)
+        return calendar_client(app, self._http, tokens, self._settings.retry_policy)
 
     async def run(self, job: SyncJob) -> RunResult:
         """Sync the connection until its feed is caught up; raises `LeaseLost`,
