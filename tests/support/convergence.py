@@ -72,6 +72,25 @@ FAULT_PLANS: tuple[FaultPlan, ...] = (
         "outage", (_fault(FaultKind.SERVER_ERROR, status=503, next_n=FAST_RETRIES.attempts),)
     ),
     FaultPlan("outage_resets", (_fault(FaultKind.RESET, next_n=FAST_RETRIES.attempts),)),
+    # An outage after a round's first page: the run dies mid-round (pages 2+ only exist under
+    # the sandbox's page cap); the next run must resume from the committed page.
+    FaultPlan(
+        "outage_mid_round",
+        (
+            _fault(
+                FaultKind.SERVER_ERROR,
+                status=503,
+                next_n=FAST_RETRIES.attempts,
+                path_contains="pageToken",
+            ),
+            _fault(
+                FaultKind.SERVER_ERROR,
+                status=503,
+                next_n=FAST_RETRIES.attempts,
+                path_contains="skiptoken",
+            ),
+        ),
+    ),
     # Push registration failing: the sync itself succeeds, polling has to carry on.
     FaultPlan(
         "push_registration_down",
@@ -157,6 +176,10 @@ class Harness:
 
     def clear_faults(self) -> None:
         self._injector.clear()
+
+    def short_pages(self, cap: int | None) -> None:
+        """Change feeds answer with at most `cap` items a page (None: as many as asked)."""
+        self._injector.page_cap = cap
 
     def expire_cursor(self, owner: str) -> None:
         if self.provider == "GOOGLE":

@@ -29,7 +29,13 @@ from typing import Any, ClassVar
 import hypothesis
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from sync.model import ProviderEvent
 from sync.sandbox.runner import RunningSandboxes
@@ -65,8 +71,33 @@ CONTACT_ADDRESSES = (
     f"bot@{EXCLUDED_DOMAIN}",
 )
 STRANGER = "stranger@elsewhere.test"  # never a contact
+# Graph lists a series as its occurrences and Chronik takes the first one for the series: once
+# that occurrence is moved, answered or cancelled, a full listing has no series item, so an
+# incremental sync (series kept) and a full one (series gone) disagree, and a cancelled first
+# occurrence takes the whole series off the timelines (rule 6 says the series stays). Pinned by
+# the xfail tests at the end of this module; the machine leaves Graph's first occurrences alone.
+FIRST_OCCURRENCE_ON_GRAPH = "Graph: the series item is the first occurrence (known divergence)"
 DELETE_CONTACT = "mutation($id: ID!) { deleteContact(id: $id) { deletedContactId } }"
 DISCONNECT = "mutation { disconnectCalendar { id } }"
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    guests: list[int]  # indexes into the machine's guest pool
+    invited_by: int | None  # a contact candidate organizes it and invited our user
+    weekly: int | None  # occurrences of a weekly series
+    day: int
+    hour: int
+
+
+EVENT_SPECS = st.builds(
+    EventSpec,
+    guests=st.lists(st.integers(0, 5), min_size=1, max_size=3, unique=True),
+    invited_by=st.sampled_from([None, None, 0, 2]),
+    weekly=st.sampled_from([None, None, 3]),
+    day=st.integers(0, 20),
+    hour=st.integers(0, 10),
+)
 
 
 @dataclass
@@ -206,32 +237,36 @@ class ConvergenceMachine(RuleBasedStateMachine):
     def _step(self) -> None:
         self.harness.figures.steps += 1
 
+    @initialize(
+        cap=st.sampled_from([None, 1, 2, 3]),
+        specs=st.lists(EVENT_SPECS, min_size=1, max_size=4),
+    )
+    def start_with(self, cap: int | None, specs: list[EventSpec]) -> None:
+        """A few meetings to work on; most examples read their calendar a few items a page,
+        so rounds span pages."""
+        self.harness.short_pages(cap)
+        for spec in specs:
+            self.harness.run(self._create(spec))
+
     # -- the calendar owner's changes -----------------------------------------------------------
 
-    @rule(
-        guests=st.lists(st.integers(0, 5), max_size=3, unique=True),
-        invited_by=st.sampled_from([None, None, 0, 2]),
-        weekly=st.sampled_from([None, None, 3]),
-        day=st.integers(0, 20),
-        hour=st.integers(0, 10),
-    )
-    def create_event(
-        self, guests: list[int], invited_by: int | None, weekly: int | None, day: int, hour: int
-    ) -> None:
+    @rule(spec=EVENT_SPECS)
+    def create_event(self, spec: EventSpec) -> None:
         self._step()
-        emails = [self.guest_pool[i] for i in guests]
-        organizer = CONTACT_ADDRESSES[invited_by] if invited_by is not None else None
-        start = self.base + timedelta(days=day, hours=hour)
-        event_id = self.harness.run(
-            self.cal.create(
-                title=f"Meeting {len(self.events)}",
-                start=start,
-                guests=emails,
-                organizer=organizer,
-                weekly=weekly,
-            )
+        self.harness.run(self._create(spec))
+
+    async def _create(self, spec: EventSpec) -> None:
+        emails = [self.guest_pool[i] for i in spec.guests]
+        organizer = CONTACT_ADDRESSES[spec.invited_by] if spec.invited_by is not None else None
+        start = self.base + timedelta(days=spec.day, hours=spec.hour)
+        event_id = await self.cal.create(
+            title=f"Meeting {len(self.events)}",
+            start=start,
+            guests=emails,
+            organizer=organizer,
+            weekly=spec.weekly,
         )
-        self.events.append(ModelEvent(event_id, start, weekly, emails))
+        self.events.append(ModelEvent(event_id, start, spec.weekly, emails))
 
     @precondition(lambda self: self.events)
     @rule(index=st.integers(0, 30), title=st.sampled_from(["Renamed", "Agenda changed"]))
@@ -274,8 +309,16 @@ class ConvergenceMachine(RuleBasedStateMachine):
         email = event.guests[guest % len(event.guests)]
         target = event.id
         if event.weekly:
-            target = self._occurrence_id(event, occurrence % event.weekly)
+            target = self._occurrence_id(event, self._occurrence(event, occurrence))
         self.harness.run(self._attempt(self.cal.respond(target, email, accepted)))
+
+    def _occurrence(self, event: ModelEvent, choice: int) -> int:
+        """Which occurrence an occurrence-level change hits. Not the first one on Graph: see
+        FIRST_OCCURRENCE_ON_GRAPH (a known divergence, pinned by its own xfail tests)."""
+        assert event.weekly
+        if self.harness.provider == "MICROSOFT":
+            return 1 + choice % (event.weekly - 1)
+        return choice % event.weekly
 
     def _occurrence_id(self, event: ModelEvent, k: int) -> str:
         original = event.start + timedelta(weeks=k)
@@ -325,7 +368,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
         self._step()
         event = self._pick(index, lambda e: not e.gone and bool(e.weekly))
         if event:
-            original = event.start + timedelta(weeks=occurrence)
+            original = event.start + timedelta(weeks=self._occurrence(event, occurrence))
             moved = original + timedelta(hours=hours)
             self.harness.run(self._attempt(self.cal.move_occurrence(event.id, original, moved)))
 
@@ -335,7 +378,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
         self._step()
         event = self._pick(index, lambda e: not e.gone and bool(e.weekly))
         if event:
-            original = event.start + timedelta(weeks=occurrence)
+            original = event.start + timedelta(weeks=self._occurrence(event, occurrence))
             self.harness.run(self._attempt(self.cal.cancel_occurrence(event.id, original)))
 
     @precondition(lambda self: self.events)
@@ -461,6 +504,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
             h.figures.entries_compared += len(exact)
         finally:
             await h.calm()
+            h.short_pages(None)
             await self._graphql(DISCONNECT)
 
 
@@ -517,3 +561,48 @@ async def test_oracle_matches_a_plain_sync(cal: LinkedCalendar, sandboxes: Runni
     assert len(expected) == 2
     assert await actual_timelines(cal.db, row[0]) == expected
     assert await duplicate_problems(cal.db, row[0]) == []
+
+
+def _graph_first_occurrence_divergence(request: pytest.FixtureRequest, provider: str) -> None:
+    if provider == "MICROSOFT":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=FIRST_OCCURRENCE_ON_GRAPH))
+
+
+async def test_cancelling_the_first_occurrence_keeps_the_series(
+    cal: LinkedCalendar, request: pytest.FixtureRequest
+) -> None:
+    """Rule 6: a cancelled occurrence removes its own meeting, if any; the series stays —
+    also when it is the first one, and also after a full resync."""
+    _graph_first_occurrence_divergence(request, cal.provider)
+    ann = await cal.contact("ann@client.test")
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
+    series = await cal.calendar.create(
+        title="Weekly", start=start, guests=["ann@client.test"], weekly=3
+    )
+    await cal.sync()
+    await cal.calendar.cancel_occurrence(series, start)
+    await cal.sync()
+    assert await cal.titles(ann) == ["Weekly"]
+    await cal.calendar.expire_cursor()
+    await cal.sync()
+    assert await cal.titles(ann) == ["Weekly"]
+
+
+async def test_moving_the_first_occurrence_logs_it_next_to_the_series(
+    cal: LinkedCalendar, request: pytest.FixtureRequest
+) -> None:
+    """Rule 6: the moved occurrence is a meeting of its own and the series stays; a full
+    resync agrees with the incremental sync."""
+    _graph_first_occurrence_divergence(request, cal.provider)
+    ann = await cal.contact("ann@client.test")
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
+    series = await cal.calendar.create(
+        title="Weekly", start=start, guests=["ann@client.test"], weekly=3
+    )
+    await cal.sync()
+    await cal.calendar.move_occurrence(series, start, start + timedelta(hours=5))
+    await cal.sync()
+    assert await cal.titles(ann) == ["Weekly", "Weekly"]
+    await cal.calendar.expire_cursor()
+    await cal.sync()
+    assert await cal.titles(ann) == ["Weekly", "Weekly"]
