@@ -29,7 +29,7 @@ from db.sync_state import SyncJob
 from sync.clients import calendar_client
 from sync.credentials import Credentials
 from sync.http import RetryPolicy
-from sync.model import ChangePage, CursorExpired, ProviderEvent
+from sync.model import ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
 from sync.provider import CalendarClient, ProviderApp, ProviderError, ProviderName, PushChannel
 from sync.rules import AccountContext, Action, Stored, decide
 
@@ -120,6 +120,8 @@ class SyncEngine:
                 log.info("connection %s: cursor expired, starting a full resync", job.connection_id)
                 cursor, full, seen, sync_round = None, True, 0, sync_round + 1
                 continue
+            if any(event.removed for event in page.events):
+                page = await self._with_gone_series(job, client, page)
             seen += len(page.events)
             changes = await self._commit_page(
                 job,
@@ -139,6 +141,24 @@ class SyncEngine:
                 break
         await self._ensure_push(job, client)
         return result
+
+    async def _with_gone_series(
+        self, job: SyncJob, client: CalendarClient, page: ChangePage
+    ) -> ChangePage:
+        """The page plus a cancelled SERIES item per held series the provider deleted: Graph
+        removes a series as stubs of its instances, which do not say which series they were."""
+        async with self._pool.acquire() as conn:
+            held = await meetings_db.live_series_ids(conn, job.connection_id)
+        gone = await client.gone_series(held) if held else set()
+        if not gone:
+            return page
+        cancelled = [
+            ProviderEvent(
+                provider_event_id=series_id, kind=EventKind.SERIES, status=EventStatus.CANCELLED
+            )
+            for series_id in sorted(gone)
+        ]
+        return ChangePage([*page.events, *cancelled], page.cursor, page.complete)
 
     async def _commit_page(
         self,

@@ -71,12 +71,6 @@ CONTACT_ADDRESSES = (
     f"bot@{EXCLUDED_DOMAIN}",
 )
 STRANGER = "stranger@elsewhere.test"  # never a contact
-# Graph lists a series as its occurrences and Chronik takes the first one for the series: once
-# that occurrence is moved, answered or cancelled, a full listing has no series item, so an
-# incremental sync (series kept) and a full one (series gone) disagree, and a cancelled first
-# occurrence takes the whole series off the timelines (rule 6 says the series stays). Pinned by
-# the xfail tests at the end of this module; the machine leaves Graph's first occurrences alone.
-FIRST_OCCURRENCE_ON_GRAPH = "Graph: the series item is the first occurrence (known divergence)"
 DELETE_CONTACT = "mutation($id: ID!) { deleteContact(id: $id) { deletedContactId } }"
 DISCONNECT = "mutation { disconnectCalendar { id } }"
 
@@ -313,11 +307,8 @@ class ConvergenceMachine(RuleBasedStateMachine):
         self.harness.run(self._attempt(self.cal.respond(target, email, accepted)))
 
     def _occurrence(self, event: ModelEvent, choice: int) -> int:
-        """Which occurrence an occurrence-level change hits. Not the first one on Graph: see
-        FIRST_OCCURRENCE_ON_GRAPH (a known divergence, pinned by its own xfail tests)."""
+        """Which occurrence an occurrence-level change hits (the first one included)."""
         assert event.weekly
-        if self.harness.provider == "MICROSOFT":
-            return 1 + choice % (event.weekly - 1)
         return choice % event.weekly
 
     def _occurrence_id(self, event: ModelEvent, k: int) -> str:
@@ -563,17 +554,11 @@ async def test_oracle_matches_a_plain_sync(cal: LinkedCalendar, sandboxes: Runni
     assert await duplicate_problems(cal.db, row[0]) == []
 
 
-def _graph_first_occurrence_divergence(request: pytest.FixtureRequest, provider: str) -> None:
-    if provider == "MICROSOFT":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=FIRST_OCCURRENCE_ON_GRAPH))
-
-
 async def test_cancelling_the_first_occurrence_keeps_the_series(
-    cal: LinkedCalendar, request: pytest.FixtureRequest
+    cal: LinkedCalendar,
 ) -> None:
     """Rule 6: a cancelled occurrence removes its own meeting, if any; the series stays —
     also when it is the first one, and also after a full resync."""
-    _graph_first_occurrence_divergence(request, cal.provider)
     ann = await cal.contact("ann@client.test")
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
     series = await cal.calendar.create(
@@ -589,11 +574,10 @@ async def test_cancelling_the_first_occurrence_keeps_the_series(
 
 
 async def test_moving_the_first_occurrence_logs_it_next_to_the_series(
-    cal: LinkedCalendar, request: pytest.FixtureRequest
+    cal: LinkedCalendar,
 ) -> None:
     """Rule 6: the moved occurrence is a meeting of its own and the series stays; a full
     resync agrees with the incremental sync."""
-    _graph_first_occurrence_divergence(request, cal.provider)
     ann = await cal.contact("ann@client.test")
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
     series = await cal.calendar.create(
@@ -606,3 +590,20 @@ async def test_moving_the_first_occurrence_logs_it_next_to_the_series(
     await cal.calendar.expire_cursor()
     await cal.sync()
     assert await cal.titles(ann) == ["Weekly", "Weekly"]
+
+
+async def test_deleting_a_series_takes_it_off_the_timelines(cal: LinkedCalendar) -> None:
+    """Rule 8 for a series: deleting it removes it, in an incremental sync and a full one."""
+    ann = await cal.contact("ann@client.test")
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
+    series = await cal.calendar.create(
+        title="Weekly", start=start, guests=["ann@client.test"], weekly=3
+    )
+    await cal.sync()
+    assert await cal.titles(ann) == ["Weekly"]
+    await cal.calendar.delete(series)
+    await cal.sync()
+    assert await cal.titles(ann) == []
+    await cal.calendar.expire_cursor()
+    await cal.sync()
+    assert await cal.titles(ann) == []
