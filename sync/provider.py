@@ -125,7 +125,8 @@ class CalendarClient(Protocol):
         ...
 
     async def gone_series(self, series_ids: Sequence[str]) -> set[str]:
-        """Of `series_ids` (recurring series Chronik holds), those deleted at the provider.
+        """Of `series_ids` (recurring series Chronik holds), those a full listing would no
+        longer show (deleted at the provider, or with nothing left in the listing's window).
         Asked when a page removed items without saying which series they belonged to (Graph
         reports a deleted series only as `@removed` stubs of its instances); a provider whose
         feed reports a deleted series itself (Google) answers the empty set."""

@@ -124,6 +124,7 @@ class GraphCalendarClient:
         self._session = ProviderSession(http, tokens, label=LABEL, policy=policy)
         self._delta_headers = {"Prefer": f"odata.maxpagesize={page_size}, {_PREFER_UTC}"}
         self._series: dict[str, _KnownSeries] = {}
+        self._window_start: datetime | None = None
         self._owner: str | None = None
 
     async def calendar_owner(self) -> str:
@@ -152,6 +153,7 @@ class GraphCalendarClient:
         never sent elsewhere) and for error answers, `CursorExpired` on 410 (sync state
         expired or unknown), `ProviderUnavailable` when retries ran out.
         """
+        self._window_start = window_start  # the window `gone_series` looks in
         if cursor is None:
             url, params = self._first_page(window_start)
         else:
@@ -175,14 +177,17 @@ class GraphCalendarClient:
         return ChangePage(events, delta_link, complete=True)
 
     def _first_page(self, window_start: datetime) -> tuple[str, dict[str, str]]:
+        return f"{self._base}/me/calendarView/delta", self._window_params(window_start)
+
+    @staticmethod
+    def _window_params(window_start: datetime) -> dict[str, str]:
         if window_start.tzinfo is None:
             raise ValueError("window_start must be timezone-aware")
         start = window_start.astimezone(UTC)
-        params = {
+        return {
             "startDateTime": _iso(start),
             "endDateTime": _iso(_years_later(start, WINDOW_YEARS)),
         }
-        return f"{self._base}/me/calendarView/delta", params
 
     def _checked(self, cursor: str) -> str:
         # A cursor comes back from storage: anything not under our Graph base would receive
@@ -216,16 +221,38 @@ class GraphCalendarClient:
         return {master_id: self._series[master_id].master for master_id in wanted}
 
     async def gone_series(self, series_ids: Sequence[str]) -> set[str]:
-        """Of `series_ids`, the series whose master answers 404: deleted. Delta reports a
-        deleted series only as `@removed` stubs of its instances, which do not name it (and a
-        stub alone may be one cancelled occurrence), so the caller asks about the series it
-        holds. Masters read this run are not read again."""
+        """Of `series_ids`, the series a full listing would no longer show: the master answers
+        404 (deleted), or it has no instance left in the sync window (every occurrence there
+        cancelled). Delta reports either only as `@removed` stubs of instances, which do not
+        name their series (and one stub may be a single cancelled occurrence), so the caller
+        asks about the series it holds. The window is the one `fetch_changes` was last given;
+        masters read this run are not read again."""
         unknown: dict[str, str | None] = {
             series_id: None for series_id in series_ids if series_id not in self._series
         }
         if unknown:
             await self._read_masters(unknown)
-        return {series_id for series_id in series_ids if self._series[series_id].master is None}
+        gone = {series_id for series_id in series_ids if self._series[series_id].master is None}
+        if self._window_start is None:
+            return gone
+        window = self._window_params(self._window_start)
+        limit = asyncio.Semaphore(MASTER_READS_AT_ONCE)
+
+        async def empty(series_id: str) -> bool:
+            async with limit:
+                response = await self._session.request(
+                    "GET",
+                    f"{self._event_url(series_id)}/instances",
+                    params={**window, "$top": "1", "$select": "id"},
+                )
+            if response.status == 404:
+                return True
+            raise_for_status(response, "read a recurring series' instances")
+            return not response.json().get("value")
+
+        alive = [series_id for series_id in series_ids if series_id not in gone]
+        answers = await asyncio.gather(*(empty(series_id) for series_id in alive))
+        return gone | {series_id for series_id, none in zip(alive, answers, strict=True) if none}
 
     async def _read_masters(self, stale: dict[str, str | None]) -> None:
         limit = asyncio.Semaphore(MASTER_READS_AT_ONCE)

@@ -607,3 +607,23 @@ async def test_deleting_a_series_takes_it_off_the_timelines(cal: LinkedCalendar)
     await cal.calendar.expire_cursor()
     await cal.sync()
     assert await cal.titles(ann) == []
+
+
+async def test_cancelling_every_occurrence_agrees_with_a_full_resync(cal: LinkedCalendar) -> None:
+    """Google keeps a series whose occurrences are all cancelled (its master stays listed);
+    Graph's listing has nothing of it left, so the series goes. Either way an incremental sync
+    ends where a full resync does."""
+    ann = await cal.contact("ann@client.test")
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
+    series = await cal.calendar.create(
+        title="Weekly", start=start, guests=["ann@client.test"], weekly=3
+    )
+    await cal.sync()
+    for week in range(3):
+        await cal.calendar.cancel_occurrence(series, start + timedelta(weeks=week))
+    await cal.sync()
+    kept = ["Weekly"] if cal.provider == "GOOGLE" else []
+    assert await cal.titles(ann) == kept
+    await cal.calendar.expire_cursor()
+    await cal.sync()
+    assert await cal.titles(ann) == kept

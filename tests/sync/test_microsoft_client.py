@@ -268,6 +268,21 @@ async def test_rescheduled_series_keeps_its_id_with_the_new_first_start(graph: G
     assert graph.master_reads() == 2  # the series changed, so its master was read again
 
 
+async def test_gone_series_are_deleted_or_have_nothing_left_in_the_window(graph: Graph) -> None:
+    monday = NOW + (7 - NOW.weekday()) * DAY
+    kept = await create_weekly(graph, monday, weeks=2)
+    emptied = await create_weekly(graph, monday + DAY, weeks=2)
+    deleted = await create_weekly(graph, monday + 2 * DAY, weeks=2)
+    events, _ = await graph.round()
+    for event in events:
+        if event.series_id == emptied:
+            await graph.control("DELETE", f"{EVENTS}/{event.provider_event_id}")
+    await graph.control("DELETE", f"{EVENTS}/{deleted}")
+    fresh = GraphCalendarClient(graph.http, graph.url, StaticToken(graph.token))
+    await fresh.fetch_changes(None, window_start=WINDOW_START)  # sets the window
+    assert await fresh.gone_series([kept, emptied, deleted]) == {emptied, deleted}
+
+
 async def test_secondary_calendar_events_never_appear(graph: Graph) -> None:
     calendar = await graph.control(
         "POST", f"/_sandbox/users/{ALICE}/calendars", json={"name": "Private stuff"}
