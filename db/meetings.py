@@ -332,6 +332,21 @@ async def mark_seen(conn: asyncpg.Connection, meeting_ids: Sequence[int], seen_r
         )
 
 
+async def live_series_ids(conn: Executor, connection_id: int) -> list[str]:
+    """Provider ids of the connection's recurring series still on timelines (not cancelled,
+    not frozen, not deleted in Chronik)."""
+    rows = await conn.fetch(
+        """
+        SELECT provider_event_id FROM meetings
+        WHERE connection_id = $1 AND kind = 'series' AND status <> 'cancelled'
+          AND NOT frozen AND deleted_at IS NULL
+        ORDER BY provider_event_id
+        """,
+        connection_id,
+    )
+    return [r["provider_event_id"] for r in rows]
+
+
 async def unseen_meetings(
     conn: asyncpg.Connection, connection_id: int, seen_round: int
 ) -> list[int]:

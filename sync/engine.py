@@ -28,7 +28,8 @@ from db.meetings import AttendeeWrite, MeetingWrite, StoredMeeting, TimelineChan
 from db.sync_state import SyncJob
 from sync.clients import calendar_client
 from sync.credentials import Credentials
-from sync.model import ChangePage, CursorExpired, ProviderEvent
+from sync.http import RetryPolicy
+from sync.model import ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
 from sync.provider import CalendarClient, ProviderApp, ProviderError, ProviderName, PushChannel
 from sync.rules import AccountContext, Action, Stored, decide
 
@@ -52,6 +53,8 @@ class EngineSettings:
     public_url: str
     excluded_domains: frozenset[str] = frozenset()
     lease_seconds: float = 60.0
+    # How provider requests are retried and timed out; None = the clients' default.
+    retry_policy: RetryPolicy | None = None
 
 
 @dataclass
@@ -89,7 +92,8 @@ class SyncEngine:
 
     def client_for(self, job: SyncJob) -> CalendarClient:
         app = self._apps[ProviderName(job.provider)]
-        return calendar_client(app, self._http, self._credentials.for_connection(job.connection_id))
+        tokens = self._credentials.for_connection(job.connection_id)
+        return calendar_client(app, self._http, tokens, self._settings.retry_policy)
 
     async def run(self, job: SyncJob) -> RunResult:
         """Sync the connection until its feed is caught up; raises `LeaseLost`,
@@ -116,6 +120,8 @@ class SyncEngine:
                 log.info("connection %s: cursor expired, starting a full resync", job.connection_id)
                 cursor, full, seen, sync_round = None, True, 0, sync_round + 1
                 continue
+            if any(event.removed for event in page.events):
+                page = await self._with_gone_series(job, client, page)
             seen += len(page.events)
             changes = await self._commit_page(
                 job,
@@ -135,6 +141,24 @@ class SyncEngine:
                 break
         await self._ensure_push(job, client)
         return result
+
+    async def _with_gone_series(
+        self, job: SyncJob, client: CalendarClient, page: ChangePage
+    ) -> ChangePage:
+        """The page plus a cancelled SERIES item per held series the provider deleted: Graph
+        removes a series as stubs of its instances, which do not say which series they were."""
+        async with self._pool.acquire() as conn:
+            held = await meetings_db.live_series_ids(conn, job.connection_id)
+        gone = await client.gone_series(held) if held else set()
+        if not gone:
+            return page
+        cancelled = [
+            ProviderEvent(
+                provider_event_id=series_id, kind=EventKind.SERIES, status=EventStatus.CANCELLED
+            )
+            for series_id in sorted(gone)
+        ]
+        return ChangePage([*page.events, *cancelled], page.cursor, page.complete)
 
     async def _commit_page(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -122,6 +122,14 @@ class CalendarClient(Protocol):
         tombstones excluded); otherwise it is a cursor from an earlier `ChangePage`.
         `window_start`: providers that need a time window (Graph calendarView) start it here;
         others ignore it. Raises `CursorExpired` when the provider answers 410."""
+        ...
+
+    async def gone_series(self, series_ids: Sequence[str]) -> set[str]:
+        """Of `series_ids` (recurring series Chronik holds), those a full listing would no
+        longer show (deleted at the provider, or with nothing left in the listing's window).
+        Asked when a page removed items without saying which series they belonged to (Graph
+        reports a deleted series only as `@removed` stubs of its instances); a provider whose
+        feed reports a deleted series itself (Google) answers the empty set."""
         ...
 
     async def watch(self, *, address: str, channel_id: str, token: str) -> PushChannel:

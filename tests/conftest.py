@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import hypothesis
 import pytest
 
 from app.settings import Environment, Settings
@@ -21,6 +22,21 @@ from tests.support.server import RunningChronik, free_port, running_chronik
 pytest_plugins = ["tests.support.secret_watch", "pytester"]
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
+
+# Hypothesis profiles: "ci" (the default) keeps the stateful convergence test fast; "long"
+# (`pytest --hypothesis-profile=long`) is the ≥ 500-example run. Tests that set max_examples
+# themselves keep it under both.
+hypothesis.settings.register_profile(
+    "ci",
+    max_examples=20,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+)
+hypothesis.settings.register_profile(
+    "long", hypothesis.settings.get_profile("ci"), max_examples=500
+)
+hypothesis.settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -172,6 +173,10 @@ class GoogleCalendarClient:
         if not sync_token:
             raise ProviderError(f"{LABEL} ended a listing without a sync token.")
         return ChangePage(events, FeedCursor(sync_token, None).encode(), complete=True)
+
+    async def gone_series(self, series_ids: Sequence[str]) -> set[str]:
+        """Always empty: events.list reports a deleted series as its master's tombstone."""
+        return set()
 
     async def watch(self, *, address: str, channel_id: str, token: str) -> PushChannel:
         """POST events/watch on the primary calendar: Google then POSTs a `sync` message and

@@ -3,9 +3,10 @@
 The change feed is calendarView delta on the user's default calendar (`/me/calendarView/delta`)
 over a window of `WINDOW_YEARS` from the engine's `window_start`. A cursor is the URL Graph gave
 last: the round's `@odata.nextLink` while it lasts, then its `@odata.deltaLink`. Delta lists
-series instances but never their masters, so the client reads each series master once (cached
-for the life of the client, read again when the series changed) to tell which occurrence is the
-first. Push is a Graph subscription on `me/events`.
+series instances but never their masters, so the client reads the master of each series with an
+instance on a page (cached for the life of the client, which the engine makes per run; read
+again when an instance shows the series changed): the master is the series' SERIES item. Push
+is a Graph subscription on `me/events`.
 
 Scheduling writes `/me/events` with bodies from `draft_to_event`. Graph has no switch for meeting
 mail: creating an event with attendees invites them, an organizer's PATCH sends updates, a
@@ -34,7 +35,6 @@ from sync.microsoft.parse import (
     parse_event,
     parse_page,
     parse_timestamp,
-    series_first_start,
 )
 from sync.microsoft.wire import (
     DeltaPage,
@@ -64,7 +64,12 @@ WINDOW_YEARS = 3
 SUBSCRIPTION_LIFETIME = timedelta(minutes=4230) - timedelta(minutes=5)
 # How many series masters are read at once when a page brings several new series.
 MASTER_READS_AT_ONCE = 8
-_MASTER_FIELDS = "start,end,isAllDay,recurrence,type,lastModifiedDateTime"
+# What `parse_event` reads of a master (the SERIES item), and the stamp the cache compares.
+_MASTER_FIELDS = (
+    "subject,body,bodyPreview,location,start,end,isAllDay,originalStartTimeZone,organizer,"
+    "attendees,sensitivity,isCancelled,iCalUId,createdDateTime,lastModifiedDateTime,type,"
+    "recurrence"
+)
 _PREFER_UTC = 'outlook.timezone="UTC"'
 # Resolution of getSchedule's availabilityView string. Chronik reads the exact scheduleItems
 # instead, so this only decides how long that unused string is.
@@ -98,7 +103,7 @@ def raise_for_status(response: ProviderResponse, what: str) -> None:
 class _KnownSeries:
     """What the client remembers of a series master."""
 
-    first_start: datetime | None  # None: the master is gone (404)
+    master: Event | None  # None: the master is gone (404), the whole series deleted
     # The newest lastModifiedDateTime this entry is known to be current for.
     modified: str | None
 
@@ -119,6 +124,7 @@ class GraphCalendarClient:
         self._session = ProviderSession(http, tokens, label=LABEL, policy=policy)
         self._delta_headers = {"Prefer": f"odata.maxpagesize={page_size}, {_PREFER_UTC}"}
         self._series: dict[str, _KnownSeries] = {}
+        self._window_start: datetime | None = None
         self._owner: str | None = None
 
     async def calendar_owner(self) -> str:
@@ -147,6 +153,7 @@ class GraphCalendarClient:
         never sent elsewhere) and for error answers, `CursorExpired` on 410 (sync state
         expired or unknown), `ProviderUnavailable` when retries ran out.
         """
+        self._window_start = window_start  # the window `gone_series` looks in
         if cursor is None:
             url, params = self._first_page(window_start)
         else:
@@ -160,7 +167,7 @@ class GraphCalendarClient:
         raise_for_status(response, "read the calendar's changes")
         page: DeltaPage = response.json()
         items = page.get("value", [])
-        events = parse_page(items, await self._first_starts(items))
+        events = parse_page(items, await self._masters(items))
         next_link = page.get("@odata.nextLink")
         if next_link:
             return ChangePage(events, next_link, complete=False)
@@ -170,14 +177,17 @@ class GraphCalendarClient:
         return ChangePage(events, delta_link, complete=True)
 
     def _first_page(self, window_start: datetime) -> tuple[str, dict[str, str]]:
+        return f"{self._base}/me/calendarView/delta", self._window_params(window_start)
+
+    @staticmethod
+    def _window_params(window_start: datetime) -> dict[str, str]:
         if window_start.tzinfo is None:
             raise ValueError("window_start must be timezone-aware")
         start = window_start.astimezone(UTC)
-        params = {
+        return {
             "startDateTime": _iso(start),
             "endDateTime": _iso(_years_later(start, WINDOW_YEARS)),
         }
-        return f"{self._base}/me/calendarView/delta", params
 
     def _checked(self, cursor: str) -> str:
         # A cursor comes back from storage: anything not under our Graph base would receive
@@ -188,27 +198,61 @@ class GraphCalendarClient:
 
     # -- series masters -------------------------------------------------------------------------
 
-    async def _first_starts(
-        self, items: Sequence[Event | RemovedEvent]
-    ) -> dict[str, datetime | None]:
-        """{series master id: its first occurrence's start} for every series with an
-        occurrence on the page, reading the masters not known (or changed since) at once."""
-        stale: dict[str, str | None] = {}  # master id -> the occurrence stamp that needs it
+    async def _masters(self, items: Sequence[Event | RemovedEvent]) -> dict[str, Event | None]:
+        """{series master id: its master, None when gone} for every series with an instance
+        on the page, reading the masters not known (or changed since) at once."""
+        stale: dict[str, str | None] = {}  # master id -> the instance stamp that needs it
         wanted: set[str] = set()
         for raw in items:
-            if raw.get("type") != "occurrence":  # removed stubs have no type
+            if raw.get("type") not in ("occurrence", "exception"):  # removed stubs have none
                 continue
             item = cast(Event, raw)
             master_id = item.get("seriesMasterId")
-            if not master_id or master_id in wanted:
+            if not master_id:
                 continue
             wanted.add(master_id)
-            stamp = item.get("lastModifiedDateTime")
-            if _outdated(self._series.get(master_id), stamp):
-                stale[master_id] = stamp
+            # An occurrence carries its master's stamp; an exception has its own, newer than
+            # the master's for no change of the series, so it only asks for an unknown master.
+            stamp = item.get("lastModifiedDateTime") if item.get("type") == "occurrence" else None
+            if master_id not in self._series or _outdated(self._series[master_id], stamp):
+                stale[master_id] = _later(stale.get(master_id), stamp)
         if stale:
             await self._read_masters(stale)
-        return {master_id: self._series[master_id].first_start for master_id in wanted}
+        return {master_id: self._series[master_id].master for master_id in wanted}
+
+    async def gone_series(self, series_ids: Sequence[str]) -> set[str]:
+        """Of `series_ids`, the series a full listing would no longer show: the master answers
+        404 (deleted), or it has no instance left in the sync window (every occurrence there
+        cancelled). Delta reports either only as `@removed` stubs of instances, which do not
+        name their series (and one stub may be a single cancelled occurrence), so the caller
+        asks about the series it holds. The window is the one `fetch_changes` was last given;
+        masters read this run are not read again."""
+        unknown: dict[str, str | None] = {
+            series_id: None for series_id in series_ids if series_id not in self._series
+        }
+        if unknown:
+            await self._read_masters(unknown)
+        gone = {series_id for series_id in series_ids if self._series[series_id].master is None}
+        if self._window_start is None:
+            return gone
+        window = self._window_params(self._window_start)
+        limit = asyncio.Semaphore(MASTER_READS_AT_ONCE)
+
+        async def empty(series_id: str) -> bool:
+            async with limit:
+                response = await self._session.request(
+                    "GET",
+                    f"{self._event_url(series_id)}/instances",
+                    params={**window, "$top": "1", "$select": "id"},
+                )
+            if response.status == 404:
+                return True
+            raise_for_status(response, "read a recurring series' instances")
+            return not response.json().get("value")
+
+        alive = [series_id for series_id in series_ids if series_id not in gone]
+        answers = await asyncio.gather(*(empty(series_id) for series_id in alive))
+        return gone | {series_id for series_id, none in zip(alive, answers, strict=True) if none}
 
     async def _read_masters(self, stale: dict[str, str | None]) -> None:
         limit = asyncio.Semaphore(MASTER_READS_AT_ONCE)
@@ -218,7 +262,7 @@ class GraphCalendarClient:
                 known = await self._read_master(master_id)
             # Remember the newer of the two stamps, so an occurrence stamped later than its
             # master (clock skew) does not cause a read on every page.
-            self._series[master_id] = _KnownSeries(known.first_start, _later(known.modified, stamp))
+            self._series[master_id] = _KnownSeries(known.master, _later(known.modified, stamp))
 
         await asyncio.gather(*(read(master_id, stamp) for master_id, stamp in stale.items()))
 
@@ -229,11 +273,11 @@ class GraphCalendarClient:
             params={"$select": _MASTER_FIELDS},
             headers={"Prefer": _PREFER_UTC},
         )
-        if response.status == 404:  # deleted since the page was made: its @removed follow
+        if response.status == 404:  # the series was deleted since the page was made
             return _KnownSeries(None, None)
         raise_for_status(response, "read a recurring series")
         master: Event = response.json()
-        return _KnownSeries(series_first_start(master), master.get("lastModifiedDateTime"))
+        return _KnownSeries(master, master.get("lastModifiedDateTime"))
 
     # -- push -----------------------------------------------------------------------------------
 
@@ -438,7 +482,7 @@ def _channel(subscription: Subscription) -> PushChannel:
 
 
 def _outdated(known: _KnownSeries | None, stamp: str | None) -> bool:
-    """Whether an occurrence stamped `stamp` needs its master read (again)."""
+    """Whether an instance stamped `stamp` needs its master read (again)."""
     if known is None:
         return True
     if stamp is None or stamp == known.modified:  # the common case: no parsing

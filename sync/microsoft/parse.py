@@ -4,10 +4,14 @@ Pure functions, no I/O. On the hot path of every sync: per event a handful of di
 `datetime.fromisoformat` calls, no regular expressions, no validation library.
 
 calendarView delta lists instances, never series masters: a series arrives as its occurrences
-(type `occurrence`, unchanged) and exceptions (type `exception`, edited or cancelled). Chronik
-represents a series by its first occurrence, so the caller looks the master's start up (see
-`series_first_start`) and passes it in; the occurrence starting there becomes the SERIES item,
-under the master's id.
+(type `occurrence`, unchanged) and exceptions (type `exception`, edited or cancelled). Every
+instance, the first one included, is an OCCURRENCE or EXCEPTION by its own type. The SERIES item
+is the series master itself, which the caller reads (`GET /me/events/{seriesMasterId}`) and
+passes in: `parse_page` emits it, under the master's id, ahead of the first instance of that
+series on each page (an idempotent upsert, so repeating it on later pages is harmless). A
+master that is gone (404) makes the SERIES item CANCELLED: the whole series was deleted. So the
+series never depends on one instance: moving, answering or cancelling the first occurrence
+only touches that occurrence, and a full listing and an incremental one agree.
 """
 
 from __future__ import annotations
@@ -44,51 +48,60 @@ _RESPONSE = {
 _PRIVATE = frozenset({"private", "confidential"})
 
 def parse_page(
-    items: Iterable[Event | RemovedEvent], first_starts: Mapping[str, datetime | None]
+    items: Iterable[Event | RemovedEvent], masters: Mapping[str, Event | None]
 ) -> list[ProviderEvent]:
-    """Every item of one delta page, in order. `first_starts` maps a series master id to its
-    first occurrence's start (`series_first_start`), or None when the master is unknown."""
+    """Every item of one delta page, in order, each series' SERIES item (`parse_series`) just
+    before its first instance on the page. `masters` maps a seriesMasterId to its master as
+    `GET /me/events/{id}` answers it, or None when that answered 404 (the series is gone); a
+    series missing from `masters` gets no SERIES item."""
     events = []
+    emitted: set[str] = set()
     for item in items:
         if "@removed" in item:
             events.append(ProviderEvent(provider_event_id=item["id"], removed=True))
             continue
         event = cast(Event, item)
         master_id = event.get("seriesMasterId")
-        events.append(parse_event(event, first_starts.get(master_id) if master_id else None))
+        if master_id and master_id not in emitted and master_id in masters:
+            emitted.add(master_id)
+            events.append(parse_series(master_id, masters[master_id]))
+        events.append(parse_event(event))
     return events
 
 
-def parse_event(item: Event, series_start: datetime | None = None) -> ProviderEvent:
-    """One (not removed) calendarView item as a `ProviderEvent`.
+def parse_series(master_id: str, master: Event | None) -> ProviderEvent:
+    """The SERIES item of a series from its master: the master's own fields (its start and end
+    are the first occurrence's), or CANCELLED with nothing else when the master is gone."""
+    if master is None:
+        return ProviderEvent(
+            provider_event_id=master_id, kind=EventKind.SERIES, status=EventStatus.CANCELLED
+        )
+    return parse_event(cast(Event, {**master, "id": master_id, "type": "seriesMaster"}))
 
-    Kind: `singleInstance` → SINGLE; `exception` → EXCEPTION; `occurrence` → OCCURRENCE, except
-    the occurrence whose start equals `series_start` (the first of its series), which becomes
-    SERIES with `provider_event_id` = seriesMasterId and `extra["occurrence_id"]` = its own id.
-    OCCURRENCE/EXCEPTION carry `series_id` and `original_start`. `isCancelled` → CANCELLED,
-    every other event CONFIRMED (Graph has no tentative event status). An `occurrence` is
-    only cancelled when its whole series is (one cancelled instance becomes an `exception`), so
-    the first one is then SERIES/CANCELLED and the rest OCCURRENCE/CANCELLED.
+
+def parse_event(item: Event) -> ProviderEvent:
+    """One (not removed) Graph event as a `ProviderEvent`.
+
+    Kind by Graph's `type`: `singleInstance` → SINGLE; `seriesMaster` → SERIES (never in a
+    calendarView page: see `parse_series`); `occurrence` → OCCURRENCE and `exception` →
+    EXCEPTION, both with `series_id` = seriesMasterId and `original_start`. `isCancelled` →
+    CANCELLED, every other event CONFIRMED (Graph has no tentative event status). An
+    `occurrence` is only cancelled when its whole series is (one cancelled instance becomes an
+    `exception`, or leaves the view).
     """
     start = item.get("start")
     end = item.get("end")
     all_day = item.get("isAllDay", False)
     starts_at = parse_when(start, all_day) if start else None
-    event_id = item["id"]
-    provider_id = event_id
     kind = EventKind.SINGLE
-    series_id = item.get("seriesMasterId")
+    series_id = None
     original_start = None
-    extra: dict[str, str] = {}
     event_type = item.get("type")
-    first = series_start is not None and starts_at == series_start
-    if event_type == "occurrence" and series_id and first:
-        provider_id, kind, series_id = series_id, EventKind.SERIES, None
-        extra = {"occurrence_id": event_id}
-    elif event_type in ("occurrence", "exception"):
+    if event_type in ("occurrence", "exception"):
         kind = EventKind.OCCURRENCE if event_type == "occurrence" else EventKind.EXCEPTION
+        series_id = item.get("seriesMasterId")
         original_start = _original_start(item, all_day) or starts_at
-    elif event_type == "seriesMaster":  # not sent by calendarView; read whole if ever it is
+    elif event_type == "seriesMaster":
         kind = EventKind.SERIES
     organizer = item.get("organizer")
     organizer_email = (organizer.get("emailAddress") or {}).get("address") if organizer else None
@@ -97,7 +110,7 @@ def parse_event(item: Event, series_start: datetime | None = None) -> ProviderEv
     created = item.get("createdDateTime")
     updated = item.get("lastModifiedDateTime")
     return ProviderEvent(
-        provider_event_id=provider_id,
+        provider_event_id=item["id"],
         kind=kind,
         status=EventStatus.CANCELLED if item.get("isCancelled") else EventStatus.CONFIRMED,
         ical_uid=item.get("iCalUId"),
@@ -116,16 +129,7 @@ def parse_event(item: Event, series_start: datetime | None = None) -> ProviderEv
         created_at=parse_timestamp(created) if created else None,
         updated_at=parse_timestamp(updated) if updated else None,
         etag=item.get("@odata.etag"),
-        extra=extra,
     )
-
-
-def series_first_start(master: Event) -> datetime | None:
-    """The start of a series master's first occurrence, in the form `parse_event` gives an
-    occurrence's `starts_at` (so the two compare equal): Graph's master `start` is the first
-    occurrence's. None when the master has no start."""
-    start = master.get("start")
-    return parse_when(start, master.get("isAllDay", False)) if start else None
 
 
 def parse_attendees(

@@ -3,7 +3,9 @@
 A :class:`FaultInjector` holds a list of active :class:`Fault` rules and exposes an aiohttp
 middleware. For every request outside ``/_sandbox/`` the first matching rule that fires decides
 what happens; the provider supplies ``render_error(status, retry_after)`` so the error body is the
-provider's own format (Google JSON error, Microsoft Graph error).
+provider's own format (Google JSON error, Microsoft Graph error). Its ``page_cap`` makes change
+feeds answer with short pages (a server may always return fewer items than asked for), so every
+round spans several pages.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class FaultInjector:
         self._faults: dict[str, Fault] = {}
         self._ids = itertools.count(1)
         self.injected: collections.Counter[str] = collections.Counter()
+        # At most this many items per change-feed page (None: as many as the client asks).
+        self.page_cap: int | None = None
 
     @property
     def active(self) -> int:
@@ -95,9 +99,17 @@ class FaultInjector:
         self._faults.clear()
 
     def reset(self) -> None:
-        """Drop every rule and zero the counter (sandbox reset)."""
+        """Drop every rule, the page cap, and zero the counter (sandbox reset)."""
         self._faults.clear()
         self.injected.clear()
+        self.page_cap = None
+
+    def cap_page(self, size: int) -> int:
+        """The page size a change-feed request gets: ``size``, or less under ``page_cap``."""
+        if self.page_cap is None or size <= self.page_cap:
+            return size
+        self.injected["short_page"] += 1
+        return self.page_cap
 
     def pick(self, request: web.Request) -> Fault | None:
         """Return the fault to apply to ``request`` (consuming one of its next_n), or None."""

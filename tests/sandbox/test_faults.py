@@ -1,14 +1,20 @@
 """Fault injection (sync/sandbox/faults.py) through the Google sandbox over real HTTP:
-rate limits with Retry-After, 5xx, timeouts, connection resets, latency; nextN/probability."""
+rate limits with Retry-After, 5xx, timeouts, connection resets, latency; nextN/probability;
+short change-feed pages (page_cap) in both sandboxes."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
 
+from sync.credentials import StaticToken
+from sync.google.client import GoogleCalendarClient
+from sync.microsoft.client import GraphCalendarClient
 from sync.sandbox.faults import Fault, FaultInjector, FaultKind, fault_from_json
+from sync.sandbox.runner import start_sandboxes
 from tests.sandbox.conftest import GoogleHarness
 
 EVENTS = "/calendar/v3/calendars/primary/events"
@@ -138,3 +144,47 @@ def test_fault_from_json_maps_camel_case() -> None:
     for bad in ({"kind": "rate_limit", "probability": 2}, {"kind": "rate_limit", "nextN": 0}, {}):
         with pytest.raises(ValueError):
             fault_from_json(bad)
+
+
+@pytest.mark.parametrize("provider", ["GOOGLE", "MICROSOFT"])
+async def test_page_cap_splits_a_change_feed_into_short_pages(provider: str) -> None:
+    """Under `page_cap` a full round of five events takes three pages, and nothing is lost."""
+    running = await start_sandboxes()
+    owner = "pages@acme.test"
+    try:
+        async with aiohttp.ClientSession() as http:
+            client: GoogleCalendarClient | GraphCalendarClient
+            if provider == "GOOGLE":
+                sandbox = running.google
+                sandbox.create_user(owner)
+                for hour in range(5):
+                    when = f"2030-01-01T{10 + hour:02d}:00:00Z"
+                    sandbox.ui_create_event(
+                        owner, {"summary": "x", "start": {"dateTime": when},
+                                "end": {"dateTime": when}}
+                    )
+                token = sandbox.oauth.issue_access_token(owner, "sandbox", "calendar")
+                client = GoogleCalendarClient(http, running.google_url, StaticToken(token))
+            else:
+                graph = running.microsoft
+                graph.create_user(owner)
+                for hour in range(5):
+                    when = {"dateTime": f"2030-01-01T{10 + hour:02d}:00:00", "timeZone": "UTC"}
+                    graph.create_event(owner, {"subject": "x", "start": when, "end": when})
+                token = graph.issue_access_token(owner)
+                client = GraphCalendarClient(http, running.microsoft_url, StaticToken(token))
+            injector = running.google.faults if provider == "GOOGLE" else running.microsoft.faults
+            injector.page_cap = 2
+            cursor, pages, ids = None, 0, set()
+            window = datetime(2029, 12, 1, tzinfo=UTC)
+            while True:
+                page = await client.fetch_changes(cursor, window_start=window)
+                pages += 1
+                ids |= {e.provider_event_id for e in page.events}
+                cursor = page.cursor
+                if page.complete:
+                    break
+    finally:
+        await running.close()
+    assert (pages, len(ids)) == (3, 5)
+    assert injector.injected["short_page"] == 3

@@ -106,6 +106,7 @@ async def test_duplicate_and_reorder_quirks(google: GoogleHarness, receiver: Rec
     await google.sandbox.push.drain()
     numbers = [int(r["headers"]["X-Goog-Message-Number"]) for r in receiver.requests]
     assert numbers == [1, 3, 3, 2, 2]
+    assert google.sandbox.push.faults == {"push_duplicated": 2, "push_reordered": 2}
 
 
 async def test_failed_delivery_is_logged_and_dropped(
@@ -144,6 +145,7 @@ async def test_dropped_messages_are_logged_not_sent(
     assert [int(r["headers"]["X-Goog-Message-Number"]) for r in receiver.requests] == [1, 3]
     log = (await google.control("GET", "/_sandbox/notifications"))["notifications"]
     assert [n["messageNumber"] for n in log if n["error"]] == [2]
+    assert google.sandbox.push.faults == {"push_dropped": 1}
 
 
 async def test_control_lists_and_expires_channels(

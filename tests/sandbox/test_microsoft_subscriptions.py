@@ -157,6 +157,23 @@ async def test_held_notifications_released_reversed_and_duplicated(microsoft, gr
     notes = await graph_receiver.wait_for(4)
     assert [n["resourceData"]["id"] for n in notes] == [
         second["id"], second["id"], first["id"], first["id"]]
+    assert microsoft.sandbox.subscriptions.faults == {"push_reordered": 2, "push_duplicated": 2}
+
+
+async def test_dropped_notifications_are_logged_not_sent(microsoft, graph_receiver):
+    await _subscribe(microsoft, graph_receiver)
+    assert await microsoft.control("POST", "/_sandbox/notifications/drop",
+                                   json={"count": 1}) == {"drop": 1}
+    first = microsoft.sandbox.create_event(microsoft.email, EVENT)
+    second = microsoft.sandbox.create_event(microsoft.email, {**EVENT, "subject": "Second"})
+    notes = await graph_receiver.wait_for(1)
+    await microsoft.sandbox.drain_notifications()
+    assert [n["resourceData"]["id"] for n in graph_receiver.notifications] == [second["id"]]
+    log = await microsoft.control("GET", "/_sandbox/notifications")
+    lost = [d for d in log["value"] if d["error"]]
+    assert [d["payload"]["value"][0]["resourceData"]["id"] for d in lost] == [first["id"]]
+    assert microsoft.sandbox.subscriptions.faults == {"push_dropped": 1}
+    assert notes
 
 
 async def test_duplicate_mode_sends_every_notification_twice(microsoft, graph_receiver):

@@ -188,28 +188,43 @@ async def test_invalidated_delta_token_raises_cursor_expired(graph: Graph) -> No
         await graph.client.fetch_changes(pages[-1].cursor, window_start=WINDOW_START)
 
 
-async def test_weekly_series_has_one_series_item_and_exceptions(graph: Graph) -> None:
+def _series_items(events: list[ProviderEvent]) -> dict[str, ProviderEvent]:
+    """The SERIES items by id (a series' item comes again on every page with its instances)."""
+    return {e.provider_event_id: e for e in events if e.kind is EventKind.SERIES}
+
+
+async def test_weekly_series_item_is_its_master_and_instances_keep_their_kind(
+    graph: Graph,
+) -> None:
     monday = NOW + (7 - NOW.weekday()) * DAY
     master_id = await create_weekly(graph, monday, weeks=6)
     events, pages = await graph.round()
-    series = [e for e in events if e.kind is EventKind.SERIES]
-    assert len(series) == 1
-    assert series[0].provider_event_id == master_id
-    assert series[0].starts_at == monday
+    assert len(pages) > 1  # 6 instances over pages of PAGE_SIZE
+    series = _series_items(events)
+    assert list(series) == [master_id]
+    assert series[master_id].starts_at == monday
+    assert series[master_id].title == "Weekly sync"
+    assert events[0].provider_event_id == master_id  # ahead of its instances
     occurrences = {
         e.original_start: e for e in events if e.kind is EventKind.OCCURRENCE and e.original_start
     }
-    assert sorted(occurrences) == [monday + 7 * n * DAY for n in range(1, 6)]
+    assert sorted(occurrences) == [monday + 7 * n * DAY for n in range(6)]
     assert {e.series_id for e in occurrences.values()} == {master_id}
 
+    first = occurrences[monday].provider_event_id
     moved = occurrences[monday + 14 * DAY].provider_event_id
     cancelled = occurrences[monday + 28 * DAY].provider_event_id
     new_start = monday + 15 * DAY
     await graph.control("PATCH", f"{EVENTS}/{moved}", json=meeting("Weekly (moved)", new_start))
     await graph.control("POST", f"{EVENTS}/{cancelled}/cancel")  # Olga cancels that week
+    await graph.control(
+        "PATCH", f"{EVENTS}/{first}", json=meeting("Kick-off", monday + DAY / 4, minutes=30)
+    )
     changed, pages = await graph.round(pages[-1].cursor)
     assert sorted((e.provider_event_id, e.kind, e.status) for e in changed) == sorted(
         [
+            (master_id, EventKind.SERIES, EventStatus.CONFIRMED),
+            (first, EventKind.EXCEPTION, EventStatus.CONFIRMED),
             (moved, EventKind.EXCEPTION, EventStatus.CONFIRMED),
             (cancelled, EventKind.EXCEPTION, EventStatus.CANCELLED),
         ]
@@ -217,23 +232,27 @@ async def test_weekly_series_has_one_series_item_and_exceptions(graph: Graph) ->
     by_id = {e.provider_event_id: e for e in changed}
     assert by_id[moved].starts_at == new_start
     assert by_id[moved].original_start == monday + 14 * DAY
+    assert by_id[first].original_start == monday
     assert by_id[cancelled].series_id == master_id
+    assert by_id[master_id].starts_at == monday  # the series still starts where it did
 
-    again, _ = await graph.round()  # a fresh full round sees the same shape
-    assert sorted(e.kind for e in again) == sorted(
-        [EventKind.SERIES] + [EventKind.OCCURRENCE] * 3 + [EventKind.EXCEPTION] * 2
+    again, _ = await graph.round()  # a fresh full round: the same series, the same shape
+    assert list(_series_items(again)) == [master_id]
+    assert sorted(e.kind for e in again if e.kind is not EventKind.SERIES) == sorted(
+        [EventKind.OCCURRENCE] * 3 + [EventKind.EXCEPTION] * 3
     )
     assert graph.master_reads() == 1  # cached across pages and rounds
 
     await graph.control("DELETE", f"{EVENTS}/{master_id}")
     removed, _ = await graph.round(pages[-1].cursor)
-    assert all(e.removed for e in removed)
-    removed_ids = {e.provider_event_id for e in removed}
-    assert series[0].extra["occurrence_id"] in removed_ids  # how the series' removal is seen
-    assert {moved, cancelled} <= removed_ids and len(removed_ids) == 6
+    assert all(e.removed for e in removed)  # stubs of its instances, which name no series
+    assert {moved, cancelled, first} <= {e.provider_event_id for e in removed}
+    assert len(removed) == 6
+    fresh = GraphCalendarClient(graph.http, graph.url, StaticToken(graph.token))
+    assert await fresh.gone_series([master_id]) == {master_id}
 
 
-async def test_rescheduled_series_names_its_new_first_occurrence(graph: Graph) -> None:
+async def test_rescheduled_series_keeps_its_id_with_the_new_first_start(graph: Graph) -> None:
     monday = NOW + (7 - NOW.weekday()) * DAY
     master_id = await create_weekly(graph, monday, weeks=4)
     _, pages = await graph.round()
@@ -244,9 +263,24 @@ async def test_rescheduled_series_names_its_new_first_occurrence(graph: Graph) -
         json={**meeting("Weekly sync", later, minutes=30), "recurrence": weekly(later, 4)},
     )
     changed, _ = await graph.round(pages[-1].cursor)
-    series = [e for e in changed if e.kind is EventKind.SERIES]
-    assert [(e.provider_event_id, e.starts_at) for e in series] == [(master_id, later)]
+    series = _series_items(changed)
+    assert [(e.provider_event_id, e.starts_at) for e in series.values()] == [(master_id, later)]
     assert graph.master_reads() == 2  # the series changed, so its master was read again
+
+
+async def test_gone_series_are_deleted_or_have_nothing_left_in_the_window(graph: Graph) -> None:
+    monday = NOW + (7 - NOW.weekday()) * DAY
+    kept = await create_weekly(graph, monday, weeks=2)
+    emptied = await create_weekly(graph, monday + DAY, weeks=2)
+    deleted = await create_weekly(graph, monday + 2 * DAY, weeks=2)
+    events, _ = await graph.round()
+    for event in events:
+        if event.series_id == emptied:
+            await graph.control("DELETE", f"{EVENTS}/{event.provider_event_id}")
+    await graph.control("DELETE", f"{EVENTS}/{deleted}")
+    fresh = GraphCalendarClient(graph.http, graph.url, StaticToken(graph.token))
+    await fresh.fetch_changes(None, window_start=WINDOW_START)  # sets the window
+    assert await fresh.gone_series([kept, emptied, deleted]) == {emptied, deleted}
 
 
 async def test_secondary_calendar_events_never_appear(graph: Graph) -> None:
@@ -297,9 +331,7 @@ async def test_series_masters_are_read_once_per_series(graph: Graph) -> None:
     small = [await create_weekly(graph, monday + n * DAY, weeks=3) for n in (1, 2, 3)]
     events, pages = await graph.round()
     assert len(pages) == (50 + 9 + PAGE_SIZE - 1) // PAGE_SIZE
-    assert sorted(e.provider_event_id for e in events if e.kind is EventKind.SERIES) == sorted(
-        [big, *small]
-    )
+    assert sorted(_series_items(events)) == sorted([big, *small])
     assert graph.master_reads() == 4
 
 

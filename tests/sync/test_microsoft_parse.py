@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sync.microsoft.parse import parse_event, parse_page, series_first_start
+from sync.microsoft.parse import parse_event, parse_page, parse_series
 from sync.microsoft.wire import Event, RemovedEvent
 from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
 
@@ -85,7 +85,6 @@ def _master(**changes: Any) -> Event:
 
 FIRST = _instance("occurrence", "AAMkOcc-1", "2026-12-07T09:00:00")
 SECOND = _instance("occurrence", "AAMkOcc-2", "2026-12-14T09:00:00")
-SERIES_START = series_first_start(_master())
 
 
 def _utc(
@@ -153,7 +152,7 @@ def test_text_body_is_the_description_html_body_gives_its_preview() -> None:
 
 
 def test_plain_occurrence_belongs_to_its_series() -> None:
-    event = parse_event(SECOND, SERIES_START)
+    event = parse_event(SECOND)
     assert event.kind is EventKind.OCCURRENCE
     assert event.provider_event_id == "AAMkOcc-2"
     assert event.series_id == MASTER_ID
@@ -161,33 +160,45 @@ def test_plain_occurrence_belongs_to_its_series() -> None:
     assert event.extra == {}
 
 
-def test_first_occurrence_stands_for_the_series_under_the_master_id() -> None:
-    event = parse_event(FIRST, SERIES_START)
+def test_first_occurrence_is_an_occurrence_like_the_others() -> None:
+    event = parse_event(FIRST)
+    assert (event.kind, event.provider_event_id) == (EventKind.OCCURRENCE, "AAMkOcc-1")
+    assert event.series_id == MASTER_ID
+    assert event.original_start == _utc(2026, 12, 7, 9)
+
+
+def test_series_item_is_the_master_under_its_id() -> None:
+    master = _master(subject="Weekly sync", iCalUId="040000008200E00074C5B7101A82E008000000SER")
+    event = parse_series(MASTER_ID, master)
     assert event.kind is EventKind.SERIES
     assert event.provider_event_id == MASTER_ID
-    assert event.extra == {"occurrence_id": "AAMkOcc-1"}
+    assert event.status is EventStatus.CONFIRMED
+    assert event.extra == {}
     assert event.series_id is None and event.original_start is None
-    assert event.starts_at == _utc(2026, 12, 7, 9)
-    # The occurrence's own details, not the master's.
-    assert event.title == "Quarterly review" and len(event.attendees) == 1
+    # The master's own details: its start and end are the first occurrence's.
+    assert event.title == "Weekly sync"
+    assert event.ical_uid == "040000008200E00074C5B7101A82E008000000SER"
+    assert (event.starts_at, event.ends_at) == (_utc(2026, 12, 7, 9), _utc(2026, 12, 7, 10))
+    assert event.attendees == (
+        Attendee("dana@fabrikam.example", "Dana Fabrikam", Response.ACCEPTED),
+    )
 
 
-def test_first_occurrence_without_a_known_master_stays_an_occurrence() -> None:
-    assert parse_event(FIRST, None).kind is EventKind.OCCURRENCE
+def test_gone_master_is_a_cancelled_series_item() -> None:
+    assert parse_series(MASTER_ID, None) == ProviderEvent(
+        provider_event_id=MASTER_ID, kind=EventKind.SERIES, status=EventStatus.CANCELLED
+    )
 
 
-def test_first_all_day_occurrence_matches_its_all_day_master() -> None:
+def test_cancelled_master_cancels_the_series_item() -> None:
+    event = parse_series(MASTER_ID, _master(isCancelled=True, subject="Canceled: Weekly sync"))
+    assert (event.kind, event.status) == (EventKind.SERIES, EventStatus.CANCELLED)
+
+
+def test_all_day_occurrence_original_start_is_midnight_utc_of_its_day() -> None:
     day = {"isAllDay": True, "originalStartTimeZone": "W. Europe Standard Time"}
     master = _master(
         **day,
-        start={"dateTime": "2026-12-07T00:00:00.0000000", "timeZone": "W. Europe Standard Time"},
-    )
-    first = _instance(
-        "occurrence",
-        "AAMkOcc-d1",
-        "2026-12-07T00:00:00",
-        **day,
-        originalStart="2026-12-06T23:00:00Z",
         start={"dateTime": "2026-12-07T00:00:00.0000000", "timeZone": "W. Europe Standard Time"},
         end={"dateTime": "2026-12-08T00:00:00.0000000", "timeZone": "W. Europe Standard Time"},
     )
@@ -200,9 +211,13 @@ def test_first_all_day_occurrence_matches_its_all_day_master() -> None:
         start={"dateTime": "2026-12-14T00:00:00.0000000", "timeZone": "W. Europe Standard Time"},
         end={"dateTime": "2026-12-15T00:00:00.0000000", "timeZone": "W. Europe Standard Time"},
     )
-    start = series_first_start(master)
-    assert parse_event(first, start).kind is EventKind.SERIES
-    later = parse_event(second, start)
+    series = parse_series(MASTER_ID, master)
+    assert (series.all_day, series.starts_at, series.ends_at) == (
+        True,
+        _utc(2026, 12, 7),
+        _utc(2026, 12, 8),
+    )
+    later = parse_event(second)
     assert later.kind is EventKind.OCCURRENCE
     # Midnight (Berlin) as Chronik's all-day instant: midnight UTC of that day.
     assert later.original_start == _utc(2026, 12, 14)
@@ -217,7 +232,7 @@ def test_moved_occurrence_is_an_exception_with_its_original_start() -> None:
         start={"dateTime": "2026-12-22T15:00:00.0000000", "timeZone": "UTC"},
         end={"dateTime": "2026-12-22T16:00:00.0000000", "timeZone": "UTC"},
     )
-    event = parse_event(moved, SERIES_START)
+    event = parse_event(moved)
     assert event.kind is EventKind.EXCEPTION
     assert event.provider_event_id == "AAMkOcc-3"
     assert event.series_id == MASTER_ID
@@ -226,9 +241,11 @@ def test_moved_occurrence_is_an_exception_with_its_original_start() -> None:
     assert event.status is EventStatus.CONFIRMED
 
 
-def test_edited_first_occurrence_is_an_exception_not_the_series() -> None:
+def test_edited_first_occurrence_is_an_exception_of_the_series() -> None:
     edited = _instance("exception", "AAMkOcc-1", "2026-12-07T09:00:00", subject="Kick-off")
-    assert parse_event(edited, SERIES_START).kind is EventKind.EXCEPTION
+    event = parse_event(edited)
+    assert (event.kind, event.provider_event_id) == (EventKind.EXCEPTION, "AAMkOcc-1")
+    assert event.series_id == MASTER_ID
 
 
 def test_cancelled_occurrence_is_a_cancelled_exception() -> None:
@@ -239,20 +256,20 @@ def test_cancelled_occurrence_is_a_cancelled_exception() -> None:
         isCancelled=True,
         subject="Canceled: Quarterly review",
     )
-    event = parse_event(cancelled, SERIES_START)
+    event = parse_event(cancelled)
     assert (event.kind, event.status) == (EventKind.EXCEPTION, EventStatus.CANCELLED)
     assert event.original_start == _utc(2026, 12, 28, 9)
 
 
 def test_cancelled_series_cancels_its_series_item_and_leaves_occurrences_quiet() -> None:
-    first = parse_event(
-        _instance("occurrence", "AAMkOcc-1", "2026-12-07T09:00:00", isCancelled=True), SERIES_START
-    )
-    later = parse_event(
-        _instance("occurrence", "AAMkOcc-2", "2026-12-14T09:00:00", isCancelled=True), SERIES_START
-    )
-    assert (first.kind, first.status) == (EventKind.SERIES, EventStatus.CANCELLED)
-    assert (later.kind, later.status) == (EventKind.OCCURRENCE, EventStatus.CANCELLED)
+    first = _instance("occurrence", "AAMkOcc-1", "2026-12-07T09:00:00", isCancelled=True)
+    later = _instance("occurrence", "AAMkOcc-2", "2026-12-14T09:00:00", isCancelled=True)
+    events = parse_page([first, later], {MASTER_ID: _master(isCancelled=True)})
+    assert [(e.provider_event_id, e.kind, e.status) for e in events] == [
+        (MASTER_ID, EventKind.SERIES, EventStatus.CANCELLED),
+        ("AAMkOcc-1", EventKind.OCCURRENCE, EventStatus.CANCELLED),
+        ("AAMkOcc-2", EventKind.OCCURRENCE, EventStatus.CANCELLED),
+    ]
 
 
 def test_cancelled_single_instance_is_a_cancelled_single() -> None:
@@ -272,19 +289,29 @@ def test_removed_stub_is_a_removal_with_nothing_else() -> None:
     assert parse_page([stub], {}) == [ProviderEvent(provider_event_id="AAMkOcc-1", removed=True)]
 
 
-def test_page_resolves_each_occurrence_against_its_own_series() -> None:
+def test_page_puts_each_series_item_before_its_first_instance_once() -> None:
     other = _instance(
         "occurrence", "AAMkOcc-x", "2026-12-14T09:00:00", seriesMasterId="AAMkAOther="
     )
+    moved_first = _instance("exception", "AAMkOcc-1", "2026-12-07T09:00:00", subject="Kick-off")
     events = parse_page(
-        [_single(), FIRST, SECOND, other], {MASTER_ID: SERIES_START, "AAMkAOther=": None}
+        [_single(), moved_first, SECOND, other],
+        {MASTER_ID: _master(subject="Weekly sync"), "AAMkAOther=": None},
     )
-    assert [(e.kind, e.provider_event_id) for e in events] == [
-        (EventKind.SINGLE, "AAMkAGI2THVSAAA="),
-        (EventKind.SERIES, MASTER_ID),
-        (EventKind.OCCURRENCE, "AAMkOcc-2"),
-        (EventKind.OCCURRENCE, "AAMkOcc-x"),
+    assert [(e.kind, e.provider_event_id, e.status) for e in events] == [
+        (EventKind.SINGLE, "AAMkAGI2THVSAAA=", EventStatus.CONFIRMED),
+        (EventKind.SERIES, MASTER_ID, EventStatus.CONFIRMED),
+        (EventKind.EXCEPTION, "AAMkOcc-1", EventStatus.CONFIRMED),
+        (EventKind.OCCURRENCE, "AAMkOcc-2", EventStatus.CONFIRMED),
+        # The other series' master answered 404: the whole series is gone.
+        (EventKind.SERIES, "AAMkAOther=", EventStatus.CANCELLED),
+        (EventKind.OCCURRENCE, "AAMkOcc-x", EventStatus.CONFIRMED),
     ]
+    assert events[1].title == "Weekly sync"
+
+
+def test_series_without_a_read_master_gets_no_series_item() -> None:
+    assert [e.kind for e in parse_page([SECOND], {})] == [EventKind.OCCURRENCE]
 
 
 def test_private_and_confidential_are_private_personal_is_not() -> None:

@@ -87,7 +87,7 @@ def render_page(calendar: Calendar, items: list[bytes], extra: dict[str, str]) -
 
 def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, str]) -> bytes:
     """Answer one events.list request (any page) as response bytes."""
-    size = _page_size(params)
+    size = sandbox.faults.cap_page(_page_size(params))
     page_token = params.get("pageToken")
     if page_token:
         snapshot = sandbox.page_snapshots.get(page_token)

@@ -3,12 +3,13 @@
 Messages are queued by the state when something changes and POSTed by a worker task per
 channel, never inline in the request that made the change. A failed delivery is logged and
 dropped (Google does not retry either). ``settings`` lets tests ask for duplicated, reordered,
-dropped or delayed deliveries.
+dropped or delayed deliveries; ``faults`` counts the quirks applied, by kind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable
@@ -60,6 +61,8 @@ class PushDispatcher:
         self._pending = 0
         self.settings = PushSettings()
         self.log: list[dict[str, Any]] = []
+        # Quirks applied so far: push_duplicated, push_reordered, push_dropped.
+        self.faults: collections.Counter[str] = collections.Counter()
 
     def enqueue(self, channel: Channel, state: str) -> None:
         """Queue one message for ``channel`` (numbered now, so numbers follow change order)."""
@@ -94,6 +97,7 @@ class PushDispatcher:
             self._idle.set()
         self.settings = PushSettings()
         self.log.clear()
+        self.faults.clear()
 
     async def close(self) -> None:
         """Stop the workers and close the HTTP session."""
@@ -117,15 +121,21 @@ class PushDispatcher:
                 while not queue.empty():
                     batch.append(queue.get_nowait())
                 batch.reverse()
+                if len(batch) > 1:
+                    self.faults["push_reordered"] += len(batch)
             for message in batch:
                 try:
                     if self.settings.drop > 0:
                         self.settings.drop -= 1
+                        self.faults["push_dropped"] += 1
                         self._record(message, None, "dropped (sandbox push setting)")
                         continue
                     if self.settings.delay_s > 0:
                         await asyncio.sleep(self.settings.delay_s)
-                    for _ in range(1 + max(0, self.settings.duplicate)):
+                    copies = max(0, self.settings.duplicate)
+                    if copies:
+                        self.faults["push_duplicated"] += copies
+                    for _ in range(1 + copies):
                         await self._deliver(message)
                 finally:
                     self._pending -= 1

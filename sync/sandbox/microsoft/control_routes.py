@@ -44,6 +44,7 @@ Mail and push
                                                   -> {"released": n} (batch: one POST per
                                                   subscription with every held notification)
   POST   /_sandbox/notifications/duplicate        {"enabled"} send every notification twice
+  POST   /_sandbox/notifications/drop             {"count"} lose the next count notifications
   GET    /_sandbox/subscriptions                  -> {"value": [every subscription]}
   POST   /_sandbox/subscriptions/expire           {"id"?} -> {"expired": n}
 
@@ -264,6 +265,15 @@ async def duplicate_notifications(request: web.Request) -> web.Response:
     return _json({"duplicate": _sandbox(request).subscriptions.duplicate})
 
 
+async def drop_notifications(request: web.Request) -> web.Response:
+    body = await _body(request)
+    count = int(body.get("count", 1))
+    if count < 0:
+        raise web.HTTPBadRequest(text="count must be >= 0")
+    _sandbox(request).subscriptions.drop = count
+    return _json({"drop": count})
+
+
 async def all_subscriptions(request: web.Request) -> web.Response:
     return _json({"value": [s.to_json() | {"userEmail": s.email}
                             for s in _sandbox(request).subscriptions.items.values()]})
@@ -303,5 +313,6 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sandbox/notifications/hold", hold_notifications)
     r.add_post("/_sandbox/notifications/release", release_notifications)
     r.add_post("/_sandbox/notifications/duplicate", duplicate_notifications)
+    r.add_post("/_sandbox/notifications/drop", drop_notifications)
     r.add_get("/_sandbox/subscriptions", all_subscriptions)
     r.add_post("/_sandbox/subscriptions/expire", expire_subscriptions)

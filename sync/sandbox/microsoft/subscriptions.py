@@ -8,12 +8,14 @@ create fails with 400 ``ValidationError``. Outlook event subscriptions live at m
 are renewed by PATCHing ``expirationDateTime``. Each change of a user's event is queued (never
 delivered inside the request that made it) and POSTed once per live subscription; failures are
 logged and dropped, as Graph does after its retries. Delivery can be held, then released reversed
-and/or duplicated, to test a client's handling of out-of-order and repeated notifications.
+and/or duplicated, to test a client's handling of out-of-order and repeated notifications; the
+next ``drop`` notifications can be lost. ``faults`` counts every quirk applied, by kind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -101,6 +103,9 @@ class Subscriptions:
         self.delivered: list[Delivery] = []
         self.hold = False
         self.duplicate = False
+        self.drop = 0
+        # Quirks applied so far: push_duplicated, push_reordered, push_dropped.
+        self.faults: collections.Counter[str] = collections.Counter()
         self._held: list[Delivery] = []
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._session: aiohttp.ClientSession | None = None
@@ -200,6 +205,8 @@ class Subscriptions:
         self._held.clear()
         self.hold = False
         self.duplicate = False
+        self.drop = 0
+        self.faults.clear()
 
     # -- notifications --------------------------------------------------------------------------
 
@@ -235,8 +242,9 @@ class Subscriptions:
         send them). Returns how many notifications were held."""
         held, self._held, self.hold = self._held, [], False
         count = len(held)
-        if reverse:
+        if reverse and count > 1:
             held.reverse()
+            self.faults["push_reordered"] += count
         if batch:
             merged: dict[str, Delivery] = {}
             for delivery in held:
@@ -245,19 +253,26 @@ class Subscriptions:
                 first.payload["value"].extend(delivery.payload["value"])
             held = list(merged.values())
         for delivery in held:
-            self._queue.put_nowait(delivery)
-            if duplicate:
-                self._queue.put_nowait(Delivery(delivery.subscription_id, delivery.url,
-                                                delivery.payload))
+            self._enqueue(delivery, duplicate=duplicate)
         return count
 
     @property
     def held(self) -> int:
         return len(self._held)
 
-    def _enqueue(self, delivery: Delivery) -> None:
+    def _enqueue(self, delivery: Delivery, *, duplicate: bool | None = None) -> None:
+        """Queue one POST (twice when duplicating: ``duplicate``, else the sandbox setting),
+        or lose it while ``drop`` lasts."""
+        if self.drop > 0:
+            # Lost on the way, as a notification Graph gave up on: never POSTed.
+            self.drop -= 1
+            self.faults["push_dropped"] += 1
+            delivery.error = "dropped (sandbox setting)"
+            self.delivered.append(delivery)
+            return
         self._queue.put_nowait(delivery)
-        if self.duplicate:
+        if self.duplicate if duplicate is None else duplicate:
+            self.faults["push_duplicated"] += 1
             self._queue.put_nowait(Delivery(delivery.subscription_id, delivery.url,
                                             delivery.payload))
 
