@@ -21,6 +21,7 @@ Profiles (tests/conftest.py): the default is fast (CI); `--hypothesis-profile=lo
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -184,9 +185,14 @@ class ConvergenceMachine(RuleBasedStateMachine):
 
     async def _listed(self) -> list[ProviderEvent]:
         h = self.harness
-        return await listed_events(
-            h.sandboxes, h.provider, self.owner, window_start=default_window_start(self.linked_at)
-        )
+        # The oracle's own reads are not the engine's: no short pages counted for them.
+        with h.full_pages():
+            return await listed_events(
+                h.sandboxes,
+                h.provider,
+                self.owner,
+                window_start=default_window_start(self.linked_at),
+            )
 
     async def _context(self) -> OracleContext:
         return await load_oracle_context(
@@ -214,12 +220,29 @@ class ConvergenceMachine(RuleBasedStateMachine):
         candidates = [e for e in self.events if wanted(e)]
         return candidates[index % len(candidates)] if candidates else None
 
+    async def _settle(self) -> None:
+        """One fault-free sync — two when the stored cursor is in the middle of a round.
+
+        Known latency (reported, not hidden): a run that resumes an interrupted round ends with
+        that round, whose pages were cut before the interruption; what changed since then
+        (and the push that announced it) waits for the next run. So a resumed round is
+        followed by one more sync, which starts a round of its own.
+        """
+        h = self.harness
+        cursor = await h.db.fetchval(
+            "SELECT sync_cursor FROM calendar_connections WHERE id = $1", self.connection_id
+        )
+        assert await h.sync(self.connection_id, steady=True) == "ok"
+        if _mid_round(h.provider, cursor):
+            h.figures.resumed_rounds += 1
+            assert await h.sync(self.connection_id, steady=True) == "ok"
+
     async def _exact_full_sync(self) -> set[Entry]:
         """Faults off, cursor expired, one full sync: the database must equal the oracle."""
         h = self.harness
         await h.calm()
         self._expire_quietly()
-        assert await h.sync(self.connection_id, steady=True) == "ok"
+        await self._settle()
         expected, _, _ = await self._expected()
         actual = await actual_timelines(h.db, self.user.account_id)
         assert actual == expected, _diff(expected, actual)
@@ -476,7 +499,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
         h = self.harness
         try:
             await h.calm()
-            assert await h.sync(self.connection_id, steady=True) == "ok"
+            await self._settle()
             expected, events, context = await self._expected()
             actual = await actual_timelines(h.db, self.user.account_id)
             etags = {e.provider_event_id: e.etag for e in events}
@@ -506,6 +529,15 @@ class ConvergenceMachine(RuleBasedStateMachine):
             await h.calm()
             h.short_pages(None)
             await self._graphql(DISCONNECT)
+
+
+def _mid_round(provider: str, cursor: str | None) -> bool:
+    """Whether a stored cursor continues a round (a page token) rather than starting one."""
+    if cursor is None:
+        return False
+    if provider == "GOOGLE":
+        return "p" in json.loads(cursor)
+    return "skiptoken" in cursor
 
 
 def _diff(expected: set[Entry], actual: set[Entry]) -> str:
