@@ -117,6 +117,7 @@ class Figures:
     meetings_compared: int = 0
     entries_compared: int = 0
     tolerated_pairs: int = 0
+    resumed_rounds: int = 0  # fault-free syncs that only finished an interrupted round
     lost: int = 0
     duplicated: int = 0
 
@@ -133,6 +134,7 @@ class Figures:
             "meetings_compared": self.meetings_compared,
             "entries_compared": self.entries_compared,
             "incremental_pairs_tolerated": self.tolerated_pairs,
+            "resumed_rounds_needing_another_sync": self.resumed_rounds,
             "lost": self.lost,
             "duplicated": self.duplicated,
         }
@@ -180,6 +182,15 @@ class Harness:
     def short_pages(self, cap: int | None) -> None:
         """Change feeds answer with at most `cap` items a page (None: as many as asked)."""
         self._injector.page_cap = cap
+
+    @contextlib.contextmanager
+    def full_pages(self) -> Iterator[None]:
+        """No page cap for a while (the oracle's listings)."""
+        cap, self._injector.page_cap = self._injector.page_cap, None
+        try:
+            yield
+        finally:
+            self._injector.page_cap = cap
 
     def expire_cursor(self, owner: str) -> None:
         if self.provider == "GOOGLE":
