@@ -34,15 +34,23 @@ def chronik_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings, log: Path) -> None:
+    def __init__(self, settings: Settings, log: Path, **extra_env: str) -> None:
         self.log = log
         self._handle = log.open("a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "worker"],
-            env=chronik_env(settings),
+            env=chronik_env(settings, **extra_env),
             stdout=self._handle,
             stderr=subprocess.STDOUT,
         )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def owns(self, lease_owner: str | None) -> bool:
+        """Whether a `lease_owner` value names this process (host:pid:random)."""
+        return lease_owner is not None and lease_owner.split(":")[-2:-1] == [str(self.pid)]
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no lease release — like a crashed machine."""
