@@ -51,6 +51,7 @@ class KillLog:
     landed: Counter[str] = field(default_factory=Counter)
     events_at_kill: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)  # waited for each kill's moment
+    phases: Counter[str] = field(default_factory=Counter)  # initial full round / incremental
 
     @property
     def kills(self) -> int:
@@ -115,5 +116,6 @@ async def kill_at(
     else:
         landed = "idle (nothing to sync)"
     log.landed[landed] += 1
+    log.phases[str(state["sync_phase"])] += 1
     log.seconds.append(round(time.monotonic() - deadline + within, 2))
     log.events_at_kill.append(int(state["events_seen"]))
