@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +28,7 @@ from db.meetings import AttendeeWrite, MeetingWrite, StoredMeeting, TimelineChan
 from db.sync_state import SyncJob
 from sync.clients import calendar_client
 from sync.credentials import Credentials
-from sync.model import ChangePage, CursorExpired, ProviderEvent
+from sync.model import Attendee, ChangePage, CursorExpired, ProviderEvent
 from sync.provider import CalendarClient, ProviderApp, ProviderError, ProviderName, PushChannel
 from sync.rules import AccountContext, Action, Stored, decide
 
@@ -345,9 +345,16 @@ def meeting_write(event: ProviderEvent, contact_ids: frozenset[int]) -> MeetingW
         provider_created_at=event.created_at,
         provider_updated_at=event.updated_at,
         etag=event.etag,
-        attendees=[
-            AttendeeWrite(a.email, a.display_name, a.response.value, a.is_organizer)
-            for a in event.attendees
-        ],
+        attendees=_one_per_address(event.attendees),
         contact_ids=contact_ids,
     )
+
+
+def _one_per_address(attendees: Iterable[Attendee]) -> list[AttendeeWrite]:
+    """The guests as stored, one per address: a provider may list an address twice (Graph
+    keeps "Ana@x.com" next to "ana@x.com"), addresses are stored lower-cased and keyed."""
+    kept: dict[str, AttendeeWrite] = {}
+    for a in attendees:
+        if a.email not in kept or (a.is_organizer and not kept[a.email].is_organizer):
+            kept[a.email] = AttendeeWrite(a.email, a.display_name, a.response.value, a.is_organizer)
+    return list(kept.values())
