@@ -27,6 +27,7 @@ def chronik_env(settings: Settings, **extra: str) -> dict[str, str]:
             "CHRONIK_GOOGLE_SANDBOX_URL": settings.google_sandbox_url or "",
             "CHRONIK_MICROSOFT_SANDBOX_URL": settings.microsoft_sandbox_url or "",
             "CHRONIK_SYNC_LEASE_SECONDS": str(settings.sync_lease_seconds),
+            "CHRONIK_DB_POOL_MAX_SIZE": str(settings.db_pool_max_size),
         }
     )
     env.update(extra)

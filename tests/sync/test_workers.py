@@ -60,7 +60,10 @@ FLEET = FleetProfile(4, 34, 16, 120.0) if LONG else FleetProfile(4, 34, 16, 10.0
 @asynccontextmanager
 async def api_only(settings: Settings, lease_seconds: float) -> AsyncIterator[RunningChronik]:
     """Chronik serving the API (and push webhooks) only: syncing is left to worker processes."""
-    quiet = settings.model_copy(update={"run_worker": False, "sync_lease_seconds": lease_seconds})
+    # Small pools: the test server's connection slots are shared with every other test.
+    quiet = settings.model_copy(
+        update={"run_worker": False, "sync_lease_seconds": lease_seconds, "db_pool_max_size": 5}
+    )
     async with running_chronik(quiet) as server:
         yield server
 
@@ -213,6 +216,86 @@ async def _request_all_but_held(db: asyncpg.Connection) -> None:
         "WHERE status = 'active' AND next_attempt_at IS DISTINCT FROM 'infinity'"
     )
     await db.execute("SELECT pg_notify('chronik_sync', 'all')")
+
+
+OUTLOOK_CRASH = CrashProfile(20_000, 20, 20, 0, 200) if LONG else CrashProfile(5_000, 6, 4, 0, 100)
+
+
+async def test_outlook_worker_killed_mid_sync_converges_to_the_oracle(
+    settings: Settings,
+    sandboxes: RunningSandboxes,
+    db: asyncpg.Connection,
+    tmp_path: Path,
+) -> None:
+    """The same on Microsoft Graph, whose cursors are delta links over a time window."""
+    profile = OUTLOOK_CRASH
+    rng = random.Random(20261126)
+    await install_lease_audit(db)
+    async with api_only(settings, lease_seconds=1.5) as chronik:
+        user = await make_user(db, "Outlook", "crash@outlook.test")
+        await link_calendar(chronik, user.token, "MICROSOFT", user.email)
+        await add_bulk_contacts(db, user.account_id, CONTACTS)
+        sandboxes.microsoft.bulk_load(
+            user.email, profile.initial_events, span_days=300, attendees=[guest(1), guest(2)]
+        )
+        connection_id = await db.fetchval(
+            "SELECT id FROM calendar_connections WHERE user_id = $1", user.user_id
+        )
+        churn = Churn(sandboxes, [("MICROSOFT", user.email)], contacts=CONTACTS, seed=3)
+        logs: list[Path] = []
+
+        def spawn() -> WorkerProcess:
+            logs.append(tmp_path / f"worker{len(logs)}.log")
+            return WorkerProcess(chronik.settings, logs[-1])
+
+        kills = KillLog()
+        worker = spawn()
+        last = profile.initial_events - 500
+        for kill in plan_kills(rng, profile.initial_kills, 0, last):
+            await kill_at(db, worker, connection_id, kill, kills, rng=rng)
+            worker = spawn()
+        for _ in range(profile.increments):
+            for _ in range(profile.increment_changes):
+                churn.step()
+            await _request_all(db)
+            [kill] = plan_kills(rng, 1, 0, 1)
+            await kill_at(db, worker, connection_id, kill, kills, rng=rng)
+            worker = spawn()
+        asked = await _request_all(db)
+        await _wait(db, CAUGHT_UP, asked, within=300 if LONG else 120)
+        worker.terminate()
+
+        verdict = await oracle_verdict(
+            db,
+            sandboxes,
+            user.account_id,
+            excluded_domains=frozenset(settings.excluded_email_domains),
+        )
+        leases = await lease_report(db)
+        found = await duplicates(db)
+        _report(
+            "outlook crash safety",
+            {
+                "events": profile.initial_events + churn.applied["create"],
+                "changes": sum(churn.applied.values()),
+                "kills": kills.kills,
+                "landed": dict(kills.landed),
+                "phases": dict(kills.phases),
+                "takeovers": leases.takeovers,
+                "expected entries": len(verdict.expected),
+                "missing": len(verdict.missing),
+                "extra": len(verdict.extra),
+                "duplicates": sum(found.values()),
+            },
+        )
+        assert kills.kills == profile.initial_kills + profile.increments
+        assert verdict.ok, verdict.explain()
+        assert len(verdict.expected) > profile.initial_events
+        assert found == dict.fromkeys(found, 0)
+        assert kills.landed["inside a page transaction"] >= 1
+        assert leases.takeovers >= 1
+        assert leases.overlaps == [] and leases.foreign_writes == []
+        assert log_problems(logs) == []
 
 
 async def _link_fleet(
