@@ -132,7 +132,12 @@ class SyncEngine:
             result.changes += changes
             cursor = page.cursor
             if page.complete:
-                break
+                if not full:
+                    break
+                # A full round lists the calendar as it was when the round began: what changed
+                # while it paged is behind the new cursor. Read it now, not at the next poll
+                # (no push channel exists yet during a first sync).
+                full, phase = False, "incremental"
         await self._ensure_push(job, client)
         return result
 
