@@ -42,7 +42,7 @@ class CrashProfile:
     increment_changes: int  # ... and these edits, moves, guest changes, cancels, deletes
 
 
-CRASH = CrashProfile(60_000, 40, 40, 1_000, 100) if LONG else CrashProfile(16_000, 12, 8, 500, 60)
+CRASH = CrashProfile(59_000, 40, 40, 1_000, 100) if LONG else CrashProfile(15_500, 12, 8, 500, 60)
 CONTACTS = 1000
 
 
@@ -92,6 +92,9 @@ CAUGHT_UP = """
 """
 
 
+ROUND_DONE = "SELECT sync_phase = 'incremental' FROM calendar_connections WHERE id = $1"
+
+
 def _report(title: str, figures: dict[str, object]) -> None:
     print(f"\n{title}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
 
@@ -128,28 +131,40 @@ async def test_worker_killed_at_twenty_points_converges_to_the_oracle(
             logs.append(tmp_path / f"worker{len(logs)}.log")
             return WorkerProcess(chronik.settings, logs[-1])
 
-        kills = KillLog()
-        changes: Counter[str] = Counter()
-        events = profile.initial_events
-        worker = spawn()
-        # Targets short of the end: a kill after the round's last page would find it idle.
-        last = profile.initial_events - 1000
-        for kill in plan_kills(rng, profile.initial_kills, 0, last):
-            await kill_at(db, worker, crashed_id, kill, kills, rng=rng)
-            worker = spawn()  # restarted at once: it must wait for the dead one's lease
-        for n in range(profile.increments):
-            # Users keep changing the calendar: the next kill lands in the incremental sync.
+        def change_both(n: int) -> Counter[str]:
+            """The same new events and changes on both calendars."""
             for email in calendars:
                 sandboxes.google.bulk_load(
                     email, profile.increment_events, start=_increment_start(n)
                 )
-            changes += mirrored_google_batch(
+            return mirrored_google_batch(
                 sandboxes,
                 calendars,
                 seed=n + 1,
                 changes=profile.increment_changes,
                 contacts=CONTACTS,
             )
+
+        kills = KillLog()
+        changes: Counter[str] = Counter()
+        events = profile.initial_events
+        worker = spawn()
+        # Targets short of the end: a kill after the round's last page would find it idle.
+        last = profile.initial_events - 1000
+        initial = plan_kills(rng, profile.initial_kills, 0, last)
+        for k, kill in enumerate(initial):
+            if k == len(initial) // 2:
+                # Halfway through the full round, users change the calendar: the round's
+                # listing predates these changes, its cursor does not.
+                changes += change_both(profile.increments)
+                events += profile.increment_events
+            await kill_at(db, worker, crashed_id, kill, kills, rng=rng)
+            worker = spawn()  # restarted at once: it must wait for the dead one's lease
+        # The last restarted worker finishes the round, so what follows is incremental.
+        await _wait(db, ROUND_DONE, crashed_id, within=300 if LONG else 120)
+        for n in range(profile.increments):
+            # Users keep changing the calendar: the next kill lands in the incremental sync.
+            changes += change_both(n)
             events += profile.increment_events
             await _request_all_but_held(db)
             # The increment is read in one page: any progress target would land after it.
@@ -254,6 +269,7 @@ async def test_outlook_worker_killed_mid_sync_converges_to_the_oracle(
         for kill in plan_kills(rng, profile.initial_kills, 0, last):
             await kill_at(db, worker, connection_id, kill, kills, rng=rng)
             worker = spawn()
+        await _wait(db, ROUND_DONE, connection_id, within=300 if LONG else 120)
         for _ in range(profile.increments):
             for _ in range(profile.increment_changes):
                 churn.step()
