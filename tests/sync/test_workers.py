@@ -1,7 +1,9 @@
 """Workers as separate processes: crash safety and many workers over many connections.
 
-Both tests run a fast profile in the suite; `CHRONIK_LONG=1` runs the long one (more events,
-kills and churn) and prints the figures for the record.
+Every test checks the final database against the convergence oracle (`tests/support/oracle.py`
+through `expectations.py`), a lease audit trail (no connection held by two workers at once)
+and duplicate checks. The suite runs fast profiles; `CHRONIK_LONG=1` runs long ones (more
+events, kills and churn). Each test prints its figures (`pytest -s`).
 """
 
 from __future__ import annotations
