@@ -43,7 +43,10 @@ The oracle defines the state a from-scratch full sync of the final calendar must
 
 The oracle shares the provider parsers (`sync/*/parse.py`, via the wire client) and the pure
 rules with the product; it never touches the engine's incremental machinery (cursors, stored
-meetings, unseen-meeting reconciliation), which is what it checks.
+meetings, unseen-meeting reconciliation), which is what it checks. A parser's view of the
+calendar is therefore trusted: notably Graph's series item is its first occurrence, so once that
+occurrence is moved, answered or cancelled the listing (and the oracle) has no series meeting —
+a known divergence from rule 6, pinned by xfail tests in `tests/sync/test_convergence.py`.
 """
 
 from __future__ import annotations
