@@ -24,7 +24,13 @@ import asyncpg
 from app.settings import Settings
 from sync.sandbox.runner import RunningSandboxes
 from tests.conftest import TestUser, make_user
-from tests.support.audit import duplicates, install_lease_audit, lease_report, log_problems
+from tests.support.audit import (
+    duplicates,
+    install_lease_audit,
+    lease_report,
+    log_problems,
+    out_of_slots,
+)
 from tests.support.churn import Churn, guest, mirrored_google_batch
 from tests.support.crashes import KillLog, kill_at, plan_kills
 from tests.support.expectations import oracle_verdict
@@ -203,6 +209,7 @@ async def test_worker_killed_at_twenty_points_converges_to_the_oracle(
                 "missing": len(verdict.missing),
                 "extra": len(verdict.extra),
                 "duplicates": sum(found.values()),
+                "workers refused a db slot": out_of_slots(logs),
             },
         )
         assert kills.kills == profile.initial_kills + profile.increments
@@ -304,6 +311,7 @@ async def test_outlook_worker_killed_mid_sync_converges_to_the_oracle(
                 "missing": len(verdict.missing),
                 "extra": len(verdict.extra),
                 "duplicates": sum(found.values()),
+                "workers refused a db slot": out_of_slots(logs),
             },
         )
         assert kills.kills == profile.initial_kills + profile.increments
@@ -376,6 +384,12 @@ async def test_four_workers_fifty_connections_under_churn(
         try:
             # Users keep changing calendars while the workers sync; every change pushes, and
             # now and then everything is requested at once, so pushes and requests race.
+            # First syncs register the push channels the churn's pushes go through.
+            await _wait(
+                db,
+                "SELECT bool_and(push_channel_id IS NOT NULL) FROM calendar_connections",
+                within=300 if LONG else 120,
+            )
             coin = random.Random(11)
             deadline = time.monotonic() + profile.churn_seconds
             while time.monotonic() < deadline:
@@ -427,6 +441,7 @@ async def test_four_workers_fifty_connections_under_churn(
                 "missing": sum(len(v.missing) for v in verdicts),
                 "extra": sum(len(v.extra) for v in verdicts),
                 "duplicates": sum(found.values()),
+                "workers refused a db slot": out_of_slots(logs),
             },
         )
         # No connection was ever held by two workers at once, and nobody wrote without it.
