@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +29,7 @@ from db.sync_state import SyncJob
 from sync.clients import calendar_client
 from sync.credentials import Credentials
 from sync.http import RetryPolicy
-from sync.model import ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
+from sync.model import Attendee, ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
 from sync.provider import CalendarClient, ProviderApp, ProviderError, ProviderName, PushChannel
 from sync.rules import AccountContext, Action, Stored, decide
 
@@ -138,7 +138,12 @@ class SyncEngine:
             result.changes += changes
             cursor = page.cursor
             if page.complete:
-                break
+                if not full:
+                    break
+                # A full round lists the calendar as it was when the round began: what changed
+                # while it paged is behind the new cursor. Read it now, not at the next poll
+                # (no push channel exists yet during a first sync).
+                full, phase = False, "incremental"
         await self._ensure_push(job, client)
         return result
 
@@ -369,9 +374,16 @@ def meeting_write(event: ProviderEvent, contact_ids: frozenset[int]) -> MeetingW
         provider_created_at=event.created_at,
         provider_updated_at=event.updated_at,
         etag=event.etag,
-        attendees=[
-            AttendeeWrite(a.email, a.display_name, a.response.value, a.is_organizer)
-            for a in event.attendees
-        ],
+        attendees=_one_per_address(event.attendees),
         contact_ids=contact_ids,
     )
+
+
+def _one_per_address(attendees: Iterable[Attendee]) -> list[AttendeeWrite]:
+    """The guests as stored, one per address: a provider may list an address twice (Graph
+    keeps "Ana@x.com" next to "ana@x.com"), addresses are stored lower-cased and keyed."""
+    kept: dict[str, AttendeeWrite] = {}
+    for a in attendees:
+        if a.email not in kept or (a.is_organizer and not kept[a.email].is_organizer):
+            kept[a.email] = AttendeeWrite(a.email, a.display_name, a.response.value, a.is_organizer)
+    return list(kept.values())

@@ -28,6 +28,7 @@ def chronik_env(settings: Settings, **extra: str) -> dict[str, str]:
             "CHRONIK_GOOGLE_SANDBOX_URL": settings.google_sandbox_url or "",
             "CHRONIK_MICROSOFT_SANDBOX_URL": settings.microsoft_sandbox_url or "",
             "CHRONIK_SYNC_LEASE_SECONDS": str(settings.sync_lease_seconds),
+            "CHRONIK_DB_POOL_MAX_SIZE": str(settings.db_pool_max_size),
         }
     )
     env.update(subprocess_env())  # its log lines are checked for secrets too
@@ -36,15 +37,23 @@ def chronik_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings, log: Path) -> None:
+    def __init__(self, settings: Settings, log: Path, **extra_env: str) -> None:
         self.log = log
         self._handle = log.open("a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "worker"],
-            env=chronik_env(settings),
+            env=chronik_env(settings, **extra_env),
             stdout=self._handle,
             stderr=subprocess.STDOUT,
         )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def owns(self, lease_owner: str | None) -> bool:
+        """Whether a `lease_owner` value names this process (host:pid:random)."""
+        return lease_owner is not None and lease_owner.split(":")[-2:-1] == [str(self.pid)]
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no lease release — like a crashed machine."""

@@ -1,30 +1,77 @@
-"""Workers as separate processes: crash safety and many workers over many connections."""
+"""Workers as separate processes: crash safety and many workers over many connections.
+
+Every test checks the final database against the convergence oracle (`tests/support/oracle.py`
+through `expectations.py`), a lease audit trail (no connection held by two workers at once)
+and duplicate checks. The suite runs fast profiles; `CHRONIK_LONG=1` runs long ones (more
+events, kills and churn). Each test prints its figures (`pytest -s`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import os
 import random
 import time
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from app.settings import Settings
 from sync.sandbox.runner import RunningSandboxes
 from tests.conftest import TestUser, make_user
+from tests.support.audit import (
+    duplicates,
+    install_lease_audit,
+    lease_report,
+    log_problems,
+    out_of_slots,
+)
+from tests.support.churn import Churn, guest, mirrored_google_batch
+from tests.support.crashes import KillLog, kill_at, plan_kills
+from tests.support.expectations import oracle_verdict
 from tests.support.linking import link_calendar
 from tests.support.server import RunningChronik, running_chronik
 from tests.support.workers import WorkerProcess, add_bulk_contacts, timelines_of
 
-EVENTS = 12_000  # five pages of 2,500 on Google
+LONG = os.environ.get("CHRONIK_LONG") == "1"
 
 
-@pytest.fixture
-async def chronik_api(settings: Settings) -> AsyncIterator[RunningChronik]:
-    """Chronik serving the API only: syncing is left to `chronik worker` processes."""
-    quiet = settings.model_copy(update={"run_worker": False, "sync_lease_seconds": 2.0})
+@dataclass(frozen=True)
+class CrashProfile:
+    initial_events: int  # loaded before the first worker starts: the initial full round
+    initial_kills: int  # spread over the initial round by committed events
+    increments: int  # then: changes arrive, a kill lands in their incremental sync; each of
+    increment_events: int  # ... these new events
+    increment_changes: int  # ... and these edits, moves, guest changes, cancels, deletes
+
+
+CRASH = CrashProfile(59_000, 40, 40, 1_000, 100) if LONG else CrashProfile(15_500, 12, 8, 500, 60)
+CONTACTS = 1000
+
+
+@dataclass(frozen=True)
+class FleetProfile:
+    workers: int
+    google_users: int
+    microsoft_users: int
+    churn_seconds: float
+
+
+FLEET = FleetProfile(4, 34, 16, 120.0) if LONG else FleetProfile(4, 34, 16, 10.0)
+
+
+@asynccontextmanager
+async def api_only(settings: Settings, lease_seconds: float) -> AsyncIterator[RunningChronik]:
+    """Chronik serving the API (and push webhooks) only: syncing is left to worker processes."""
+    # Small pools: the test server's connection slots are shared with every other test.
+    quiet = settings.model_copy(
+        update={"run_worker": False, "sync_lease_seconds": lease_seconds, "db_pool_max_size": 5}
+    )
     async with running_chronik(quiet) as server:
         yield server
 
@@ -36,135 +83,378 @@ async def _wait(db: asyncpg.Connection, query: str, *args: object, within: float
         await asyncio.sleep(0.02)
 
 
-SYNCED = (
-    "SELECT last_synced_at IS NOT NULL AND sync_phase = 'incremental' "
-    "FROM calendar_connections WHERE user_id = $1"
-)
+async def _request_all(db: asyncpg.Connection) -> object:
+    """Ask for a sync of every connection now, as a push would; the moment it was asked."""
+    asked = await db.fetchval(
+        "UPDATE calendar_connections SET sync_requested_at = now(), next_attempt_at = NULL "
+        "WHERE status = 'active' RETURNING now()"
+    )
+    await db.execute("SELECT pg_notify('chronik_sync', 'all')")
+    return asked
 
 
-async def test_worker_killed_mid_initial_sync_ends_like_an_uninterrupted_run(
-    chronik_api: RunningChronik,
+CAUGHT_UP = """
+    SELECT bool_and(sync_requested_at IS NULL AND lease_owner IS NULL AND last_error IS NULL
+                    AND last_synced_at > $1 AND sync_phase = 'incremental')
+    FROM calendar_connections WHERE status = 'active'
+"""
+
+
+ROUND_DONE = "SELECT sync_phase = 'incremental' FROM calendar_connections WHERE id = $1"
+
+
+def _report(title: str, figures: dict[str, object]) -> None:
+    print(f"\n{title}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+async def test_worker_killed_at_twenty_points_converges_to_the_oracle(
+    settings: Settings,
     sandboxes: RunningSandboxes,
     db: asyncpg.Connection,
     tmp_path: Path,
 ) -> None:
-    settings = chronik_api.settings
-    reference = await make_user(db, "Reference", "ref@ref.test")
-    crashed = await make_user(db, "Crashed", "crash@crash.test")
-    for user in (reference, crashed):
-        await link_calendar(chronik_api, user.token, "GOOGLE", user.email)
-        sandboxes.google.bulk_load(user.email, EVENTS)
-        await add_bulk_contacts(db, user.account_id, 1000)
-
-    # The reference: one worker, left alone, until the calendar is caught up.
-    await db.execute(
-        "UPDATE calendar_connections SET next_attempt_at = 'infinity' WHERE user_id = $1",
-        crashed.user_id,
-    )
-    worker = WorkerProcess(settings, tmp_path / "reference.log")
-    await _wait(db, SYNCED, reference.user_id, within=120)
-    worker.terminate()
-
-    # The crashed one: SIGKILLed three times at random moments of its first pages.
-    await db.execute("UPDATE calendar_connections SET next_attempt_at = NULL")
+    profile = CRASH
     rng = random.Random(20261125)
-    kills = 0
-    for attempt in range(3):
-        worker = WorkerProcess(settings, tmp_path / f"crash{attempt}.log")
-        await _wait(
-            db,
-            "SELECT events_seen > $2 FROM calendar_connections WHERE user_id = $1",
-            crashed.user_id,
-            2500 * attempt,
-            within=60,
+    await install_lease_audit(db)
+    # A short lease: each restarted worker takes over the dead one's connection quickly.
+    async with api_only(settings, lease_seconds=1.5) as chronik:
+        crashed = await make_user(db, "Crashed", "crash@crash.test")
+        reference = await make_user(db, "Reference", "ref@ref.test")
+        for user in (crashed, reference):
+            await link_calendar(chronik, user.token, "GOOGLE", user.email)
+            await add_bulk_contacts(db, user.account_id, CONTACTS)
+            sandboxes.google.bulk_load(user.email, profile.initial_events)
+        # The reference is synced once, uninterrupted, at the end.
+        await db.execute(
+            "UPDATE calendar_connections SET next_attempt_at = 'infinity' WHERE user_id = $1",
+            reference.user_id,
         )
-        await asyncio.sleep(rng.uniform(0.0, 0.3))
-        if await db.fetchval(SYNCED, crashed.user_id):
-            worker.terminate()
-            break
-        worker.kill()
-        kills += 1
-    assert kills >= 1, "the sync finished before any kill: make the calendar bigger"
-    worker = WorkerProcess(settings, tmp_path / "final.log")  # restarted after the crashes
-    await _wait(db, SYNCED, crashed.user_id, within=120)
-    worker.terminate()
+        crashed_id = await db.fetchval(
+            "SELECT id FROM calendar_connections WHERE user_id = $1", crashed.user_id
+        )
+        calendars = [crashed.email, reference.email]
+        logs: list[Path] = []
 
-    expected = await timelines_of(db, reference.account_id)
-    assert len(expected) > 1000
-    assert await timelines_of(db, crashed.account_id) == expected
-    duplicates = (
-        "SELECT count(*) - count(DISTINCT (connection_id, provider_event_id)) FROM meetings"
+        def spawn() -> WorkerProcess:
+            logs.append(tmp_path / f"worker{len(logs)}.log")
+            return WorkerProcess(chronik.settings, logs[-1])
+
+        def change_both(n: int) -> Counter[str]:
+            """The same new events and changes on both calendars."""
+            for email in calendars:
+                sandboxes.google.bulk_load(
+                    email, profile.increment_events, start=_increment_start(n)
+                )
+            return mirrored_google_batch(
+                sandboxes,
+                calendars,
+                seed=n + 1,
+                changes=profile.increment_changes,
+                contacts=CONTACTS,
+            )
+
+        kills = KillLog()
+        changes: Counter[str] = Counter()
+        events = profile.initial_events
+        worker = spawn()
+        # Targets short of the end: a kill after the round's last page would find it idle.
+        last = profile.initial_events - 1000
+        initial = plan_kills(rng, profile.initial_kills, 0, last)
+        for k, kill in enumerate(initial):
+            if k == len(initial) // 2:
+                # Halfway through the full round, users change the calendar: the round's
+                # listing predates these changes, its cursor does not.
+                changes += change_both(profile.increments)
+                events += profile.increment_events
+            await kill_at(db, worker, crashed_id, kill, kills, rng=rng)
+            worker = spawn()  # restarted at once: it must wait for the dead one's lease
+        # The last restarted worker finishes the round, so what follows is incremental.
+        await _wait(db, ROUND_DONE, crashed_id, within=300 if LONG else 120)
+        for n in range(profile.increments):
+            # Users keep changing the calendar: the next kill lands in the incremental sync.
+            changes += change_both(n)
+            events += profile.increment_events
+            await _request_all_but_held(db)
+            # The increment is read in one page: any progress target would land after it.
+            [kill] = plan_kills(rng, 1, 0, 1)
+            await kill_at(db, worker, crashed_id, kill, kills, rng=rng)
+            worker = spawn()
+
+        # The final, uninterrupted run: the crashed calendar catches up, the reference syncs.
+        asked = await _request_all(db)
+        await _wait(db, CAUGHT_UP, asked, within=300 if LONG else 120)
+        worker.terminate()
+
+        verdict = await oracle_verdict(
+            db,
+            sandboxes,
+            crashed.account_id,
+            excluded_domains=frozenset(settings.excluded_email_domains),
+        )
+        reference_timelines = await timelines_of(db, reference.account_id)
+        leases = await lease_report(db)
+        found = await duplicates(db)
+        _report(
+            "crash safety",
+            {
+                "events": events,
+                "changes": sum(changes.values()),
+                "kills": kills.kills,
+                "landed": dict(kills.landed),
+                "phases": dict(kills.phases),
+                "takeovers": leases.takeovers,
+                "waits": kills.seconds,
+                "worker processes": len(logs),
+                "expected entries": len(verdict.expected),
+                "missing": len(verdict.missing),
+                "extra": len(verdict.extra),
+                "duplicates": sum(found.values()),
+                "workers refused a db slot": out_of_slots(logs),
+            },
+        )
+        assert kills.kills == profile.initial_kills + profile.increments
+        assert verdict.ok, verdict.explain()
+        assert len(verdict.expected) > profile.initial_events // 2
+        # The same calendar synced without a single crash ends identical, row for row.
+        assert await timelines_of(db, crashed.account_id) == reference_timelines
+        assert found == dict.fromkeys(found, 0)
+        # Kills landed everywhere that matters, and each restart took the dead one's lease.
+        assert kills.landed["inside a page transaction"] >= 1
+        assert (
+            kills.landed["between pages"] + kills.landed["after its claim, before its first page"]
+            >= 1
+        )
+        assert leases.takeovers >= 1
+        assert leases.overlaps == [] and leases.foreign_writes == []
+        assert log_problems(logs) == []
+
+
+def _increment_start(n: int) -> dt.datetime:
+    return dt.datetime(2027, 3, 1, 8, tzinfo=dt.UTC) + dt.timedelta(days=30 * n)
+
+
+async def _request_all_but_held(db: asyncpg.Connection) -> None:
+    """Like a push for every calendar, except the one held back for the reference run."""
+    await db.execute(
+        "UPDATE calendar_connections SET sync_requested_at = now() "
+        "WHERE status = 'active' AND next_attempt_at IS DISTINCT FROM 'infinity'"
     )
-    assert await db.fetchval(duplicates) == 0
+    await db.execute("SELECT pg_notify('chronik_sync', 'all')")
 
 
-async def test_three_workers_twenty_connections_no_duplicates_no_overlap(
-    chronik_api: RunningChronik,
+OUTLOOK_CRASH = CrashProfile(20_000, 20, 20, 0, 200) if LONG else CrashProfile(5_000, 6, 4, 0, 100)
+
+
+async def test_outlook_worker_killed_mid_sync_converges_to_the_oracle(
+    settings: Settings,
     sandboxes: RunningSandboxes,
     db: asyncpg.Connection,
     tmp_path: Path,
 ) -> None:
-    settings = chronik_api.settings
-    users: list[TestUser] = []
-    for n in range(20):
-        user = await make_user(db, "Fleet", f"user{n}@fleet.test")
-        if n == 0:
-            (
-                await chronik_api.graphql(
-                    "mutation { installCalendarIntegration(provider: GOOGLE) { id } }",
-                    token=user.token,
-                )
-            ).ok()
-        await link_calendar(chronik_api, user.token, "GOOGLE", user.email, install=False)
-        sandboxes.google.bulk_load(user.email, 300)
+    """The same on Microsoft Graph, whose cursors are delta links over a time window."""
+    profile = OUTLOOK_CRASH
+    rng = random.Random(20261126)
+    await install_lease_audit(db)
+    async with api_only(settings, lease_seconds=1.5) as chronik:
+        user = await make_user(db, "Outlook", "crash@outlook.test")
+        await link_calendar(chronik, user.token, "MICROSOFT", user.email)
+        await add_bulk_contacts(db, user.account_id, CONTACTS)
+        sandboxes.microsoft.bulk_load(
+            user.email, profile.initial_events, span_days=300, attendees=[guest(1), guest(2)]
+        )
+        connection_id = await db.fetchval(
+            "SELECT id FROM calendar_connections WHERE user_id = $1", user.user_id
+        )
+        churn = Churn(sandboxes, [("MICROSOFT", user.email)], contacts=CONTACTS, seed=3)
+        logs: list[Path] = []
+
+        def spawn() -> WorkerProcess:
+            logs.append(tmp_path / f"worker{len(logs)}.log")
+            return WorkerProcess(chronik.settings, logs[-1])
+
+        kills = KillLog()
+        worker = spawn()
+        last = profile.initial_events - 500
+        for kill in plan_kills(rng, profile.initial_kills, 0, last):
+            await kill_at(db, worker, connection_id, kill, kills, rng=rng)
+            worker = spawn()
+        await _wait(db, ROUND_DONE, connection_id, within=300 if LONG else 120)
+        for _ in range(profile.increments):
+            for _ in range(profile.increment_changes):
+                churn.step()
+            await _request_all(db)
+            [kill] = plan_kills(rng, 1, 0, 1)
+            await kill_at(db, worker, connection_id, kill, kills, rng=rng)
+            worker = spawn()
+        asked = await _request_all(db)
+        await _wait(db, CAUGHT_UP, asked, within=300 if LONG else 120)
+        worker.terminate()
+
+        verdict = await oracle_verdict(
+            db,
+            sandboxes,
+            user.account_id,
+            excluded_domains=frozenset(settings.excluded_email_domains),
+        )
+        leases = await lease_report(db)
+        found = await duplicates(db)
+        _report(
+            "outlook crash safety",
+            {
+                "events": profile.initial_events + churn.applied["create"],
+                "changes": sum(churn.applied.values()),
+                "kills": kills.kills,
+                "landed": dict(kills.landed),
+                "phases": dict(kills.phases),
+                "takeovers": leases.takeovers,
+                "expected entries": len(verdict.expected),
+                "missing": len(verdict.missing),
+                "extra": len(verdict.extra),
+                "duplicates": sum(found.values()),
+                "workers refused a db slot": out_of_slots(logs),
+            },
+        )
+        assert kills.kills == profile.initial_kills + profile.increments
+        assert verdict.ok, verdict.explain()
+        assert len(verdict.expected) > profile.initial_events
+        assert found == dict.fromkeys(found, 0)
+        assert kills.landed["inside a page transaction"] >= 1
+        assert leases.takeovers >= 1
+        assert leases.overlaps == [] and leases.foreign_writes == []
+        assert log_problems(logs) == []
+
+
+async def _link_fleet(
+    chronik: RunningChronik,
+    db: asyncpg.Connection,
+    sandboxes: RunningSandboxes,
+    provider: str,
+    account: str,
+    count: int,
+    load: Callable[[str, int], None],
+) -> list[TestUser]:
+    users = []
+    for n in range(count):
+        user = await make_user(db, account, f"user{n}@{account.lower()}.test")
+        await link_calendar(chronik, user.token, provider, user.email, install=n == 0)
+        load(user.email, n)
         users.append(user)
-    await add_bulk_contacts(db, users[0].account_id, 2000)
+    await add_bulk_contacts(db, users[0].account_id, CONTACTS)
+    return users
 
-    workers = [WorkerProcess(settings, tmp_path / f"worker{i}.log") for i in range(3)]
-    try:
-        everyone_synced = (
-            "SELECT bool_and(last_synced_at IS NOT NULL AND sync_phase = "
-            "'incremental') FROM calendar_connections"
-        )
-        await _wait(db, everyone_synced, within=120)
-        # Changes keep coming while the workers run; pushes and requests race each other.
-        for round_ in range(5):
-            for user in users[round_::5]:
-                sandboxes.google.bulk_load(user.email, 20)
-            await db.execute("UPDATE calendar_connections SET sync_requested_at = now()")
-            await db.execute("SELECT pg_notify('chronik_sync', 'all')")
-            await asyncio.sleep(0.2)
-        await _wait(
-            db,
-            "SELECT bool_and(sync_requested_at IS NULL AND lease_owner IS NULL) "
-            "FROM calendar_connections",
-            within=120,
-        )
-        await db.execute("UPDATE calendar_connections SET sync_requested_at = now()")
-        await db.execute("SELECT pg_notify('chronik_sync', 'all')")
-        await _wait(
-            db,
-            "SELECT bool_and(sync_requested_at IS NULL AND lease_owner IS NULL) "
-            "FROM calendar_connections",
-            within=120,
-        )
-    finally:
-        for worker in workers:
-            worker.terminate()
 
-    # Every sandbox event with a contact guest is exactly one meeting of its connection.
-    per_connection = await db.fetch(
-        "SELECT connection_id, count(*) AS n, count(DISTINCT provider_event_id) AS distinct_n "
-        "FROM meetings GROUP BY 1"
-    )
-    assert len(per_connection) == 20
-    assert all(r["n"] == r["distinct_n"] for r in per_connection)
-    duplicates = """SELECT count(*) FROM (SELECT contact_id, meeting_id FROM timeline_entries
-                    GROUP BY 1, 2 HAVING count(*) > 1) d"""
-    assert await db.fetchval(duplicates) == 0
-    logs = "".join((tmp_path / f"worker{i}.log").read_text() for i in range(3))
-    assert "deadlock" not in logs.lower()
-    assert "no longer leased" not in logs  # no worker ever found another in its connection
-    assert "Traceback" not in logs
-    # The work was shared: more than one worker synced connections.
-    assert sum(1 for i in range(3) if "synced:" in (tmp_path / f"worker{i}.log").read_text()) > 1
+async def test_four_workers_fifty_connections_under_churn(
+    settings: Settings,
+    sandboxes: RunningSandboxes,
+    db: asyncpg.Connection,
+    tmp_path: Path,
+) -> None:
+    profile = FLEET
+    await install_lease_audit(db)
+    async with api_only(settings, lease_seconds=30.0) as chronik:
+        google_users = await _link_fleet(
+            chronik,
+            db,
+            sandboxes,
+            "GOOGLE",
+            "Gfleet",
+            profile.google_users,
+            lambda email, n: sandboxes.google.bulk_load(email, 150 + 10 * n),
+        )
+        microsoft_users = await _link_fleet(
+            chronik,
+            db,
+            sandboxes,
+            "MICROSOFT",
+            "Mfleet",
+            profile.microsoft_users,
+            lambda email, n: sandboxes.microsoft.bulk_load(
+                email, 60 + 5 * n, span_days=90, attendees=[guest(n), guest(n + 500)]
+            ),
+        )
+        churn = Churn(
+            sandboxes,
+            [("GOOGLE", u.email) for u in google_users]
+            + [("MICROSOFT", u.email) for u in microsoft_users],
+            contacts=CONTACTS,
+            seed=7,
+        )
+        logs = [tmp_path / f"worker{i}.log" for i in range(profile.workers)]
+        workers = [WorkerProcess(chronik.settings, log) for log in logs]
+        try:
+            # Users keep changing calendars while the workers sync; every change pushes, and
+            # now and then everything is requested at once, so pushes and requests race.
+            # First syncs register the push channels the churn's pushes go through.
+            await _wait(
+                db,
+                "SELECT bool_and(push_channel_id IS NOT NULL) FROM calendar_connections",
+                within=300 if LONG else 120,
+            )
+            coin = random.Random(11)
+            deadline = time.monotonic() + profile.churn_seconds
+            while time.monotonic() < deadline:
+                for _ in range(5):
+                    churn.step()
+                if coin.random() < 0.05:
+                    await _request_all(db)
+                await asyncio.sleep(0.05)
+            # Quiesce: the last pushes land, then a final sync of everything.
+            await sandboxes.google.push.drain()
+            await sandboxes.microsoft.drain_notifications()
+            asked = await _request_all(db)
+            await _wait(db, CAUGHT_UP, asked, within=600 if LONG else 120)
+        finally:
+            for worker in workers:
+                worker.terminate()
+
+        leases = await lease_report(db)
+        found = await duplicates(db)
+        verdicts = [
+            await oracle_verdict(
+                db,
+                sandboxes,
+                users[0].account_id,
+                excluded_domains=frozenset(settings.excluded_email_domains),
+            )
+            for users in (google_users, microsoft_users)
+        ]
+        pushes = {
+            "google": sum(1 for p in sandboxes.google.push.log if (p["status"] or 0) < 300),
+            "microsoft": sum(
+                1 for d in sandboxes.microsoft.notifications() if (d["status"] or 0) < 300
+            ),
+        }
+        lease_lost = sum(log.read_text().count("no longer leased") for log in logs)
+        _report(
+            "fleet",
+            {
+                "workers": profile.workers,
+                "connections": len(google_users) + len(microsoft_users),
+                "changes": sum(churn.applied.values()),
+                "by kind": dict(churn.applied),
+                "pushes delivered": pushes,
+                "runs": len(leases.runs),
+                "runs per worker": sorted(leases.runs_by_owner().values()),
+                "overlaps": len(leases.overlaps),
+                "lease lost": lease_lost,
+                "expected entries": sum(len(v.expected) for v in verdicts),
+                "missing": sum(len(v.missing) for v in verdicts),
+                "extra": sum(len(v.extra) for v in verdicts),
+                "duplicates": sum(found.values()),
+                "workers refused a db slot": out_of_slots(logs),
+            },
+        )
+        # No connection was ever held by two workers at once, and nobody wrote without it.
+        assert leases.overlaps == [] and leases.foreign_writes == []
+        assert leases.takeovers == 0  # nobody died: no lease ever had to be taken over
+        synced = {run.connection_id for run in leases.runs}
+        assert len(synced) == len(google_users) + len(microsoft_users)
+        assert len(leases.runs_by_owner()) == profile.workers  # the work was shared
+        assert found == dict.fromkeys(found, 0)
+        assert log_problems(logs) == []
+        for verdict in verdicts:
+            assert verdict.ok, verdict.explain()
+            assert len(verdict.expected) > 100
+        # The changes reached Chronik as provider pushes, from both providers.
+        assert pushes["google"] > 0 and pushes["microsoft"] > 0
+        assert churn.applied["create"] and churn.applied["cancel"] and churn.applied["delete"]
