@@ -36,6 +36,7 @@ class SyncJob:
     sync_phase: str
     sync_round: int
     round_is_full: bool
+    cursor_mid_round: bool
     events_seen: int
     window_start: datetime | None
     push_channel_id: str | None
@@ -45,8 +46,8 @@ class SyncJob:
 
 _JOB_COLUMNS = """
     id AS connection_id, account_id, user_id, provider, calendar_email, linked_at, sync_cursor,
-    sync_phase, sync_round, round_is_full, events_seen, window_start, push_channel_id,
-    push_resource_id, push_expires_at
+    sync_phase, sync_round, round_is_full, cursor_mid_round, events_seen, window_start,
+    push_channel_id, push_resource_id, push_expires_at
 """
 
 
@@ -103,6 +104,7 @@ async def save_cursor(
     phase: str,
     sync_round: int,
     round_is_full: bool,
+    mid_round: bool,
     events_seen: int,
     window_start: datetime | None,
 ) -> None:
@@ -110,7 +112,7 @@ async def save_cursor(
         """
         UPDATE calendar_connections
         SET sync_cursor = $2, sync_phase = $3, sync_round = $4, round_is_full = $5,
-            events_seen = $6, window_start = $7, updated_at = now()
+            events_seen = $6, window_start = $7, cursor_mid_round = $8, updated_at = now()
         WHERE id = $1
         """,
         connection_id,
@@ -120,6 +122,7 @@ async def save_cursor(
         round_is_full,
         events_seen,
         window_start,
+        mid_round,
     )
 
 

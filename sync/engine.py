@@ -105,6 +105,8 @@ class SyncEngine:
         phase = job.sync_phase
         sync_round = job.sync_round
         full = job.round_is_full or cursor is None
+        # A resumed round ends at the calendar as it was when the round began: read on after it.
+        resumed = cursor is not None and job.cursor_mid_round
         seen = job.events_seen if cursor is not None else 0
         window = job.window_start or (min(job.linked_at, datetime.now(UTC)) - WINDOW_BEFORE_LINK)
         if cursor is None:
@@ -119,6 +121,7 @@ class SyncEngine:
                     raise ProviderError("The provider keeps expiring the sync cursor.") from None
                 log.info("connection %s: cursor expired, starting a full resync", job.connection_id)
                 cursor, full, seen, sync_round = None, True, 0, sync_round + 1
+                resumed = False
                 continue
             if any(event.removed for event in page.events):
                 page = await self._with_gone_series(job, client, page)
@@ -138,12 +141,13 @@ class SyncEngine:
             result.changes += changes
             cursor = page.cursor
             if page.complete:
-                if not full:
+                if not (full or resumed):
                     break
-                # A full round lists the calendar as it was when the round began: what changed
-                # while it paged is behind the new cursor. Read it now, not at the next poll
-                # (no push channel exists yet during a first sync).
-                full, phase = False, "incremental"
+                # A full round, or one begun by an earlier run, lists the calendar as it was
+                # when the round began: what changed since is behind the new cursor. Read it
+                # now, not at the next poll (no push channel exists yet during a first sync,
+                # and the push that announced a change may have been spent on this run).
+                full, resumed, phase = False, False, "incremental"
         await self._ensure_push(job, client)
         return result
 
@@ -193,6 +197,7 @@ class SyncEngine:
                 phase="incremental" if page.complete else phase,
                 sync_round=sync_round,
                 round_is_full=full and not page.complete,
+                mid_round=not page.complete,
                 events_seen=seen,
                 window_start=window,
             )
