@@ -15,6 +15,7 @@ import pytest
 import websockets
 
 from app.settings import Settings
+from sync.sandbox.faults import Fault, FaultKind
 from sync.sandbox.runner import RunningSandboxes
 from tests.conftest import TestUser
 from tests.support.linking import link_calendar
@@ -38,6 +39,11 @@ async def test_sigterm_during_a_sync_releases_the_lease_at_once(
     await link_calendar(api_only, alice.token, "GOOGLE", alice.email)
     await add_bulk_contacts(db, alice.account_id, 5000)
     sandboxes.google.bulk_load(alice.email, 30_000)
+    # Each page of the listing takes a second, so the sync outlasts the worker's 5 s grace
+    # however fast the machine writes: SIGTERM has to stop it mid-sync.
+    sandboxes.google.faults.add(
+        Fault(FaultKind.LATENCY, delay_s=1.0, path_contains="/events", method="GET")
+    )
     # A long lease: if SIGTERM did not release it, nobody could take over for a minute.
     slow_takeover = api_only.settings.model_copy(update={"sync_lease_seconds": 60.0})
     worker = WorkerProcess(slow_takeover, tmp_path / "first.log")
@@ -51,6 +57,7 @@ async def test_sigterm_during_a_sync_releases_the_lease_at_once(
     assert await db.fetchval("SELECT lease_owner FROM calendar_connections") is None
     seen_at_stop = await db.fetchval("SELECT events_seen FROM calendar_connections")
 
+    sandboxes.google.faults.clear()
     successor = WorkerProcess(slow_takeover, tmp_path / "second.log")
     try:
         deadline = time.monotonic() + 10  # far less than the lease: it was released
