@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from db import connections as connections_db
@@ -54,7 +55,7 @@ async def timeline_updates(ctx: Context, contact_id: int) -> AsyncIterator[Timel
                     continue
                 yield await event.shared(
                     ("timeline", viewer.account_id, contact_id),
-                    lambda event=event: _load_update(ctx, viewer.account_id, contact_id, event),
+                    partial(_load_update, ctx, viewer.account_id, contact_id, event),
                 )
         except SubscriberTooSlow as exc:
             raise SubscriptionClosed(str(exc)) from None
