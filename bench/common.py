@@ -229,6 +229,19 @@ def python_cmd(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
+def start_sandboxes(workdir: Path) -> tuple[Child, str, str]:
+    """The Google and Microsoft sandboxes in a child process of their own (`chronik sandbox`);
+    returns it with the Google and Microsoft base URLs."""
+    gport, mport = free_port(), free_port()
+    child = Child(
+        python_cmd("-m", "app.cli", "sandbox", "--google-port", str(gport),
+                   "--microsoft-port", str(mport)),
+        chronik_env("postgresql://unused", "http://127.0.0.1:1", workdir / "data"),
+        workdir / "sandbox.log",
+    )
+    return child, f"http://127.0.0.1:{gport}", f"http://127.0.0.1:{mport}"
+
+
 def pyspy_cmd(out: Path, argv: list[str], rate: int = 250) -> list[str]:
     spy = Path(sys.executable).parent / "py-spy"
     return [str(spy), "record", "-r", str(rate), "-f", "raw", "-o", str(out), "--", *argv]

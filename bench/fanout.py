@@ -345,21 +345,14 @@ async def main_async(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="chronik-bench-fanout-"))
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
-    gport, mport = common.free_port(), common.free_port()
-    sandbox = common.Child(
-        common.python_cmd("-m", "app.cli", "sandbox", "--google-port", str(gport),
-                          "--microsoft-port", str(mport)),
-        common.chronik_env("postgresql://unused", "http://127.0.0.1:1", workdir / "data"),
-        workdir / "sandbox.log",
-    )
-    sandbox_url = f"http://127.0.0.1:{gport}"
+    sandbox, sandbox_url, microsoft_url = common.start_sandboxes(workdir)
     name = f"chronik_bench_fanout_{os.getpid()}"
     dsn = await common.create_database(admin, name)
     ports = [common.free_port(), common.free_port()]
     apis = [f"http://127.0.0.1:{p}" for p in ports]
     extra = {
         "CHRONIK_GOOGLE_SANDBOX_URL": sandbox_url,
-        "CHRONIK_MICROSOFT_SANDBOX_URL": f"http://127.0.0.1:{mport}",
+        "CHRONIK_MICROSOFT_SANDBOX_URL": microsoft_url,
         "CHRONIK_RUN_WORKER": "false",
         **dict(kv.split("=", 1) for kv in args.env),
     }

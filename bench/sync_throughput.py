@@ -680,15 +680,7 @@ async def main_async(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="chronik-bench-sync-"))
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
-    gport, mport = common.free_port(), common.free_port()
-    sandbox = common.Child(
-        common.python_cmd("-m", "app.cli", "sandbox", "--google-port", str(gport),
-                          "--microsoft-port", str(mport)),
-        common.chronik_env("postgresql://unused", "http://127.0.0.1:1", workdir / "data"),
-        workdir / "sandbox.log",
-    )
-    sandbox_url = f"http://127.0.0.1:{gport}"
-    args.microsoft_url = f"http://127.0.0.1:{mport}"
+    sandbox, sandbox_url, args.microsoft_url = common.start_sandboxes(workdir)
     results = []
     try:
         await common.wait_http(f"{sandbox_url}/_sandbox/users", sandbox)
