@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,12 +46,20 @@ hypothesis.settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The server the tests use: CHRONIK_TEST_DATABASE_URL, or an embedded one (pgserver)."""
+def postgres_admin_dsn() -> Iterator[str]:
+    """The server the tests use: CHRONIK_TEST_DATABASE_URL, or an embedded one (pgserver).
+
+    The embedded server's directory is our own, not under pytest's base temp: pytest keeps
+    only the newest three base temps, so a second pytest run started on the same machine
+    would delete this run's database from under it."""
     configured = os.environ.get("CHRONIK_TEST_DATABASE_URL")
     if configured:
-        return configured
-    return start_embedded_postgres(tmp_path_factory.mktemp("postgres"))
+        yield configured
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="chronik-test-pg-"))
+    # pgserver stops the server at exit; registered before it, this runs after it (LIFO).
+    atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
+    yield start_embedded_postgres(data_dir)
 
 
 @pytest.fixture(scope="session")

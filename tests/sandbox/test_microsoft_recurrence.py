@@ -203,3 +203,29 @@ async def test_each_occurrence_has_its_own_ical_uid(microsoft):
     uids = [e["iCalUId"] for e in events]
     assert len(set(uids)) == 6 and master["iCalUId"] not in uids
     assert all(uid[:32] == master["iCalUId"][:32] for uid in uids)
+
+
+async def test_an_organizer_cancelling_a_series_cancels_its_exceptions_and_delta_reports_them(
+    microsoft,
+):
+    """Another person's weekly meeting with one moved occurrence: when they cancel the series,
+    Outlook marks every instance cancelled, the moved one included, and delta says so."""
+    invitation = {
+        **WEEKLY,
+        "organizer": {"emailAddress": {"address": "dana@fabrikam.example"}},
+        "attendees": [{"emailAddress": {"address": microsoft.email}, "type": "required"}],
+    }
+    master = microsoft.sandbox.create_event(microsoft.email, invitation)
+    microsoft.sandbox.modify_occurrence(
+        microsoft.email, master["id"], "2026-10-12T07:00:00Z",
+        {"start": {"dateTime": "2026-10-13T10:00:00", "timeZone": "UTC"},
+         "end": {"dateTime": "2026-10-13T10:30:00", "timeZone": "UTC"}})
+    _, delta_link = await _round(microsoft, "/v1.0/me/calendarView/delta?"
+                                 "startDateTime=2026-09-01T00:00:00Z"
+                                 "&endDateTime=2027-01-01T00:00:00Z")
+    microsoft.sandbox.cancel_event(microsoft.email, master["id"])
+    changed, _ = await _round(microsoft, delta_link)
+    moved = [e for e in changed if e["type"] == "exception"]
+    assert len(moved) == 1 and moved[0]["isCancelled"] is True
+    assert moved[0]["subject"].startswith("Canceled: ")
+    assert all(e["isCancelled"] for e in await _view(microsoft))

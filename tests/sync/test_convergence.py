@@ -686,17 +686,13 @@ def test_a_sync_after_an_interrupted_round_catches_up(
         assert actual == expected, _diff(expected, actual)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Graph: a moved occurrence of a cancelled, then private, invitation series stays "
-    "on the timeline (found by the machine on the final tree; not fixed yet)",
-)
-def test_a_cancelled_private_series_leaves_no_moved_occurrence_behind(
+def test_an_organizer_cancelling_a_series_also_removes_its_moved_occurrence(
     postgres_admin_dsn: str, template_database: str, tmp_path: Path
 ) -> None:
-    """The history Hypothesis shrank to on Graph: a contact's weekly invitation is cancelled,
-    two occurrences are cancelled, the third moved, the series made private and cancelled
-    again; a final sync must leave nothing on Ann's timeline."""
+    """The history Hypothesis shrank to on Graph: a contact's weekly invitation to our user
+    loses two occurrences, the third is moved (an exception), then the contact cancels the
+    series. Outlook cancels the exception with its series; the sync must remove both meetings
+    (the machine's first meeting, a single one, is cancelled and turned private on the way)."""
     with running_harness("MICROSOFT", postgres_admin_dsn, template_database, tmp_path) as h:
         ConvergenceMachine.harness = h
         machine = ConvergenceMachine()

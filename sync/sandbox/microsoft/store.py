@@ -506,12 +506,31 @@ class MailboxStore:
         record = user.events.get(event_id)
         if record is not None:
             record.resource = updated
+            if record.is_series and "isCancelled" in fields:
+                self._cancel_exceptions(record, bool(fields["isCancelled"]))
         else:
             master, original = self._resolve_occurrence(user, event_id)
             cast(dict[str, Any], updated)["type"] = "exception"
             master.exceptions[original] = updated
         self._emit(user, updated, "updated")
         return updated
+
+    def _cancel_exceptions(self, record: EventRecord, cancelled: bool) -> None:
+        """A cancelled (or restored) series cancels (restores) its changed occurrences too: the
+        organizer's client sends a cancellation for every exception that has not started yet
+        ([MS-OXOCAL] 3.1.4.9.1.2). Each one gets a new change key, so delta reports it."""
+        now = self._now()
+        for original, exception in list(record.exceptions.items()):
+            if bool(exception.get("isCancelled")) == cancelled or bounds(exception)[0] < now:
+                continue
+            changed = cast(Event, copy.deepcopy(dict(exception)))
+            data = cast(dict[str, Any], changed)
+            data["isCancelled"] = cancelled
+            subject = data.get("subject") or ""
+            if cancelled and not subject.startswith("Canceled: "):
+                data["subject"] = f"Canceled: {subject}"
+            bump(changed, self._ids.change_key(), now)
+            record.exceptions[original] = changed
 
     # -- side effects ---------------------------------------------------------------------------
 
