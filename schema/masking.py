@@ -1,4 +1,11 @@
-"""Masks internal errors: callers see typed errors only, operators see the traceback in logs."""
+"""Masks internal errors: callers see typed errors only, operators see the traceback in logs.
+
+Logging happens in `ChronikSchema.process_errors`, which strawberry calls with the original
+errors before any extension runs: an unexpected exception is logged once, as ERROR with its
+traceback; a typed error (NOT_FOUND, VALIDATION, a refused query ...) is the caller's answer,
+not a fault of ours, and is logged at DEBUG without one (strawberry's default logs every error
+with a traceback, which buried real faults under hundreds of lines per test run).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,21 @@ import logging
 from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry import Schema
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from resolvers.errors import ChronikError, InvalidQuery, UnparsableQuery
 
 log = logging.getLogger("chronik.graphql")
 
 INTERNAL_MESSAGE = "Internal error. It has been logged; please try again later."
+
+
+def is_internal(error: GraphQLError) -> bool:
+    """Whether `error` is a fault of ours (an unexpected exception), not an answer to the caller."""
+    original = error.original_error
+    return original is not None and not isinstance(original, ChronikError | GraphQLError)
 
 
 def mask(error: GraphQLError) -> GraphQLError:
@@ -29,7 +44,6 @@ def mask(error: GraphQLError) -> GraphQLError:
             kind = UnparsableQuery if isinstance(error, GraphQLSyntaxError) else InvalidQuery
             error.extensions = {**(error.extensions or {}), "code": kind.code}
         return error
-    log.error("internal error in %s", error.path, exc_info=original)
     return GraphQLError(
         INTERNAL_MESSAGE,
         nodes=error.nodes,
@@ -44,3 +58,17 @@ class MaskInternalErrors(SchemaExtension):
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [mask(error) for error in result.errors]
+
+
+class ChronikSchema(Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if is_internal(error):
+                log.error("internal error in %s", error.path, exc_info=error.original_error)
+            else:
+                code = (error.extensions or {}).get("code") or getattr(
+                    error.original_error, "code", None
+                )
+                log.debug("answered %s: %s", code, error.message)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 
-import strawberry
 from graphql import DocumentNode
 from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.tools import merge_types
@@ -13,7 +12,7 @@ from strawberry.tools import merge_types
 from schema.accounts import AccountMutations, AccountQueries
 from schema.connections import ConnectionMutations, ConnectionQueries
 from schema.contacts import ContactMutations, ContactQueries
-from schema.masking import MaskInternalErrors
+from schema.masking import ChronikSchema, MaskInternalErrors
 from schema.meetings import MeetingQueries
 from schema.metrics_extension import OperationMetrics
 from schema.scheduling import SchedulingMutations, SchedulingQueries
@@ -70,13 +69,13 @@ def _validation_cache() -> SchemaExtension:
 
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
-) -> strawberry.Schema:
+) -> ChronikSchema:
     """The schema with `extensions` (limits, say) run before the masking of internal errors.
 
     The caches come after `extensions`: a limit sets its parse options and validation rules
     first, and they are part of the cache keys.
     """
-    return strawberry.Schema(
+    return ChronikSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
