@@ -45,8 +45,11 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
-async def apply_migrations(conn: asyncpg.Connection) -> list[Migration]:
-    """Apply every pending migration, each in its own transaction; return those applied.
+async def apply_migrations(
+    conn: asyncpg.Connection, *, up_to: int | None = None
+) -> list[Migration]:
+    """Apply every pending migration (up to version `up_to`, for tests of a data fix-up), each
+    in its own transaction; return those applied.
 
     A session-level advisory lock serialises concurrent callers: a second process waits for
     the first, then finds nothing left to do. An applied migration whose file changed since
@@ -68,6 +71,8 @@ async def apply_migrations(conn: asyncpg.Connection) -> list[Migration]:
         applied = {row["version"]: row["checksum"] for row in rows}
         done = []
         for migration in load_migrations():
+            if up_to is not None and migration.version > up_to:
+                break
             if migration.version in applied:
                 if applied[migration.version] != migration.checksum:
                     raise MigrationError(

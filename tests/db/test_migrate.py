@@ -79,3 +79,55 @@ async def test_two_processes_migrating_at_once_apply_each_migration_once(
         assert len(rows) == len(load_migrations())
     finally:
         await conn.close()
+
+
+async def test_0006_clears_the_first_occurrence_alias_of_stored_graph_series_only(
+    empty_database_url: str,
+) -> None:
+    """A database from before 0006 holds Graph series under their first occurrence too; after
+    it, a change to that occurrence alone can no longer reach the series. Google rows, whose
+    alias is something else, keep theirs."""
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        await apply_migrations(conn, up_to=5)
+        account = await conn.fetchval("INSERT INTO accounts (name) VALUES ('Acme') RETURNING id")
+        meetings = {}
+        for provider in ("microsoft", "google"):
+            user = await conn.fetchval(
+                "INSERT INTO users (account_id, email) VALUES ($1, $2) RETURNING id",
+                account,
+                f"owner@{provider}.test",
+            )
+            connection = await conn.fetchval(
+                "INSERT INTO calendar_connections (account_id, user_id, provider, calendar_email,"
+                " status, linked_at) VALUES ($1, $2, $3, $4, 'active', now()) RETURNING id",
+                account,
+                user,
+                provider,
+                f"owner@{provider}.test",
+            )
+            for kind in ("series", "exception"):
+                meetings[provider, kind] = await conn.fetchval(
+                    "INSERT INTO meetings (account_id, connection_id, source, provider_event_id,"
+                    " provider_alt_id, kind, status) VALUES ($1, $2, $3, $4, $5, $6,"
+                    " 'confirmed') RETURNING id",
+                    account,
+                    connection,
+                    provider,
+                    f"{provider}-{kind}",
+                    f"{provider}-{kind}-alias",
+                    kind,
+                )
+        await apply_migrations(conn)
+        aliases = {
+            key: await conn.fetchval("SELECT provider_alt_id FROM meetings WHERE id = $1", id_)
+            for key, id_ in meetings.items()
+        }
+        assert aliases == {
+            ("microsoft", "series"): None,
+            ("microsoft", "exception"): "microsoft-exception-alias",
+            ("google", "series"): "google-series-alias",
+            ("google", "exception"): "google-exception-alias",
+        }
+    finally:
+        await conn.close()
