@@ -18,6 +18,7 @@ import asyncpg
 
 from db import status as status_db
 from db import sync_state
+from db.orphans import orphaned_rows
 from db.status import ConnectionHealth, SyncProgress
 
 
@@ -29,6 +30,16 @@ def _ago(moment: datetime | None) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit} ago"
     return f"{max(seconds, 0)}s ago"
+
+
+def format_integrity(orphans: dict[str, int]) -> str:
+    """One line when the bulk tables are whole; otherwise what is orphaned, and how many."""
+    if not orphans:
+        return "integrity: no orphaned rows\n"
+    return (
+        f"integrity: {sum(orphans.values())} orphaned rows (a delete bypassed db/cascade.py)\n"
+        + "".join(f"  {what}: {count}\n" for what, count in orphans.items())
+    )
 
 
 def format_status(connections: list[ConnectionHealth]) -> str:
@@ -78,7 +89,8 @@ def format_status(connections: list[ConnectionHealth]) -> str:
 
 
 async def status_report(pool: asyncpg.Pool) -> str:
-    return format_status(await status_db.connection_health(pool))
+    connections = format_status(await status_db.connection_health(pool))
+    return connections + "\n" + format_integrity(await orphaned_rows(pool))
 
 
 class ProgressBar:

@@ -215,6 +215,28 @@ async def test_status_names_a_failing_connection_and_its_reason(
     failing = output.split("failing: 1\n", 1)[1]
     assert bob.email in failing and reason in failing
     assert alice.email not in failing
+    assert "integrity: no orphaned rows" in output
+
+
+async def test_status_reports_rows_a_hand_written_delete_orphaned(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    """The bulk tables have no foreign keys (migration 0005): a contact deleted by hand, not
+    through db/, leaves its timeline entries behind, and `chronik status` says so."""
+    cal = await linked_calendar(chronik, alice, db, "GOOGLE")
+    await cal.contact("carla@client.test")
+    await cal.calendar.create(title="Renewal", start=SOON, guests=["carla@client.test"])
+    await cal.sync()
+    assert await db.fetchval("SELECT count(*) FROM timeline_entries") == 1
+    code, output = await run_cli(chronik, "status")
+    assert code == 0 and "integrity: no orphaned rows" in output, output
+
+    await db.execute("DELETE FROM contacts")
+
+    code, output = await run_cli(chronik, "status")
+    assert code == 0, output
+    assert "integrity: 1 orphaned rows" in output
+    assert "timeline entries without their contact: 1" in output
 
 
 async def test_sync_command_runs_a_users_sync_through_the_servers_worker(

@@ -12,6 +12,7 @@ import asyncpg
 from db import accounts, connections, contacts, meetings, users
 from db.contacts import ContactFields
 from db.meetings import AttendeeWrite, MeetingWrite
+from db.orphans import orphaned_rows
 from db.provisioning import provision_user
 
 START = datetime(2027, 3, 1, 9, tzinfo=UTC)
@@ -70,6 +71,7 @@ async def test_deleting_a_contact_takes_it_off_every_timeline(database_url: str)
         assert {r["contact_id"] for r in left} == {w["bob"]}
         assert len(left) == 2
         assert not await contacts.delete_contact(db, w["account"], w["ann"])
+        assert await orphaned_rows(db) == {}
     finally:
         await db.close()
 
@@ -82,6 +84,7 @@ async def test_deleting_a_meeting_removes_its_attendees_and_entries(database_url
         for table in ("meeting_attendees", "timeline_entries"):
             rows = await db.fetch(f"SELECT DISTINCT meeting_id FROM {table}")
             assert [r["meeting_id"] for r in rows] == [w["m2"]]
+        assert await orphaned_rows(db) == {}
     finally:
         await db.close()
 
@@ -108,6 +111,7 @@ async def test_deleting_a_user_or_connection_keeps_the_meetings_unlinked(
         assert await _count(db, "SELECT count(*) FROM timeline_entries WHERE account_id = $1",
                             w["account"]) == 4
         assert not await users.delete_user(db, w["user"])
+        assert await orphaned_rows(db) == {}
     finally:
         await db.close()
 
@@ -123,6 +127,7 @@ async def test_deleting_an_account_removes_everything_it_synced(database_url: st
             assert [r["account_id"] for r in accounts_left] == [other["account"]], table
         attendees = await db.fetch("SELECT DISTINCT meeting_id FROM meeting_attendees")
         assert {r["meeting_id"] for r in attendees} == {other["m1"], other["m2"]}
+        assert await orphaned_rows(db) == {}
     finally:
         await db.close()
 
@@ -150,6 +155,7 @@ async def test_a_contact_deleted_while_a_sync_page_writes_it_leaves_no_entry(
         assert await asyncio.wait_for(deleting, 10)
         assert await _count(db, "SELECT count(*) FROM timeline_entries WHERE contact_id = $1",
                             w["ann"]) == 0
+        assert await orphaned_rows(db) == {}
     finally:
         await sync.close()
         await db.close()

@@ -34,7 +34,7 @@ def test_typed_errors_pass_unchanged() -> None:
 def _raised(exc: Exception) -> Exception:
     try:
         raise exc
-    except Exception as caught:  # noqa: BLE001 - a real traceback for the log
+    except Exception as caught:  # a real traceback for the log
         return caught
 
 

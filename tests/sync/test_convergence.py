@@ -38,6 +38,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from db.orphans import orphaned_rows
 from sync.model import ProviderEvent
 from sync.sandbox.runner import RunningSandboxes
 from tests.conftest import make_user
@@ -505,6 +506,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
             duplicates = await duplicate_problems(h.db, self.user.account_id)
             h.figures.duplicated += len(duplicates)
             assert duplicates == []
+            assert await orphaned_rows(h.db) == {}
             h.figures.tolerated_pairs += len(tolerated)
             exact = await self._exact_full_sync()
             h.figures.meetings_compared += len(
