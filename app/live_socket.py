@@ -349,7 +349,8 @@ class _Connection:
             "next",
             query,
             name,
-            orjson.dumps(variables, option=orjson.OPT_SORT_KEYS),
+            # A str: orjson's bytes keep its 4 KiB write buffer for as long as they live.
+            orjson.dumps(variables, option=orjson.OPT_SORT_KEYS).decode(),
             viewer.user_id if viewer else None,
         )
         id_json = orjson.dumps(op_id).decode()
