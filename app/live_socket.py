@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import orjson
@@ -61,8 +61,6 @@ from resolvers.context import Context, token_from_connection_params
 from resolvers.errors import Unauthenticated
 from schema.masking import mask
 
-log = logging.getLogger("chronik.ws")
-
 # Distinct documents remembered (clients send a handful of fixed ones; the bound keeps a
 # stream of unique texts from growing memory).
 CACHED_DOCUMENTS = 256
@@ -74,15 +72,16 @@ MAX_REASON_BYTES = 123
 def wants_lean_socket(scope: Scope) -> bool:
     """Whether a websocket handshake picks graphql-transport-ws (the first protocol the client
     offers that Chronik speaks, as strawberry chooses)."""
-    for name, value in scope.get("headers") or ():
-        if name == b"sec-websocket-protocol":
-            for offered in value.decode("latin-1").split(","):
-                offered = offered.strip()
-                if offered == GRAPHQL_TRANSPORT_WS_PROTOCOL:
-                    return True
-                if offered == GRAPHQL_WS_PROTOCOL:
-                    return False
+    for offered in scope.get("subprotocols") or ():
+        if offered == GRAPHQL_TRANSPORT_WS_PROTOCOL:
+            return True
+        if offered == GRAPHQL_WS_PROTOCOL:
+            return False
     return False
+
+
+class _Gone(Exception):
+    """The client has gone: nothing more can be sent on this connection."""
 
 
 class _Prepared:
@@ -205,7 +204,10 @@ class _Connection:
             await self.send({"type": "websocket.close", "code": code, "reason": reason})
 
     async def send_text(self, text: str) -> None:
-        await self.send({"type": "websocket.send", "text": text})
+        try:
+            await self.send({"type": "websocket.send", "text": text})
+        except Exception as exc:  # the server's way of saying the client has gone
+            raise _Gone from exc
 
     async def handle(self, message: Any) -> bool:
         """Act on one ASGI message; False once the connection is over."""
@@ -277,6 +279,21 @@ class _Connection:
         task = asyncio.create_task(self.operation(op_id, query, variables, operation_name))
         self.ops[op_id] = task
 
+    async def execute_event(
+        self, document: DocumentNode, variables: dict[str, Any] | None, name: str | None, event: Any
+    ) -> str:
+        """The encoded `next` payload of the subscription's selection over `event`."""
+        schema = self.endpoint.schema
+        executor = schema.execution_context_class.build(
+            schema._schema, document, event, self.context, variables, name
+        )
+        if isinstance(executor, list):  # cannot happen: they coerced at subscribe time
+            return orjson.dumps({"data": None, "errors": [e.formatted for e in executor]}).decode()
+        result: Any = execute_subscription_event(executor)
+        if executor.is_awaitable(result):
+            result = await result
+        return _encode(result, mask_errors=True)
+
     def _forget(self, op_id: str) -> None:
         task = self.ops.get(op_id)
         if task is not None and task is asyncio.current_task():
@@ -314,8 +331,8 @@ class _Connection:
                 )
                 await self.send_text(_next_message(op_id, _encode(result, mask_errors=False)))
                 await self.finish(op_id, "complete")
-        except (OSError, RuntimeError) as exc:
-            log.debug("websocket operation ended: %r", exc)  # the client went away meanwhile
+        except _Gone:
+            pass  # the client went away meanwhile; the connection's end cleans up
         finally:
             self._forget(op_id)
 
@@ -337,13 +354,16 @@ class _Connection:
             metrics.GRAPHQL_REQUESTS.labels(label, "subscription", "error").inc()
             await self.finish(op_id, "error", [mask(e).formatted for e in executor])
             return
-        stream = create_source_event_stream(executor)
+        stream: Any = create_source_event_stream(executor)
         if executor.is_awaitable(stream):
             stream = await stream
         if isinstance(stream, ExecutionResult):
             metrics.GRAPHQL_REQUESTS.labels(label, "subscription", "error").inc()
             await self.finish(op_id, "error", [mask(e).formatted for e in stream.errors or ()])
             return
+        # Not kept: an executor is ~2 KiB, and most events are executed by another subscriber.
+        del executor
+        execute = partial(self.execute_event, document, variables, name)
         viewer = self.context._viewer
         share_key = (
             "next",
@@ -355,11 +375,15 @@ class _Connection:
         )
         id_json = orjson.dumps(op_id).decode()
         try:
-            async with _closing(stream) as events:
-                async for event in events:
-                    payload = await _event_payload(executor, event, share_key)
+            try:
+                async for event in stream:
+                    payload = await _event_payload(execute, event, share_key)
                     await self.send_text(_next_message(op_id, payload, id_json))
-        except (asyncio.CancelledError, OSError, RuntimeError):
+            finally:
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        except _Gone:
             raise
         except Exception as exc:  # what the subscription raised: its last `next`
             failed = True
@@ -375,36 +399,21 @@ class _Connection:
         await self.finish(op_id, "complete")
 
 
-@contextlib.asynccontextmanager
-async def _closing(stream: Any) -> AsyncIterator[Any]:
-    try:
-        yield stream
-    finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
-async def _event_payload(executor: Any, event: Any, share_key: tuple[Any, ...]) -> str:
+async def _event_payload(
+    execute: Callable[[Any], Awaitable[str]], event: Any, share_key: tuple[Any, ...]
+) -> str:
     """The encoded `next` payload for `event`: executed and encoded once for every subscriber
     with the same `share_key` when the event is shared (it carries `shared_results`)."""
     shared = getattr(event, "shared_results", None)
     if not isinstance(shared, dict):
-        return await _execute_event(executor, event)
+        return await execute(event)
     found = shared.get(share_key)
     if found is None:
-        found = shared[share_key] = asyncio.ensure_future(_execute_event(executor, event))
+        found = shared[share_key] = asyncio.ensure_future(execute(event))
     if found.done():
         return str(found.result())
     # Its own task: the first subscriber leaving must not cancel it for the others.
     return str(await asyncio.shield(found))
-
-
-async def _execute_event(executor: Any, event: Any) -> str:
-    result: Any = execute_subscription_event(executor.build_per_event_executor(event))
-    if executor.is_awaitable(result):
-        result = await result
-    return _encode(result, mask_errors=True)
 
 
 def _encode(result: Any, *, mask_errors: bool) -> str:
