@@ -56,7 +56,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app import metrics
-from app.logs import bind_account_lookup, log_context
+from app.logs import bind_account_lookup, set_log_context
 from resolvers.context import Context, token_from_connection_params
 from resolvers.errors import Unauthenticated
 from schema.masking import mask
@@ -150,11 +150,11 @@ class LiveSocket:
         services = scope["app"].state.services
         connection = _Connection(self, Context(pool=services.pool, token=None, services=services))
         connection.send = send
-        with log_context(request_id=uuid.uuid4().hex):
-            try:
-                await connection.run(receive)
-            finally:
-                await connection.shutdown()
+        set_log_context(request_id=uuid.uuid4().hex)  # uvicorn runs each connection in a task
+        try:
+            await connection.run(receive)
+        finally:
+            await connection.shutdown()
 
 
 class _Connection:

@@ -145,9 +145,7 @@ class Meeting:
         ]
 
     @staticmethod
-    def from_row(
-        row: MeetingRow, attendees: list[MeetingAttendee] | None = None
-    ) -> Meeting:
+    def from_row(row: MeetingRow, attendees: list[MeetingAttendee] | None = None) -> Meeting:
         return Meeting(
             id=encode_id("Meeting", row.id),
             pk=row.id,
