@@ -75,7 +75,8 @@ class Subscriber:
         self.key = key
         self.account_id = account_id
         self._size = size
-        self._events: deque[LiveEvent] = deque()
+        # Made at the first event: an idle subscription does without (a deque is ~700 bytes).
+        self._events: deque[LiveEvent] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self.overflowed = False
 
@@ -83,12 +84,15 @@ class Subscriber:
         """Queue an event without waiting; a full queue marks the subscriber as too slow."""
         if self.overflowed:
             return
-        if len(self._events) >= self._size:
+        events = self._events
+        if events is None:
+            events = self._events = deque()
+        if len(events) >= self._size:
             self.overflowed = True
             # Make room for the verdict so the consumer learns it at its next read.
-            self._events.popleft()
+            events.popleft()
             event = _OVERFLOW
-        self._events.append(event)
+        events.append(event)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -101,6 +105,7 @@ class Subscriber:
                     await self._waiter
                 finally:
                     self._waiter = None
+            assert self._events is not None
             event = self._events.popleft()
             if event is _OVERFLOW:
                 raise SubscriberTooSlow(
