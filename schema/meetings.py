@@ -145,7 +145,9 @@ class Meeting:
         ]
 
     @staticmethod
-    def from_row(row: MeetingRow, attendees: list[MeetingAttendee] | None = None) -> Meeting:
+    def from_row(
+        row: MeetingRow, attendees: list[MeetingAttendee] | None = None
+    ) -> Meeting:
         return Meeting(
             id=encode_id("Meeting", row.id),
             pk=row.id,
