@@ -279,10 +279,11 @@ class _Connection:
         task = asyncio.create_task(self.operation(op_id, query, variables, operation_name))
         self.ops[op_id] = task
 
-    async def execute_event(
+    def execute_event(
         self, document: DocumentNode, variables: dict[str, Any] | None, name: str | None, event: Any
-    ) -> str:
-        """The encoded `next` payload of the subscription's selection over `event`."""
+    ) -> str | Awaitable[str]:
+        """The encoded `next` payload of the subscription's selection over `event`: at once
+        when no resolver of the selection awaits (the timeline's fields), else an awaitable."""
         schema = self.endpoint.schema
         executor = schema.execution_context_class.build(
             schema._schema, document, event, self.context, variables, name
@@ -291,7 +292,7 @@ class _Connection:
             return orjson.dumps({"data": None, "errors": [e.formatted for e in executor]}).decode()
         result: Any = execute_subscription_event(executor)
         if executor.is_awaitable(result):
-            result = await result
+            return _encode_later(result)
         return _encode(result, mask_errors=True)
 
     def _forget(self, op_id: str) -> None:
@@ -400,20 +401,31 @@ class _Connection:
 
 
 async def _event_payload(
-    execute: Callable[[Any], Awaitable[str]], event: Any, share_key: tuple[Any, ...]
+    execute: Callable[[Any], str | Awaitable[str]], event: Any, share_key: tuple[Any, ...]
 ) -> str:
     """The encoded `next` payload for `event`: executed and encoded once for every subscriber
     with the same `share_key` when the event is shared (it carries `shared_results`)."""
     shared = getattr(event, "shared_results", None)
     if not isinstance(shared, dict):
-        return await execute(event)
+        payload = execute(event)
+        return payload if isinstance(payload, str) else await payload
     found = shared.get(share_key)
     if found is None:
-        found = shared[share_key] = asyncio.ensure_future(execute(event))
+        payload = execute(event)
+        if isinstance(payload, str):  # the others take it without waiting
+            shared[share_key] = payload
+            return payload
+        # Its own task: the first subscriber leaving must not cancel it for the others.
+        found = shared[share_key] = asyncio.ensure_future(payload)
+    if isinstance(found, str):
+        return found
     if found.done():
         return str(found.result())
-    # Its own task: the first subscriber leaving must not cancel it for the others.
     return str(await asyncio.shield(found))
+
+
+async def _encode_later(result: Awaitable[Any]) -> str:
+    return _encode(await result, mask_errors=True)
 
 
 def _encode(result: Any, *, mask_errors: bool) -> str:
