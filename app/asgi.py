@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 from starlette.applications import Starlette
@@ -13,10 +14,12 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 
 from app import oauth_routes, pages, webhook_routes
 from app.graphql import graphql_app
 from app.limits import RequestLimits, graphql_limits
+from app.live_socket import LiveSocket, wants_lean_socket
 from app.logs import RequestContext
 from app.metrics import metrics_endpoint
 from app.services import Services, running_services
@@ -52,6 +55,27 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
+class Chronik(Starlette):
+    """The app; graphql-transport-ws websockets on `/graphql` go straight to `live_socket`,
+    before the middleware (which has nothing to do for them but would stay on the stack of
+    every long-lived connection)."""
+
+    def __init__(self, *args: Any, live_socket: LiveSocket, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.live_socket = live_socket
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "websocket"
+            and scope["path"] == "/graphql"
+            and wants_lean_socket(scope)
+        ):
+            scope["app"] = self
+            await self.live_socket(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings, *, migrate: bool = True, on_query: QueryObserver | None = None
 ) -> Starlette:
@@ -73,8 +97,9 @@ def create_app(
                     await task
                 await services.live.stop()
 
-    graphql = graphql_app(graphiql=not settings.is_production, extensions=graphql_limits(settings))
-    return Starlette(
+    limits = graphql_limits(settings)
+    graphql = graphql_app(graphiql=not settings.is_production, extensions=limits)
+    return Chronik(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -90,6 +115,7 @@ def create_app(
             Middleware(RequestContext),
             Middleware(RequestLimits, max_body_bytes=settings.max_body_bytes),
         ],
+        live_socket=LiveSocket(graphql.schema, limits),  # type: ignore[arg-type]
     )
 
 

@@ -65,6 +65,13 @@ def redact(text: str) -> str:
     return text
 
 
+def set_log_context(**fields: Any) -> None:
+    """Records logged from now on in this task (and in tasks it starts) carry `fields`: for a
+    task of its own, such as one websocket connection's, where nothing needs restoring."""
+    for name, value in fields.items():
+        _context[name].set(value)
+
+
 @contextlib.contextmanager
 def log_context(**fields: Any) -> Iterator[None]:
     """Records logged inside the block (and in tasks it starts) carry `fields`."""

@@ -275,6 +275,9 @@ async def phase(
         latencies: list[float] = []
         per_change: list[tuple[float, float, float | None]] = []
         missing = 0
+        # CPU time of the replicas over the timed changes: unlike latencies, hardly moved by
+        # what else the machine runs.
+        cpu0 = [c.cpu() for c in serves]
         for k in range(args.changes):
             t0, got, sync_s = await change(f"{name} change {k}")
             here = [t - t0 for t in got if t is not None]
@@ -283,6 +286,7 @@ async def phase(
             per_change.append((statistics.median(here) if here else float("nan"),
                                max(here) if here else float("nan"), sync_s))
             await asyncio.sleep(args.gap)
+        cpu1 = [c.cpu() for c in serves]
         for spy in spies:
             spy.stop()
         problems = await load.call("problems")
@@ -299,6 +303,9 @@ async def phase(
         "receipts": len(latencies), "missing": missing, "problems": problems,
         "sync_ms": statistics.median(syncs) * 1000 if syncs else float("nan"),
         "per_change": per_change,
+        "cpu_ms_per_change": [
+            (b - a) * 1000 / args.changes for a, b in zip(cpu0, cpu1, strict=True)
+        ],
         "rss0": rss0, "rss1": rss1,
         "kib_per_sub": (sum(rss1) - sum(rss0)) * 1024 / s,
         "load_kib_per_sub": (load_rss1 - load_rss0) / 1024 / s,
@@ -322,6 +329,11 @@ def report(res: dict[str, Any]) -> None:
         "      per change (median/max ms, sync ms): "
         + ", ".join(f"{a * 1000:.0f}/{b * 1000:.0f}/{(c or 0) * 1000:.0f}"
                     for a, b, c in res["per_change"])
+    )
+    cpu = res["cpu_ms_per_change"]
+    print(
+        f"      replicas CPU over the timed changes: {'+'.join(f'{x:.0f}' for x in cpu)}"
+        f" = {sum(cpu):.0f} ms per change (includes the webhook and idle housekeeping)"
     )
     print(
         f"      replicas RSS {'+'.join(f'{x:.0f}' for x in res['rss0'])} MB idle ->"

@@ -96,7 +96,7 @@ GROUPS = [
     # (group, predicate on a frame's filename); checked innermost frame first.
     (
         "our Context/Loaders/LiveFeed",
-        ("/resolvers/", "/db/listen.py", "/app/graphql.py", "/schema/"),
+        ("/resolvers/", "/db/listen.py", "/app/graphql.py", "/app/live_socket.py", "/schema/"),
     ),
     ("strawberry handler/generator/execution", ("/strawberry/",)),
     ("graphql-core (parse/validate/execute)", ("/graphql/",)),

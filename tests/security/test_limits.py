@@ -14,6 +14,7 @@ from pydantic import AnyHttpUrl
 from app.settings import Settings
 from tests.conftest import TestUser
 from tests.support.server import RunningChronik, free_port, running_chronik
+from tests.support.ws import GraphQLSocket
 
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
@@ -188,3 +189,23 @@ async def test_unknown_content_type_is_refused_with_415(
         },
     )
     assert accepted.json() == {"data": {"me": {"email": alice.email}}}
+
+
+async def test_the_limits_apply_to_documents_sent_over_a_websocket(
+    production: RunningChronik, alice: TestUser
+) -> None:
+    socket = await GraphQLSocket.open(production.url, alice.token)
+    try:
+        await socket.subscribe("{ __schema { types { name } } }", {}, op_id="introspect")
+        introspection = await socket.next()
+        await socket.subscribe(nested_contact_query(3), {}, op_id="deep")
+        deep = await socket.next()
+        await socket.subscribe("{ me { email } }", {}, op_id="me")
+        me = await socket.next()
+    finally:
+        await socket.close()
+    assert introspection["type"] == "error"
+    assert "introspection" in introspection["payload"][0]["message"].lower()
+    assert deep["type"] == "error"
+    assert deep["payload"][0]["extensions"]["code"] == TOO_COMPLEX
+    assert me["payload"] == {"data": {"me": {"email": alice.email}}}
