@@ -59,7 +59,7 @@ from app import metrics
 from app.logs import bind_account_lookup, set_log_context
 from resolvers.context import Context, token_from_connection_params
 from resolvers.errors import Unauthenticated
-from schema.masking import mask
+from schema.masking import report_and_mask
 
 # Distinct documents remembered (clients send a handful of fixed ones; the bound keeps a
 # stream of unique texts from growing memory).
@@ -136,7 +136,9 @@ class LiveSocket:
             prepared = _Prepared(None, syntax_error=exc.message)
         else:
             errors = validate(self.schema._schema, document, self.rules)
-            prepared = _Prepared(document, errors=[mask(e).formatted for e in errors] or None)
+            prepared = _Prepared(
+                document, errors=[report_and_mask(e).formatted for e in errors] or None
+            )
         self._prepared[query] = prepared
         if len(self._prepared) > CACHED_DOCUMENTS:
             self._prepared.popitem(last=False)
@@ -353,14 +355,16 @@ class _Connection:
         )
         if isinstance(executor, list):  # the variables did not coerce
             metrics.GRAPHQL_REQUESTS.labels(label, "subscription", "error").inc()
-            await self.finish(op_id, "error", [mask(e).formatted for e in executor])
+            await self.finish(op_id, "error", [report_and_mask(e).formatted for e in executor])
             return
         stream: Any = create_source_event_stream(executor)
         if executor.is_awaitable(stream):
             stream = await stream
         if isinstance(stream, ExecutionResult):
             metrics.GRAPHQL_REQUESTS.labels(label, "subscription", "error").inc()
-            await self.finish(op_id, "error", [mask(e).formatted for e in stream.errors or ()])
+            await self.finish(
+                op_id, "error", [report_and_mask(e).formatted for e in stream.errors or ()]
+            )
             return
         # Not kept: an executor is ~2 KiB, and most events are executed by another subscriber.
         del executor
@@ -391,7 +395,9 @@ class _Connection:
             error = (
                 exc if isinstance(exc, GraphQLError) else GraphQLError(str(exc), original_error=exc)
             )
-            payload = orjson.dumps({"data": None, "errors": [mask(error).formatted]}).decode()
+            payload = orjson.dumps(
+                {"data": None, "errors": [report_and_mask(error).formatted]}
+            ).decode()
             await self.send_text(_next_message(op_id, payload, id_json))
         finally:
             metrics.GRAPHQL_REQUESTS.labels(
@@ -431,7 +437,7 @@ async def _encode_later(result: Awaitable[Any]) -> str:
 def _encode(result: Any, *, mask_errors: bool) -> str:
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
-        errors = [mask(e) for e in result.errors] if mask_errors else result.errors
+        errors = [report_and_mask(e) for e in result.errors] if mask_errors else result.errors
         payload["errors"] = [e.formatted for e in errors]
     if result.extensions:
         payload["extensions"] = result.extensions

@@ -60,6 +60,15 @@ class MaskInternalErrors(SchemaExtension):
             result.errors = [mask(error) for error in result.errors]
 
 
+def report_and_mask(error: GraphQLError) -> GraphQLError:
+    """`mask`, logging an internal error first: for errors that never pass through
+    `ChronikSchema.process_errors` (the lean websocket endpoint executes subscription events
+    with graphql-core directly)."""
+    if is_internal(error):
+        log.error("internal error in %s", error.path, exc_info=error.original_error)
+    return mask(error)
+
+
 class ChronikSchema(Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

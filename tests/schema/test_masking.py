@@ -8,7 +8,7 @@ import pytest
 from graphql import GraphQLError
 
 from resolvers.errors import Conflict, NotFound
-from schema.masking import INTERNAL_MESSAGE, mask
+from schema.masking import INTERNAL_MESSAGE, mask, report_and_mask
 from schema.root import build_schema
 
 
@@ -54,3 +54,18 @@ def test_operators_see_each_internal_error_once_with_its_traceback_and_no_typed_
     assert len(errors) == 1
     assert errors[0].name == "chronik.graphql" and errors[0].exc_info is not None
     assert "KeyError" in caplog.text
+
+
+def test_errors_outside_the_schema_path_are_logged_once_when_internal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The websocket endpoint masks subscription errors itself: an internal one is logged
+    with its traceback, a typed one is passed on untouched and not logged."""
+    internal = GraphQLError("boom", path=["contactTimeline"], original_error=_raised(KeyError("y")))
+    not_found = NotFound("No contact with this id.")
+    typed = GraphQLError(not_found.message, path=["contactTimeline"], original_error=not_found)
+    with caplog.at_level(logging.DEBUG):
+        assert report_and_mask(internal).message == INTERNAL_MESSAGE
+        assert report_and_mask(typed) is typed
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(errors) == 1 and errors[0].exc_info is not None
