@@ -44,14 +44,6 @@ LABEL = "Google Calendar"
 _THROTTLE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 # Google's largest events.list page: fewer round trips per sync.
 PAGE_SIZE = "2500"
-# Google's partial response (the `fields` system parameter): only what `parse_event` reads, so
-# a page travels and decodes at ~70 % of its full size (no htmlLink, creator, reminders, ...).
-LIST_FIELDS = (
-    "nextPageToken,nextSyncToken,timeZone,"
-    "items(id,etag,status,iCalUID,summary,description,location,start,end,visibility,"
-    "organizer/email,attendees(email,displayName,responseStatus,organizer),"
-    "recurrence,recurringEventId,originalStartTime,created,updated)"
-)
 # Used only if a watch answer lacks `expiration` (Google always sends one for events.watch):
 # short, so the channel is renewed early rather than silently lapsing.
 _FALLBACK_CHANNEL_TTL = timedelta(hours=1)
@@ -164,9 +156,7 @@ class GoogleCalendarClient:
         """
         position = FeedCursor.decode(cursor)
         response = await self._session.request(
-            "GET",
-            f"{self._base}/calendars/primary/events",
-            params={**position.params(), "fields": LIST_FIELDS},
+            "GET", f"{self._base}/calendars/primary/events", params=position.params()
         )
         if response.status == 410 or (position.page_token and is_stale_page_token(response)):
             reason, message = error_reason(response)

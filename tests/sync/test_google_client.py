@@ -15,7 +15,6 @@ from aiohttp import web
 
 from sync.credentials import StaticToken
 from sync.google.client import FeedCursor, GoogleCalendarClient
-from sync.google.parse import parse_event
 from sync.http import RetryPolicy
 from sync.model import ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
 from sync.provider import ProviderError, ProviderUnavailable
@@ -115,37 +114,6 @@ async def test_full_sync_pages_through_every_event(google: Google) -> None:
     # Nothing changed since: the incremental round is one empty, complete page.
     after = await google.client.fetch_changes(cursor, window_start=WINDOW_START)
     assert (after.events, after.complete) == ([], True)
-
-
-async def test_partial_listing_parses_like_the_whole_resource(google: Google) -> None:
-    # The client asks Google for only the fields it reads (`fields=`): every kind of event
-    # (series, moved and cancelled occurrences, private, invitations) must come out the same
-    # as parsed from the whole resource.
-    await google.control("POST", f"{CALENDAR}/events:bulk", json={"count": 600, "mix": {"seed": 2}})
-    await google.create(
-        "Offsite",
-        4,
-        description="Agenda",
-        location="Room 1",
-        visibility="private",
-        recurrence=["RRULE:FREQ=WEEKLY;COUNT=3"],
-    )
-    pages, _ = await sync_round(google)
-
-    params = {"maxResults": "2500", "singleEvents": "false"}
-    token = await google.control("POST", f"/_sandbox/users/{ALICE}/token", json={})
-    headers = {"Authorization": f"Bearer {token['access_token']}"}
-    url = f"{google.url}/calendar/v3/calendars/primary/events"
-    async with google.http.get(url, params=params, headers=headers) as resp:
-        body = await resp.json()
-    assert "nextPageToken" not in body
-    whole = [parse_event(item, body.get("timeZone")) for item in body["items"]]
-    assert events_of(pages) == whole
-    assert {event.kind for event in whole} == {
-        EventKind.SINGLE,
-        EventKind.SERIES,
-        EventKind.EXCEPTION,
-    }
 
 
 async def test_change_comes_back_in_exactly_one_incremental_page(google: Google) -> None:
