@@ -59,67 +59,6 @@ SYNC_NOW = "mutation { syncCalendarNow { id } }"
 # -- the traced worker (runs in the worker subprocess with --profile) --------------------------
 
 
-def prefetching_run() -> Any:
-    """Experiment (`--experiment prefetch`): `SyncEngine.run` as in sync/engine.py, except
-    that page k+1 is fetched (HTTP + JSON + parse) as a task while page k commits. Commits
-    stay in order, so the cursor invariant is unchanged. A prototype for the proposal."""
-    import sync.engine as e
-
-    async def run(self: Any, job: Any) -> Any:
-        client = self.client_for(job)
-        context = await self._account_context(job)
-        result = e.RunResult()
-        cursor = job.sync_cursor
-        phase = job.sync_phase
-        sync_round = job.sync_round
-        full = job.round_is_full or cursor is None
-        seen = job.events_seen if cursor is not None else 0
-        window = job.window_start or (
-            min(job.linked_at, dt.datetime.now(dt.UTC)) - e.WINDOW_BEFORE_LINK
-        )
-        if cursor is None:
-            sync_round += 1
-        restarts = 0
-        pending: asyncio.Future[Any] | None = None
-        try:
-            while True:
-                try:
-                    if pending is None:
-                        page = await client.fetch_changes(cursor, window_start=window)
-                    else:
-                        page = await pending
-                        pending = None
-                except e.CursorExpired:
-                    pending = None
-                    restarts += 1
-                    if restarts > e.MAX_FULL_RESTARTS:
-                        raise e.ProviderError("cursor keeps expiring") from None
-                    cursor, full, seen, sync_round = None, True, 0, sync_round + 1
-                    continue
-                if not page.complete:
-                    pending = asyncio.ensure_future(
-                        client.fetch_changes(page.cursor, window_start=window)
-                    )
-                seen += len(page.events)
-                changes = await self._commit_page(
-                    job, context, page, sync_round=sync_round, full=full, phase=phase,
-                    seen=seen, window=window,
-                )
-                result.pages += 1
-                result.events += len(page.events)
-                result.changes += changes
-                cursor = page.cursor
-                if page.complete:
-                    break
-        finally:
-            if pending is not None:
-                pending.cancel()
-        await self._ensure_push(job, client)
-        return result
-
-    return run
-
-
 def traced_worker(out: str) -> None:
     """`chronik worker` with timers around fetch/commit and a per-statement SQL log; writes
     the totals to `out` (JSON) when it exits. Instrumentation only: product code unchanged."""
@@ -162,8 +101,6 @@ def traced_worker(out: str) -> None:
 
         setattr(cls, name, wrapper)
 
-    if "prefetch" in os.environ.get("CHRONIK_BENCH_EXPERIMENT", "").split(","):
-        engine_mod.SyncEngine.run = prefetching_run()  # type: ignore[method-assign]
     timed(google_client.GoogleCalendarClient, "fetch_changes")
     timed(engine_mod.SyncEngine, "_commit_page")
     timed(engine_mod.SyncEngine, "_apply")
@@ -496,7 +433,6 @@ async def one_round(
     api = f"http://127.0.0.1:{port}"
     env = common.chronik_env(
         dsn, api, workdir / "data",
-        CHRONIK_BENCH_EXPERIMENT=",".join(args.experiment),
         CHRONIK_GOOGLE_SANDBOX_URL=sandbox_url,
         CHRONIK_MICROSOFT_SANDBOX_URL=args.microsoft_url,
         CHRONIK_RUN_WORKER="false",
@@ -522,7 +458,7 @@ async def one_round(
                     assert r.status < 300
             trace = workdir / f"trace-{label}.json"
             profile = Path(args.profile) / f"worker-{label}.txt" if args.profile else None
-            if args.trace or args.profile or args.experiment:
+            if args.trace or args.profile:
                 argv = common.python_cmd(__file__, "--traced-worker", str(trace))
             else:
                 argv = common.python_cmd("-m", "app.cli", "worker")
@@ -748,8 +684,6 @@ def main() -> None:
                         help="EXPLAIN ANALYZE the SQL of one 2,500-event page after the sync")
     parser.add_argument("--drop-constraint", action="append", default=[], metavar="TABLE.NAME",
                         help="experiment: drop this constraint in the bench database first")
-    parser.add_argument("--experiment", action="append", default=[], choices=["prefetch"],
-                        help="run the worker with a prototype patched in (see prefetching_run)")
     parser.add_argument("--no-copy", action="store_true", help="skip the COPY measurement")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument("--timeout", type=float, default=600)

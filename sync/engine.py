@@ -10,6 +10,7 @@ removed, so a resync reconciles instead of duplicating.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import uuid
@@ -112,9 +113,14 @@ class SyncEngine:
         if cursor is None:
             sync_round += 1
         restarts = 0
+        ahead: asyncio.Task[ChangePage] | None = None
         while True:
             try:
-                page = await client.fetch_changes(cursor, window_start=window)
+                if ahead is not None:
+                    reading, ahead = ahead, None
+                    page = await reading
+                else:
+                    page = await client.fetch_changes(cursor, window_start=window)
             except CursorExpired:
                 restarts += 1
                 if restarts > MAX_FULL_RESTARTS:
@@ -126,16 +132,25 @@ class SyncEngine:
             if any(event.removed for event in page.events):
                 page = await self._with_gone_series(job, client, page)
             seen += len(page.events)
-            changes = await self._commit_page(
-                job,
-                context,
-                page,
-                sync_round=sync_round,
-                full=full,
-                phase=phase,
-                seen=seen,
-                window=window,
-            )
+            if not page.complete or full or resumed:
+                # Read ahead: the next page is fetched and parsed while this one commits, so
+                # the worker's CPU and PostgreSQL's overlap. It is only read here; what it
+                # holds is decided and written after this page's transaction.
+                ahead = asyncio.create_task(client.fetch_changes(page.cursor, window_start=window))
+            try:
+                changes = await self._commit_page(
+                    job,
+                    context,
+                    page,
+                    sync_round=sync_round,
+                    full=full,
+                    phase=phase,
+                    seen=seen,
+                    window=window,
+                )
+            except BaseException:
+                await _abandon(ahead)
+                raise
             result.pages += 1
             result.events += len(page.events)
             result.changes += changes
@@ -350,6 +365,16 @@ async def load_account_context(
         linked_at=linked_at,
         auto_create_contacts=auto,
     )
+
+
+async def _abandon(task: asyncio.Task[ChangePage] | None) -> None:
+    """Cancel a read-ahead whose page will not be committed (its outcome does not matter)."""
+    if task is None:
+        return
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
 def _as_stored(known: StoredMeeting | None) -> Stored | None:
