@@ -46,9 +46,12 @@ class LiveEvent:
     meeting_id: int | None = None
     connection_id: int | None = None
     # What the subscribers loaded for this event, by key; lives as long as the event does.
+    # The events of one notification share one dict, and `batch` names all of them that have
+    # subscribers in this process, so one load can serve every contact the change touched.
     _shared: dict[Hashable, asyncio.Future[Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    batch: tuple[tuple[int, int, str], ...] = field(default=(), compare=False, repr=False)
 
     async def shared(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         """`load()`, run once for all the subscribers handed this event: at 2,000 subscribers
@@ -209,11 +212,19 @@ class LiveFeed:
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring malformed timeline notification")
             return
-        for contact_id, meeting_id, kind in changes:
-            group = self._subscribers.get(("contact", contact_id))
-            if not group:
-                continue
-            event = LiveEvent(_KINDS.get(kind, "updated"), account_id, contact_id, meeting_id)
+        wanted = [
+            (group, int(contact_id), int(meeting_id), _KINDS.get(kind, "updated"))
+            for contact_id, meeting_id, kind in changes
+            if (group := self._subscribers.get(("contact", contact_id)))
+        ]
+        if not wanted:
+            return
+        # One change names up to hundreds of contacts: their events share what is loaded for
+        # them (`shared` over the whole batch), one query per notification and process.
+        shared: dict[Hashable, asyncio.Future[Any]] = {}
+        batch = tuple((contact_id, meeting_id, kind) for _, contact_id, meeting_id, kind in wanted)
+        for group, contact_id, meeting_id, kind in wanted:
+            event = LiveEvent(kind, account_id, contact_id, meeting_id, None, shared, batch)
             for subscriber in list(group):
                 if subscriber.account_id == account_id:
                     subscriber.offer(event)

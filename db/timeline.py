@@ -235,6 +235,32 @@ async def entry_for(
     )
 
 
+async def entries_for_pairs(
+    db: Executor, account_id: int, pairs: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], EntryRow]:
+    """`entry_for` of many (contact, meeting) pairs in one query: {pair: entry} for the pairs
+    whose entry is (still) on the timeline."""
+    rows = await db.fetch(
+        f"""
+        SELECT e.id AS entry_id, e.contact_id, e.occurred_at, {_MEETING_COLUMNS}
+        FROM unnest($2::bigint[], $3::bigint[]) AS p (contact_id, meeting_id)
+        JOIN timeline_entries e
+          ON e.account_id = $1 AND e.contact_id = p.contact_id AND e.meeting_id = p.meeting_id
+        JOIN meetings m ON m.id = e.meeting_id
+        WHERE m.deleted_at IS NULL
+        """,
+        account_id,
+        [contact for contact, _ in pairs],
+        [meeting for _, meeting in pairs],
+    )
+    return {
+        (r["contact_id"], r["id"]): EntryRow(
+            r["entry_id"], r["contact_id"], r["occurred_at"], _meeting(r)
+        )
+        for r in rows
+    }
+
+
 class PageAttendee(NamedTuple):
     """An attendee of a page's meeting with the account's contact of that address, if any.
 

@@ -53,24 +53,40 @@ async def timeline_updates(ctx: Context, contact_id: int) -> AsyncIterator[Timel
                 if event.kind == "resync":
                     yield TimelineUpdate("resync", None, None)
                     continue
-                yield await event.shared(
-                    ("timeline", viewer.account_id, contact_id),
-                    partial(_load_update, ctx, viewer.account_id, contact_id, event),
+                updates = await event.shared(
+                    ("timeline", viewer.account_id),
+                    partial(_load_updates, ctx, viewer.account_id, event),
                 )
+                assert event.meeting_id is not None
+                yield updates[contact_id, event.meeting_id]
         except SubscriberTooSlow as exc:
             raise SubscriptionClosed(str(exc)) from None
 
 
-async def _load_update(
-    ctx: Context, account_id: int, contact_id: int, event: LiveEvent
-) -> TimelineUpdate:
-    assert event.meeting_id is not None
-    entry = await timeline_db.entry_for(ctx.pool, account_id, contact_id, event.meeting_id)
-    if entry is not None:
-        return TimelineUpdate(event.kind, entry, entry.meeting)
+async def _load_updates(
+    ctx: Context, account_id: int, event: LiveEvent
+) -> dict[tuple[int, int], TimelineUpdate]:
+    """The update of every (contact, meeting) of the event's notification that has subscribers
+    here, in two queries whatever their number (all of one account: the notification's)."""
+    batch = event.batch
+    if not batch:
+        assert event.contact_id is not None and event.meeting_id is not None
+        batch = ((event.contact_id, event.meeting_id, event.kind),)
+    pairs = [(contact_id, meeting_id) for contact_id, meeting_id, _ in batch]
+    entries = await timeline_db.entries_for_pairs(ctx.pool, account_id, pairs)
     # Off the timeline now (whatever the notification said): removed, with the meeting if any.
-    found = await timeline_db.meetings_by_ids(ctx.pool, account_id, [event.meeting_id])
-    return TimelineUpdate("removed", None, found.get(event.meeting_id))
+    gone = sorted({meeting for contact, meeting in pairs if (contact, meeting) not in entries})
+    meetings = await timeline_db.meetings_by_ids(ctx.pool, account_id, gone) if gone else {}
+    updates: dict[tuple[int, int], TimelineUpdate] = {}
+    for contact_id, meeting_id, kind in batch:
+        entry = entries.get((contact_id, meeting_id))
+        if entry is not None:
+            updates[contact_id, meeting_id] = TimelineUpdate(kind, entry, entry.meeting)
+        else:
+            updates[contact_id, meeting_id] = TimelineUpdate(
+                "removed", None, meetings.get(meeting_id)
+            )
+    return updates
 
 
 async def sync_state_updates(ctx: Context) -> AsyncIterator[ConnectionRow]:

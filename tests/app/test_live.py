@@ -226,3 +226,33 @@ async def test_subscribers_of_one_contact_each_get_the_fields_they_asked_for(
     assert got[0]["kind"] == "ADDED" and got[0]["entry"]["occurredAt"]
     assert got[0]["meeting"] == {"title": "Shared", "status": "CONFIRMED"}
     assert got[2] == {"kind": "ADDED", "meeting": {"title": "Shared"}}
+
+
+async def test_one_change_to_several_contacts_gives_each_subscriber_its_own_update(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    """One notification names every contact a change touched; what the process loads for
+    it is shared, yet each subscriber gets its own contact's entry, and a contact taken off
+    the meeting gets REMOVED while the others get UPDATED."""
+    cal = await linked_calendar(chronik, alice, db, "GOOGLE")
+    emails = ["carla@client.test", "dan@client.test", "eve@client.test"]
+    contacts = [await cal.contact(email) for email in emails]
+    event_id = await cal.calendar.create(title="Board", start=SOON, guests=emails)
+    await cal.sync()
+    sockets = [await GraphQLSocket.open(chronik.url, alice.token) for _ in contacts]
+    for socket, contact in zip(sockets, contacts, strict=True):
+        await socket.subscribe(TIMELINE, {"id": contact})
+    feed = chronik.app.state.services.live
+    await eventually(lambda: feed.subscriber_count == 3)
+    await cal.calendar.update(event_id, title="Board (moved)", guests=emails[:2])
+    await cal.sync()
+    got = [
+        (await asyncio.wait_for(socket.next(), 10))["payload"]["data"]["contactTimeline"]
+        for socket in sockets
+    ]
+    for socket in sockets:
+        await socket.close()
+    assert [update["kind"] for update in got] == ["UPDATED", "UPDATED", "REMOVED"]
+    assert [update["meeting"]["title"] for update in got] == ["Board (moved)"] * 3
+    assert got[0]["entry"]["occurredAt"] and got[1]["entry"]["occurredAt"]
+    assert got[2]["entry"] is None
