@@ -52,6 +52,17 @@ def gql_client(chronik: RunningChronik, token: str) -> Client:
     return Client(transport=transport)
 
 
+async def first_updates_then_close(sockets: list[GraphQLSocket]) -> list[dict]:
+    """Each socket's next `contactTimeline` update, in order; then the sockets are closed."""
+    got = [
+        (await asyncio.wait_for(socket.next(), 10))["payload"]["data"]["contactTimeline"]
+        for socket in sockets
+    ]
+    for socket in sockets:
+        await socket.close()
+    return got
+
+
 async def test_a_sandbox_change_reaches_a_subscriber_of_another_process(
     api_only: RunningChronik, alice: TestUser, db: asyncpg.Connection, tmp_path: Path
 ) -> None:
@@ -216,12 +227,7 @@ async def test_subscribers_of_one_contact_each_get_the_fields_they_asked_for(
     await eventually(lambda: feed.subscriber_count == 3)
     await cal.calendar.create(title="Shared", start=SOON, guests=["carla@client.test"])
     await cal.sync()
-    got = [
-        (await asyncio.wait_for(socket.next(), 10))["payload"]["data"]["contactTimeline"]
-        for socket in sockets
-    ]
-    for socket in sockets:
-        await socket.close()
+    got = await first_updates_then_close(sockets)
     assert got[0] == got[1]
     assert got[0]["kind"] == "ADDED" and got[0]["entry"]["occurredAt"]
     assert got[0]["meeting"] == {"title": "Shared", "status": "CONFIRMED"}
@@ -246,12 +252,7 @@ async def test_one_change_to_several_contacts_gives_each_subscriber_its_own_upda
     await eventually(lambda: feed.subscriber_count == 3)
     await cal.calendar.update(event_id, title="Board (moved)", guests=emails[:2])
     await cal.sync()
-    got = [
-        (await asyncio.wait_for(socket.next(), 10))["payload"]["data"]["contactTimeline"]
-        for socket in sockets
-    ]
-    for socket in sockets:
-        await socket.close()
+    got = await first_updates_then_close(sockets)
     assert [update["kind"] for update in got] == ["UPDATED", "UPDATED", "REMOVED"]
     assert [update["meeting"]["title"] for update in got] == ["Board (moved)"] * 3
     assert got[0]["entry"]["occurredAt"] and got[1]["entry"]["occurredAt"]
