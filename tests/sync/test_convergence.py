@@ -583,17 +583,24 @@ async def test_oracle_matches_a_plain_sync(cal: LinkedCalendar, sandboxes: Runni
     assert await duplicate_problems(cal.db, row[0]) == []
 
 
-async def test_cancelling_the_first_occurrence_keeps_the_series(
-    cal: LinkedCalendar,
-) -> None:
-    """Rule 6: a cancelled occurrence removes its own meeting, if any; the series stays —
-    also when it is the first one, and also after a full resync."""
+async def _synced_weekly_with_ann(cal: LinkedCalendar) -> tuple[str, datetime, str]:
+    """Contact Ann, a three-week "Weekly" series with her as guest from two days on, synced:
+    (Ann's contact id, the first occurrence's start, the series id)."""
     ann = await cal.contact("ann@client.test")
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
     series = await cal.calendar.create(
         title="Weekly", start=start, guests=["ann@client.test"], weekly=3
     )
     await cal.sync()
+    return ann, start, series
+
+
+async def test_cancelling_the_first_occurrence_keeps_the_series(
+    cal: LinkedCalendar,
+) -> None:
+    """Rule 6: a cancelled occurrence removes its own meeting, if any; the series stays —
+    also when it is the first one, and also after a full resync."""
+    ann, start, series = await _synced_weekly_with_ann(cal)
     await cal.calendar.cancel_occurrence(series, start)
     await cal.sync()
     assert await cal.titles(ann) == ["Weekly"]
@@ -607,12 +614,7 @@ async def test_moving_the_first_occurrence_logs_it_next_to_the_series(
 ) -> None:
     """Rule 6: the moved occurrence is a meeting of its own and the series stays; a full
     resync agrees with the incremental sync."""
-    ann = await cal.contact("ann@client.test")
-    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
-    series = await cal.calendar.create(
-        title="Weekly", start=start, guests=["ann@client.test"], weekly=3
-    )
-    await cal.sync()
+    ann, start, series = await _synced_weekly_with_ann(cal)
     await cal.calendar.move_occurrence(series, start, start + timedelta(hours=5))
     await cal.sync()
     assert await cal.titles(ann) == ["Weekly", "Weekly"]
@@ -623,12 +625,7 @@ async def test_moving_the_first_occurrence_logs_it_next_to_the_series(
 
 async def test_deleting_a_series_takes_it_off_the_timelines(cal: LinkedCalendar) -> None:
     """Rule 8 for a series: deleting it removes it, in an incremental sync and a full one."""
-    ann = await cal.contact("ann@client.test")
-    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
-    series = await cal.calendar.create(
-        title="Weekly", start=start, guests=["ann@client.test"], weekly=3
-    )
-    await cal.sync()
+    ann, _, series = await _synced_weekly_with_ann(cal)
     assert await cal.titles(ann) == ["Weekly"]
     await cal.calendar.delete(series)
     await cal.sync()
@@ -642,12 +639,7 @@ async def test_cancelling_every_occurrence_agrees_with_a_full_resync(cal: Linked
     """Google keeps a series whose occurrences are all cancelled (its master stays listed);
     Graph's listing has nothing of it left, so the series goes. Either way an incremental sync
     ends where a full resync does."""
-    ann = await cal.contact("ann@client.test")
-    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
-    series = await cal.calendar.create(
-        title="Weekly", start=start, guests=["ann@client.test"], weekly=3
-    )
-    await cal.sync()
+    ann, start, series = await _synced_weekly_with_ann(cal)
     for week in range(3):
         await cal.calendar.cancel_occurrence(series, start + timedelta(weeks=week))
     await cal.sync()
