@@ -136,7 +136,14 @@ async def link_calendar(api: str, token: str, sandbox_url: str) -> None:
         assert r.status_code in (200, 201), r.text
         url = (await gql(START, {"hint": OWNER}))["startCalendarLink"]["authorizationUrl"]
         async with httpx.AsyncClient(timeout=60) as browser:
-            final = await browser.get(url, follow_redirects=True)
+            # The start page's script: prove to be the user who started the link.
+            state = url.split("state=", 1)[1]
+            proof = await browser.post(
+                url.split("?", 1)[0], json={"state": state, "token": token},
+                headers={"Origin": api},
+            )
+            assert proof.status_code == 200, proof.text
+            final = await browser.get(proof.json()["providerUrl"], follow_redirects=True)
         assert "linked=google" in str(final.url), (final.url, final.text[:300])
 
 

@@ -6,6 +6,7 @@ from db import accounts as accounts_db
 from db import connections as connections_db
 from db.accounts import AccountRow
 from db.connections import ConnectionRow
+from db.link_states import AttemptRow
 from resolvers.accounts import account as caller_account
 from resolvers.context import Context, Viewer
 from resolvers.errors import Conflict, Forbidden, NotFound, PreconditionFailed
@@ -74,6 +75,12 @@ async def start_link(ctx: Context, provider: ProviderName, login_hint: str | Non
 async def my_connection(ctx: Context) -> ConnectionRow | None:
     viewer = await ctx.viewer()
     return await connections_db.connection_for_user(ctx.pool, viewer.user_id)
+
+
+async def my_link_attempt(ctx: Context) -> AttemptRow | None:
+    """The caller's most recent link attempt: how far it got, or why it failed."""
+    viewer = await ctx.viewer()
+    return await ctx.services.linker.latest_attempt(viewer.user_id)
 
 
 async def account_connections(ctx: Context) -> list[ConnectionRow]:

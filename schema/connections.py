@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from db.connections import ConnectionRow
+from db.link_states import AttemptRow
 from resolvers import connections as resolve
 from resolvers.context import Context
 from resolvers.meetings import sync_now
@@ -85,10 +86,64 @@ class CalendarConnection:
         )
 
 
+@strawberry.enum(description="How far a calendar link attempt got.")
+class CalendarLinkStatus(Enum):
+    WAITING_FOR_BROWSER = "waiting_for_browser"
+    AT_PROVIDER = "at_provider"
+    LINKED = "linked"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+@strawberry.enum(description="Why a calendar link attempt failed.")
+class CalendarLinkProblem(Enum):
+    CONFLICT = "conflict"
+    PERMISSION_MISSING = "permission_missing"
+    DECLINED = "declined"
+    PROVIDER_ERROR = "provider_error"
+    INTEGRATION_CHANGED = "integration_changed"
+
+
+@strawberry.type(description="The caller's latest calendar link attempt (startCalendarLink).")
+class CalendarLinkAttempt:
+    provider: CalendarProvider
+    status: CalendarLinkStatus = strawberry.field(
+        description="WAITING_FOR_BROWSER until the starting user signs in on the start page; "
+        "AT_PROVIDER while that browser is on the provider's consent page."
+    )
+    expires_at: datetime
+    calendar_email: str | None = strawberry.field(description="The calendar linked, once LINKED.")
+    problem: CalendarLinkProblem | None = strawberry.field(
+        description="Why it FAILED; CONFLICT: that calendar is linked in another place already."
+    )
+    message: str | None = strawberry.field(description="What the browser was told, for a person.")
+
+    @staticmethod
+    def from_row(row: AttemptRow) -> CalendarLinkAttempt:
+        if row.outcome is not None:
+            status = CalendarLinkStatus(row.outcome)
+        elif row.expired:
+            status = CalendarLinkStatus.EXPIRED
+        elif row.proven_at is not None:
+            status = CalendarLinkStatus.AT_PROVIDER
+        else:
+            status = CalendarLinkStatus.WAITING_FOR_BROWSER
+        return CalendarLinkAttempt(
+            provider=CalendarProvider(row.provider),
+            status=status,
+            expires_at=row.expires_at,
+            calendar_email=row.calendar_email,
+            problem=CalendarLinkProblem(row.problem) if row.problem else None,
+            message=row.message,
+        )
+
+
 @strawberry.type
 class StartCalendarLinkPayload:
     authorization_url: str = strawberry.field(
-        description="Open in the user's browser: it leads to the provider's consent page."
+        description="Open in the browser of the user who started the link (it asks for their "
+        "Chronik API token unless the live page signed them in there): it leads to the "
+        "provider's consent page. Completed in anyone else's browser, it links nothing."
     )
     expires_at: datetime
 
@@ -99,6 +154,11 @@ class ConnectionQueries:
     async def calendar_connection(self, info: ChronikInfo) -> CalendarConnection | None:
         row = await resolve.my_connection(info.context)
         return CalendarConnection.from_row(row) if row else None
+
+    @strawberry.field(description="The caller's latest calendar link attempt, if any.")
+    async def calendar_link_attempt(self, info: ChronikInfo) -> CalendarLinkAttempt | None:
+        row = await resolve.my_link_attempt(info.context)
+        return CalendarLinkAttempt.from_row(row) if row else None
 
     @strawberry.field(description="Every calendar connection of the account (admins only).")
     async def calendar_connections(self, info: ChronikInfo) -> list[CalendarConnection]:

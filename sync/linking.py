@@ -1,14 +1,18 @@
-"""Linking a user's primary calendar: start an OAuth attempt, open it in a browser, complete
-it at the callback, and disconnect.
+"""Linking a user's primary calendar: start an OAuth attempt, open it in the starting user's
+browser, complete it at the callback, and disconnect.
 
-The flow is the authorization code flow with PKCE (S256):
+The flow is the authorization code flow with PKCE (S256), bound to the Chronik user who
+started it:
 1. `start` stores a single-use, expiring `state` for the user with an encrypted PKCE verifier
    and returns Chronik's own `/oauth/{provider}/start?state=…` URL.
-2. Opening that URL binds the attempt to the browser (a random nonce in an HttpOnly cookie,
-   its hash in the database) and redirects to the provider's consent page.
-3. The provider redirects to `/oauth/{provider}/callback`; `complete` requires the same
-   browser, an unused unexpired state of that provider, exchanges the code with the verifier,
-   asks the provider whose primary calendar it is, and stores the encrypted tokens.
+2. That page asks the browser to prove it is the starting user's (their API token, sent from
+   Chronik's own origin). Only then `open_in_browser` binds the attempt to the browser (a
+   random nonce in an HttpOnly cookie, its hash in the database) and sends it on to the
+   provider's consent page. A link URL opened by anyone else goes nowhere.
+3. The provider redirects to `/oauth/{provider}/callback`; `complete` requires the bound
+   browser before it uses the state (another browser burns nothing), exchanges the code with
+   the verifier, checks every calendar permission was granted, asks the provider whose primary
+   calendar it is, and stores the encrypted tokens — unless that calendar is linked elsewhere.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from urllib.parse import urlencode
 
 import aiohttp
@@ -32,15 +37,38 @@ from db.link_states import LinkState, StateProblem
 from sync.clients import calendar_client
 from sync.credentials import StaticToken
 from sync.oauth_client import OAuthClient, new_code_verifier
-from sync.provider import ProviderApp, ProviderError, ProviderName
+from sync.provider import (
+    PERMISSION_LABELS,
+    SIGN_IN_SCOPES,
+    ProviderApp,
+    ProviderError,
+    ProviderName,
+)
 from sync.token_vault import TokenVault
 
 LINK_TTL = timedelta(minutes=10)
 BROWSER_COOKIE = "chronik_link"
 
 
+class LinkProblem(StrEnum):
+    """Why a link attempt that reached the provider ended without a link."""
+
+    CONFLICT = "conflict"  # the calendar is linked in another place already
+    PERMISSION_MISSING = "permission_missing"  # a calendar permission was not granted
+    DECLINED = "declined"  # the person did not allow access
+    PROVIDER_ERROR = "provider_error"  # the provider refused or failed
+    INTEGRATION_CHANGED = "integration_changed"  # the account changed provider meanwhile
+
+
 class LinkError(Exception):
-    """The link cannot be completed; the message is for the person in front of the browser."""
+    """The link cannot be completed; the message is for the person in front of the browser.
+
+    `problem` is set once the attempt was used (it is remembered for `calendarLinkAttempt`).
+    """
+
+    def __init__(self, message: str, problem: LinkProblem | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 _STATE_MESSAGES = {
@@ -48,6 +76,11 @@ _STATE_MESSAGES = {
     StateProblem.USED: "This calendar link was already used. Start linking again from Chronik.",
     StateProblem.EXPIRED: "This calendar link has expired (links last 10 minutes). "
     "Start linking again from Chronik.",
+    StateProblem.OTHER_USER: "This calendar link was started by another Chronik user: only they "
+    "can continue it, signed in to Chronik in their own browser. Nothing was linked. To link "
+    "your own calendar, start linking from Chronik.",
+    StateProblem.OTHER_BROWSER: "This calendar link was started by another user or in another "
+    "browser. Nothing was linked. Start linking again from Chronik in this browser.",
 }
 
 
@@ -106,10 +139,20 @@ class Linker:
         query = urlencode({"state": state})
         return StartedLink(f"{self._public_url}/oauth/{provider.value}/start?{query}", expires_at)
 
-    async def open_in_browser(self, provider: ProviderName, state: str) -> BrowserBinding:
-        """Bind the attempt to this browser; the provider URL to go on to and the cookie value."""
+    async def check_open(self, provider: ProviderName, state: str) -> None:
+        """`LinkError` when the attempt can no longer be continued (nothing changes)."""
+        problem = await link_states.check_state(self._pool, _hash(state))
+        if problem is not None:
+            raise LinkError(_STATE_MESSAGES[problem])
+
+    async def open_in_browser(
+        self, provider: ProviderName, state: str, *, user_id: int
+    ) -> BrowserBinding:
+        """Bind the attempt to this browser, which proved to be `user_id`'s: the provider URL
+        to go on to and the cookie value. `LinkError` (nothing bound) for anyone but the user
+        who started the attempt."""
         nonce = generate_token(32)
-        bound = await link_states.bind_browser(self._pool, _hash(state), _hash(nonce))
+        bound = await link_states.bind_browser(self._pool, _hash(state), _hash(nonce), user_id)
         attempt = self._checked(bound, provider)
         secrets = self._vault.decrypt(attempt.verifier_cipher)
         url = self.oauth(provider).authorization_url(
@@ -124,17 +167,41 @@ class Linker:
         self, provider: ProviderName, *, state: str, code: str, browser_cookie: str | None
     ) -> ConnectionRow:
         """Finish the attempt: `LinkError` with a message for the person, nothing stored."""
-        async with self._pool.acquire() as conn:
-            attempt = self._checked(await link_states.consume_state(conn, _hash(state)), provider)
-        if (
-            attempt.browser_hash is None
-            or not browser_cookie
-            or (_hash(browser_cookie) != attempt.browser_hash)
-        ):
-            raise LinkError(
-                "This calendar link was started by another user or in another browser. "
-                "Start linking again from Chronik in this browser."
+        attempt = await self._consume(provider, state, browser_cookie)
+        try:
+            row = await self._link(provider, attempt, code)
+        except LinkError as exc:
+            await link_states.record_outcome(
+                self._pool, _hash(state), linked=False, problem=exc.problem, message=str(exc)
             )
+            raise
+        await link_states.record_outcome(
+            self._pool, _hash(state), linked=True, calendar_email=row.calendar_email
+        )
+        return row
+
+    async def decline(
+        self, provider: ProviderName, *, state: str, browser_cookie: str | None, message: str
+    ) -> None:
+        """The provider sent the browser back without a code (the person said no): remember
+        it for the user's own browser; another browser changes nothing."""
+        try:
+            await self._consume(provider, state, browser_cookie)
+        except LinkError:
+            return
+        await link_states.record_outcome(
+            self._pool, _hash(state), linked=False, problem=LinkProblem.DECLINED, message=message
+        )
+
+    async def _consume(
+        self, provider: ProviderName, state: str, browser_cookie: str | None
+    ) -> LinkState:
+        browser = _hash(browser_cookie) if browser_cookie else None
+        async with self._pool.acquire() as conn:
+            used = await link_states.consume_state(conn, _hash(state), browser)
+        return self._checked(used, provider)
+
+    async def _link(self, provider: ProviderName, attempt: LinkState, code: str) -> ConnectionRow:
         secrets = self._vault.decrypt(attempt.verifier_cipher)
         oauth = self.oauth(provider)
         try:
@@ -143,15 +210,23 @@ class Linker:
                 redirect_uri=self.redirect_uri(provider),
                 code_verifier=secrets["code_verifier"],
             )
+            _require_permissions(self._apps[provider], grant.scope)
             client = calendar_client(
                 self._apps[provider], self._http, StaticToken(grant.access_token)
             )
             owner = await client.calendar_owner()
+        except MissingPermission as exc:
+            raise LinkError(str(exc), LinkProblem.PERMISSION_MISSING) from None
         except ProviderError as exc:
-            raise LinkError(f"{provider.label} did not complete the link: {exc}") from None
+            raise LinkError(
+                f"{provider.label} did not complete the link: {exc}", LinkProblem.PROVIDER_ERROR
+            ) from None
         account = await accounts_db.get_account(self._pool, attempt.account_id)
         if account is None or account.integration_provider != provider.value:
-            raise LinkError(f"Your account no longer uses {provider.label}; nothing was linked.")
+            raise LinkError(
+                f"Your account no longer uses {provider.label}; nothing was linked.",
+                LinkProblem.INTEGRATION_CHANGED,
+            )
         tokens = {"access_token": grant.access_token, "refresh_token": grant.refresh_token}
         try:
             return await connections_db.save_link(
@@ -165,8 +240,14 @@ class Linker:
             )
         except DuplicateError:
             raise LinkError(
-                f"The calendar of {owner} is already linked by another user of your account."
+                f"The calendar of {owner} is already linked to Chronik by someone else (in your "
+                "account or another one). A calendar can be linked in one place at a time: it "
+                "must be disconnected there first. Nothing was linked.",
+                LinkProblem.CONFLICT,
             ) from None
+
+    async def latest_attempt(self, user_id: int) -> link_states.AttemptRow | None:
+        return await link_states.latest_attempt(self._pool, user_id)
 
     @staticmethod
     def _checked(result: LinkState | StateProblem, provider: ProviderName) -> LinkState:
@@ -186,3 +267,31 @@ class Linker:
                 if token:
                     await self.oauth(provider).revoke(token)
         await connections_db.disconnect(self._pool, row.id)
+
+
+class MissingPermission(ProviderError):
+    """The person unticked a calendar permission on the consent page."""
+
+
+def _require_permissions(app: ProviderApp, granted: str | None) -> None:
+    """`MissingPermission` naming every calendar permission the grant lacks. Providers report
+    Graph scopes with their resource prefix (`https://graph.microsoft.com/Calendars.ReadWrite`)
+    and in any case; a response without `scope` granted what was asked."""
+    if granted is None:
+        return
+    have = {g.lower() for g in granted.split()}
+    missing = [
+        scope
+        for scope in app.scopes
+        if scope not in SIGN_IN_SCOPES
+        and scope.lower() not in have
+        and not any(g.endswith("/" + scope.lower()) for g in have)
+    ]
+    if missing:
+        named = "; ".join(
+            f"{PERMISSION_LABELS[s]} ({s})" if s in PERMISSION_LABELS else s for s in missing
+        )
+        raise MissingPermission(
+            f"You did not allow Chronik to: {named}. Chronik needs every calendar permission "
+            "it asks for: link again and leave them all ticked. Nothing was linked."
+        )

@@ -22,6 +22,9 @@ class TokenGrant:
     access_token: str
     refresh_token: str | None
     expires_at: datetime
+    # What the user granted, as the provider reports it; None when the response leaves it out
+    # (RFC 6749 5.1: then it is what was asked for).
+    scope: str | None = None
 
 
 def new_code_verifier() -> str:
@@ -118,6 +121,7 @@ class OAuthClient:
                 refresh_token=payload.get("refresh_token") or refresh_token,
                 expires_at=datetime.now(UTC)
                 + timedelta(seconds=int(payload.get("expires_in", 3600))),
+                scope=str(payload["scope"]) if payload.get("scope") else None,
             )
         error = str(payload.get("error") or f"http_{status}")
         if error == "invalid_grant":

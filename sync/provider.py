@@ -30,6 +30,20 @@ GOOGLE_SCOPES = (
 )
 MICROSOFT_SCOPES = ("offline_access", "openid", "email", "User.Read", "Calendars.ReadWrite")
 
+# Scopes that only sign the user in; every other scope Chronik asks for is a calendar
+# permission it cannot work without.
+SIGN_IN_SCOPES = frozenset({"openid", "email", "profile", "offline_access"})
+
+# How the providers' consent pages name the permissions, so a person recognises the one they
+# unticked.
+PERMISSION_LABELS = {
+    "https://www.googleapis.com/auth/calendar.events": "View and edit events on all your calendars",
+    "https://www.googleapis.com/auth/calendar.readonly": "See and download any calendar you can "
+    "access using your Google Calendar",
+    "User.Read": "Sign you in and read your profile",
+    "Calendars.ReadWrite": "Have full access to your calendars",
+}
+
 SANDBOX_CLIENT_ID = "chronik-sandbox"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -49,9 +50,29 @@ async def start_link(chronik: RunningChronik, token: str, provider: str, hint: s
     return str(result.ok()["startCalendarLink"]["authorizationUrl"])
 
 
-async def follow(url: str, browser: httpx.AsyncClient) -> httpx.Response:
-    """What a browser does with the authorization URL: follow every redirect."""
-    return await browser.get(url, follow_redirects=True)
+async def prove(
+    url: str, browser: httpx.AsyncClient, token: str, *, origin: str | None = None
+) -> httpx.Response:
+    """What the start page's script does in the user's browser: POST the state and the user's
+    API token from Chronik's own origin (or `origin`). On success the browser holds the
+    binding cookie and the answer names the provider URL."""
+    parts = urlsplit(url)
+    state = parse_qs(parts.query)["state"][0]
+    return await browser.post(
+        f"{parts.scheme}://{parts.netloc}{parts.path}",
+        json={"state": state, "token": token},
+        headers={"Origin": origin or f"{parts.scheme}://{parts.netloc}"},
+    )
+
+
+async def follow(url: str, browser: httpx.AsyncClient, token: str) -> httpx.Response:
+    """What the starting user's browser does with the authorization URL: open the start page,
+    prove to be the user, and follow every redirect from the provider back to Chronik."""
+    page = await browser.get(url)
+    assert page.status_code == 200, page.text
+    proof = await prove(url, browser, token)
+    assert proof.status_code == 200, proof.text
+    return await browser.get(proof.json()["providerUrl"], follow_redirects=True)
 
 
 async def link_calendar(
@@ -62,13 +83,14 @@ async def link_calendar(
     *,
     install: bool = True,
 ) -> dict[str, Any]:
-    """Install (when asked), start, follow the sandbox's non-interactive path; the connection."""
+    """Install (when asked), start, continue in the user's browser and follow the sandbox's
+    non-interactive path (`loginHint`); the connection."""
     if install:
         (await chronik.graphql(INSTALL, {"p": provider}, token=token)).ok()
     await sandbox_user(chronik, provider, calendar_email)
     url = await start_link(chronik, token, provider, calendar_email)
     async with httpx.AsyncClient() as browser:
-        final = await follow(url, browser)
+        final = await follow(url, browser, token)
     assert f"linked={provider.lower()}" in str(final.url), final.text
     connection = (await chronik.graphql(MY_CONNECTION, token=token)).ok()["calendarConnection"]
     assert connection is not None

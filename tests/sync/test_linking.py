@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -15,6 +16,7 @@ from tests.support.linking import (
     INSTALL,
     MY_CONNECTION,
     link_calendar,
+    prove,
     sandbox_control,
     sandbox_user,
     start_link,
@@ -91,9 +93,13 @@ async def _prepared(chronik: RunningChronik, user: TestUser) -> str:
     return await start_link(chronik, user.token, "GOOGLE", user.email)
 
 
-async def _callback_url(authorization_url: str, browser: httpx.AsyncClient) -> httpx.URL:
-    """Walk the redirects up to (not into) Chronik's callback; return the callback URL."""
-    response = await browser.get(authorization_url)  # Chronik /start → provider
+async def _callback_url(
+    authorization_url: str, browser: httpx.AsyncClient, token: str
+) -> httpx.URL:
+    """The user's browser up to (not into) Chronik's callback: start page, proof, provider."""
+    proof = await prove(authorization_url, browser, token)
+    assert proof.status_code == 200, proof.text
+    response = await browser.get(proof.json()["providerUrl"])
     while response.is_redirect:
         target = response.next_request.url if response.next_request else None
         assert target is not None
@@ -108,7 +114,7 @@ async def test_tampered_state_is_refused_and_nothing_stored(
 ) -> None:
     url = await _prepared(chronik, alice)
     async with httpx.AsyncClient() as browser:
-        callback = await _callback_url(url, browser)
+        callback = await _callback_url(url, browser, alice.token)
         tampered = callback.copy_set_param("state", callback.params["state"][:-2] + "xx")
         page = await browser.get(tampered)
     assert page.status_code == 400 and "not valid" in page.text
@@ -120,7 +126,7 @@ async def test_replayed_state_is_refused(
 ) -> None:
     url = await _prepared(chronik, alice)
     async with httpx.AsyncClient() as browser:
-        callback = await _callback_url(url, browser)
+        callback = await _callback_url(url, browser, alice.token)
         first = await browser.get(callback)
         assert first.status_code == 302
         replay = await browser.get(callback)
@@ -136,27 +142,128 @@ async def test_expired_state_is_refused(
 ) -> None:
     url = await _prepared(chronik, alice)
     async with httpx.AsyncClient() as browser:
-        callback = await _callback_url(url, browser)
+        callback = await _callback_url(url, browser, alice.token)
         await db.execute("UPDATE oauth_link_states SET expires_at = now() - interval '1 second'")
         page = await browser.get(callback)
     assert page.status_code == 400 and "expired" in page.text
     await _no_connection(chronik, alice.token, db)
 
 
-async def test_another_users_state_is_refused(
+ATTEMPT = "{ calendarLinkAttempt { status problem message calendarEmail } }"
+
+
+async def _attempt(chronik: RunningChronik, token: str) -> dict[str, str | None]:
+    result = await chronik.graphql(ATTEMPT, token=token)
+    return dict(result.ok()["calendarLinkAttempt"])
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_link_url_sent_to_another_person_links_nothing(
+    chronik: RunningChronik, alice: TestUser, bob: TestUser, db: asyncpg.Connection, provider: str
+) -> None:
+    # Bob (Globex) starts a link and sends the URL to Alice (Acme), who uses Chronik too.
+    (await chronik.graphql(INSTALL, {"p": provider}, token=bob.token)).ok()
+    await sandbox_user(chronik, provider, "bob.cal@globex.test")
+    url = await start_link(chronik, bob.token, provider, "bob.cal@globex.test")
+    async with httpx.AsyncClient() as alices_browser:
+        page = await alices_browser.get(url)
+        assert page.status_code == 200 and "Your Chronik API token" in page.text
+        assert "googleapis" not in page.text and "oauth2/v2.0" not in page.text
+        signed_in_as_alice = await prove(url, alices_browser, alice.token)
+        no_token = await prove(url, alices_browser, "not-a-token")
+    assert signed_in_as_alice.status_code == 403
+    assert "started by another Chronik user" in signed_in_as_alice.json()["error"]
+    assert "providerUrl" not in signed_in_as_alice.json()
+    assert no_token.status_code == 401 and "providerUrl" not in no_token.json()
+    assert (await _attempt(chronik, bob.token))["status"] == "WAITING_FOR_BROWSER"
+    assert await db.fetchval("SELECT count(*) FROM calendar_connections") == 0
+    # Nothing was used up: in Bob's own browser the same URL still works.
+    async with httpx.AsyncClient() as bobs_browser:
+        callback = await _callback_url(url, bobs_browser, bob.token)
+        assert (await bobs_browser.get(callback)).status_code == 302
+    linked = (await chronik.graphql(MY_CONNECTION, token=bob.token)).ok()["calendarConnection"]
+    assert linked["calendarEmail"] == "bob.cal@globex.test"
+
+
+async def test_a_proof_from_another_site_binds_nothing(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    url = await _prepared(chronik, alice)
+    async with httpx.AsyncClient() as browser:
+        forged = await prove(url, browser, alice.token, origin="https://evil.example")
+    assert forged.status_code == 403 and "providerUrl" not in forged.json()
+    assert "chronik_link" not in browser.cookies
+    assert await db.fetchval("SELECT count(*) FROM oauth_link_states WHERE proven_at IS NULL") == 1
+
+
+async def test_a_callback_opened_in_another_browser_does_not_use_up_the_attempt(
     chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
 ) -> None:
     url = await _prepared(chronik, alice)
     async with httpx.AsyncClient() as alices_browser:
-        callback = await _callback_url(url, alices_browser)
-    # Alice's callback URL lands in another person's browser (no binding cookie, or theirs).
-    mallory = await make_user(db, "Acme", "mallory@acme.test")
-    mallory_url = await start_link(chronik, mallory.token, "GOOGLE", None)
-    async with httpx.AsyncClient() as mallorys_browser:
-        await mallorys_browser.get(mallory_url)  # gets mallory's own cookie
-        page = await mallorys_browser.get(callback)
-    assert page.status_code == 400 and "another user or in another browser" in page.text
-    await _no_connection(chronik, alice.token, db)
+        callback = await _callback_url(url, alices_browser, alice.token)
+        # The callback URL reaches another browser first: refused, and nothing is used up.
+        async with httpx.AsyncClient() as other_browser:
+            page = await other_browser.get(callback)
+        assert page.status_code == 400 and "another user or in another browser" in page.text
+        await _no_connection(chronik, alice.token, db)
+        assert (await _attempt(chronik, alice.token))["status"] == "AT_PROVIDER"
+        # Alice's own browser still finishes her attempt.
+        finished = await alices_browser.get(callback)
+    assert finished.status_code == 302
+    assert (await _attempt(chronik, alice.token))["status"] == "LINKED"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_calendar_is_linked_in_one_account_at_most(
+    chronik: RunningChronik, alice: TestUser, bob: TestUser, db: asyncpg.Connection, provider: str
+) -> None:
+    await link_calendar(chronik, alice.token, provider, "shared.cal@acme.test")
+    (await chronik.graphql(INSTALL, {"p": provider}, token=bob.token)).ok()
+    url = await start_link(chronik, bob.token, provider, "shared.cal@acme.test")
+    async with httpx.AsyncClient() as bobs_browser:
+        callback = await _callback_url(url, bobs_browser, bob.token)
+        page = await bobs_browser.get(callback)
+    assert page.status_code == 409
+    assert "already linked to Chronik by someone else" in html.unescape(page.text)
+    assert "one place at a time" in page.text
+    attempt = await _attempt(chronik, bob.token)
+    assert attempt["status"] == "FAILED" and attempt["problem"] == "CONFLICT"
+    assert attempt["message"] and "shared.cal@acme.test" in attempt["message"]
+    mine = (await chronik.graphql(MY_CONNECTION, token=bob.token)).ok()
+    assert mine["calendarConnection"] is None
+    # Once Alice disconnects it, Bob may link it.
+    (await chronik.graphql("mutation { disconnectCalendar { status } }", token=alice.token)).ok()
+    relinked = await link_calendar(
+        chronik, bob.token, provider, "shared.cal@acme.test", install=False
+    )
+    assert relinked["status"] == "ACTIVE"
+
+
+async def test_the_database_refuses_a_second_place_for_one_calendar(
+    db: asyncpg.Connection, alice: TestUser, bob: TestUser
+) -> None:
+    from db.connections import save_link
+    from db.errors import DuplicateError
+
+    link = {"provider": "google", "calendar_email": "shared.cal@acme.test",
+            "token_ciphertext": b"x", "token_expires_at": datetime.now(UTC)}
+    await save_link(db, account_id=alice.account_id, user_id=alice.user_id, **link)
+    with pytest.raises(DuplicateError):
+        await save_link(db, account_id=bob.account_id, user_id=bob.user_id, **link)
+
+
+async def test_the_landing_url_carries_the_calendar_address_encoded(
+    chronik: RunningChronik, alice: TestUser
+) -> None:
+    await link_calendar(chronik, alice.token, "GOOGLE", "alice+cal&x@acme.test")
+    url = await start_link(chronik, alice.token, "GOOGLE", "alice+cal&x@acme.test")
+    async with httpx.AsyncClient() as browser:
+        callback = await _callback_url(url, browser, alice.token)
+        landing = await browser.get(callback)
+    target = httpx.URL(landing.headers["location"])
+    assert target.params["linked"] == "google"
+    assert target.params["calendar"] == "alice+cal&x@acme.test"
 
 
 async def test_wrong_pkce_verifier_is_refused_by_the_provider(
@@ -164,7 +271,7 @@ async def test_wrong_pkce_verifier_is_refused_by_the_provider(
 ) -> None:
     url = await _prepared(chronik, alice)
     async with httpx.AsyncClient() as browser:
-        callback = await _callback_url(url, browser)
+        callback = await _callback_url(url, browser, alice.token)
         # Swap the stored verifier for another attempt's: the code no longer matches it.
         other = await start_link(chronik, alice.token, "GOOGLE", None)
         assert other
@@ -183,7 +290,7 @@ async def test_declined_consent_stores_nothing(
 ) -> None:
     url = await _prepared(chronik, alice)
     async with httpx.AsyncClient() as browser:
-        callback = await _callback_url(url, browser)
+        callback = await _callback_url(url, browser, alice.token)
         declined = callback.copy_remove_param("code").copy_set_param("error", "access_denied")
         page = await browser.get(declined)
     assert page.status_code == 400 and "did not allow" in page.text

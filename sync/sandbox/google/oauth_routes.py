@@ -74,9 +74,11 @@ def _consent_page(sandbox: GoogleSandbox, params: dict[str, str]) -> web.Respons
 <html><head><meta charset="utf-8"><title>Sign in - Google Accounts (sandbox)</title></head>
 <body style="font-family:sans-serif;max-width:32em;margin:3em auto">
 <h1>Choose an account</h1>
-<p><b>{html.escape(params.get("client_id", ""))}</b> wants to access your Google Account:</p>
-<ul>{scopes}</ul>
 <form method="post">
+<p><b>{html.escape(params.get("client_id", ""))}</b> wants to access your Google Account:</p>
+<!-- Inside the form: an unticked box is simply not sent, and `granular` says the page had
+     boxes, so what is not sent is not granted. -->
+<ul>{scopes}</ul>
 {hidden}
 <input type="hidden" name="granular" value="1">
 <label>Email <input name="email" type="email" list="users" value="{html.escape(first)}"

@@ -98,11 +98,12 @@ def _consent_page(sandbox: MicrosoftSandbox, params: Mapping[str, str]) -> web.R
 <p>The app <b>{html.escape(params.get('client_id', ''))}</b> (Chronik sandbox) would like to:</p>
 <ul>{scopes}</ul>
 <form method='post'>{hidden}
-<label>Account <input name='email' type='email' list='users' required
+<label>Email <input name='email' type='email' list='users' required
  value='{html.escape(prefill)}'></label>
 <datalist id='users'>{options}</datalist>
-<button type='submit' name='decision' value='allow'>Accept</button>
-<button type='submit' name='decision' value='deny' formnovalidate>Cancel</button>
+<!-- The same button names as the Google sandbox's page, so one set of instructions fits both. -->
+<button type='submit' name='decision' value='allow'>Allow</button>
+<button type='submit' name='decision' value='deny' formnovalidate>Deny</button>
 </form><p>Microsoft sandbox: no real account is involved.</p></body></html>"""
     return web.Response(text=body, content_type="text/html")
 
