@@ -131,3 +131,46 @@ async def test_0006_clears_the_first_occurrence_alias_of_stored_graph_series_onl
         }
     finally:
         await conn.close()
+
+
+async def test_0008_keeps_the_earliest_of_two_links_of_one_calendar(
+    empty_database_url: str,
+) -> None:
+    """Before 0008 one calendar could be linked in two accounts; after it, the earliest link
+    keeps it and the later one is disconnected with a reason its user sees."""
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        await apply_migrations(conn, up_to=7)
+        links = {}
+        for name, linked in (("Acme", "2026-01-01"), ("Globex", "2026-02-01")):
+            account = await conn.fetchval(
+                "INSERT INTO accounts (name) VALUES ($1) RETURNING id", name
+            )
+            user = await conn.fetchval(
+                "INSERT INTO users (account_id, email) VALUES ($1, $2) RETURNING id",
+                account,
+                f"user@{name.lower()}.test",
+            )
+            links[name] = await conn.fetchval(
+                "INSERT INTO calendar_connections (account_id, user_id, provider, calendar_email,"
+                " status, linked_at, token_ciphertext) VALUES ($1, $2, 'google',"
+                " 'shared@acme.test', 'active', $3::text::timestamptz, 'x') RETURNING id",
+                account,
+                user,
+                linked,
+            )
+        await apply_migrations(conn)
+        rows = {
+            name: await conn.fetchrow(
+                "SELECT status, token_ciphertext, last_error FROM calendar_connections"
+                " WHERE id = $1",
+                id_,
+            )
+            for name, id_ in links.items()
+        }
+        assert rows["Acme"]["status"] == "active" and rows["Acme"]["last_error"] is None
+        assert rows["Globex"]["status"] == "disconnected"
+        assert rows["Globex"]["token_ciphertext"] is None
+        assert "linked in another place first" in rows["Globex"]["last_error"]
+    finally:
+        await conn.close()
