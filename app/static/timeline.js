@@ -51,6 +51,7 @@ const CONNECTION = `{
     provider calendarEmail status
     syncState { phase syncing lastSyncedAt lastError }
   }
+  calendarLinkAttempt { status message }
 }`;
 
 const SYNC_STATE_UPDATES = `
@@ -80,6 +81,7 @@ const state = {
   held: null, // while the timeline is fetched: live updates held back, applied afterwards
   fetches: 0, // numbers the timeline fetches: only the latest one is applied
   connection: null, // the calendar connection shown in the side panel
+  linkAttempt: null, // the latest calendar link attempt, shown while nothing is linked
 };
 
 const $ = (id) => document.getElementById(id);
@@ -135,8 +137,9 @@ function showLiveStatus(status, detail) {
 // ---- Calendar connection ------------------------------------------------------------------
 
 async function loadConnection() {
-  const { calendarConnection } = await graphql(state.token, CONNECTION);
+  const { calendarConnection, calendarLinkAttempt } = await graphql(state.token, CONNECTION);
   state.connection = calendarConnection;
+  state.linkAttempt = calendarLinkAttempt;
   renderConnection();
   // Sync progress streams only for a linked calendar (otherwise the server answers NOT_FOUND).
   if (calendarConnection && !state.stopSyncStateUpdates) {
@@ -161,8 +164,11 @@ function renderConnection() {
   const c = state.connection;
   box.replaceChildren();
   if (!c) {
+    // Why the last attempt failed (e.g. that calendar is linked in another place already).
+    const failed = state.linkAttempt?.status === "FAILED" ? state.linkAttempt.message : null;
     box.append(
       el("p", {}, "No calendar linked yet."),
+      ...(failed ? [el("p", { class: "error", id: "link-problem" }, failed)] : []),
       el("button", { type: "button", onclick: () => startLink("GOOGLE") }, "Link Google Calendar"),
       el("button", { type: "button", onclick: () => startLink("MICROSOFT") }, "Link Microsoft 365"),
     );

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import TestUser
 from tests.e2e.test_timeline_page import WAIT_MS, signed_in_page
-from tests.support.linking import INSTALL, MY_CONNECTION, prove, start_link
+from tests.support.linking import INSTALL, MY_CONNECTION, link_calendar, prove, start_link
 from tests.support.server import RunningChronik
 
 if TYPE_CHECKING:
@@ -136,3 +136,24 @@ async def test_a_link_sent_to_another_person_links_nothing(
     assert await _connection(chronik, alice) is None
     attempt = (await chronik.graphql(ATTEMPT, token=bob.token)).ok()["calendarLinkAttempt"]
     assert attempt["status"] == "AT_PROVIDER"  # not used: Bob's own browser alone could finish
+
+
+async def test_a_calendar_linked_elsewhere_is_refused_and_the_live_page_says_why(
+    browser: BrowserContext, chronik: RunningChronik, alice: TestUser, bob: TestUser
+) -> None:
+    await link_calendar(chronik, alice.token, "GOOGLE", "shared.cal@acme.test")
+    await _install(chronik, bob, "GOOGLE")
+    page = await signed_in_page(browser, chronik, bob.token)
+    await page.get_by_role("button", name="Link Google Calendar").click()
+    await _consent(page, "shared.cal@acme.test")
+
+    await page.get_by_role("heading", name="Calendar not linked").wait_for(timeout=WAIT_MS)
+    assert "already linked to Chronik by someone else" in await page.locator(
+        "#message"
+    ).inner_text()
+    await page.get_by_role("link", name="Back to Chronik").click()
+    problem = page.locator("#link-problem")
+    await problem.get_by_text("one place at a time").wait_for(timeout=WAIT_MS)
+    assert await _connection(chronik, bob) is None
+    still = await _connection(chronik, alice)
+    assert still is not None and still["status"] == "ACTIVE"
