@@ -210,7 +210,7 @@ class Linker:
                 redirect_uri=self.redirect_uri(provider),
                 code_verifier=secrets["code_verifier"],
             )
-            _require_permissions(self._apps[provider], grant.scope)
+            require_permissions(self._apps[provider], grant.scope)
             client = calendar_client(
                 self._apps[provider], self._http, StaticToken(grant.access_token)
             )
@@ -273,7 +273,7 @@ class MissingPermission(ProviderError):
     """The person unticked a calendar permission on the consent page."""
 
 
-def _require_permissions(app: ProviderApp, granted: str | None) -> None:
+def require_permissions(app: ProviderApp, granted: str | None) -> None:
     """`MissingPermission` naming every calendar permission the grant lacks. Providers report
     Graph scopes with their resource prefix (`https://graph.microsoft.com/Calendars.ReadWrite`)
     and in any case; a response without `scope` granted what was asked."""

@@ -435,3 +435,58 @@ async def test_a_rejected_access_token_is_refreshed_once_and_the_call_succeeds(
     assert await client.calendar_owner() == connection["calendarEmail"]
     after = (await sandbox_control(chronik, "MICROSOFT", "GET", "oauth/stats"))["tokenRequests"]
     assert after.get("refresh_token", 0) - before.get("refresh_token", 0) == 1
+
+
+@pytest.mark.parametrize(
+    ("provider", "granted", "named", "not_named"),
+    [
+        (
+            "microsoft",
+            # Graph reports its scopes with the resource prefix, in any case.
+            "openid email https://graph.microsoft.com/user.read",
+            "Have full access to your calendars (Calendars.ReadWrite)",
+            "User.Read",
+        ),
+        (
+            "google",
+            "openid https://www.googleapis.com/auth/userinfo.email "
+            "https://www.googleapis.com/auth/calendar.events",
+            "(https://www.googleapis.com/auth/calendar.readonly)",
+            "calendar.events",
+        ),
+    ],
+)
+def test_a_grant_without_a_calendar_permission_names_it(
+    provider: str, granted: str, named: str, not_named: str
+) -> None:
+    from sync.linking import MissingPermission, require_permissions
+    from sync.provider import GOOGLE_SCOPES, MICROSOFT_SCOPES, ProviderApp, ProviderName
+
+    scopes = MICROSOFT_SCOPES if provider == "microsoft" else GOOGLE_SCOPES
+    app = ProviderApp(ProviderName(provider), "id", None, "a", "t", None, "api", scopes)
+    with pytest.raises(MissingPermission) as refused:
+        require_permissions(app, granted)
+    assert named in str(refused.value) and not_named not in str(refused.value)
+    require_permissions(app, " ".join(scopes))  # everything granted: fine
+    require_permissions(app, None)  # no scope in the answer: what was asked
+
+
+async def test_malformed_proofs_are_refused_without_a_server_error(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    url = await _prepared(chronik, alice)
+    start = url.split("?", 1)[0]
+    bodies = [b"[]", b"not json", b'{"state": 1, "token": 2}', b'{"state": "x", "token": null}',
+              b'{"token": "' + alice.token.encode() + b'"}']
+    async with httpx.AsyncClient() as browser:
+        for body in bodies:
+            answer = await browser.post(
+                start, content=body, headers={"Content-Type": "application/json"}
+            )
+            assert 400 <= answer.status_code < 500, (body, answer.status_code)
+        unknown = await browser.post(
+            f"{chronik.url}/oauth/yahoo/start", json={"state": "x", "token": alice.token}
+        )
+        assert unknown.status_code == 400
+    proven = "SELECT count(*) FROM oauth_link_states WHERE proven_at IS NOT NULL"
+    assert await db.fetchval(proven) == 0
