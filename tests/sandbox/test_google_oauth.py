@@ -195,6 +195,11 @@ async def test_granular_consent_and_scope_enforcement(google: GoogleHarness) -> 
     async with google.http.get(google.url + "/o/oauth2/v2/auth", params=params) as resp:
         page = await resp.text()
     assert page.count('name="granted"') == 2  # only the calendar scopes can be unticked
+    # A browser sends only the fields inside the form: the boxes must be in it, or `granular`
+    # drops every calendar permission (the Chromium tests in tests/e2e press the real button).
+    form_start, form_end = page.index("<form"), page.index("</form>")
+    boxes = [i for i in range(len(page)) if page.startswith('name="granted"', i)]
+    assert all(form_start < i < form_end for i in boxes)
 
     async def grant(*ticked: str) -> str:
         form = [*params.items(), ("email", ALICE), ("decision", "allow"), ("granular", "1"),
