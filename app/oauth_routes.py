@@ -54,7 +54,10 @@ that user is signed in.</p>
 <p><small>Did someone send you this link? Do not continue: start linking your own calendar
 from Chronik instead.</small></p>
 </body></html>"""
-    return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+    # The URL holds the state: neither cached nor sent on as a Referer.
+    return HTMLResponse(
+        body, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )
 
 
 def _provider(request: Request) -> ProviderName | None:
