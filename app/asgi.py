@@ -98,12 +98,13 @@ def create_app(
                 await services.live.stop()
 
     limits = graphql_limits(settings)
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     graphql = graphql_app(graphiql=not settings.is_production, extensions=limits)
     return Chronik(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint),
+            Route("/metrics", metrics_endpoint(metrics_token, production=settings.is_production)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *oauth_routes.routes,
