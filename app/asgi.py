@@ -22,6 +22,7 @@ from app.limits import RequestLimits, graphql_limits
 from app.live_socket import LiveSocket, wants_lean_socket
 from app.logs import RequestContext
 from app.metrics import metrics_endpoint
+from app.security_headers import SecurityHeaders
 from app.services import Services, running_services
 from app.settings import Settings, load_settings
 from db.listen import LiveFeed
@@ -113,6 +114,7 @@ def create_app(
         ],
         lifespan=lifespan,
         middleware=[
+            Middleware(SecurityHeaders),
             Middleware(RequestContext),
             Middleware(RequestLimits, max_body_bytes=settings.max_body_bytes),
         ],
