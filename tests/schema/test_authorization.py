@@ -2,7 +2,7 @@
 
 The rows come from the rules guarding the schema (schema/permissions.py), the same source the
 document is rendered from. Each row is one test: Acme has an admin (alice) and a member (max),
-each with a linked calendar holding two synced meetings when the row needs them. Every cell
+with linked calendars holding two synced meetings each when the row needs them. Every cell
 of the row is called as its caller on its target (the caller's own meeting, or a colleague's);
 an allowed call must succeed and show its target, a refused one must answer its code and leave
 everything as it was.
@@ -27,9 +27,10 @@ from schema.ids import encode_id
 from schema.permissions import Outcome
 from schema.root import schema
 from tests.conftest import TestUser, make_user
-from tests.support.linking import INSTALL, link_calendar
+from tests.support.calendar import GoogleCalendar
+from tests.support.linking import INSTALL, link_calendar, sandbox_url
 from tests.support.server import RunningChronik
-from tests.support.sync import LinkedCalendar, linked_calendar
+from tests.support.sync import LinkedCalendar
 from tests.support.ws import GraphQLSocket
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "authorization.md"
@@ -121,7 +122,8 @@ def _meeting_input(scene: Scene, title: str) -> dict[str, Any]:
 class Call:
     document: str
     variables: Variables = nothing
-    calendars: bool = False  # needs both users' calendars linked, two meetings in each
+    calendars: bool = False  # needs alice's and max's calendars linked
+    meetings: bool = False  # needs two synced meetings in each calendar (the cells' targets)
     shows_target: bool = False  # an allowed call answers with the target meeting's id
 
 
@@ -132,12 +134,19 @@ CALLS: dict[str, Call] = {
     "contact": Call("query($id: ID!) { contact(id: $id) { email } }", the_contact),
     "calendarConnection": Call("{ calendarConnection { status } }"),
     "calendarConnections": Call("{ calendarConnections { calendarEmail } }"),
-    "meeting": Call("query($id: ID!) { meeting(id: $id) { id title } }", the_meeting, True, True),
-    "meetings": Call("{ meetings(first: 100) { edges { node { id } } } }", nothing, True, True),
+    "meeting": Call(
+        "query($id: ID!) { meeting(id: $id) { id title } }",
+        the_meeting,
+        meetings=True,
+        shows_target=True,
+    ),
+    "meetings": Call(
+        "{ meetings(first: 100) { edges { node { id } } } }", meetings=True, shows_target=True
+    ),
     "freeBusy": Call(
         "query($s: DateTime!, $e: DateTime!) { freeBusy(start: $s, end: $e) { start } }",
         a_week,
-        True,
+        calendars=True,
     ),
     "addAccountDomain": Call('mutation { addAccountDomain(domain: "partner.test") { domains } }'),
     "updateAccountSettings": Call(
@@ -170,28 +179,31 @@ CALLS: dict[str, Call] = {
     "scheduleMeeting": Call(
         "mutation($input: ScheduleMeetingInput!) { scheduleMeeting(input: $input) { id } }",
         a_meeting_with_carla,
-        True,
+        calendars=True,
     ),
     "updateMeeting": Call(
         'mutation($id: ID!) { updateMeeting(id: $id, input: {title: "Renamed"}) { id title } }',
         the_meeting,
-        True,
-        True,
+        meetings=True,
+        shows_target=True,
     ),
     "cancelMeeting": Call(
-        "mutation($id: ID!) { cancelMeeting(id: $id) { id status } }", the_meeting, True, True
+        "mutation($id: ID!) { cancelMeeting(id: $id) { id status } }",
+        the_meeting,
+        meetings=True,
+        shows_target=True,
     ),
     "deleteMeeting": Call(
         "mutation($id: ID!, $alsoDeleteCalendarEvent: Boolean! = false) { deleteMeeting("
         "id: $id, alsoDeleteCalendarEvent: $alsoDeleteCalendarEvent) { deletedMeetingId } }",
         the_meeting,
-        True,
-        True,
+        meetings=True,
+        shows_target=True,
     ),
     "contactTimeline": Call(
         "subscription($id: ID!) { contactTimeline(contactId: $id) { kind meeting { title } } }",
         the_contact,
-        True,
+        calendars=True,  # the update it waits for: a meeting scheduled with the contact
     ),
     "calendarSyncState": Call("subscription { calendarSyncState { phase } }", calendars=True),
 }
@@ -214,29 +226,35 @@ async def _meeting_id(db: asyncpg.Connection, title: str) -> str:
     return encode_id("Meeting", pk)
 
 
-async def _with_calendars(scene: Scene) -> None:
-    """Link alice's and max's calendars; each gets two meetings with carla, synced."""
-    chronik, db = scene.chronik, scene.db
-    admin_calendar = await linked_calendar(chronik, scene.admin, db, "GOOGLE")
-    await link_calendar(chronik, scene.member.token, "GOOGLE", scene.member.email, install=False)
-    member_calendar = LinkedCalendar(
-        chronik,
-        scene.member,
-        type(admin_calendar.calendar)(
-            chronik.http, admin_calendar.calendar.base.removesuffix("/_sandbox"), scene.member.email
-        ),
-        db,
-    )
-    await member_calendar.wait_synced(after=None)
-    for linked in (admin_calendar, member_calendar):
-        for number in (1, 2):
-            await linked.calendar.create(
-                title=f"{linked.user.email} #{number}", start=SOON, guests=[CARLA]
-            )
-        await linked.sync()
+async def _link(scene: Scene, user: TestUser) -> LinkedCalendar:
+    """Link the user's Google calendar (owner: their address) and wait for its first sync."""
+    chronik = scene.chronik
+    await link_calendar(chronik, user.token, "GOOGLE", user.email, install=False)
+    calendar = GoogleCalendar(chronik.http, sandbox_url(chronik, "GOOGLE"), user.email)
+    linked = LinkedCalendar(chronik, user, calendar, scene.db)
+    await linked.wait_synced(after=None)
+    return linked
+
+
+async def _with_meetings(linked: LinkedCalendar) -> None:
+    for number in (1, 2):
+        await linked.calendar.create(
+            title=f"{linked.user.email} #{number}", start=SOON, guests=[CARLA]
+        )
+    await linked.sync()
+
+
+async def _with_calendars(scene: Scene, *, meetings: bool) -> None:
+    """Link alice's and max's calendars (side by side); with `meetings`, each gets two
+    meetings with carla, synced."""
+    calendars = await asyncio.gather(_link(scene, scene.admin), _link(scene, scene.member))
+    if not meetings:
+        return
+    await asyncio.gather(*(_with_meetings(linked) for linked in calendars))
+    for linked in calendars:
         for number in (1, 2):
             title = f"{linked.user.email} #{number}"
-            scene.meetings[(linked.user.email, number)] = await _meeting_id(db, title)
+            scene.meetings[(linked.user.email, number)] = await _meeting_id(scene.db, title)
 
 
 @pytest.fixture
@@ -270,8 +288,8 @@ def _cells(scene: Scene, row: Row) -> list[Cell]:
 @pytest.mark.parametrize("row", ROWS, ids=[f"{r.operation}-{r.name}" for r in ROWS])
 async def test_each_caller_gets_what_the_table_says(row: Row, scene: Scene) -> None:
     call = CALLS[row.field]
-    if call.calendars:
-        await _with_calendars(scene)
+    if call.calendars or call.meetings:
+        await _with_calendars(scene, meetings=call.meetings)
     for cell in _cells(scene, row):
         variables = {**await call.variables(scene, cell), **row.arguments}
         if row.operation == "subscription":
