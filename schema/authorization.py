@@ -44,6 +44,7 @@ class UnguardedField(Exception):
 
 
 def root_types(schema: Schema) -> Iterator[tuple[str, GraphQLObjectType]]:
+    # The graphql-core schema, whose fields keep their strawberry definition (and so the rule).
     core = schema._schema
     for operation, root in zip(
         OPERATIONS, (core.query_type, core.mutation_type, core.subscription_type), strict=True

@@ -81,7 +81,10 @@ class Rule(BasePermission):
 
 
 class AnyUser(Rule):
-    data = "the caller, or the account's shared records (its contacts and their timelines)"
+    data = (
+        "the caller, or the account's shared records: its contacts and their timelines, which "
+        "any user may read, create, change or delete (a CRM's records belong to the team)"
+    )
     grants = Grants(YES, NA, YES, NA)
 
     async def allows(self, ctx: Context, viewer: Viewer, arguments: dict[str, Any]) -> bool:
