@@ -22,6 +22,7 @@ from app.limits import RequestLimits, graphql_limits
 from app.live_socket import LiveSocket, wants_lean_socket
 from app.logs import RequestContext
 from app.metrics import metrics_endpoint
+from app.security_headers import SecurityHeaders
 from app.services import Services, running_services
 from app.settings import Settings, load_settings
 from db.listen import LiveFeed
@@ -98,12 +99,13 @@ def create_app(
                 await services.live.stop()
 
     limits = graphql_limits(settings)
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     graphql = graphql_app(graphiql=not settings.is_production, extensions=limits)
     return Chronik(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint),
+            Route("/metrics", metrics_endpoint(metrics_token, production=settings.is_production)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *oauth_routes.routes,
@@ -112,6 +114,7 @@ def create_app(
         ],
         lifespan=lifespan,
         middleware=[
+            Middleware(SecurityHeaders),
             Middleware(RequestContext),
             Middleware(RequestLimits, max_body_bytes=settings.max_body_bytes),
         ],

@@ -15,6 +15,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from app.security_headers import GRAPHIQL_POLICY
 from resolvers.context import Context, bearer_token, token_from_connection_params
 from resolvers.errors import Unauthenticated
 from schema.root import build_schema
@@ -30,7 +31,9 @@ class ChronikGraphQL(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our GraphiQL page: the same explorer, its scripts served by Chronik, not a CDN."""
-        return HTMLResponse(GRAPHIQL_PAGE.read_text())
+        return HTMLResponse(
+            GRAPHIQL_PAGE.read_text(), headers={"Content-Security-Policy": GRAPHIQL_POLICY}
+        )
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -35,9 +35,11 @@ from resolvers.errors import QueryTooComplex
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
-# Every body Chronik reads is JSON (GraphQL requests, Graph notifications) or a GraphQL
-# document; provider pushes and Graph's validation handshake come without a body.
-ACCEPTED_CONTENT_TYPES = frozenset({"application/json", "application/graphql"})
+# Every body Chronik reads is JSON (GraphQL requests, Graph notifications); provider pushes and
+# Graph's validation handshake come without a body. `application/graphql` (a bare document) is
+# refused too: the GraphQL-over-HTTP spec's request media type is `application/json` alone
+# (graphql.org no longer recommends the old one), and the endpoint would answer it with a 400.
+ACCEPTED_CONTENT_TYPES = frozenset({"application/json"})
 
 
 class BodyTooLarge(Exception):
@@ -60,7 +62,7 @@ class RequestLimits:
         chunked = "transfer-encoding" in headers
         has_body = chunked or (length not in ("", "0"))
         if has_body and media_type(headers.get("content-type", "")) not in ACCEPTED_CONTENT_TYPES:
-            await refuse(send, 415, "unsupported content type")
+            await refuse(send, 415, "unsupported content type: send application/json")
             return
         if length.isdigit() and int(length) > self.max_body_bytes:
             await refuse(send, 413, "request body too large")

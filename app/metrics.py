@@ -9,9 +9,10 @@ wraps around each run.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -24,7 +25,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from sync.provider import ProviderName
 
@@ -187,8 +188,31 @@ def serve_worker_metrics(port: int) -> None:
     start_http_server(port, registry=REGISTRY)
 
 
-async def metrics_endpoint(request: Request) -> Response:
-    """GET /metrics."""
-    services = getattr(request.app.state, "services", None)
-    live = services.live if services is not None else None
-    return Response(exposition(live), media_type=CONTENT_TYPE)
+def metrics_endpoint(
+    token: str | None, *, production: bool
+) -> Callable[[Request], Awaitable[Response]]:
+    """GET /metrics. With `token`, only for `Authorization: Bearer <token>` (401 otherwise, as
+    Prometheus' `authorization` scrape setting expects); without one, open outside production
+    and 403 in production, where metrics (operation names, provider error rates, subscriber
+    counts) are not for the public network."""
+    expected = f"Bearer {token}".encode() if token else None
+
+    async def metrics(request: Request) -> Response:
+        if expected is not None:
+            sent = request.headers.get("authorization", "").encode("latin-1", "replace")
+            if not hmac.compare_digest(sent, expected):
+                return PlainTextResponse(
+                    "send Authorization: Bearer <CHRONIK_METRICS_TOKEN>",
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                )
+        elif production:
+            return PlainTextResponse(
+                "metrics are off in production until CHRONIK_METRICS_TOKEN is set",
+                status_code=403,
+            )
+        services = getattr(request.app.state, "services", None)
+        live = services.live if services is not None else None
+        return Response(exposition(live), media_type=CONTENT_TYPE)
+
+    return metrics

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from app.security_headers import LINK_START_POLICY
 from db import users
 from sync.linking import BROWSER_COOKIE, LINK_TTL, LinkError, LinkProblem
 from sync.provider import ProviderName
@@ -56,7 +57,11 @@ from Chronik instead.</small></p>
 </body></html>"""
     # The URL holds the state: neither cached nor sent on as a Referer.
     return HTMLResponse(
-        body, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        body, headers={
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            "Content-Security-Policy": LINK_START_POLICY,
+        },
     )
 
 

@@ -12,12 +12,17 @@ from starlette.responses import FileResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from app.security_headers import LIVE_PAGE_POLICY
+
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 async def index(request: Request) -> FileResponse:
     """The page itself; `no-cache` so a deploy's new script is picked up on the next load."""
-    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+    return FileResponse(
+        STATIC_DIR / "index.html",
+        headers={"Cache-Control": "no-cache", "Content-Security-Policy": LIVE_PAGE_POLICY},
+    )
 
 
 async def graphiql_script(request: Request) -> FileResponse:

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # `json`: one JSON object per log line (the default in production); `text`: readable.
     log_format: Literal["json", "text"] | None = None
+    # `/metrics` of `chronik serve` answers only `Authorization: Bearer <this token>` when set;
+    # unset, it is open outside production and refused in production.
+    metrics_token: SecretStr | None = None
     # `chronik worker` serves its Prometheus metrics on this port (all interfaces) when set.
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     sandbox_host: str = "127.0.0.1"
@@ -112,6 +115,15 @@ class Settings(BaseSettings):
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _hard_to_guess(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
         return value
 
     @field_validator("previous_secret_keys", "excluded_email_domains", mode="before")

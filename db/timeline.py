@@ -109,6 +109,27 @@ async def meetings_by_ids(
     return {r["id"]: _meeting(r) for r in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class MeetingOwners:
+    """Whose a meeting is: the user whose linked calendar holds it, and who scheduled it from
+    Chronik (each None when there is none)."""
+
+    calendar_user_id: int | None
+    scheduled_by_user_id: int | None
+
+
+async def meeting_owners(db: Executor, account_id: int, meeting_id: int) -> MeetingOwners | None:
+    """The owners of the account's meeting; None when the account has no such meeting."""
+    row = await db.fetchrow(
+        "SELECT c.user_id, m.created_by_user_id FROM meetings m "
+        "LEFT JOIN calendar_connections c ON c.id = m.connection_id "
+        "WHERE m.account_id = $1 AND m.id = $2 AND m.deleted_at IS NULL",
+        account_id,
+        meeting_id,
+    )
+    return MeetingOwners(row[0], row[1]) if row else None
+
+
 # $1 account, $2/$3 keyset, $4 contact, $5/$6 start range, $7 include cancelled.
 _MEETING_FILTER = """
     WHERE m.account_id = $1 AND m.deleted_at IS NULL

@@ -1,4 +1,7 @@
-"""Calendar integration and links: install, link, read, disconnect — within the caller's account."""
+"""Calendar integration and links: install, link, read, disconnect — within the caller's account.
+
+Who may call what is checked before these run (schema/permissions.py).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +11,11 @@ from db.accounts import AccountRow
 from db.connections import ConnectionRow
 from db.link_states import AttemptRow
 from resolvers.accounts import account as caller_account
-from resolvers.context import Context, Viewer
-from resolvers.errors import Conflict, Forbidden, NotFound, PreconditionFailed
+from resolvers.context import Context
+from resolvers.errors import Conflict, NotFound, PreconditionFailed
 from resolvers.validation import normalize_email
 from sync.linking import StartedLink
 from sync.provider import ProviderName
-
-
-async def _admin(ctx: Context, action: str) -> Viewer:
-    viewer = await ctx.viewer()
-    if not viewer.is_admin:
-        raise Forbidden(f"Only an account admin can {action}.")
-    return viewer
 
 
 def _require_configured(ctx: Context, provider: ProviderName) -> None:
@@ -32,7 +28,7 @@ def _require_configured(ctx: Context, provider: ProviderName) -> None:
 async def install_integration(ctx: Context, provider: ProviderName) -> AccountRow:
     """Choose the account's calendar provider (idempotent); `CONFLICT` while the other one is
     installed — an account syncs with Google or Microsoft, never both."""
-    viewer = await _admin(ctx, "install a calendar integration")
+    viewer = await ctx.viewer()
     _require_configured(ctx, provider)
     if not await accounts_db.install_integration(ctx.pool, viewer.account_id, provider.value):
         current = await caller_account(ctx)
@@ -46,7 +42,7 @@ async def install_integration(ctx: Context, provider: ProviderName) -> AccountRo
 
 async def uninstall_integration(ctx: Context) -> AccountRow:
     """Disconnect every user's calendar of the account, then remove the integration."""
-    viewer = await _admin(ctx, "uninstall the calendar integration")
+    viewer = await ctx.viewer()
     for row in await connections_db.connections_for_account(ctx.pool, viewer.account_id):
         if row.status != "disconnected":
             await ctx.services.linker.disconnect(row)
@@ -84,7 +80,7 @@ async def my_link_attempt(ctx: Context) -> AttemptRow | None:
 
 
 async def account_connections(ctx: Context) -> list[ConnectionRow]:
-    viewer = await _admin(ctx, "see every calendar connection of the account")
+    viewer = await ctx.viewer()
     return await connections_db.connections_for_account(ctx.pool, viewer.account_id)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from db import connections as connections_db
 from db import sync_state
@@ -47,6 +48,25 @@ async def meeting(ctx: Context, meeting_id: int) -> MeetingRow:
     if row is None:
         raise NotFound("No meeting with this id.")
     return row
+
+
+class Whose(Enum):
+    """Whose a meeting is, seen from the caller."""
+
+    OWN = "own"  # in the caller's linked calendar, or scheduled by the caller from Chronik
+    COLLEAGUES = "colleagues"  # another user's of the account
+
+
+async def whose_meeting(ctx: Context, meeting_id: int) -> Whose | None:
+    """Whether the meeting is the caller's own or a colleague's; None when the caller's account
+    has no such meeting (the operation then answers NOT_FOUND itself)."""
+    viewer = await ctx.viewer()
+    owners = await timeline_db.meeting_owners(ctx.pool, viewer.account_id, meeting_id)
+    if owners is None:
+        return None
+    if viewer.user_id in (owners.calendar_user_id, owners.scheduled_by_user_id):
+        return Whose.OWN
+    return Whose.COLLEAGUES
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from db.timeline import MeetingRow
 from resolvers.context import Context, Viewer
 from resolvers.errors import (
     Conflict,
-    Forbidden,
     NotFound,
     PreconditionFailed,
     ProviderFailed,
@@ -271,11 +270,17 @@ async def schedule(
 
 
 async def _own_meeting(ctx: Context, meeting_id: int) -> tuple[Viewer, ConnectionRow, MeetingRow]:
+    """The caller's meeting with the calendar link that reaches its event. Whether the caller
+    may change it at all was decided before (schema/permissions.py); here the event must still
+    be in the calendar the caller has linked now."""
     viewer = await ctx.viewer()
     meeting = await load_meeting(ctx, meeting_id)
     connection = await _connection(ctx, viewer)
     if meeting.connection_id != connection.id or not meeting.provider_event_id:
-        raise Forbidden("Only meetings in your own linked calendar can be changed from Chronik.")
+        raise PreconditionFailed(
+            "This meeting is not in the calendar you have linked now, so Chronik cannot change "
+            "its calendar event."
+        )
     return viewer, connection, meeting
 
 

@@ -10,6 +10,7 @@ from resolvers import accounts as resolve
 from resolvers.context import Context, Viewer
 from schema.enums import CalendarProvider
 from schema.ids import encode_id
+from schema.permissions import AdminOnly, AnyUser, guarded_by
 
 ChronikInfo = Info[Context, None]
 
@@ -60,24 +61,28 @@ class User:
 
 @strawberry.type
 class AccountQueries:
-    @strawberry.field(description="The caller.")
+    @strawberry.field(description="The caller.", extensions=guarded_by(AnyUser()))
     async def me(self, info: ChronikInfo) -> User:
         return User.from_viewer(await resolve.me(info.context))
 
-    @strawberry.field(description="The caller's account.")
+    @strawberry.field(description="The caller's account.", extensions=guarded_by(AnyUser()))
     async def account(self, info: ChronikInfo) -> Account:
         return Account.from_row(await resolve.account(info.context))
 
 
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation(description="Add an internal email domain (admins only; idempotent).")
+    @strawberry.mutation(
+        description="Add an internal email domain (admins only; idempotent).",
+        extensions=guarded_by(AdminOnly("change the account's internal domains")),
+    )
     async def add_account_domain(self, info: ChronikInfo, domain: str) -> Account:
         return Account.from_row(await resolve.add_domain(info.context, domain))
 
     @strawberry.mutation(
         description="Create contacts for unknown meeting guests, or stop "
-        "(admins only; off by default)."
+        "(admins only; off by default).",
+        extensions=guarded_by(AdminOnly("change the account's settings")),
     )
     async def update_account_settings(
         self, info: ChronikInfo, auto_create_contacts: bool
@@ -86,6 +91,9 @@ class AccountMutations:
             await resolve.set_auto_create_contacts(info.context, auto_create_contacts)
         )
 
-    @strawberry.mutation(description="Remove an internal email domain (admins only).")
+    @strawberry.mutation(
+        description="Remove an internal email domain (admins only).",
+        extensions=guarded_by(AdminOnly("change the account's internal domains")),
+    )
     async def remove_account_domain(self, info: ChronikInfo, domain: str) -> Account:
         return Account.from_row(await resolve.remove_domain(info.context, domain))

@@ -16,6 +16,7 @@ from resolvers.meetings import sync_now
 from schema.accounts import Account
 from schema.enums import CalendarProvider, ConnectionStatus
 from schema.ids import encode_id
+from schema.permissions import AdminOnly, OwnCalendar, guarded_by
 from sync.provider import ProviderName
 
 ChronikInfo = Info[Context, None]
@@ -150,17 +151,26 @@ class StartCalendarLinkPayload:
 
 @strawberry.type
 class ConnectionQueries:
-    @strawberry.field(description="The caller's calendar connection, if any.")
+    @strawberry.field(
+        description="The caller's calendar connection, if any.",
+        extensions=guarded_by(OwnCalendar()),
+    )
     async def calendar_connection(self, info: ChronikInfo) -> CalendarConnection | None:
         row = await resolve.my_connection(info.context)
         return CalendarConnection.from_row(row) if row else None
 
-    @strawberry.field(description="The caller's latest calendar link attempt, if any.")
+    @strawberry.field(
+        description="The caller's latest calendar link attempt, if any.",
+        extensions=guarded_by(OwnCalendar()),
+    )
     async def calendar_link_attempt(self, info: ChronikInfo) -> CalendarLinkAttempt | None:
         row = await resolve.my_link_attempt(info.context)
         return CalendarLinkAttempt.from_row(row) if row else None
 
-    @strawberry.field(description="Every calendar connection of the account (admins only).")
+    @strawberry.field(
+        description="Every calendar connection of the account (admins only).",
+        extensions=guarded_by(AdminOnly("see every calendar connection of the account")),
+    )
     async def calendar_connections(self, info: ChronikInfo) -> list[CalendarConnection]:
         return [
             CalendarConnection.from_row(r) for r in await resolve.account_connections(info.context)
@@ -169,7 +179,10 @@ class ConnectionQueries:
 
 @strawberry.type
 class ConnectionMutations:
-    @strawberry.mutation(description="Choose the account's calendar provider (admins only).")
+    @strawberry.mutation(
+        description="Choose the account's calendar provider (admins only).",
+        extensions=guarded_by(AdminOnly("install a calendar integration")),
+    )
     async def install_calendar_integration(
         self, info: ChronikInfo, provider: CalendarProvider
     ) -> Account:
@@ -178,12 +191,16 @@ class ConnectionMutations:
 
     @strawberry.mutation(
         description="Disconnect every calendar of the account and remove "
-        "the integration (admins only)."
+        "the integration (admins only).",
+        extensions=guarded_by(AdminOnly("uninstall the calendar integration")),
     )
     async def uninstall_calendar_integration(self, info: ChronikInfo) -> Account:
         return Account.from_row(await resolve.uninstall_integration(info.context))
 
-    @strawberry.mutation(description="Begin linking the caller's primary calendar.")
+    @strawberry.mutation(
+        description="Begin linking the caller's primary calendar.",
+        extensions=guarded_by(OwnCalendar()),
+    )
     async def start_calendar_link(
         self, info: ChronikInfo, provider: CalendarProvider, login_hint: str | None = None
     ) -> StartCalendarLinkPayload:
@@ -192,10 +209,16 @@ class ConnectionMutations:
             authorization_url=started.authorization_url, expires_at=started.expires_at
         )
 
-    @strawberry.mutation(description="Sync the caller's calendar now (queued, not waited for).")
+    @strawberry.mutation(
+        description="Sync the caller's calendar now (queued, not waited for).",
+        extensions=guarded_by(OwnCalendar()),
+    )
     async def sync_calendar_now(self, info: ChronikInfo) -> CalendarConnection:
         return CalendarConnection.from_row(await sync_now(info.context))
 
-    @strawberry.mutation(description="Unlink the caller's calendar; its meetings stay.")
+    @strawberry.mutation(
+        description="Unlink the caller's calendar; its meetings stay.",
+        extensions=guarded_by(OwnCalendar()),
+    )
     async def disconnect_calendar(self, info: ChronikInfo) -> CalendarConnection:
         return CalendarConnection.from_row(await resolve.disconnect(info.context))

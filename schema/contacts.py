@@ -15,6 +15,7 @@ from resolvers.context import Context
 from resolvers.errors import ValidationFailed
 from schema.ids import decode_id, encode_id
 from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor
+from schema.permissions import AnyUser, guarded_by
 
 if TYPE_CHECKING:
     from schema.meetings import TimelineEntry
@@ -121,7 +122,8 @@ def _contact_keyset(after: str | None) -> tuple[str, int] | None:
 class ContactQueries:
     @strawberry.field(
         description="The account's contacts by name, `search` matching names, "
-        "addresses and company."
+        "addresses and company.",
+        extensions=guarded_by(AnyUser()),
     )
     async def contacts(
         self,
@@ -149,7 +151,7 @@ class ContactQueries:
             count_all=lambda: resolve.count_contacts(ctx, search),
         )
 
-    @strawberry.field
+    @strawberry.field(extensions=guarded_by(AnyUser()))
     async def contact(self, info: ChronikInfo, id: strawberry.ID) -> Contact:
         row = await resolve.contact(info.context, decode_id("Contact", id))
         return Contact.from_row(row)
@@ -157,19 +159,22 @@ class ContactQueries:
 
 @strawberry.type
 class ContactMutations:
-    @strawberry.mutation
+    @strawberry.mutation(extensions=guarded_by(AnyUser()))
     async def create_contact(self, info: ChronikInfo, input: CreateContactInput) -> Contact:
         row = await resolve.create_contact(info.context, _changes(input))
         return Contact.from_row(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=guarded_by(AnyUser()))
     async def update_contact(
         self, info: ChronikInfo, id: strawberry.ID, input: UpdateContactInput
     ) -> Contact:
         row = await resolve.update_contact(info.context, decode_id("Contact", id), _changes(input))
         return Contact.from_row(row)
 
-    @strawberry.mutation(description="Delete a contact; meetings stay in the calendar.")
+    @strawberry.mutation(
+        description="Delete a contact; meetings stay in the calendar.",
+        extensions=guarded_by(AnyUser()),
+    )
     async def delete_contact(self, info: ChronikInfo, id: strawberry.ID) -> DeleteContactPayload:
         await resolve.delete_contact(info.context, decode_id("Contact", id))
         return DeleteContactPayload(deleted_contact_id=id)

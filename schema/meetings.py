@@ -17,6 +17,7 @@ from resolvers.context import Context
 from resolvers.errors import ValidationFailed
 from schema.ids import decode_id, encode_id
 from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor
+from schema.permissions import AccountMeetings, guarded_by
 
 if TYPE_CHECKING:
     from schema.contacts import Contact
@@ -285,11 +286,14 @@ class MeetingFilter:
 
 @strawberry.type
 class MeetingQueries:
-    @strawberry.field
+    @strawberry.field(extensions=guarded_by(AccountMeetings()))
     async def meeting(self, info: ChronikInfo, id: strawberry.ID) -> Meeting:
         return Meeting.from_row(await resolve.meeting(info.context, decode_id("Meeting", id)))
 
-    @strawberry.field(description="The account's meetings, latest first.")
+    @strawberry.field(
+        description="The account's meetings, latest first.",
+        extensions=guarded_by(AccountMeetings()),
+    )
     async def meetings(
         self,
         info: ChronikInfo,

@@ -12,6 +12,7 @@ from resolvers.context import Context
 from resolvers.scheduling import AttendeeChoice, MeetingFields
 from schema.ids import decode_id
 from schema.meetings import Meeting
+from schema.permissions import OwnCalendar, OwnMeeting, RemovableMeeting, guarded_by
 
 ChronikInfo = Info[Context, None]
 
@@ -90,7 +91,10 @@ def _fields(data: ScheduleMeetingInput | UpdateMeetingInput) -> MeetingFields:
 
 @strawberry.type
 class SchedulingQueries:
-    @strawberry.field(description="Busy times of the caller's linked calendar.")
+    @strawberry.field(
+        description="Busy times of the caller's linked calendar.",
+        extensions=guarded_by(OwnCalendar()),
+    )
     async def free_busy(self, info: ChronikInfo, start: datetime, end: datetime) -> list[TimeRange]:
         busy = await resolve.free_busy(info.context, start, end)
         return [TimeRange(start=s, end=e) for s, e in busy]
@@ -100,7 +104,8 @@ class SchedulingQueries:
 class SchedulingMutations:
     @strawberry.mutation(
         description="Create a meeting in the caller's calendar; the provider "
-        "sends the invitations; it lands on every contact attendee's timeline."
+        "sends the invitations; it lands on every contact attendee's timeline.",
+        extensions=guarded_by(OwnCalendar()),
     )
     async def schedule_meeting(self, info: ChronikInfo, input: ScheduleMeetingInput) -> Meeting:
         row = await resolve.schedule(
@@ -112,7 +117,8 @@ class SchedulingMutations:
         return Meeting.from_row(row)
 
     @strawberry.mutation(
-        description="Change a meeting of the caller's calendar (added attendees are invited)."
+        description="Change a meeting of the caller's calendar (added attendees are invited).",
+        extensions=guarded_by(OwnMeeting()),
     )
     async def update_meeting(
         self,
@@ -127,7 +133,8 @@ class SchedulingMutations:
         return Meeting.from_row(row)
 
     @strawberry.mutation(
-        description="Cancel the meeting in the calendar and remove it from the timelines."
+        description="Cancel the meeting in the calendar and remove it from the timelines.",
+        extensions=guarded_by(OwnMeeting()),
     )
     async def cancel_meeting(
         self, info: ChronikInfo, id: strawberry.ID, notify_attendees: bool = True
@@ -137,7 +144,8 @@ class SchedulingMutations:
 
     @strawberry.mutation(
         description="Remove the meeting from Chronik; the calendar event "
-        "stays unless alsoDeleteCalendarEvent."
+        "stays unless alsoDeleteCalendarEvent.",
+        extensions=guarded_by(RemovableMeeting()),
     )
     async def delete_meeting(
         self, info: ChronikInfo, id: strawberry.ID, also_delete_calendar_event: bool = False

@@ -25,6 +25,7 @@ from resolvers.context import Context
 from schema.connections import CalendarConnection, SyncState
 from schema.ids import decode_id
 from schema.meetings import Meeting, TimelineEntry
+from schema.permissions import AnyUser, OwnCalendar, guarded_by
 
 ChronikInfo = Info[Context, None]
 
@@ -110,7 +111,10 @@ async def _await_shared(shared: Awaitable[ExecutionResult]) -> ExecutionResult:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="Changes to the contact's timeline as they commit.")
+    @strawberry.subscription(
+        description="Changes to the contact's timeline as they commit.",
+        extensions=guarded_by(AnyUser()),
+    )
     async def contact_timeline(
         self, info: ChronikInfo, contact_id: strawberry.ID
     ) -> AsyncGenerator[TimelineUpdate, None]:
@@ -120,7 +124,10 @@ class Subscription:
         async for update in updates:
             yield _graphql_update(update)
 
-    @strawberry.subscription(description="The caller's sync state now, then while syncs run.")
+    @strawberry.subscription(
+        description="The caller's sync state now, then while syncs run.",
+        extensions=guarded_by(OwnCalendar()),
+    )
     async def calendar_sync_state(self, info: ChronikInfo) -> AsyncGenerator[SyncState, None]:
         async for row in live.sync_state_updates(info.context):
             yield CalendarConnection.from_row(row).sync_state
