@@ -133,6 +133,7 @@ CALLS: dict[str, Call] = {
     "contacts": Call("{ contacts(first: 5) { totalCount } }"),
     "contact": Call("query($id: ID!) { contact(id: $id) { email } }", the_contact),
     "calendarConnection": Call("{ calendarConnection { status } }"),
+    "calendarLinkAttempt": Call("{ calendarLinkAttempt { status } }"),
     "calendarConnections": Call("{ calendarConnections { calendarEmail } }"),
     "meeting": Call(
         "query($id: ID!) { meeting(id: $id) { id title } }",
