@@ -232,6 +232,8 @@ async def test_worker_killed_at_twenty_points_converges_to_the_oracle(
 RESUME_LEASE = 3.0
 RESUME_POLL = 300.0
 RESUME_EVENTS = 12_000  # the increment the killed worker is reading: five pages of 2,500
+STATE_OF = "SELECT lease_owner, events_seen, last_synced_at FROM calendar_connections WHERE id = $1"
+OWNER_OF = "SELECT lease_owner FROM calendar_connections WHERE id = $1"
 
 
 async def test_a_dead_workers_connection_resumes_within_the_lease(
@@ -312,10 +314,6 @@ async def test_a_dead_workers_connection_resumes_within_the_lease(
         assert after["events_seen"] - before >= RESUME_EVENTS
         assert after["last_synced_at"] > state["last_synced_at"]
         assert log_problems([survivor.log]) == []
-
-
-STATE_OF = "SELECT lease_owner, events_seen, last_synced_at FROM calendar_connections WHERE id = $1"
-OWNER_OF = "SELECT lease_owner FROM calendar_connections WHERE id = $1"
 
 
 def _increment_start(n: int) -> dt.datetime:
