@@ -67,6 +67,8 @@ class Services:
                 concurrency=settings.worker_concurrency,
                 poll_seconds=settings.sync_poll_seconds,
                 lease_seconds=settings.sync_lease_seconds,
+                push_quiet_seconds=settings.sync_push_quiet_seconds,
+                push_max_wait_seconds=settings.sync_push_max_wait_seconds,
             ),
             dsn=self.dsn,
         )

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     # How long a worker's claim on a connection lasts without progress (a dead worker's
     # connections are taken over after this); every committed page renews it.
     sync_lease_seconds: float = Field(default=60.0, gt=0)
+    # Pushes that arrive while a calendar syncs make one follow-up run, once they have been
+    # quiet this long (a burst, or a replayed notification, costs one run) ...
+    sync_push_quiet_seconds: float = Field(default=2.0, ge=0)
+    # ... or this long after the first of them, when they keep coming.
+    sync_push_max_wait_seconds: float = Field(default=30.0, ge=0)
     # Addresses at these domains are never logged (besides the account's own domains):
     # rooms and resources, and the service's own mailers.
     excluded_email_domains: Annotated[list[str], NoDecode] = Field(

@@ -1,9 +1,15 @@
 """Queries on the sync side of calendar connections: the work queue, leases, cursors, push.
 
 A connection is due when a sync was requested (push, syncCalendarNow), when it never synced,
-or when the polling interval has passed. A worker takes it with FOR UPDATE SKIP LOCKED and
-holds a lease (owner + expiry) for the whole run; every page commit extends the lease and
+when the polling interval has passed, or when its last run was cut short (its worker died
+holding the lease, and the lease has expired). A worker takes it with FOR UPDATE SKIP LOCKED
+and holds a lease (owner + expiry) for the whole run; every page commit extends the lease and
 checks the owner, so a worker that lost its lease (paused too long) cannot write any more.
+
+Requests collapse: one queued run covers every request made before it starts. Pushes that
+arrive while a run is going ask for one follow-up run, which waits until the pushes have been
+quiet for a moment, so a burst or a replay of any size costs one follow-up run (and pushes
+that never stop, one run per `push_max_wait_seconds`).
 """
 
 from __future__ import annotations
@@ -52,20 +58,36 @@ _JOB_COLUMNS = """
 
 
 async def claim_due(
-    db: Executor, *, worker: str, lease_seconds: float, poll_seconds: float
+    db: Executor,
+    *,
+    worker: str,
+    lease_seconds: float,
+    poll_seconds: float,
+    push_quiet_seconds: float = 0.0,
+    push_max_wait_seconds: float = 0.0,
 ) -> SyncJob | None:
-    """Lease one due, active, unleased connection to `worker`; None when nothing is due."""
+    """Lease one due, active, unleased connection to `worker`; None when nothing is due.
+
+    A follow-up run asked for by pushes (see `note_push`) is due once no push came for
+    `push_quiet_seconds`, or `push_max_wait_seconds` after the first of them."""
     record = await db.fetchrow(
         f"""
         UPDATE calendar_connections c
         SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
-            sync_requested_at = NULL
+            sync_requested_at = NULL, push_seen_at = NULL
         WHERE c.id = (
             SELECT id FROM calendar_connections
             WHERE status = 'active'
               AND (lease_expires_at IS NULL OR lease_expires_at < now())
               AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-              AND (sync_requested_at IS NOT NULL OR last_synced_at IS NULL
+              AND ((sync_requested_at IS NOT NULL
+                    AND (push_seen_at IS NULL
+                         OR push_seen_at <= now() - make_interval(secs => $4)
+                         OR sync_requested_at <= now() - make_interval(secs => $5)))
+                   -- A run cut short: its worker died holding the lease, which has expired.
+                   -- Resume it now, not at the next poll (its request was taken at its start).
+                   OR lease_owner IS NOT NULL
+                   OR last_synced_at IS NULL
                    OR last_synced_at < now() - make_interval(secs => $3))
             ORDER BY sync_requested_at NULLS LAST, last_synced_at NULLS FIRST
             LIMIT 1
@@ -76,6 +98,8 @@ async def claim_due(
         worker,
         lease_seconds,
         poll_seconds,
+        push_quiet_seconds,
+        push_max_wait_seconds,
     )
     return SyncJob(**dict(record)) if record else None
 
@@ -154,13 +178,16 @@ async def announce_state(conn: Executor, connection_id: int) -> None:
 async def fail_run(
     db: Executor, connection_id: int, worker: str, message: str, retry_in_seconds: float
 ) -> None:
-    """A failed run: count it, keep the reason for people, back off, release the lease."""
+    """A failed run: count it, keep the reason for people, back off, release the lease; the
+    connection is requested again, so the retry comes after the backoff, not the next poll."""
     await db.execute(
         """
         WITH failed AS (
             UPDATE calendar_connections
             SET failure_count = failure_count + 1, last_error = $3, last_error_at = now(),
                 next_attempt_at = now() + make_interval(secs => $4),
+                -- The run's request still stands: it is retried after the backoff.
+                sync_requested_at = coalesce(sync_requested_at, now()),
                 lease_owner = NULL, lease_expires_at = NULL
             WHERE id = $1 AND lease_owner = $2
             RETURNING account_id, user_id, id
@@ -182,23 +209,34 @@ async def failure_count(db: Executor, connection_id: int) -> int:
     return int(value or 0)
 
 
-async def release(db: Executor, connection_id: int, worker: str) -> None:
-    """Give the lease back without recording anything (shutdown, lost grant)."""
+async def release(db: Executor, connection_id: int, worker: str, *, resume: bool = False) -> None:
+    """Give the lease back without recording anything (shutdown, lost grant). With `resume`
+    (a run stopped before it finished), the connection is requested again at once."""
     await db.execute(
-        "UPDATE calendar_connections SET lease_owner = NULL, lease_expires_at = NULL "
-        "WHERE id = $1 AND lease_owner = $2",
+        """
+        UPDATE calendar_connections
+        SET lease_owner = NULL, lease_expires_at = NULL,
+            sync_requested_at = CASE WHEN $3 THEN coalesce(sync_requested_at, now())
+                                     ELSE sync_requested_at END
+        WHERE id = $1 AND lease_owner = $2
+        """,
         connection_id,
         worker,
+        resume,
     )
 
 
 async def request_sync(db: Executor, connection_id: int) -> bool:
-    """Ask for a sync soon (idempotent) and wake the workers; False for an inactive one."""
+    """Ask for a sync now (idempotent) and wake the workers; False for an inactive one.
+
+    A person asked (syncCalendarNow, `chronik sync`): a failing connection's backoff and a
+    follow-up waiting for pushes to go quiet are both cut short."""
     status = await db.execute(
         """
         WITH requested AS (
             UPDATE calendar_connections
-            SET sync_requested_at = coalesce(sync_requested_at, now()), next_attempt_at = NULL
+            SET sync_requested_at = coalesce(sync_requested_at, now()), push_seen_at = NULL,
+                next_attempt_at = NULL
             WHERE id = $1 AND status = 'active'
             RETURNING id
         )
@@ -208,6 +246,34 @@ async def request_sync(db: Executor, connection_id: int) -> bool:
         SYNC_CHANNEL,
     )
     return status == "SELECT 1"
+
+
+async def note_push(db: Executor, connection_id: int) -> None:
+    """A verified push says the calendar changed: make sure a run will read the change.
+
+    - Idle: a run is requested at once (and the workers woken).
+    - A run is queued and has not started: it will read the change; nothing is written.
+    - A run is going (or a follow-up already waits for pushes to go quiet): one follow-up run
+      is requested, due once pushes have been quiet for a moment (see `claim_due`).
+    A push never cuts a failing connection's backoff short: replays must not hammer a provider
+    that asked us to wait."""
+    await db.execute(
+        """
+        WITH noted AS (
+            UPDATE calendar_connections
+            SET sync_requested_at = coalesce(sync_requested_at, now()),
+                push_seen_at = CASE
+                    WHEN push_seen_at IS NOT NULL OR coalesce(lease_expires_at > now(), false)
+                    THEN now() END
+            WHERE id = $1 AND status = 'active'
+              AND NOT (sync_requested_at IS NOT NULL AND push_seen_at IS NULL)
+            RETURNING id, push_seen_at
+        )
+        SELECT pg_notify($2, id::text) FROM noted WHERE push_seen_at IS NULL
+        """,
+        connection_id,
+        SYNC_CHANNEL,
+    )
 
 
 async def save_push_channel(

@@ -1,8 +1,9 @@
 """Provider push notifications: verify them and queue a sync; never sync inline.
 
-A notification only says "something changed": the work is queued on the connection (an
-idempotent timestamp), so duplicates, replays and floods cost two small queries each and
-collapse into one sync. Forged notifications (wrong channel token / clientState) are refused.
+A notification only says "something changed": the work is queued on the connection
+(`sync_state.note_push`), so duplicates, replays and floods cost two small queries each and
+collapse: into the queued run, or into one follow-up run of a run already going. Forged
+notifications (wrong channel token / clientState) are refused.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ async def _accept(
         return None
     if not token or not hmac.compare_digest(target.token_hash, push_token_hash(token)):
         return False
-    await sync_state.request_sync(pool, target.connection_id)
+    await sync_state.note_push(pool, target.connection_id)
     return True
 
 

@@ -36,6 +36,10 @@ class WorkerSettings:
     idle_seconds: float = 1.0  # how often an idle worker looks for due connections
     lease_seconds: float = 60.0
     max_backoff_seconds: float = 3600.0
+    # A follow-up run asked for by pushes during a run waits until pushes stop this long
+    # (a burst is one run), or at most this long after the first of them.
+    push_quiet_seconds: float = 2.0
+    push_max_wait_seconds: float = 30.0
 
 
 def worker_name() -> str:
@@ -106,6 +110,8 @@ class SyncWorker:
                     worker=self.name,
                     lease_seconds=self._settings.lease_seconds,
                     poll_seconds=self._settings.poll_seconds,
+                    push_quiet_seconds=self._settings.push_quiet_seconds,
+                    push_max_wait_seconds=self._settings.push_max_wait_seconds,
                 )
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("worker %s cannot reach the database: %s", self.name, exc)
@@ -155,7 +161,10 @@ class SyncWorker:
             )
             return "failed", 0
         except asyncio.CancelledError:
-            await asyncio.shield(sync_state.release(self._pool, job.connection_id, self.name))
+            # Stopped between pages: the next worker resumes at once from the last page.
+            await asyncio.shield(
+                sync_state.release(self._pool, job.connection_id, self.name, resume=True)
+            )
             metrics.observe_sync_run(job.provider, "cancelled")
             raise
         except Exception:

@@ -229,6 +229,93 @@ async def test_worker_killed_at_twenty_points_converges_to_the_oracle(
         assert log_problems(logs) == []
 
 
+RESUME_LEASE = 3.0
+RESUME_POLL = 300.0
+RESUME_EVENTS = 12_000  # the increment the killed worker is reading: five pages of 2,500
+STATE_OF = "SELECT lease_owner, events_seen, last_synced_at FROM calendar_connections WHERE id = $1"
+OWNER_OF = "SELECT lease_owner FROM calendar_connections WHERE id = $1"
+
+
+async def test_a_dead_workers_connection_resumes_within_the_lease(
+    settings: Settings,
+    sandboxes: RunningSandboxes,
+    db: asyncpg.Connection,
+    tmp_path: Path,
+) -> None:
+    """A worker SIGKILLed in the middle of an incremental sync: another worker continues the
+    connection as soon as the dead one's lease lapses, not at the next poll (300 s away)."""
+    await install_lease_audit(db)
+    async with api_only(settings, lease_seconds=RESUME_LEASE) as chronik:
+        user = await make_user(db, "Resumed", "resume@resume.test")
+        await link_calendar(chronik, user.token, "GOOGLE", user.email)
+        await add_bulk_contacts(db, user.account_id, CONTACTS)
+        sandboxes.google.bulk_load(user.email, 100)
+        connection_id = await db.fetchval(
+            "SELECT id FROM calendar_connections WHERE user_id = $1", user.user_id
+        )
+        # Two workers, polling far apart: only the lease can bring the connection back.
+        logs = [tmp_path / "worker0.log", tmp_path / "worker1.log"]
+        env = {"CHRONIK_SYNC_POLL_SECONDS": str(RESUME_POLL)}
+        workers = [WorkerProcess(chronik.settings, log, **env) for log in logs]
+        try:
+            await _wait(db, CAUGHT_UP, dt.datetime.min.replace(tzinfo=dt.UTC), within=120)
+            before = await db.fetchval(
+                "SELECT events_seen FROM calendar_connections WHERE id = $1", connection_id
+            )
+            # The user adds many events; the sandbox pushes, and one worker starts reading.
+            sandboxes.google.bulk_load(user.email, RESUME_EVENTS, start=_increment_start(1))
+            deadline = time.monotonic() + 60
+            while True:
+                state = await db.fetchrow(STATE_OF, connection_id)
+                victim = next((w for w in workers if w.owns(state["lease_owner"])), None)
+                if victim is not None and state["events_seen"] > before:
+                    break  # it holds the lease and has committed part of the increment
+                # Not yet started; finished without a kill would be a test that proves nothing.
+                assert state["events_seen"] == before, "the increment was read before a kill"
+                assert time.monotonic() < deadline, "no worker started the increment"
+                await asyncio.sleep(0.003)
+            victim.kill()
+            killed = time.monotonic()
+            survivor = next(w for w in workers if w is not victim)
+            while not survivor.owns(await db.fetchval(OWNER_OF, connection_id)):
+                # Far more than the lease, far less than the poll: a test that fails, not hangs.
+                assert time.monotonic() - killed < 10 * RESUME_LEASE, "nobody resumed the sync"
+                await asyncio.sleep(0.01)
+            gap = time.monotonic() - killed
+            await _wait(db, CAUGHT_UP, dt.datetime.min.replace(tzinfo=dt.UTC), within=120)
+            after = await db.fetchrow(STATE_OF, connection_id)
+        finally:
+            for worker in workers:
+                if worker.process.poll() is None:
+                    worker.terminate()
+
+        leases = await lease_report(db)
+        found = await duplicates(db)
+        takeover = next(r for r in leases.runs if r.ended_by == "taken over")
+        resumed_at = min(r.start for r in leases.runs if r.start > takeover.start)
+        _report(
+            "resume after a kill",
+            {
+                "lease": f"{RESUME_LEASE:.0f} s",
+                "poll": f"{RESUME_POLL:.0f} s",
+                "events at kill": state["events_seen"] - before,
+                "kill -> taken over": f"{gap:.2f} s",
+                "lease expiry -> taken over": (
+                    f"{(resumed_at - takeover.end).total_seconds():.2f} s"
+                ),
+                "events read in all": after["events_seen"] - before,
+            },
+        )
+        assert gap <= RESUME_LEASE + 3.0  # the lease, plus an idle tick and a little slack
+        assert leases.takeovers == 1
+        assert leases.overlaps == [] and leases.foreign_writes == []
+        assert found == dict.fromkeys(found, 0)
+        # The survivor finished the increment the dead worker had started.
+        assert after["events_seen"] - before >= RESUME_EVENTS
+        assert after["last_synced_at"] > state["last_synced_at"]
+        assert log_problems([survivor.log]) == []
+
+
 def _increment_start(n: int) -> dt.datetime:
     return dt.datetime(2027, 3, 1, 8, tzinfo=dt.UTC) + dt.timedelta(days=30 * n)
 
