@@ -311,7 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.database import describe_storage
 
         log.info("%s", describe_storage(settings))
-    with process_lifetime(settings.data_dir if uses_data_dir else None):
+    # The process marks its data dir (see app/lifetime.py), without creating one that a
+    # deployment on a database server does not otherwise use.
+    marked = uses_data_dir and (not settings.database_url or settings.data_dir.is_dir())
+    with process_lifetime(settings.data_dir if marked else None):
         result: int = args.run(settings, args)
         return result
     return 1  # not reached: the lifetime ends the process after SIGTERM
