@@ -37,6 +37,13 @@ def _refuse_busy_ports(ports: list[tuple[str, int, str]]) -> bool:
     return bool(busy)
 
 
+def _links_miss(settings: Settings, host: str, port: int) -> bool:
+    """Whether a set public URL names this machine, but another port: a proxy may forward
+    it, but more often a `.env` and a `--port` disagree."""
+    local = {"127.0.0.1", "localhost", "::1", "[::1]", host}
+    return settings.public_url.host in local and settings.public_url.port != port
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import gc
 
@@ -61,6 +68,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if _refuse_busy_ports(wanted):
         return 1
     log.info("public URL (links, OAuth redirects): %s", settings.public_url)
+    if _links_miss(settings, host, port):
+        log.warning(
+            "CHRONIK_PUBLIC_URL %s is not where this server listens (%s:%s): links and OAuth "
+            "redirects will not reach it unless a proxy forwards them",
+            settings.public_url,
+            host,
+            port,
+        )
     app = create_app(settings, migrate=not args.no_migrate)
     # With thousands of open subscriptions a full garbage collection walks every object of
     # every connection (~400 each) and pauses all of them for 0.3-2.5 s; a fan-out to 1,000

@@ -228,9 +228,16 @@ def test_a_failed_start_or_command_stops_its_postgres(chronik: Chronik) -> None:
     assert no_postgres_left(chronik.data_dir)
 
 
-def test_a_server_left_by_a_killed_process_is_taken_over_and_stopped(chronik: Chronik) -> None:
+def test_a_shared_server_outlives_a_command_and_a_killed_holder_s_is_taken_over(
+    chronik: Chronik,
+) -> None:
     worker = chronik.start("worker")
     chronik.wait_for_log("sync worker", worker)
+    server = postgres_of(chronik.data_dir)
+    # A command beside the worker shares its server, and leaves it running for the worker.
+    assert chronik.run("status").returncode == 0
+    assert postgres_of(chronik.data_dir) == server
+
     worker.kill()  # SIGKILL: no cleanup at all
     worker.wait()
     assert postgres_of(chronik.data_dir)  # what SIGKILL leaves behind
