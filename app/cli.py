@@ -37,6 +37,19 @@ def _refuse_busy_ports(ports: list[tuple[str, int, str]]) -> bool:
     return bool(busy)
 
 
+def _sandbox_ports(settings: Settings) -> list[tuple[str, int, str]]:
+    """The ports `serve` runs its own sandboxes on (none when providers are configured)."""
+    from app.providers import sandbox_wanted
+
+    if not sandbox_wanted(settings):
+        return []
+    host = settings.sandbox_host
+    return [
+        (host, settings.sandbox_google_port, "CHRONIK_SANDBOX_GOOGLE_PORT"),
+        (host, settings.sandbox_microsoft_port, "CHRONIK_SANDBOX_MICROSOFT_PORT"),
+    ]
+
+
 def _links_miss(settings: Settings, host: str, port: int) -> bool:
     """Whether a set public URL names this machine, but another port: a proxy may forward
     it, but more often a `.env` and a `--port` disagree."""
@@ -50,22 +63,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.asgi import create_app
-    from app.providers import sandbox_wanted
 
     host = args.host or settings.public_url.host or "127.0.0.1"
     port = args.port or settings.public_url.port or 8000
     settings = settings.served_at(host, port)
-    wanted = [(host, port, "--port" if args.port else "CHRONIK_PUBLIC_URL's port")]
-    if sandbox_wanted(settings):  # it runs its own sandboxes on these ports
-        wanted += [
-            (settings.sandbox_host, settings.sandbox_google_port, "CHRONIK_SANDBOX_GOOGLE_PORT"),
-            (
-                settings.sandbox_host,
-                settings.sandbox_microsoft_port,
-                "CHRONIK_SANDBOX_MICROSOFT_PORT",
-            ),
-        ]
-    if _refuse_busy_ports(wanted):
+    port_setting = "--port" if args.port else "CHRONIK_PUBLIC_URL's port"
+    if _refuse_busy_ports([(host, port, port_setting), *_sandbox_ports(settings)]):
         return 1
     log.info("public URL (links, OAuth redirects): %s", settings.public_url)
     if _links_miss(settings, host, port):
