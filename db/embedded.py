@@ -123,7 +123,6 @@ def _stop_server(pgdata: Path, system_user: str | None) -> None:
 
     if not _server_running(pgdata):
         return
-    log.debug("stopping the embedded PostgreSQL in %s", pgdata)
     # `fast`: open sessions are ended at once (every one of ours is closing anyway).
     result = subprocess.run(
         [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
@@ -135,6 +134,8 @@ def _stop_server(pgdata: Path, system_user: str | None) -> None:
     )
     if result.returncode != 0 and _server_running(pgdata):
         log.warning("could not stop the embedded PostgreSQL in %s: %s", pgdata, result.stderr)
+    else:
+        log.debug("stopped the embedded PostgreSQL in %s (no Chronik process uses it now)", pgdata)
 
 
 def _server_running(pgdata: Path) -> bool:
