@@ -95,3 +95,22 @@ def test_development_secret_is_generated_once_and_private(tmp_path: Path) -> Non
 def test_production_requires_a_secret_key(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="CHRONIK_SECRET_KEY"):
         Settings(env=Environment.PRODUCTION, data_dir=tmp_path).resolved_secret_key()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "--port", "99999"],
+        ["serve", "--port", "0"],
+        ["sandbox", "--google-port", "eighty"],
+    ],
+)
+def test_port_flags_refuse_what_is_not_a_port(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import build_parser
+
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(argv)
+    assert refused.value.code == 2
+    assert "is not a port number (1-65535)" in capsys.readouterr().err
