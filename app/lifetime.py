@@ -2,9 +2,10 @@
 
 While it runs, the process keeps `data_dir/running/<pid>.pid` open, so another Chronik that
 finds one of its ports taken can say which process and data directory hold it (app/ports.py).
-SIGTERM (kill, systemd, `docker stop`) unwinds like Ctrl-C does, and every way out — signal,
-normal return, failed start — releases the embedded PostgreSQL (db/embedded.py), which stops
-once no process of its data directory holds it.
+SIGTERM (kill, systemd, `docker stop`) unwinds like Ctrl-C does, SIGHUP (its terminal closed)
+is taken as SIGTERM, and every way out — signal, normal return, failed start — releases the embedded
+PostgreSQL (db/embedded.py), which stops once no process of its data directory holds it.
+(The server runs in a session of its own, so no signal meant for us reaches it.)
 """
 
 from __future__ import annotations
@@ -31,14 +32,23 @@ def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
     raise Terminated
 
 
+def _hang_up(signum: int, frame: FrameType | None) -> None:
+    # As SIGTERM, to whoever handles that now: uvicorn and the worker shut down gracefully on
+    # it (and uvloop would swallow an exception raised here in the middle of its loop).
+    signal.raise_signal(signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def process_lifetime(data_dir: Path | None) -> Iterator[None]:
     """Run the body of a command; on any way out release the embedded PostgreSQL.
 
     After SIGTERM the process ends by SIGTERM again (default action), once cleaned up, so its
-    exit status still says it was terminated; Ctrl-C ends it with status 130, no traceback.
+    exit status still says so; Ctrl-C ends it with status 130, no traceback.
     """
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
+        signal.SIGHUP: signal.signal(signal.SIGHUP, _hang_up),
+    }
     marker = _open_marker(data_dir) if data_dir is not None else None
     terminated = interrupted = False
     try:
@@ -51,7 +61,8 @@ def process_lifetime(data_dir: Path | None) -> Iterator[None]:
         stop_embedded_postgres()
         if marker is not None:
             _close_marker(marker)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if terminated:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         sys.stdout.flush()

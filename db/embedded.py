@@ -104,8 +104,8 @@ def start_embedded_postgres(data_dir: Path) -> str:
 def stop_embedded_postgres() -> None:
     """Leave every embedded server this process holds; stop those it was the last holder of.
 
-    Safe to call more than once. SIGTERM and SIGINT are ignored meanwhile, so a second signal
-    cannot leave the holders file half-written or the server half-stopped.
+    Safe to call more than once. SIGTERM, SIGINT and SIGHUP are ignored meanwhile, so a second
+    signal cannot leave the holders file half-written or the server half-stopped.
     """
     with _held_guard, _signals_ignored():
         for data_dir, server in list(_held.items()):
@@ -181,7 +181,8 @@ def _signals_ignored() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGTERM, signal.SIGINT)}
+    ending = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in ending}
     try:
         yield
     finally:

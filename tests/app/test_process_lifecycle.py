@@ -204,7 +204,9 @@ def test_serve_port_flag_moves_the_links_and_ctrl_c_stops_its_postgres(chronik: 
     assert no_postgres_left(chronik.data_dir), chronik.log.read_text()
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    "stop", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"]
+)
 def test_worker_stops_its_postgres_when_stopped_by_a_signal(
     chronik: Chronik, stop: signal.Signals
 ) -> None:
