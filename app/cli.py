@@ -66,8 +66,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     host = args.host or settings.public_url.host or "127.0.0.1"
     port = args.port or settings.public_url.port or 8000
+    if args.port:
+        port_setting = "--port"
+    elif "public_url" in settings.model_fields_set:
+        port_setting = "CHRONIK_PUBLIC_URL's port; --port overrides it"
+    else:
+        port_setting = "the default; choose another with --port"
     settings = settings.served_at(host, port)
-    port_setting = "--port" if args.port else "CHRONIK_PUBLIC_URL's port"
     if _refuse_busy_ports([(host, port, port_setting), *_sandbox_ports(settings)]):
         return 1
     log.info("public URL (links, OAuth redirects): %s", settings.public_url)
