@@ -1,4 +1,4 @@
-"""The `chronik` command: serve, migrate, user create, sandbox, export-schema."""
+"""The `chronik` command: serve, migrate, user create, token, worker, sandbox, export-schema."""
 
 from __future__ import annotations
 
@@ -8,8 +8,53 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from app.lifetime import process_lifetime
 from app.logs import configure_logging, wants_json
 from app.settings import Settings, SettingsError, load_settings
+from app.token_commands import add_token_commands
+
+log = logging.getLogger("chronik")
+
+
+def _port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1-65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return port
+
+
+def _refuse_busy_ports(ports: list[tuple[str, int, str]]) -> bool:
+    """Print one line per busy `(host, port, setting)`; True when any was busy."""
+    from app.ports import port_in_use
+
+    busy = [problem for h, p, s in ports if (problem := port_in_use(h, p, s))]
+    for problem in busy:
+        print(f"chronik: {problem}", file=sys.stderr)
+    return bool(busy)
+
+
+def _sandbox_ports(settings: Settings) -> list[tuple[str, int, str]]:
+    """The ports `serve` runs its own sandboxes on (none when providers are configured)."""
+    from app.providers import sandbox_wanted
+
+    if not sandbox_wanted(settings):
+        return []
+    host = settings.sandbox_host
+    return [
+        (host, settings.sandbox_google_port, "CHRONIK_SANDBOX_GOOGLE_PORT"),
+        (host, settings.sandbox_microsoft_port, "CHRONIK_SANDBOX_MICROSOFT_PORT"),
+    ]
+
+
+def _links_miss(settings: Settings, host: str, port: int) -> bool:
+    """Whether a set public URL names this machine, but another port: a proxy may forward
+    it, but more often a `.env` and a `--port` disagree."""
+    local = {"127.0.0.1", "localhost", "::1", "[::1]", host}
+    return settings.public_url.host in local and settings.public_url.port != port
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -21,6 +66,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     host = args.host or settings.public_url.host or "127.0.0.1"
     port = args.port or settings.public_url.port or 8000
+    if args.port:
+        port_setting = "--port"
+    elif "public_url" in settings.model_fields_set:
+        port_setting = "CHRONIK_PUBLIC_URL's port; --port overrides it"
+    else:
+        port_setting = "the default; choose another with --port"
+    settings = settings.served_at(host, port)
+    if _refuse_busy_ports([(host, port, port_setting), *_sandbox_ports(settings)]):
+        return 1
+    log.info("public URL (links, OAuth redirects): %s", settings.public_url)
+    if _links_miss(settings, host, port):
+        log.warning(
+            "CHRONIK_PUBLIC_URL %s is not where this server listens (%s:%s): links and OAuth "
+            "redirects will not reach it unless a proxy forwards them",
+            settings.public_url,
+            host,
+            port,
+        )
     app = create_app(settings, migrate=not args.no_migrate)
     # With thousands of open subscriptions a full garbage collection walks every object of
     # every connection (~400 each) and pauses all of them for 0.3-2.5 s; a fan-out to 1,000
@@ -97,7 +160,11 @@ def _user_create(settings: Settings, args: argparse.Namespace) -> int:
     try:
         made = asyncio.run(run())
     except DuplicateError:
-        print(f"chronik: a user with email {email} already exists", file=sys.stderr)
+        print(
+            f"chronik: a user with email {email} already exists "
+            f"(a new API token: chronik token create --email {email})",
+            file=sys.stderr,
+        )
         return 1
     role = "admin" if made.user.is_admin else "member"
     print(
@@ -115,6 +182,12 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
     from app.metrics import serve_worker_metrics
     from app.services import running_services
+
+    metrics_port = settings.worker_metrics_port
+    if metrics_port and _refuse_busy_ports(
+        [("0.0.0.0", metrics_port, "CHRONIK_WORKER_METRICS_PORT")]
+    ):
+        return 1
 
     async def run() -> None:
         async with running_services(settings, migrate=True, own_sandboxes=False) as services:
@@ -134,6 +207,13 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
     from sync.sandbox.runner import serve_forever
 
+    if _refuse_busy_ports(
+        [
+            (args.host, args.google_port, "--google-port"),
+            (args.host, args.microsoft_port, "--microsoft-port"),
+        ]
+    ):
+        return 1
     serve_forever(args.host, args.google_port, args.microsoft_port, args.seed)
     return 0
 
@@ -180,7 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the GraphQL server (migrates on start)")
     serve.add_argument("--host", help="default: the host of CHRONIK_PUBLIC_URL")
-    serve.add_argument("--port", type=int, help="default: the port of CHRONIK_PUBLIC_URL")
+    serve.add_argument(
+        "--port",
+        type=_port_number,
+        help="default: the port of CHRONIK_PUBLIC_URL (which, unless set, follows --host/--port)",
+    )
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
     serve.set_defaults(run=_serve)
 
@@ -207,16 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.set_defaults(run=_user_create)
 
+    add_token_commands(commands)
+
     commands.add_parser("worker", help="run a sync worker (any number may run)").set_defaults(
         run=_worker
     )
 
     sandbox = commands.add_parser("sandbox", help="run the Google and Microsoft sandboxes")
     sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--google-port", type=int, default=8701)
-    sandbox.add_argument("--microsoft-port", type=int, default=8702)
+    sandbox.add_argument("--google-port", type=_port_number, default=8701)
+    sandbox.add_argument("--microsoft-port", type=_port_number, default=8702)
     sandbox.add_argument("--seed", type=int, default=0)
-    sandbox.set_defaults(run=_sandbox)
+    sandbox.set_defaults(run=_sandbox, uses_data_dir=False)
 
     commands.add_parser(
         "status", help="connections by state, last syncs, failing ones with their reasons"
@@ -228,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.set_defaults(run=_sync)
 
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)").set_defaults(
-        run=_export_schema
+        run=_export_schema, uses_data_dir=False
     )
     return parser
 
@@ -241,8 +327,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chronik: {exc}", file=sys.stderr)
         return 2
     configure_logging(json=wants_json(settings))
-    result: int = args.run(settings, args)
-    return result
+    # Every command that touches the data directory or the database says which, first: the
+    # same command run from another directory (or with another .env) uses another one.
+    uses_data_dir = getattr(args, "uses_data_dir", True)
+    if uses_data_dir:
+        from app.database import describe_storage
+
+        log.info("%s", describe_storage(settings))
+    # The process marks its data dir (see app/lifetime.py), without creating one that a
+    # deployment on a database server does not otherwise use.
+    marked = uses_data_dir and (not settings.database_url or settings.data_dir.is_dir())
+    with process_lifetime(settings.data_dir if marked else None):
+        result: int = args.run(settings, args)
+        return result
+    return 1  # not reached: the lifetime ends the process after SIGTERM
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ class SettingsError(Exception):
     """Raised when the environment holds a setting Chronik cannot use; the message names it."""
 
 
+# Listening on these means every interface; none of them is an address to put in a link.
+_WILDCARDS = frozenset({"", "0.0.0.0", "::", "[::]"})
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -33,7 +37,9 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     # Unset: Chronik runs an embedded PostgreSQL (pgserver) inside `data_dir`.
     database_url: str | None = None
-    data_dir: Path = Path(".chronik")
+    # A relative path is resolved against the working directory once, at start (every
+    # command prints the result), so nothing later depends on where a process runs.
+    data_dir: Path = Field(default=Path(".chronik"), validate_default=True)
     # Unset outside production: generated once and kept in `data_dir/secret_key`.
     secret_key: SecretStr | None = None
     public_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
@@ -103,8 +109,8 @@ class Settings(BaseSettings):
     # `chronik worker` serves its Prometheus metrics on this port (all interfaces) when set.
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     sandbox_host: str = "127.0.0.1"
-    sandbox_google_port: int = 8701
-    sandbox_microsoft_port: int = 8702
+    sandbox_google_port: int = Field(default=8701, ge=1, le=65535)
+    sandbox_microsoft_port: int = Field(default=8702, ge=1, le=65535)
 
     @field_validator("database_url")
     @classmethod
@@ -114,6 +120,11 @@ class Settings(BaseSettings):
         if not value.startswith(("postgres://", "postgresql://")):
             raise ValueError("must be a postgresql:// URL")
         return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
 
     @field_validator("secret_key")
     @classmethod
@@ -161,6 +172,22 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as handle:
             handle.write(key)
         return key
+
+    def served_at(self, host: str, port: int) -> Settings:
+        """These settings for a server listening on `host:port`.
+
+        Unless `CHRONIK_PUBLIC_URL` was set, links (OAuth redirects, push addresses, the
+        timeline page) point where the server listens; a wildcard host (all interfaces)
+        keeps the public URL's host. A set public URL is kept as it is: behind a proxy it
+        rightly differs from the listening address.
+        """
+        if "public_url" in self.model_fields_set:
+            return self
+        public_host = (self.public_url.host or "127.0.0.1") if host in _WILDCARDS else host
+        if ":" in public_host and not public_host.startswith("["):
+            public_host = f"[{public_host}]"  # an IPv6 literal
+        url = AnyHttpUrl(f"{self.public_url.scheme}://{public_host}:{port}")
+        return self.model_copy(update={"public_url": url})
 
     def previous_keys(self) -> list[str]:
         return [key.get_secret_value() for key in self.previous_secret_keys]

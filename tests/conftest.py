@@ -57,7 +57,8 @@ def postgres_admin_dsn() -> Iterator[str]:
         yield configured
         return
     data_dir = Path(tempfile.mkdtemp(prefix="chronik-test-pg-"))
-    # pgserver stops the server at exit; registered before it, this runs after it (LIFO).
+    # The embedded server stops at exit (db/embedded.py); registered before that, this runs
+    # after it (LIFO).
     atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     yield start_embedded_postgres(data_dir)
 

@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,14 +26,18 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def fresh_env(tmp_path: Path) -> dict[str, str]:
+def fresh_env() -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONIK_")}
-    env["CHRONIK_DATA_DIR"] = str(tmp_path / "data")
+    # Not under pytest's temp dir: as root, pgserver opens the path's folders to the user it
+    # runs PostgreSQL as, and any pytest session started meanwhile closes that dir again.
+    data_home = tempfile.TemporaryDirectory(prefix="chronik-first-run-", ignore_cleanup_errors=True)
+    env["CHRONIK_DATA_DIR"] = str(Path(data_home.name) / "data")
     env["CHRONIK_PUBLIC_URL"] = f"http://127.0.0.1:{free_port()}"
     # The service starts its own sandboxes; keep them off ports a developer may be using.
     env["CHRONIK_SANDBOX_GOOGLE_PORT"] = str(free_port())
     env["CHRONIK_SANDBOX_MICROSOFT_PORT"] = str(free_port())
-    return env
+    with data_home:
+        yield env
 
 
 @pytest.fixture
@@ -90,6 +95,10 @@ def test_serve_with_embedded_database_graphiql_and_first_token(
         cwd=tmp_path,
     )
     assert created.returncode == 0, created.stderr
+    # It says which database it used (the server's), and nothing else is noise: no warnings.
+    data_dir = fresh_env["CHRONIK_DATA_DIR"]
+    assert f"data dir {data_dir}; embedded PostgreSQL in {data_dir}/pgdata\n" in created.stderr
+    assert "Warning" not in created.stderr and "Warning" not in (tmp_path / "serve.log").read_text()
     token = created.stdout.strip()
     assert token.startswith("chronik_")
     assert token not in created.stderr  # shown once, on stdout only
@@ -120,3 +129,4 @@ def test_serve_with_embedded_database_graphiql_and_first_token(
         cwd=tmp_path,
     )
     assert again.returncode == 1 and "already exists" in again.stderr
+    assert "chronik token create --email ana@acme.test" in again.stderr

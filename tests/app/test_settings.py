@@ -20,6 +20,9 @@ from app.settings import Environment, Settings, SettingsError, load_settings
         ("CHRONIK_DATABASE_URL", "mysql://x"),
         ("CHRONIK_SECRET_KEY", "short"),
         ("CHRONIK_ENV", "staging"),
+        ("CHRONIK_SANDBOX_GOOGLE_PORT", "99999"),
+        ("CHRONIK_SANDBOX_MICROSOFT_PORT", "0"),
+        ("CHRONIK_WORKER_METRICS_PORT", "70000"),
     ],
 )
 def test_invalid_setting_names_the_variable(
@@ -43,6 +46,43 @@ def test_cli_refuses_to_start_with_invalid_settings(tmp_path: Path) -> None:
     assert "CHRONIK_PUBLIC_URL" in result.stderr
 
 
+def test_a_relative_data_dir_is_resolved_once_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHRONIK_DATA_DIR", "state")
+    settings = load_settings()
+    monkeypatch.chdir("/")
+    assert settings.data_dir == tmp_path.resolve() / "state"
+
+
+def test_the_public_url_follows_the_listening_address_unless_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CHRONIK_PUBLIC_URL", raising=False)
+    unset = load_settings()
+    assert str(unset.served_at("127.0.0.1", 8100).public_url) == "http://127.0.0.1:8100/"
+    assert str(unset.served_at("0.0.0.0", 8100).public_url) == "http://127.0.0.1:8100/"
+    assert str(unset.served_at("::1", 8100).public_url) == "http://[::1]:8100/"
+    # Set, it is where users reach Chronik (behind a proxy, not where it listens): kept.
+    monkeypatch.setenv("CHRONIK_PUBLIC_URL", "https://chronik.example.com")
+    behind_proxy = load_settings().served_at("127.0.0.1", 8000)
+    assert str(behind_proxy.public_url) == "https://chronik.example.com/"
+
+
+def test_a_database_password_never_appears_in_the_storage_line(tmp_path: Path) -> None:
+    from app.database import describe_storage
+
+    line = describe_storage(
+        Settings(
+            data_dir=tmp_path, database_url="postgresql://chronik:s3cret@db:5432/crm?password=x2"
+        )
+    )
+    assert line == (
+        f"data dir {tmp_path.resolve()}; database postgresql://chronik:***@db:5432/crm?password=***"
+    )
+
+
 def test_development_secret_is_generated_once_and_private(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     first = settings.resolved_secret_key()
@@ -55,3 +95,22 @@ def test_development_secret_is_generated_once_and_private(tmp_path: Path) -> Non
 def test_production_requires_a_secret_key(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="CHRONIK_SECRET_KEY"):
         Settings(env=Environment.PRODUCTION, data_dir=tmp_path).resolved_secret_key()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "--port", "99999"],
+        ["serve", "--port", "0"],
+        ["sandbox", "--google-port", "eighty"],
+    ],
+)
+def test_port_flags_refuse_what_is_not_a_port(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import build_parser
+
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(argv)
+    assert refused.value.code == 2
+    assert "is not a port number (1-65535)" in capsys.readouterr().err
