@@ -330,6 +330,16 @@ async def get_event(request: web.Request) -> web.Response:
     return json_response(_entity(user, event, render), headers=render.headers())
 
 
+async def get_calendar_event(request: web.Request) -> web.Response:
+    """GET /v1.0/me/calendar/events/{id} (the default calendar) and
+    /v1.0/me/calendars/{calendar_id}/events/{id}: 404 for an event of another calendar."""
+    sandbox, user = _sandbox(request), _me(request)
+    calendar = _calendar(request)
+    render = _Render(request)
+    event = sandbox.store.get_calendar_event(user, calendar.id, request.match_info["event_id"])
+    return json_response(_entity(user, event, render), headers=render.headers())
+
+
 async def update_event(request: web.Request) -> web.Response:
     """PATCH /v1.0/me/events/{id} (``If-Match`` with the @odata.etag: 412 when stale)."""
     sandbox, user = _sandbox(request), _me(request)
@@ -455,6 +465,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/v1.0/me/calendar/events", create_event)
     r.add_post("/v1.0/me/calendars/{calendar_id}/events", create_event)
     r.add_get("/v1.0/me/events/{event_id}", get_event)
+    r.add_get("/v1.0/me/calendar/events/{event_id}", get_calendar_event)
+    r.add_get("/v1.0/me/calendars/{calendar_id}/events/{event_id}", get_calendar_event)
     r.add_patch("/v1.0/me/events/{event_id}", update_event)
     r.add_delete("/v1.0/me/events/{event_id}", delete_event)
     r.add_post("/v1.0/me/events/{event_id}/cancel", cancel_event)
