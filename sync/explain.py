@@ -103,6 +103,7 @@ def explain(
         event=event,
         contact_ids=wanted,
         on_timelines=held.on_timelines,
+        unmatched=unmatched,
         linked_at=ctx.linked_at,
     )
     if held.removed_in_chronik:
@@ -114,7 +115,7 @@ def explain(
         return _with(base, Verdict.NOT_SYNCED_YET)
     if decision.reason in (Reason.NO_CONTACT_GUEST, Reason.NO_CONTACT_GUEST_LEFT):
         if unmatched:
-            return _with(base, Verdict.NO_CONTACT_GUEST, unmatched=unmatched)
+            return _with(base, Verdict.NO_CONTACT_GUEST)
         return _with(base, Verdict.ONLY_COLLEAGUES)
     return _with(base, _SETTLED[decision.reason])
 

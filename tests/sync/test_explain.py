@@ -7,13 +7,17 @@ provider's own API) or by the provider id, and explained through the GraphQL API
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
-from tests.conftest import TestUser, make_user
+from tests.conftest import TEST_SECRET_KEY, TestUser, make_user
 from tests.support.calendar import GoogleCalendar, OutlookCalendar
 from tests.support.linking import sandbox_control, sandbox_url, sandbox_user
 from tests.support.server import RunningChronik
@@ -341,3 +345,54 @@ async def test_only_the_calendar_owner_can_explain_its_meetings(
     assert (await explain_error(chronik, bob.token, meetingId=meeting_id))["code"] == "NOT_FOUND"
     other = await linked_calendar(chronik, bob, cal.db, cal.provider)
     assert (await explain_error(chronik, other.user.token, event=event_id))["code"] == "NOT_FOUND"
+
+
+async def test_chronik_explain_prints_the_same_answer(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    cal = await linked_calendar(chronik, alice, db, "GOOGLE")
+    await cal.contact("carla@client.test", name="Carla")
+    event_id = await cal.calendar.create(
+        title="Kickoff", start=NEXT_WEEK, guests=["carla@client.test", "nobody@else.test"]
+    )
+    await cal.sync()
+    event_link = await link(cal, event_id)
+    answer = await explain(cal, event_link)
+
+    settings = chronik.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONIK_")}
+    env |= {
+        "CHRONIK_ENV": "test",
+        "CHRONIK_DATA_DIR": str(tmp_path),
+        "CHRONIK_DATABASE_URL": str(settings.database_url),
+        "CHRONIK_SECRET_KEY": TEST_SECRET_KEY,
+        "CHRONIK_PUBLIC_URL": str(settings.public_url),
+        "CHRONIK_GOOGLE_SANDBOX_URL": str(settings.google_sandbox_url),
+        "CHRONIK_MICROSOFT_SANDBOX_URL": str(settings.microsoft_sandbox_url),
+    }
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.cli",
+            "explain",
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+        assert process.returncode is not None
+        return process.returncode, out.decode(), err.decode()
+
+    code, out, err = await run("--user", "ALICE@acme.test", event_link)
+    assert code == 0, err
+    assert out.splitlines() == [
+        "reason: ON_TIMELINE",
+        answer["sentence"],
+        "contact: Carla <carla@client.test>",
+        "unmatched: nobody@else.test",
+    ]
+    code, out, err = await run("--user", alice.email, "https://example.com/not-an-event")
+    assert code == 2 and "VALIDATION" in err and out == ""
