@@ -74,7 +74,8 @@ async def link(cal: LinkedCalendar, event_id: str) -> str:
     return link_of(cal, await provider_get(cal, f"events/{event_id}"))
 
 
-async def second_occurrence_link(cal: LinkedCalendar, series_id: str) -> str:
+async def occurrence_link(cal: LinkedCalendar, series_id: str, index: int) -> str:
+    """The link of the series' occurrence number `index` (0: the first)."""
     if cal.provider == "GOOGLE":
         instances = (await provider_get(cal, f"events/{series_id}/instances"))["items"]
     else:
@@ -83,7 +84,7 @@ async def second_occurrence_link(cal: LinkedCalendar, series_id: str) -> str:
             "endDateTime": (NEXT_WEEK + timedelta(weeks=8)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         instances = (await provider_get(cal, f"events/{series_id}/instances", **window))["value"]
-    return link_of(cal, instances[1])
+    return link_of(cal, instances[index])
 
 
 async def pause_push(cal: LinkedCalendar) -> None:
@@ -94,128 +95,102 @@ async def pause_push(cal: LinkedCalendar) -> None:
         await sandbox_control(cal.chronik, "MICROSOFT", "POST", "notifications/hold", {})
 
 
-async def test_a_logged_meeting_is_on_its_contacts_timelines_by_link_or_id(
-    cal: LinkedCalendar,
-) -> None:
+async def test_each_rule_is_named_for_the_events_one_sync_decided(cal: LinkedCalendar) -> None:
     carla = await cal.contact("carla@client.test", name="Carla")
-    event_id = await cal.calendar.create(
+    colleague = await make_user(cal.db, "Acme", "max@elsewhere.test")
+    kickoff = await cal.calendar.create(
         title="Kickoff", start=NEXT_WEEK, guests=["carla@client.test", "nobody@else.test"]
     )
+    strangers = await cal.calendar.create(
+        title="Strangers", start=NEXT_WEEK, guests=["nobody@else.test", "bob@acme.test"]
+    )
+    standup = await cal.calendar.create(
+        title="Standup",
+        start=NEXT_WEEK,
+        guests=["bob@acme.test", colleague.email, "room-1@resource.calendar.google.com"],
+    )
+    secret = await cal.calendar.create(
+        title="Secret", start=NEXT_WEEK, guests=["carla@client.test"]
+    )
+    await cal.calendar.make_private(secret)
+    weekly = await cal.calendar.create(
+        title="Weekly", start=NEXT_WEEK, guests=["carla@client.test"], weekly=4
+    )
+    await cal.calendar.move_occurrence(
+        weekly, NEXT_WEEK + timedelta(weeks=1), NEXT_WEEK + timedelta(weeks=1, hours=2)
+    )
     await cal.sync()
-    for named_by in (await link(cal, event_id), event_id):
+
+    # By the link a person copies, or by the provider's id.
+    for named_by in (await link(cal, kickoff), kickoff):
         answer = await explain(cal, named_by)
         assert answer["reason"] == "ON_TIMELINE"
         assert [c["id"] for c in answer["contacts"]] == [carla]
-        assert answer["onTimeline"] is True and answer["providerEventId"] == event_id
+        assert answer["onTimeline"] is True and answer["providerEventId"] == kickoff
         assert answer["sentence"] == "“Kickoff” is on the timeline of Carla."
+        assert answer["unmatchedAddresses"] == ["nobody@else.test"]
 
-
-async def test_no_guest_is_a_contact_lists_the_addresses_that_matched_nothing(
-    cal: LinkedCalendar,
-) -> None:
-    await cal.contact("carla@client.test")
-    event_id = await cal.calendar.create(
-        title="Strangers", start=NEXT_WEEK, guests=["nobody@else.test", "bob@acme.test"]
-    )
-    await cal.sync()
-    answer = await explain(cal, await link(cal, event_id))
+    answer = await explain(cal, await link(cal, strangers))
     assert answer["reason"] == "NO_CONTACT_GUEST"
     assert answer["unmatchedAddresses"] == ["nobody@else.test"]  # the colleague matched
     assert answer["contacts"] == [] and answer["onTimeline"] is False
     assert "nobody@else.test matches no contact" in answer["sentence"]
 
-
-async def test_a_meeting_among_colleagues_is_not_logged(cal: LinkedCalendar) -> None:
-    colleague = await make_user(cal.db, "Acme", "max@elsewhere.test")
-    event_id = await cal.calendar.create(
-        title="Standup",
-        start=NEXT_WEEK,
-        guests=["bob@acme.test", colleague.email, "room-1@resource.calendar.google.com"],
-    )
-    await cal.sync()
-    answer = await explain(cal, event_id)
+    answer = await explain(cal, standup)
     assert answer["reason"] == "ONLY_COLLEAGUES" and answer["unmatchedAddresses"] == []
     assert "only colleagues" in answer["sentence"]
 
-
-async def test_a_private_event_is_not_logged(cal: LinkedCalendar) -> None:
-    await cal.contact("carla@client.test")
-    event_id = await cal.calendar.create(
-        title="Secret", start=NEXT_WEEK, guests=["carla@client.test"]
-    )
-    await cal.calendar.make_private(event_id)
-    await cal.sync()
-    answer = await explain(cal, await link(cal, event_id))
+    answer = await explain(cal, await link(cal, secret))
     assert answer["reason"] == "PRIVATE" and answer["contacts"] == []
     assert answer["sentence"] == "“Secret” is private; Chronik does not log private events."
 
-
-async def test_an_event_turned_private_stays_frozen_on_its_timelines(cal: LinkedCalendar) -> None:
-    carla = await cal.contact("carla@client.test", name="Carla")
-    event_id = await cal.calendar.create(
-        title="Deal", start=NEXT_WEEK, guests=["carla@client.test"]
-    )
-    await cal.sync()
-    await cal.calendar.make_private(event_id)
-    await cal.sync()
-    answer = await explain(cal, event_id)
-    assert answer["reason"] == "FROZEN" and answer["onTimeline"] is True
-    assert [c["id"] for c in answer["contacts"]] == [carla]
-    assert "stays on the timeline of Carla" in answer["sentence"]
-
-
-async def test_an_unchanged_occurrence_is_logged_as_its_series(cal: LinkedCalendar) -> None:
-    carla = await cal.contact("carla@client.test", name="Carla")
-    series_id = await cal.calendar.create(
-        title="Weekly", start=NEXT_WEEK, guests=["carla@client.test"], weekly=4
-    )
-    await cal.sync()
-    answer = await explain(cal, await second_occurrence_link(cal, series_id))
+    # An unchanged occurrence is logged as its series; the moved one on its own.
+    answer = await explain(cal, await occurrence_link(cal, weekly, 2))
     assert answer["reason"] == "OCCURRENCE_OF_SERIES"
     assert [c["id"] for c in answer["contacts"]] == [carla]
     assert answer["series"]["reason"] == "ON_TIMELINE"
     assert answer["sentence"].endswith("“Weekly” is on the timeline of Carla.")
-
-
-async def test_a_moved_occurrence_is_logged_on_its_own(cal: LinkedCalendar) -> None:
-    carla = await cal.contact("carla@client.test")
-    series_id = await cal.calendar.create(
-        title="Weekly", start=NEXT_WEEK, guests=["carla@client.test"], weekly=4
-    )
-    await cal.calendar.move_occurrence(
-        series_id, NEXT_WEEK + timedelta(weeks=1), NEXT_WEEK + timedelta(weeks=1, hours=2)
-    )
-    await cal.sync()
-    answer = await explain(cal, await second_occurrence_link(cal, series_id))
+    answer = await explain(cal, await occurrence_link(cal, weekly, 1))
     assert answer["reason"] == "ON_TIMELINE" and answer["series"] is None
     assert [c["id"] for c in answer["contacts"]] == [carla]
 
-
-async def test_a_cancelled_meeting_is_on_no_timeline(cal: LinkedCalendar) -> None:
-    await cal.contact("carla@client.test")
-    event_id = await cal.calendar.create(title="Off", start=NEXT_WEEK, guests=["carla@client.test"])
-    await cal.sync()
-    await cal.calendar.cancel(event_id)
-    await cal.sync()
-    answer = await explain(cal, event_id)
-    assert answer["reason"] == "CANCELLED" and answer["contacts"] == []
-    assert answer["onTimeline"] is False
+    # A meeting of a timeline, by its id (the page's "Why?").
+    entries = await cal.timeline(carla)
+    by_meeting = await cal.chronik.graphql(
+        EXPLAIN, {"meetingId": entries[0]["meeting"]["id"]}, token=cal.user.token
+    )
+    assert by_meeting.ok()["explainEvent"]["reason"] == "ON_TIMELINE"
 
 
-async def test_a_meeting_removed_in_chronik_stays_off(cal: LinkedCalendar) -> None:
-    carla = await cal.contact("carla@client.test")
-    event_id = await cal.calendar.create(
-        title="Noise", start=NEXT_WEEK, guests=["carla@client.test"]
+async def test_what_happened_after_logging_is_named(cal: LinkedCalendar) -> None:
+    carla = await cal.contact("carla@client.test", name="Carla")
+    deal = await cal.calendar.create(title="Deal", start=NEXT_WEEK, guests=["carla@client.test"])
+    off = await cal.calendar.create(
+        title="Off", start=NEXT_WEEK + timedelta(hours=2), guests=["carla@client.test"]
+    )
+    noise = await cal.calendar.create(
+        title="Noise", start=NEXT_WEEK + timedelta(hours=4), guests=["carla@client.test"]
     )
     await cal.sync()
-    [entry] = await cal.timeline(carla)
+    await cal.calendar.make_private(deal)
+    await cal.calendar.cancel(off)
+    [noise_entry] = [e for e in await cal.timeline(carla) if e["meeting"]["title"] == "Noise"]
     removed = await cal.chronik.graphql(
-        "mutation($id: ID!) { deleteMeeting(id: $id) { __typename } }",
-        {"id": entry["meeting"]["id"]},
+        "mutation($id: ID!) { deleteMeeting(id: $id) { deletedMeetingId } }",
+        {"id": noise_entry["meeting"]["id"]},
         token=cal.user.token,
     )
     removed.ok()
-    answer = await explain(cal, event_id)
+    await cal.sync()
+
+    answer = await explain(cal, deal)
+    assert answer["reason"] == "FROZEN" and answer["onTimeline"] is True
+    assert [c["id"] for c in answer["contacts"]] == [carla]
+    assert "stays on the timeline of Carla" in answer["sentence"]
+    answer = await explain(cal, off)
+    assert answer["reason"] == "CANCELLED" and answer["contacts"] == []
+    assert answer["onTimeline"] is False
+    answer = await explain(cal, noise)
     assert answer["reason"] == "REMOVED_IN_CHRONIK" and answer["contacts"] == []
 
 
@@ -269,17 +244,6 @@ async def test_an_event_created_before_linking_is_never_synced(
     answer = await explain(cal, await link(cal, before))
     assert answer["reason"] == "CREATED_BEFORE_LINKING"
     assert "before your calendar was linked" in answer["sentence"]
-
-
-async def test_a_meeting_of_the_timeline_is_explained_by_its_id(cal: LinkedCalendar) -> None:
-    carla = await cal.contact("carla@client.test")
-    await cal.calendar.create(title="Demo", start=NEXT_WEEK, guests=["carla@client.test"])
-    await cal.sync()
-    [entry] = await cal.timeline(carla)
-    result = await cal.chronik.graphql(
-        EXPLAIN, {"meetingId": entry["meeting"]["id"]}, token=cal.user.token
-    )
-    assert result.ok()["explainEvent"]["reason"] == "ON_TIMELINE"
 
 
 # -- errors and isolation ---------------------------------------------------------------------
