@@ -64,7 +64,8 @@ async def explain_event(
     if meeting_id is not None:
         meeting = await load_meeting(ctx, meeting_id)
         connection = await connections_db.connection_for_user(ctx.pool, viewer.user_id)
-        if connection is None or meeting.connection_id != connection.id:
+        # Without a calendar of their own, the caller hears that first (explain_for_user).
+        if connection is not None and meeting.connection_id != connection.id:
             raise Forbidden(
                 "This meeting comes from another user's calendar: only they can ask why."
             )

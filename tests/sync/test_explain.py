@@ -297,14 +297,16 @@ async def test_only_the_calendar_owner_can_explain_its_meetings(
     await cal.sync()
     [entry] = await cal.timeline(carla)
     meeting_id = entry["meeting"]["id"]
-    # A colleague, even an admin of the same account, does not read Alice's calendar.
+    # A colleague, even an admin of the same account, does not read Alice's calendar: without
+    # a calendar of their own there is nothing to explain, with one Alice's meeting is not theirs.
     colleague = await make_user(cal.db, "Acme", "zoe@acme.test")
     await cal.db.execute("UPDATE users SET is_admin = true WHERE id = $1", colleague.user_id)
     error = await explain_error(chronik, colleague.token, meetingId=meeting_id)
+    assert error["code"] == "PRECONDITION_FAILED"
+    await linked_calendar(chronik, colleague, cal.db, cal.provider)
+    error = await explain_error(chronik, colleague.token, meetingId=meeting_id)
     assert error["code"] == "FORBIDDEN"
-    assert (await explain_error(chronik, colleague.token, event=event_id))["code"] == (
-        "PRECONDITION_FAILED"
-    )
+    assert (await explain_error(chronik, colleague.token, event=event_id))["code"] == "NOT_FOUND"
     # Another account does not even learn that the meeting exists.
     assert (await explain_error(chronik, bob.token, meetingId=meeting_id))["code"] == "NOT_FOUND"
     other = await linked_calendar(chronik, bob, cal.db, cal.provider)
@@ -360,3 +362,25 @@ async def test_chronik_explain_prints_the_same_answer(
     ]
     code, out, err = await run("--user", alice.email, "https://example.com/not-an-event")
     assert code == 2 and "VALIDATION" in err and out == ""
+
+
+async def test_an_explanation_costs_the_same_statements_for_one_guest_or_twenty(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    cal = await linked_calendar(chronik, alice, db, "GOOGLE")
+    guests = [f"guest{i}@client.test" for i in range(20)]
+    for guest in guests:
+        await cal.contact(guest)
+    one = await cal.calendar.create(title="One", start=NEXT_WEEK, guests=guests[:1])
+    many = await cal.calendar.create(title="Many", start=NEXT_WEEK, guests=guests)
+    await cal.sync()
+    await explain(cal, one)  # the first read of the calendar may refresh its token
+    counts = []
+    for event_id, expected in ((one, 1), (many, 20)):
+        chronik.statements.clear()
+        answer = await explain(cal, event_id)
+        assert answer["reason"] == "ON_TIMELINE" and len(answer["contacts"]) == expected
+        counts.append(len(chronik.statements))
+    # The caller, the connection, its tokens, the meeting with its entries, the addresses,
+    # the contacts.
+    assert counts[0] == counts[1] <= 6, chronik.statements
