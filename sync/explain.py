@@ -9,9 +9,10 @@ answer never disagrees with the sync: either the timelines already show what the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sync.model import ProviderEvent
 from sync.rules import (
@@ -130,10 +131,8 @@ def _wanted(decision: Decision, held: Held) -> frozenset[int]:
     return held.on_timelines
 
 
-def _with(base: Explanation, verdict: Verdict, **changes: object) -> Explanation:
-    fields = {name: getattr(base, name) for name in Explanation.__slots__}
-    fields.update(verdict=verdict, **changes)
-    return Explanation(**fields)
+def _with(base: Explanation, verdict: Verdict, **changes: Any) -> Explanation:
+    return replace(base, verdict=verdict, **changes)
 
 
 def with_series(explanation: Explanation, series: Explanation) -> Explanation:

@@ -301,6 +301,7 @@ function receiveUpdate(contactId, update) {
 function applyUpdate(update) {
   const meetingId = update.meeting?.id;
   if (!meetingId) return;
+  state.why.delete(meetingId); // the meeting changed: an earlier "Why?" may no longer hold
   if (update.kind === "REMOVED" || !update.entry) {
     state.entries.delete(meetingId);
   } else {
