@@ -253,6 +253,8 @@ async def test_errors_name_what_went_wrong(chronik: RunningChronik, cal: LinkedC
     token = cal.user.token
     unknown = "abcdef0123456789" if cal.provider == "GOOGLE" else "AAMkAGUnknownEventId="
     assert (await explain_error(chronik, token, event=unknown))["code"] == "NOT_FOUND"
+    # An id the provider could never have issued (Graph: 400 ErrorInvalidIdMalformed).
+    assert (await explain_error(chronik, token, event="Zm9vYmFy"))["code"] == "NOT_FOUND"
     # Only the primary calendar is synced (rule 1), and only it is read.
     side = await cal.calendar.create(title="Side", start=NEXT_WEEK, guests=[], secondary=True)
     assert (await explain_error(chronik, token, event=side))["code"] == "NOT_FOUND"
