@@ -187,3 +187,14 @@ async def test_single_events_incremental_sends_each_instance_once(
     ids = [item["id"] for item in changes["items"]]
     assert len(ids) == len(set(ids)) == 4
     assert {i["summary"] for i in changes["items"] if i["id"] == second} == {"Moved"}
+
+
+async def test_an_instance_links_to_itself_not_to_its_series(google: GoogleHarness) -> None:
+    import base64
+
+    _, master, _ = await google.call("POST", EVENTS, json=weekly())
+    items = await listed(google, singleEvents="true", orderBy="startTime")
+    eid = items[1]["htmlLink"].partition("eid=")[2]
+    decoded = base64.urlsafe_b64decode(eid + "=" * (-len(eid) % 4)).decode()
+    assert decoded == f"{items[1]['id']} {ALICE}"
+    assert items[1]["htmlLink"] != master["htmlLink"]
