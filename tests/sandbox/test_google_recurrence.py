@@ -3,6 +3,7 @@ cancelled occurrences (exceptions), DST, events.instances, incremental sync of e
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from tests.sandbox.conftest import ALICE, GoogleHarness
@@ -190,8 +191,6 @@ async def test_single_events_incremental_sends_each_instance_once(
 
 
 async def test_an_instance_links_to_itself_not_to_its_series(google: GoogleHarness) -> None:
-    import base64
-
     _, master, _ = await google.call("POST", EVENTS, json=weekly())
     items = await listed(google, singleEvents="true", orderBy="startTime")
     eid = items[1]["htmlLink"].partition("eid=")[2]
