@@ -1,4 +1,5 @@
-"""The `chronik` command: serve, migrate, user create, token, worker, sandbox, export-schema."""
+"""The `chronik` command: serve, migrate, user create, token, worker, sync, explain, sandbox,
+export-schema."""
 
 from __future__ import annotations
 
@@ -247,6 +248,12 @@ def _sync(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _explain(settings: Settings, args: argparse.Namespace) -> int:
+    from app.explain_command import explain_command
+
+    return asyncio.run(explain_command(settings, args.user, args.event, sys.stdout, sys.stderr))
+
+
 def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from schema.root import schema
 
@@ -312,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--user", required=True, metavar="EMAIL", help="the user whose calendar")
     sync.add_argument("--timeout", type=float, help="give up after this many seconds")
     sync.set_defaults(run=_sync)
+
+    explain = commands.add_parser(
+        "explain", help="why an event of a user's calendar is (not) on contact timelines"
+    )
+    explain.add_argument("--user", required=True, metavar="EMAIL", help="the calendar's user")
+    explain.add_argument("event", metavar="EVENT", help="the event's id or its link")
+    explain.set_defaults(run=_explain)
 
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)").set_defaults(
         run=_export_schema, uses_data_dir=False

@@ -125,10 +125,15 @@ class AccountMeetings(Rule):
 
 
 class _OfAMeeting(Rule):
-    """A rule about the meeting named by the `id` argument."""
+    """A rule about the meeting named by an argument (`id` unless a rule says otherwise)."""
+
+    argument: ClassVar[str] = "id"  # the resolver's (Python) argument name
 
     async def allows(self, ctx: Context, viewer: Viewer, arguments: dict[str, Any]) -> bool:
-        whose = await whose_meeting(ctx, decode_id("Meeting", arguments["id"]))
+        meeting_id = arguments.get(self.argument)
+        if meeting_id is None:
+            return True  # no meeting named: the operation acts on the caller's own calendar
+        whose = await whose_meeting(ctx, decode_id("Meeting", meeting_id))
         if whose is None:
             return True  # nothing to guard: the resolver answers NOT_FOUND
         return self.allows_meeting(viewer, whose, arguments)
@@ -145,6 +150,20 @@ class OwnMeeting(_OfAMeeting):
     )
     grants = Grants(YES, NO, YES, NO)
     message = "Only meetings in your own linked calendar can be changed from Chronik."
+
+    def allows_meeting(self, viewer: Viewer, whose: Whose, arguments: dict[str, Any]) -> bool:
+        return whose is Whose.OWN
+
+
+class OwnCalendarEvent(_OfAMeeting):
+    data = (
+        "an event of the caller's own linked calendar, named by its link or id there or by "
+        "`meetingId`: it is read with the owner's calendar link, so not even an admin reads a "
+        "colleague's calendar through it"
+    )
+    grants = Grants(YES, NO, YES, NO)
+    argument = "meeting_id"
+    message = "Only events of your own linked calendar can be explained."
 
     def allows_meeting(self, viewer: Viewer, whose: Whose, arguments: dict[str, Any]) -> bool:
         return whose is Whose.OWN

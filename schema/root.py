@@ -12,6 +12,7 @@ from strawberry.tools import merge_types
 from schema.accounts import AccountMutations, AccountQueries
 from schema.connections import ConnectionMutations, ConnectionQueries
 from schema.contacts import ContactMutations, ContactQueries
+from schema.explain import ExplainQueries
 from schema.masking import ChronikSchema, MaskInternalErrors
 from schema.meetings import MeetingQueries
 from schema.metrics_extension import OperationMetrics
@@ -20,7 +21,14 @@ from schema.subscriptions import SharedEventExecutor, Subscription
 
 Query = merge_types(
     "Query",
-    (AccountQueries, ContactQueries, ConnectionQueries, MeetingQueries, SchedulingQueries),
+    (
+        AccountQueries,
+        ContactQueries,
+        ConnectionQueries,
+        MeetingQueries,
+        SchedulingQueries,
+        ExplainQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",

@@ -188,6 +188,13 @@ class CalendarClient(Protocol):
         """Remove the event from the calendar without notifying anyone; gone is fine."""
         ...
 
+    async def read_event(self, provider_event_id: str) -> ProviderEvent:
+        """The event of the primary calendar as its change feed reports it now: an unchanged
+        occurrence of a series is OCCURRENCE, a changed one EXCEPTION, a deleted event (where
+        the provider keeps it) CANCELLED. `EventGone` when the primary calendar has no such
+        event (or the id is not one the provider could have issued)."""
+        ...
+
     async def free_busy(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """Busy intervals (UTC-aware, sorted) of the primary calendar between start and end."""
         ...

@@ -69,11 +69,26 @@ class Stored:
     cancelled: bool
 
 
+class Reason(StrEnum):
+    """Which rule decided, in words; machine-readable for `sync/explain.py`."""
+
+    FROZEN = "rule 7: turned private after it was logged; frozen"
+    CANCELLED_UNLOGGED = "rule 8: cancelled, and not on any timeline"
+    CANCELLED = "rule 8: cancelled or deleted in the calendar"
+    OCCURRENCE = "rule 6: an unchanged occurrence of a logged series"
+    BEFORE_LINKING = "rule 5: created before the calendar was linked"
+    TURNED_PRIVATE = "rule 7: turned private; kept but no longer synced"
+    PRIVATE = "rule 7: private events are not synced"
+    NO_CONTACT_GUEST = "rule 3: no guest is a contact"
+    NO_CONTACT_GUEST_LEFT = "rule 8: no contact guest left"
+    CONTACT_GUESTS = "rule 2: contact guests"
+
+
 # Not frozen (built once per event; frozen dataclasses are several times slower to build).
 @dataclass(slots=True)
 class Decision:
     action: Action
-    reason: str
+    reason: Reason
     contact_ids: frozenset[int] = frozenset()
     # Guests who would become contacts (accounts that opted in to auto-creation only).
     new_contact_emails: frozenset[str] = field(default_factory=frozenset)
@@ -123,19 +138,19 @@ def participants(event: ProviderEvent) -> list[str]:
 
 def decide(event: ProviderEvent, ctx: AccountContext, stored: Stored | None) -> Decision:
     if stored is not None and stored.frozen:
-        return Decision(Action.IGNORE, "rule 7: turned private after it was logged; frozen")
+        return Decision(Action.IGNORE, Reason.FROZEN)
     if event.removed or event.status is EventStatus.CANCELLED:
         if stored is None or stored.cancelled:
-            return Decision(Action.IGNORE, "rule 8: cancelled, and not on any timeline")
-        return Decision(Action.REMOVE, "rule 8: cancelled or deleted in the calendar")
+            return Decision(Action.IGNORE, Reason.CANCELLED_UNLOGGED)
+        return Decision(Action.REMOVE, Reason.CANCELLED)
     if event.kind is EventKind.OCCURRENCE:
-        return Decision(Action.IGNORE, "rule 6: an unchanged occurrence of a logged series")
+        return Decision(Action.IGNORE, Reason.OCCURRENCE)
     if event.created_at is not None and event.created_at < ctx.linked_at:
-        return Decision(Action.IGNORE, "rule 5: created before the calendar was linked")
+        return Decision(Action.IGNORE, Reason.BEFORE_LINKING)
     if event.private:
         if stored is not None:
-            return Decision(Action.FREEZE, "rule 7: turned private; kept but no longer synced")
-        return Decision(Action.IGNORE, "rule 7: private events are not synced")
+            return Decision(Action.FREEZE, Reason.TURNED_PRIVATE)
+        return Decision(Action.IGNORE, Reason.PRIVATE)
     contacts: set[int] = set()
     unknown: set[str] = set()
     for email in participants(event):
@@ -147,6 +162,6 @@ def decide(event: ProviderEvent, ctx: AccountContext, stored: Stored | None) -> 
     new_contacts = frozenset(unknown) if ctx.auto_create_contacts else frozenset()
     if not contacts and not new_contacts:
         if stored is None:
-            return Decision(Action.IGNORE, "rule 3: no guest is a contact")
-        return Decision(Action.UPSERT, "rule 8: no contact guest left")
-    return Decision(Action.UPSERT, "rule 2: contact guests", frozenset(contacts), new_contacts)
+            return Decision(Action.IGNORE, Reason.NO_CONTACT_GUEST)
+        return Decision(Action.UPSERT, Reason.NO_CONTACT_GUEST_LEFT)
+    return Decision(Action.UPSERT, Reason.CONTACT_GUESTS, frozenset(contacts), new_contacts)

@@ -67,6 +67,13 @@ const SCHEDULE = `
     scheduleMeeting(input: $input) { id title }
   }`;
 
+const EXPLAIN = `
+  query Explain($event: String, $meetingId: ID) {
+    explainEvent(event: $event, meetingId: $meetingId) {
+      reason sentence contacts { id name }
+    }
+  }`;
+
 // ---- State --------------------------------------------------------------------------------
 
 const TOKEN_KEY = "chronik.token";
@@ -82,6 +89,7 @@ const state = {
   fetches: 0, // numbers the timeline fetches: only the latest one is applied
   connection: null, // the calendar connection shown in the side panel
   linkAttempt: null, // the latest calendar link attempt, shown while nothing is linked
+  why: new Map(), // meeting id → the answer of its "Why?" (kept across re-renders)
 };
 
 const $ = (id) => document.getElementById(id);
@@ -299,6 +307,7 @@ function receiveUpdate(contactId, update) {
 function applyUpdate(update) {
   const meetingId = update.meeting?.id;
   if (!meetingId) return;
+  state.why.delete(meetingId); // the meeting changed: an earlier "Why?" may no longer hold
   if (update.kind === "REMOVED" || !update.entry) {
     state.entries.delete(meetingId);
   } else {
@@ -335,6 +344,8 @@ function renderEntry({ meeting }, justChanged) {
     ),
     el("p", { class: "when" }, formatRange(meeting)),
     meeting.location ? el("p", { class: "where" }, meeting.location) : "",
+    el("button", { type: "button", class: "why", onclick: () => explainMeeting(meeting.id) }, "Why?"),
+    state.why.has(meeting.id) ? renderAnswer(state.why.get(meeting.id)) : "",
     el(
       "ul",
       { class: "attendees" },
@@ -347,6 +358,47 @@ function renderEntry({ meeting }, justChanged) {
         ),
       ),
     ),
+  );
+}
+
+// ---- Explaining a decision ----------------------------------------------------------------
+
+/** "Why is this meeting here?" — the sync's rules, asked about the meeting's calendar event. */
+async function explainMeeting(meetingId) {
+  state.why.set(meetingId, await explain({ meetingId }));
+  renderTimeline();
+}
+
+/** "Why isn't this meeting on the timeline?" — for an event link or id pasted by the user. */
+async function explainPasted(form) {
+  const box = $("explain-answer");
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    box.replaceChildren(renderAnswer(await explain({ event: form.event.value.trim() })));
+    box.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** The answer, or the error the server gave (e.g. not an event link, no such event). */
+async function explain(variables) {
+  try {
+    const data = await graphql(state.token, EXPLAIN, variables);
+    return data.explainEvent;
+  } catch (error) {
+    return { reason: error.code ?? "ERROR", sentence: error.message, contacts: [], failed: true };
+  }
+}
+
+function renderAnswer(answer) {
+  return el(
+    "p",
+    { class: answer.failed ? "why-answer error" : "why-answer", "data-reason": answer.reason },
+    el("span", { class: "badge reason" }, answer.reason.replaceAll("_", " ").toLowerCase()),
+    " ",
+    answer.sentence,
   );
 }
 
@@ -476,6 +528,10 @@ function start() {
     "input",
     debounce((event) => searchContacts(event.target.value.trim()), 200),
   );
+  $("explain-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    explainPasted(event.target);
+  });
   const form = $("schedule-form");
   form.startsAt.value = defaultStart();
   form.dataset.idempotencyKey = newKey();

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,7 +35,7 @@ from sync.google.wire import (
     FreeBusyResponse,
 )
 from sync.http import ProviderResponse, ProviderSession, RetryPolicy
-from sync.model import ChangePage, CursorExpired, ProviderEvent
+from sync.model import ChangePage, CursorExpired, EventKind, ProviderEvent
 from sync.provider import EventChanged, EventDraft, EventGone, ProviderError, PushChannel
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,16 @@ def raise_for_event(response: ProviderResponse, what: str) -> None:
     if response.status == 412:
         raise EventChanged(text, status=response.status, reason=reason)
     raise_for_status(response, what)
+
+
+# Event ids Google issues or accepts: base32hex (a-v, 0-9) for events, plus `_` and the
+# instance's original start (e.g. `_20261207T100000Z`) for an instance of a series.
+_EVENT_ID = re.compile(r"[A-Za-z0-9_]{1,1024}")
+
+
+def is_event_id(text: str) -> bool:
+    """Whether `text` can be a Google event id (anything else never reaches a URL path)."""
+    return _EVENT_ID.fullmatch(text) is not None
 
 
 def event_id_for(idempotency_key: str) -> str:
@@ -327,6 +338,46 @@ class GoogleCalendarClient:
             for period in calendar.get("busy", ())
         ]
         return sorted(periods)
+
+    async def read_event(self, provider_event_id: str) -> ProviderEvent:
+        """events.get on the primary calendar, as the change feed (singleEvents=false) would
+        report the event: an instance of a series (`recurringEventId`) the feed does not list
+        is an unchanged OCCURRENCE, one it lists (moved, edited, cancelled) an EXCEPTION.
+        Google's events.get answers both alike, so the series' own items are listed by its
+        iCalUID (events.list `iCalUID`, singleEvents=false) to tell them apart.
+        https://developers.google.com/calendar/api/v3/reference/events/get
+
+        `EventGone` on 404/410 or an id Google could not have issued; `ProviderError` on any
+        other refusal, `ProviderUnavailable` when retries ran out."""
+        if not is_event_id(provider_event_id):
+            raise EventGone(f"{LABEL}: no event {provider_event_id!r}", status=404)
+        item = await self._read_event(provider_event_id)
+        event = parse_event(item, None)
+        if event.kind is EventKind.EXCEPTION and not await self._listed(item):
+            event.kind = EventKind.OCCURRENCE
+        return event
+
+    async def _listed(self, instance: Event) -> bool:
+        """Whether the change feed lists this instance of a series as an item of its own."""
+        ical_uid = instance.get("iCalUID")
+        if not ical_uid:
+            return True
+        params = {
+            "iCalUID": ical_uid,
+            "singleEvents": "false",
+            "showDeleted": "true",
+            "maxResults": PAGE_SIZE,
+        }
+        while True:
+            response = await self._session.request("GET", self._events, params=params)
+            raise_for_status(response, "list a recurring series")
+            page: Events = response.json()
+            if any(item.get("id") == instance["id"] for item in page.get("items", ())):
+                return True
+            next_page = page.get("nextPageToken")
+            if not next_page:
+                return False
+            params["pageToken"] = next_page
 
     @property
     def _events(self) -> str:

@@ -411,6 +411,24 @@ class GraphCalendarClient:
             return
         raise_for_status(response, "delete the event")
 
+    async def read_event(self, provider_event_id: str) -> ProviderEvent:
+        """GET /me/calendar/events/{id}: the event, if it is in the default calendar (the one
+        the change feed reads), with times in UTC. Graph's `type` tells an unchanged
+        `occurrence` from an `exception`; a `seriesMaster` is the series' SERIES item.
+        https://learn.microsoft.com/en-us/graph/api/event-get
+
+        `EventGone` on 404/410 and on 400 ErrorInvalidIdMalformed (no event has that id);
+        `ProviderError` on other refusals, `ProviderUnavailable` when retries ran out."""
+        response = await self._session.request(
+            "GET",
+            f"{self._base}/me/calendar/events/{quote(provider_event_id, safe='')}",
+            headers={"Prefer": _PREFER_UTC},
+        )
+        if response.status == 400 and error_code(response)[0] == "ErrorInvalidIdMalformed":
+            raise EventGone(f"{LABEL}: no event {provider_event_id!r}", status=404)
+        _raise_for_event(response, "read the event")
+        return parse_event(response.json())
+
     async def free_busy(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """POST /me/calendar/getSchedule for the calendar owner's address (read once with
         `calendar_owner`, then kept) over [start, end) in UTC (`start` and `end` must be

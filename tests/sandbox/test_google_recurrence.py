@@ -3,6 +3,7 @@ cancelled occurrences (exceptions), DST, events.instances, incremental sync of e
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from tests.sandbox.conftest import ALICE, GoogleHarness
@@ -187,3 +188,12 @@ async def test_single_events_incremental_sends_each_instance_once(
     ids = [item["id"] for item in changes["items"]]
     assert len(ids) == len(set(ids)) == 4
     assert {i["summary"] for i in changes["items"] if i["id"] == second} == {"Moved"}
+
+
+async def test_an_instance_links_to_itself_not_to_its_series(google: GoogleHarness) -> None:
+    _, master, _ = await google.call("POST", EVENTS, json=weekly())
+    items = await listed(google, singleEvents="true", orderBy="startTime")
+    eid = items[1]["htmlLink"].partition("eid=")[2]
+    decoded = base64.urlsafe_b64decode(eid + "=" * (-len(eid) % 4)).decode()
+    assert decoded == f"{items[1]['id']} {ALICE}"
+    assert items[1]["htmlLink"] != master["htmlLink"]

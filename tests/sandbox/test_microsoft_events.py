@@ -301,3 +301,20 @@ async def test_our_user_answers_an_invitation(microsoft):
     status, body, _ = await microsoft.call("POST", f"/v1.0/me/events/{mine['id']}/decline",
                                            json={})
     assert status == 400 and body["error"]["code"] == "ErrorInvalidRequest"
+
+
+async def test_an_event_is_read_within_its_own_calendar_only(microsoft):
+    side = await microsoft.control("POST", f"/_sandbox/users/{microsoft.email}/calendars",
+                                   json={"name": "Side"})
+    _, main_event, _ = await microsoft.call("POST", "/v1.0/me/events", json=MEETING)
+    _, side_event, _ = await microsoft.call(
+        "POST", f"/v1.0/me/calendars/{side['id']}/events", json=MEETING)
+    status, read, _ = await microsoft.call("GET", f"/v1.0/me/calendar/events/{main_event['id']}")
+    assert status == 200 and read["id"] == main_event["id"]
+    status, body, _ = await microsoft.call("GET", f"/v1.0/me/calendar/events/{side_event['id']}")
+    assert status == 404 and body["error"]["code"] == "ErrorItemNotFound"
+    status, read, _ = await microsoft.call(
+        "GET", f"/v1.0/me/calendars/{side['id']}/events/{side_event['id']}")
+    assert status == 200 and read["id"] == side_event["id"]
+    status, body, _ = await microsoft.call("GET", "/v1.0/me/events/not-an-item-id")
+    assert status == 400 and body["error"]["code"] == "ErrorInvalidIdMalformed"

@@ -149,6 +149,9 @@ CALLS: dict[str, Call] = {
         a_week,
         calendars=True,
     ),
+    "explainEvent": Call(
+        "query($id: ID!) { explainEvent(meetingId: $id) { reason } }", the_meeting, meetings=True
+    ),
     "addAccountDomain": Call('mutation { addAccountDomain(domain: "partner.test") { domains } }'),
     "updateAccountSettings": Call(
         "mutation { updateAccountSettings(autoCreateContacts: true) { autoCreateContacts } }"

@@ -6,6 +6,8 @@ a 09:00 weekly meeting stays at 09:00 across DST changes, as in Google Calendar.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -146,6 +148,9 @@ def synthesize(master: StoredEvent, original: When) -> dict[str, Any]:
             data["originalStartTime"] = original.to_wire()
         elif key == "id":
             data["id"] = instance_id(master.id, original)
+        elif key == "htmlLink":
+            # An instance's link opens that occurrence: its eid names the instance id.
+            data["htmlLink"] = _instance_link(value, instance_id(master.id, original))
         elif key == "start":
             data["start"] = original.to_wire()
         elif key == "end":
@@ -153,3 +158,16 @@ def synthesize(master: StoredEvent, original: When) -> dict[str, Any]:
         else:
             data[key] = value
     return data
+
+
+def _instance_link(master_link: str, instance: str) -> str:
+    """The master's htmlLink with the instance id in place of the master's in its eid
+    (the eid is the unpadded URL-safe base64 of "<event id> <calendar id>")."""
+    prefix, _, eid = master_link.partition("eid=")
+    try:
+        decoded = base64.urlsafe_b64decode(eid + "=" * (-len(eid) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return master_link
+    _, _, calendar_id = decoded.partition(" ")
+    encoded = base64.urlsafe_b64encode(f"{instance} {calendar_id}".encode()).decode()
+    return f"{prefix}eid={encoded.rstrip('=')}"

@@ -322,11 +322,30 @@ async def create_event(request: web.Request) -> web.Response:
                     f"{quote(event['id'], safe='')}", **render.headers()})
 
 
+def _item_id(request: web.Request) -> str:
+    """The event id of the path; 400 ErrorInvalidIdMalformed, as Graph answers, for text that
+    is not an Outlook item id at all (those are base64 and start with ``AAMk``)."""
+    event_id = request.match_info["event_id"]
+    if not event_id.startswith("AAMk"):
+        raise bad_request("Id is malformed.", "ErrorInvalidIdMalformed")
+    return event_id
+
+
 async def get_event(request: web.Request) -> web.Response:
     """GET /v1.0/me/events/{id}."""
     sandbox, user = _sandbox(request), _me(request)
     render = _Render(request)
-    event = sandbox.store.get_event(user, request.match_info["event_id"])
+    event = sandbox.store.get_event(user, _item_id(request))
+    return json_response(_entity(user, event, render), headers=render.headers())
+
+
+async def get_calendar_event(request: web.Request) -> web.Response:
+    """GET /v1.0/me/calendar/events/{id} (the default calendar) and
+    /v1.0/me/calendars/{calendar_id}/events/{id}: 404 for an event of another calendar."""
+    sandbox, user = _sandbox(request), _me(request)
+    calendar = _calendar(request)
+    render = _Render(request)
+    event = sandbox.store.get_calendar_event(user, calendar.id, _item_id(request))
     return json_response(_entity(user, event, render), headers=render.headers())
 
 
@@ -455,6 +474,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/v1.0/me/calendar/events", create_event)
     r.add_post("/v1.0/me/calendars/{calendar_id}/events", create_event)
     r.add_get("/v1.0/me/events/{event_id}", get_event)
+    r.add_get("/v1.0/me/calendar/events/{event_id}", get_calendar_event)
+    r.add_get("/v1.0/me/calendars/{calendar_id}/events/{event_id}", get_calendar_event)
     r.add_patch("/v1.0/me/events/{event_id}", update_event)
     r.add_delete("/v1.0/me/events/{event_id}", delete_event)
     r.add_post("/v1.0/me/events/{event_id}/cancel", cancel_event)

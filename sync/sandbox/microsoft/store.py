@@ -215,6 +215,16 @@ class MailboxStore:
             return master.exceptions[original]
         return self._occurrence(master, parse_dttz({"dateTime": original, "timeZone": "UTC"}))
 
+    def get_calendar_event(self, user: Mailbox, calendar_id: str, event_id: str) -> Event:
+        """`get_event` within one calendar: 404 for an event of another of the user's calendars
+        (as Graph answers ``/me/calendars/{id}/events/{id}`` and ``/me/calendar/events/{id}``)."""
+        record = user.events.get(event_id)
+        if record is None:
+            record, _ = self._resolve_occurrence(user, event_id)
+        if record.calendar_id != calendar_id:
+            raise not_found()
+        return self.get_event(user, event_id)
+
     def view(
         self, user: Mailbox, calendar: CalendarState, start: datetime, end: datetime
     ) -> list[Event]:
