@@ -10,6 +10,7 @@ codes/tokens in URLs or JSON before any handler writes a record.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import sys
@@ -126,7 +127,13 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return redact(orjson.dumps(entry, default=str).decode())
+        try:
+            line = orjson.dumps(entry, default=str).decode()
+        except orjson.JSONEncodeError:
+            # A message quoting text with a lone surrogate (a name a caller sent) has no
+            # UTF-8 form: the stdlib writes it as a `\\ud800` escape instead of losing the line.
+            line = json.dumps(entry, default=str)
+        return redact(line)
 
 
 class TextFormatter(logging.Formatter):
