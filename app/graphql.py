@@ -18,6 +18,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from app.logs import unicode_text
 from resolvers.context import Context, bearer_token, token_from_connection_params
 from resolvers.errors import Unauthenticated
 from resolvers.validation import is_unicode
@@ -131,8 +132,7 @@ def graphql_app(
 
 def _without_surrogates(data: object) -> object:
     if isinstance(data, str):
-        # UTF-16 round trip: a lone surrogate cannot be decoded and becomes U+FFFD.
-        return data.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return unicode_text(data)
     if isinstance(data, dict):
         return {_without_surrogates(k): _without_surrogates(v) for k, v in data.items()}
     if isinstance(data, list | tuple):

@@ -10,7 +10,6 @@ codes/tokens in URLs or JSON before any handler writes a record.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import sys
@@ -111,6 +110,11 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+def unicode_text(text: str) -> str:
+    """`text` with each lone surrogate (which has no UTF-8 form) replaced by U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, context fields, exception."""
 
@@ -131,8 +135,9 @@ class JsonFormatter(logging.Formatter):
             line = orjson.dumps(entry, default=str).decode()
         except orjson.JSONEncodeError:
             # A message quoting text with a lone surrogate (a name a caller sent) has no
-            # UTF-8 form: the stdlib writes it as a `\\ud800` escape instead of losing the line.
-            line = json.dumps(entry, default=str)
+            # UTF-8 form: written with U+FFFD in its place instead of losing the line.
+            valid = {k: unicode_text(v) if isinstance(v, str) else v for k, v in entry.items()}
+            line = orjson.dumps(valid, default=lambda v: unicode_text(str(v))).decode()
         return redact(line)
 
 
