@@ -9,7 +9,9 @@ GraphQL answer, never a 5xx; every error must carry one of the typed codes of
 `resolvers/errors.py` (or be a request the GraphQL layer refused before execution) and no
 stack trace or SQL.
 
-The run is small by default (for CI); `CHRONIK_SCHEMATHESIS_EXAMPLES=200` makes it longer.
+The run takes its size from the Hypothesis profile (tests/conftest.py: 20 examples per
+operation and mode in CI, 500 under `--hypothesis-profile=long`);
+`CHRONIK_SCHEMATHESIS_EXAMPLES=200` sets it directly.
 """
 
 from __future__ import annotations
@@ -41,7 +43,12 @@ from tests.conftest import TestUser
 from tests.support.fuzzing import problems_in, seeded
 from tests.support.server import RunningChronik
 
-EXAMPLES = int(os.environ.get("CHRONIK_SCHEMATHESIS_EXAMPLES", "20"))
+
+def examples() -> int:
+    """Examples per operation and mode: the environment's choice, else the profile's."""
+    chosen = os.environ.get("CHRONIK_SCHEMATHESIS_EXAMPLES")
+    return int(chosen) if chosen else hypothesis.settings.default.max_examples
+
 
 # A mutation that unlinks the calendar is generated last: the others should still find one.
 LAST = ("Mutation.disconnectCalendar", "Mutation.uninstallCalendarIntegration")
@@ -115,7 +122,7 @@ def fuzz_operation(run: Run, session: requests.Session, operation: Any, mode: An
     headers = {"Authorization": f"Bearer {run.token}"}
 
     @hypothesis.settings(
-        max_examples=EXAMPLES,
+        max_examples=examples(),
         deadline=None,
         database=None,
         phases=[Phase.generate],
@@ -152,7 +159,7 @@ async def test_generated_queries_get_typed_answers_and_never_a_5xx(
     with scalars(ids), caplog.at_level(logging.WARNING):
         await asyncio.to_thread(fuzz, run)
 
-    print(f"\nschemathesis: {run.requests} requests, {EXAMPLES} examples per operation and mode")
+    print(f"\nschemathesis: {run.requests} requests, {examples()} examples per operation and mode")
     print(f"answers: {dict(run.outcomes.most_common())}")
     assert run.requests >= 100
     # The generated queries reach the resolvers: many are answered, many refused by them.
