@@ -2,32 +2,98 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from app.logs import unicode_text
 from app.security_headers import GRAPHIQL_POLICY
 from resolvers.context import Context, bearer_token, token_from_connection_params
 from resolvers.errors import Unauthenticated
+from resolvers.validation import is_unicode
 from schema.root import build_schema
 
 GRAPHIQL_PAGE = Path(__file__).parent / "static" / "graphiql.html"
+
+
+class UnreadableJson(json.JSONDecodeError):
+    """A body the JSON parser gave up on without a syntax error: not UTF-8, nested too deep
+    for the parser, a number too long to convert."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "", 0)
 
 
 class ChronikGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> str:
         """orjson: several times faster than the stdlib on a page of results (22 kB for a
         timeline page of 50). A str, not bytes: websocket messages go out as text frames."""
-        return orjson.dumps(data).decode()
+        try:
+            return orjson.dumps(data).decode()
+        except orjson.JSONEncodeError:
+            # Text holding a lone surrogate (a name the caller sent, quoted in an error)
+            # has no UTF-8 form: it goes out with U+FFFD in its place.
+            return orjson.dumps(_without_surrogates(data)).decode()
+
+    def decode_json(self, data: str | bytes) -> object:
+        """The stdlib's parser, which reads a `\\ud800` escape as a lone surrogate: the
+        argument checks then refuse it naming the field, where orjson would refuse the body.
+        What it raises for a body that is not JSON at all becomes a `JSONDecodeError` too,
+        so the view answers 400 (strawberry expects nothing else, and answered 500)."""
+        try:
+            return json.loads(data)
+        except UnicodeDecodeError as exc:
+            raise UnreadableJson(f"it is not valid UTF-8 (byte {exc.start})") from None
+        except RecursionError:
+            raise UnreadableJson("it is nested too deeply") from None
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # an integer of more than sys.get_int_max_str_digits() digits
+            raise UnreadableJson("it holds a number too long to read") from None
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body, or the `variables` or `extensions` of a GET request: each a JSON
+        object (a body may be a list, which the view refuses as a batch)."""
+        try:
+            parsed = self.decode_json(data)
+        except UnreadableJson as exc:
+            raise HTTPException(400, f"Unable to parse request body as JSON: {exc.msg}.") from None
+        except json.JSONDecodeError as exc:
+            raise HTTPException(
+                400,
+                f"Unable to parse request body as JSON: {exc.msg} "
+                f"(line {exc.lineno}, column {exc.colno}).",
+            ) from None
+        if not isinstance(parsed, dict | list):
+            found = type(parsed).__name__ if parsed is not None else "null"
+            raise HTTPException(400, f"Expected a JSON object, found {found}.")
+        return parsed
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """strawberry's reading of the request, and an `operationName` that is text: the
+        view quotes it in the answer when no operation has that name."""
+        parsed = await super().parse_http_body(request)
+        for data in parsed if isinstance(parsed, list) else [parsed]:
+            name = data.operation_name
+            if name is not None and not (isinstance(name, str) and is_unicode(name)):
+                raise HTTPException(
+                    400, "The GraphQL operation's `operationName` must be a string or null."
+                )
+        return parsed
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """Our GraphiQL page: the same explorer, its scripts served by Chronik, not a CDN."""
@@ -65,3 +131,13 @@ def graphql_app(
         keep_alive=True,
         keep_alive_interval=15,
     )
+
+
+def _without_surrogates(data: object) -> object:
+    if isinstance(data, str):
+        return unicode_text(data)
+    if isinstance(data, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_without_surrogates(item) for item in data]
+    return data

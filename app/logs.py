@@ -110,6 +110,11 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+def unicode_text(text: str) -> str:
+    """`text` with each lone surrogate (which has no UTF-8 form) replaced by U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, context fields, exception."""
 
@@ -126,7 +131,14 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return redact(orjson.dumps(entry, default=str).decode())
+        try:
+            line = orjson.dumps(entry, default=str).decode()
+        except orjson.JSONEncodeError:
+            # A message quoting text with a lone surrogate (a name a caller sent) has no
+            # UTF-8 form: written with U+FFFD in its place instead of losing the line.
+            valid = {k: unicode_text(v) if isinstance(v, str) else v for k, v in entry.items()}
+            line = orjson.dumps(valid, default=lambda v: unicode_text(str(v))).decode()
+        return redact(line)
 
 
 class TextFormatter(logging.Formatter):

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from db import connections as connections_db
 from db import meetings as meetings_db
@@ -30,7 +30,7 @@ from resolvers.errors import (
     ValidationFailed,
 )
 from resolvers.meetings import meeting as load_meeting
-from resolvers.validation import clean_text, no_nul, normalize_email
+from resolvers.validation import clean_text, normalize_email, plain_text, time_zone
 from sync.engine import load_account_context, meeting_write
 from sync.model import ProviderEvent
 from sync.provider import (
@@ -113,15 +113,6 @@ async def _call(step: Awaitable[T], *, notify_field: str = "notifyAttendees") ->
         raise ProviderFailed(f"The calendar provider refused: {exc}") from None
 
 
-def _zone(name: str) -> ZoneInfo:
-    if not name.strip():
-        raise ValidationFailed("timeZone: an IANA name is required", field="timeZone")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed(f"timeZone: unknown time zone {name!r}", field="timeZone") from None
-
-
 def _times(
     starts_at: datetime, ends_at: datetime, zone: ZoneInfo, all_day: bool
 ) -> tuple[datetime, datetime]:
@@ -168,7 +159,7 @@ async def _draft(ctx: Context, fields: MeetingFields, current: MeetingRow | None
         zone_name = fields.time_zone
     else:
         zone_name = (current.time_zone if current else None) or "UTC"
-    zone = _zone(zone_name)
+    zone = time_zone(zone_name)
     all_day = fields.all_day if fields.all_day is not None else bool(current and current.all_day)
     starts = fields.starts_at or (current.starts_at if current else None)
     ends = fields.ends_at or (current.ends_at if current else None)
@@ -251,7 +242,7 @@ async def schedule(
     viewer = await ctx.viewer()
     connection = await _connection(ctx, viewer)
     if idempotency_key is not None:
-        idempotency_key = no_nul(idempotency_key, field="idempotencyKey").strip()
+        idempotency_key = plain_text(idempotency_key, field="idempotencyKey").strip()
         if not 1 <= len(idempotency_key) <= 200:
             raise ValidationFailed("idempotencyKey: 1 to 200 characters", field="idempotencyKey")
         earlier = await scheduling_db.meeting_for_key(ctx.pool, viewer.user_id, idempotency_key)

@@ -12,9 +12,8 @@ from db.contacts import ContactRow
 from resolvers import contacts as resolve
 from resolvers.contacts import ContactChanges
 from resolvers.context import Context
-from resolvers.errors import ValidationFailed
 from schema.ids import decode_id, encode_id
-from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor
+from schema.pagination import Connection, Edge, PageInfo, encode_cursor, name_keyset
 from schema.permissions import AnyUser, guarded_by
 
 if TYPE_CHECKING:
@@ -109,15 +108,6 @@ def _changes(data: CreateContactInput | UpdateContactInput) -> ContactChanges:
     return ContactChanges(**values, clear=cleared)
 
 
-def _contact_keyset(after: str | None) -> tuple[str, int] | None:
-    if after is None:
-        return None
-    key = decode_cursor(after)
-    if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], int):
-        raise ValidationFailed("after: not a cursor from this list", field="after")
-    return key[0], key[1]
-
-
 @strawberry.type
 class ContactQueries:
     @strawberry.field(
@@ -134,7 +124,7 @@ class ContactQueries:
     ) -> Connection[Contact]:
         ctx = info.context
         page = await resolve.contacts_page(
-            ctx, first=first, after=_contact_keyset(after), search=search
+            ctx, first=first, after=name_keyset(after), search=search
         )
         edges = [
             Edge(cursor=encode_cursor([row.sort_key, row.id]), node=Contact.from_row(row))

@@ -23,9 +23,17 @@ def decode_id(type_name: str, global_id: str) -> int:
     """
     try:
         padded = global_id + "=" * (-len(global_id) % 4)
-        kind, _, number = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-        if kind == type_name and number.isdigit() and len(number) < 19:
+        # validate=True: stray characters make another id, not one the lenient decoder would
+        # read as ours after dropping them.
+        raw = base64.b64decode(padded.encode(), altchars=b"-_", validate=True)
+        kind, _, number = raw.decode().partition(":")
+        # Only the digits we write: ASCII, no sign or leading zero, within bigint.
+        if kind == type_name and _canonical_number(number):
             return int(number)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (binascii.Error, UnicodeError, ValueError):
         pass
     raise NotFound(f"No {type_name.lower()} with this id.")
+
+
+def _canonical_number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) < 19 and str(int(text)) == text

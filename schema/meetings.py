@@ -14,9 +14,8 @@ from strawberry.types import Info
 from db.timeline import AttendeeRow, EntryRow, MeetingRow, PageAttendee
 from resolvers import meetings as resolve
 from resolvers.context import Context
-from resolvers.errors import ValidationFailed
 from schema.ids import decode_id, encode_id
-from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor
+from schema.pagination import Connection, Edge, PageInfo, encode_cursor, time_keyset
 from schema.permissions import AccountMeetings, guarded_by
 
 if TYPE_CHECKING:
@@ -184,18 +183,6 @@ class TimelineEntry:
         )
 
 
-def _time_keyset(after: str | None) -> tuple[datetime, int] | None:
-    if after is None:
-        return None
-    key = decode_cursor(after)
-    try:
-        if len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], int):
-            return datetime.fromisoformat(key[0]), key[1]
-    except ValueError:
-        pass
-    raise ValidationFailed("after: not a cursor from this list", field="after")
-
-
 def _page_info(edges: list[Edge[object]] | list, has_next: bool, after: str | None) -> PageInfo:
     return PageInfo(
         has_next_page=has_next,
@@ -258,7 +245,7 @@ async def _page_attendees(
 async def contact_timeline(
     info: ChronikInfo, contact_id: int, first: int | None, after: str | None
 ) -> Connection[TimelineEntry]:
-    page = await resolve.timeline(info.context, contact_id, first=first, after=_time_keyset(after))
+    page = await resolve.timeline(info.context, contact_id, first=first, after=time_keyset(after))
     attendees = await _page_attendees(info, [row.meeting.id for row in page.rows])
     edges = [
         Edge(
@@ -309,7 +296,7 @@ class MeetingQueries:
             include_cancelled=chosen.include_cancelled,
         )
         page = await resolve.meetings_page(
-            info.context, first=first, after=_time_keyset(after), filters=filters
+            info.context, first=first, after=time_keyset(after), filters=filters
         )
         edges = [
             Edge(

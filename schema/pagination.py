@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Generic, TypeVar
 
 import orjson
 import strawberry
 
 from resolvers.errors import ValidationFailed
+from resolvers.validation import BIGINT_MAX, BIGINT_MIN, calendar_time, plain_text
 
 Node = TypeVar("Node")
 
@@ -45,11 +47,52 @@ def encode_cursor(key: list[object]) -> str:
 
 
 def decode_cursor(cursor: str, *, field: str = "after") -> list[object]:
-    """The keyset inside a cursor; a cursor not made by us is a `ValidationFailed`."""
+    """The keyset inside a cursor; a cursor not made by us is a `ValidationFailed`.
+
+    Our cursors hold strings and integers only; anything else, an integer outside bigint
+    or text PostgreSQL cannot store is refused here rather than failing in SQL.
+    """
     try:
-        key = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        # validate=True: a cursor with stray characters is not ours (the lenient decoder
+        # would drop them and read a different cursor).
+        raw = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True)
+        key = orjson.loads(raw)
     except (binascii.Error, orjson.JSONDecodeError, ValueError):
         key = None
-    if not isinstance(key, list):
+    if not isinstance(key, list) or not all(_keyset_part(part, field) for part in key):
         raise ValidationFailed(f"{field}: not a cursor from this list", field=field)
     return key
+
+
+def _keyset_part(part: object, field: str) -> bool:
+    if isinstance(part, str):
+        plain_text(part, field=field)
+        return True
+    # bool is an int to Python, never part of our cursors.
+    return type(part) is int and BIGINT_MIN <= part <= BIGINT_MAX
+
+
+def name_keyset(after: str | None) -> tuple[str, int] | None:
+    """(sort name, id) of a cursor of a list ordered by name."""
+    if after is None:
+        return None
+    key = decode_cursor(after)
+    if len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], int):
+        return key[0], key[1]
+    raise ValidationFailed("after: not a cursor from this list", field="after")
+
+
+def time_keyset(after: str | None) -> tuple[datetime, int] | None:
+    """(instant, id) of a cursor of a list ordered by time; the instant is held to the range
+    of calendar times, so a forged one cannot overflow in the database."""
+    if after is None:
+        return None
+    key = decode_cursor(after)
+    if len(key) == 2 and isinstance(key[0], str) and isinstance(key[1], int):
+        try:
+            moment = datetime.fromisoformat(key[0])
+        except ValueError:
+            moment = None
+        if moment is not None and moment.utcoffset() is not None:
+            return calendar_time(moment, field="after"), key[1]
+    raise ValidationFailed("after: not a cursor from this list", field="after")

@@ -10,6 +10,7 @@ from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.tools import merge_types
 
 from schema.accounts import AccountMutations, AccountQueries
+from schema.argument_checks import CheckedArguments
 from schema.connections import ConnectionMutations, ConnectionQueries
 from schema.contacts import ContactMutations, ContactQueries
 from schema.explain import ExplainQueries
@@ -81,7 +82,8 @@ def build_schema(
     """The schema with `extensions` (limits, say) run before the masking of internal errors.
 
     The caches come after `extensions`: a limit sets its parse options and validation rules
-    first, and they are part of the cache keys.
+    first, and they are part of the cache keys. `CheckedArguments` comes after validation,
+    so it only looks at documents that fit the schema.
     """
     return ChronikSchema(
         query=Query,
@@ -92,6 +94,7 @@ def build_schema(
             *extensions,
             CachedParse,
             _validation_cache,
+            CheckedArguments,
             MaskInternalErrors,
         ],
         execution_context_class=SharedEventExecutor,

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.logs import configure_logging
+from app.logs import JsonFormatter, configure_logging
 from app.settings import Settings
 from sync.sandbox.runner import RunningSandboxes
 from tests.conftest import TEST_SECRET_KEY, TestUser
@@ -160,6 +160,18 @@ async def test_json_logs_carry_context_fields_and_no_secrets(
     assert leaked == []
     careless = next(r for r in records if r["logger"] == "chronik.careless")
     assert careless["message"].count("[REDACTED]") == 3
+
+
+def test_a_log_line_quoting_a_lone_surrogate_is_written_not_lost() -> None:
+    # A caller's name with a lone surrogate, quoted in a message, has no UTF-8 form: orjson
+    # refused it and the line was lost, with a traceback on stderr.
+    record = logging.LogRecord(
+        "chronik.graphql", logging.DEBUG, __file__, 1, "unknown field %r", ("\ud800",), None
+    )
+    line = JsonFormatter().format(record)
+    assert orjson.loads(line)["message"] == "unknown field '\\ud800'"
+    record = logging.LogRecord("chronik.graphql", logging.INFO, __file__, 1, "x\udc00", (), None)
+    assert orjson.loads(JsonFormatter().format(record))["message"] == "x\ufffd"
 
 
 async def run_cli(chronik: RunningChronik, *args: str) -> tuple[int, str]:
