@@ -238,11 +238,13 @@ async def bounded(settings: Settings) -> AsyncIterator[RunningChronik]:
         yield server
 
 
-async def non_reading_client(chronik: RunningChronik, token: str) -> NonReadingClient:
+async def non_reading_client(
+    chronik: RunningChronik, token: str, protocol: str = "graphql-transport-ws"
+) -> NonReadingClient:
     """A raw client, acknowledged (its blocking calls in a thread: the server runs on this
     loop)."""
     port = int(chronik.url.rsplit(":", 1)[1])
-    client = await asyncio.to_thread(NonReadingClient, "127.0.0.1", port, "graphql-transport-ws")
+    client = await asyncio.to_thread(NonReadingClient, "127.0.0.1", port, protocol)
     assert await asyncio.to_thread(client.init, token) == {"type": "connection_ack"}
     return client
 

@@ -1,5 +1,6 @@
 """One websocket cannot grow the server's memory: 60,000 operations sent over one socket, by a
-client that reads and by one that never does, measured on a `chronik serve` process's RSS.
+client that reads and by ones that never do (either protocol), measured on a `chronik serve`
+process's RSS.
 
 Before the bounds, 20,000 subscriptions on one socket grew the server by ~90 MiB (lean
 endpoint) and it did not come back after the client left.
@@ -33,9 +34,11 @@ TIMELINE = """subscription($id: ID!) { contactTimeline(contactId: $id) {
   kind meeting { title } } }"""
 
 
-def subscriptions(contact: str) -> Any:
+def subscriptions(contact: str, kind: str = "subscribe") -> Any:
+    """60,000 subscriptions to the contact's timeline: `subscribe` (graphql-transport-ws) or
+    `start` (legacy graphql-ws) messages."""
     payload = {"query": TIMELINE, "variables": {"id": contact}}
-    return ({"id": str(i), "type": "subscribe", "payload": payload} for i in range(OPERATIONS))
+    return ({"id": str(i), "type": kind, "payload": payload} for i in range(OPERATIONS))
 
 
 async def live_subscriptions(http: httpx.AsyncClient, server: ServedChronik) -> int:
@@ -105,26 +108,33 @@ async def test_sixty_thousand_operations_on_one_socket_keep_the_server_bounded(
         await no_subscriptions_left(http, server)
         assert {m["payload"][0]["extensions"]["code"] for m in refused} == {"TOO_MANY_OPERATIONS"}
 
-        # A client that never reads: it is closed, its subscriptions end.
-        client = NonReadingClient("127.0.0.1", server.port, "graphql-transport-ws")
-        assert client.init(alice.token) == {"type": "connection_ack"}
-        flooding = asyncio.ensure_future(asyncio.to_thread(client.flood, subscriptions(contact)))
-        flooding_peak = await peak_rss_while(server, flooding)
-        flood = flooding.result()
-        closed = await asyncio.to_thread(client.read_close, 10)
-        client.close()
-        await no_subscriptions_left(http, server)
+        # A client that never reads, of either protocol: cut off, its subscriptions end.
+        floods = {}
+        for protocol, kind in [("graphql-transport-ws", "subscribe"), ("graphql-ws", "start")]:
+            client = NonReadingClient("127.0.0.1", server.port, protocol)
+            assert client.init(alice.token) == {"type": "connection_ack"}
+            flooding = asyncio.ensure_future(
+                asyncio.to_thread(client.flood, subscriptions(contact, kind))
+            )
+            peak = await peak_rss_while(server, flooding)
+            closed = await asyncio.to_thread(client.read_close, 10)
+            client.close()
+            await no_subscriptions_left(http, server)
+            floods[protocol] = (flooding.result(), peak, closed)
         after = server.rss_bytes()
 
-    print(
-        f"\nRSS before {before / 2**20:.1f} MiB; peak while a reading client sent "
-        f"{OPERATIONS} operations +{(reading_peak - before) / 2**20:.1f} MiB; while a "
-        f"non-reading one sent {flood.sent} of them +{(flooding_peak - before) / 2**20:.1f} MiB "
-        f"(stopped by {flood.stopped_by}); after +{(after - before) / 2**20:.1f} MiB"
-    )
+    print(f"\nRSS before {before / 2**20:.1f} MiB; peak while a reading client sent {OPERATIONS}")
+    print(f"  operations: +{(reading_peak - before) / 2**20:.1f} MiB")
+    for protocol, (flood, peak, _) in floods.items():
+        print(
+            f"  while a non-reading {protocol} client sent {flood.sent} of them: "
+            f"+{(peak - before) / 2**20:.1f} MiB (stopped by {flood.stopped_by})"
+        )
+    print(f"  after: +{(after - before) / 2**20:.1f} MiB")
     assert reading_peak - before < RSS_GROWTH_BOUND
-    assert flooding_peak - before < RSS_GROWTH_BOUND
-    # Cut off by the server: it stopped reading, then dropped the connection.
-    assert flood.stopped_by in ("ConnectionResetError", "BrokenPipeError")
-    assert flood.sent < OPERATIONS
-    assert closed is None  # no close frame: it could not go out
+    for flood, peak, closed in floods.values():
+        assert peak - before < RSS_GROWTH_BOUND
+        # Cut off by the server: it stopped reading, then dropped the connection.
+        assert flood.stopped_by in ("ConnectionResetError", "BrokenPipeError")
+        assert flood.sent < OPERATIONS
+        assert closed is None  # no close frame: it could not go out
