@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from time import monotonic
 
 from starlette.types import Message, Send
 
@@ -63,7 +64,7 @@ class BoundedSend:
         data = message.get("text")
         size = len(data if data is not None else message.get("bytes") or b"")
         if self.waiting == 0:
-            self.progress_at = asyncio.get_running_loop().time()
+            self.progress_at = monotonic()
             _watch.add(self)
         elif self.waiting + size > self.limit:  # (one message alone always goes out)
             self.stall(f"over {self.limit} bytes of output waiting")
@@ -71,11 +72,11 @@ class BoundedSend:
         self.waiting += size
         try:
             await self.send(message)
-            self.progress_at = asyncio.get_running_loop().time()
+            self.progress_at = monotonic()
         finally:
             self.waiting -= size
             if self.waiting == 0:
-                _watch.discard(self)
+                _watch.sockets.discard(self)
 
     def stall(self, why: str) -> None:
         """Refuse every later send and close the socket (in a task of its own: the close
@@ -83,7 +84,7 @@ class BoundedSend:
         if self.stalled:
             return
         self.stalled = True
-        _watch.discard(self)
+        _watch.sockets.discard(self)
         log.warning("websocket closed: client not reading (%s)", why)
         closing = {
             "type": "websocket.close",
@@ -122,17 +123,14 @@ class _Watch:
     def add(self, socket: BoundedSend) -> None:
         self.sockets.add(socket)
         loop = asyncio.get_running_loop()
+        # (A task of another loop: that loop is gone, as in tests that run one loop each.)
         if self.task is None or self.task.done() or self.task.get_loop() is not loop:
             self.task = loop.create_task(self.run())
 
-    def discard(self, socket: BoundedSend) -> None:
-        self.sockets.discard(socket)
-
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
         while self.sockets:
             await asyncio.sleep(CHECK_EVERY)
-            now = loop.time()
+            now = monotonic()
             for socket in list(self.sockets):
                 if now - socket.progress_at > socket.timeout:
                     socket.stall(f"no output taken for {socket.timeout:g} s")
