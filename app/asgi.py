@@ -25,6 +25,7 @@ from app.metrics import metrics_endpoint
 from app.security_headers import SecurityHeaders
 from app.services import Services, running_services
 from app.settings import Settings, load_settings
+from app.ws_output import BoundedSend
 from db.listen import LiveFeed
 from db.migrate import pending_migrations
 from db.pool import QueryObserver
@@ -59,20 +60,34 @@ async def readyz(request: Request) -> JSONResponse:
 class Chronik(Starlette):
     """The app; graphql-transport-ws websockets on `/graphql` go straight to `live_socket`,
     before the middleware (which has nothing to do for them but would stay on the stack of
-    every long-lived connection)."""
+    every long-lived connection). Every `/graphql` websocket, of either protocol, sends
+    through a `BoundedSend`: at most `ws_max_waiting_bytes` of output wait for its client,
+    for at most `ws_send_timeout` seconds."""
 
-    def __init__(self, *args: Any, live_socket: LiveSocket, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        live_socket: LiveSocket,
+        ws_max_waiting_bytes: int,
+        ws_send_timeout: float,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.live_socket = live_socket
+        self.ws_max_waiting_bytes = ws_max_waiting_bytes
+        self.ws_send_timeout = ws_send_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "websocket"
-            and scope["path"] == "/graphql"
-            and wants_lean_socket(scope)
-        ):
-            scope["app"] = self
-            await self.live_socket(scope, receive, send)
+        if scope["type"] == "websocket" and scope["path"] == "/graphql":
+            bounded = BoundedSend(send, self.ws_max_waiting_bytes, self.ws_send_timeout)
+            try:
+                if wants_lean_socket(scope):
+                    scope["app"] = self
+                    await self.live_socket(scope, receive, bounded)
+                else:
+                    await super().__call__(scope, receive, bounded)
+            finally:
+                await bounded.closed()
             return
         await super().__call__(scope, receive, send)
 
@@ -100,7 +115,12 @@ def create_app(
 
     limits = graphql_limits(settings)
     metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    graphql = graphql_app(graphiql=not settings.is_production, extensions=limits)
+    graphql = graphql_app(
+        graphiql=not settings.is_production,
+        extensions=limits,
+        ws_max_operations=settings.ws_max_operations,
+        ws_init_timeout=settings.ws_init_timeout_seconds,
+    )
     return Chronik(
         routes=[
             Route("/healthz", healthz),
@@ -118,7 +138,14 @@ def create_app(
             Middleware(RequestContext),
             Middleware(RequestLimits, max_body_bytes=settings.max_body_bytes),
         ],
-        live_socket=LiveSocket(graphql.schema, limits),  # type: ignore[arg-type]
+        live_socket=LiveSocket(
+            graphql.schema,  # type: ignore[arg-type]
+            limits,
+            init_timeout=settings.ws_init_timeout_seconds,
+            max_operations=settings.ws_max_operations,
+        ),
+        ws_max_waiting_bytes=settings.ws_max_waiting_bytes,
+        ws_send_timeout=settings.ws_send_timeout_seconds,
     )
 
 

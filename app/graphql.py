@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from app.legacy_socket import LegacyGraphQLWSHandler
 from app.logs import unicode_text
 from app.security_headers import GRAPHIQL_POLICY
 from resolvers.context import Context, bearer_token, token_from_connection_params
@@ -37,6 +39,8 @@ class UnreadableJson(json.JSONDecodeError):
 
 
 class ChronikGraphQL(GraphQL[Context, None]):
+    graphql_ws_handler_class = LegacyGraphQLWSHandler
+
     def encode_json(self, data: object) -> str:
         """orjson: several times faster than the stdlib on a page of results (22 kB for a
         timeline page of 50). A str, not bytes: websocket messages go out as text frames."""
@@ -121,15 +125,23 @@ class ChronikGraphQL(GraphQL[Context, None]):
 
 
 def graphql_app(
-    *, graphiql: bool, extensions: Sequence[Callable[[], SchemaExtension]] = ()
+    *,
+    graphiql: bool,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    ws_max_operations: int = 100,
+    ws_init_timeout: float = 60.0,
 ) -> ChronikGraphQL:
-    """The endpoint, its schema running `extensions` (the request limits) on every operation."""
+    """The endpoint, its schema running `extensions` (the request limits) on every operation;
+    a websocket runs at most `ws_max_operations` at once and is closed without
+    `connection_init` within `ws_init_timeout` seconds."""
     return ChronikGraphQL(
         build_schema(extensions),
         graphql_ide="graphiql" if graphiql else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         keep_alive=True,
         keep_alive_interval=15,
+        connection_init_wait_timeout=timedelta(seconds=ws_init_timeout),
+        max_subscriptions_per_connection=ws_max_operations,
     )
 
 

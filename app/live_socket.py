@@ -14,6 +14,11 @@ same `next`/`error`/`complete` messages; documents are checked by the same limit
 depth, aliases, introspection in production) and errors are typed as on HTTP. Queries and
 mutations sent over the socket run through the schema as usual.
 
+Bounds per socket: at most `max_operations` operations at once (a further `subscribe` is
+answered with an `error`, TOO_MANY_OPERATIONS, and the others go on), and what waits to be
+sent is bounded by the `send` it is given (app/ws_output.py: a client that stops reading is
+closed with 4413 and its operations end at once).
+
 Fan-out: every subscriber of a contact receives the same `TimelineUpdate` object for a change
 (resolvers/live.py). The `next` payload for it is executed AND encoded once per (query text,
 operation, variables, viewer) and handed to every such subscriber, who only splices in its
@@ -57,14 +62,16 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from app import metrics
 from app.logs import bind_account_lookup, set_log_context
+from app.ws_output import ClientNotReading
 from resolvers.context import Context, token_from_connection_params
-from resolvers.errors import Unauthenticated
+from resolvers.errors import TooManyOperations, Unauthenticated
 from schema.masking import report_and_mask
 
 # Distinct documents remembered (clients send a handful of fixed ones; the bound keeps a
 # stream of unique texts from growing memory).
 CACHED_DOCUMENTS = 256
 CONNECTION_INIT_TIMEOUT = 60.0
+MAX_OPERATIONS = 100
 # A websocket close reason is at most 123 bytes.
 MAX_REASON_BYTES = 123
 
@@ -110,9 +117,11 @@ class LiveSocket:
         extensions: Sequence[Callable[[], SchemaExtension]] = (),
         *,
         init_timeout: float = CONNECTION_INIT_TIMEOUT,
+        max_operations: int = MAX_OPERATIONS,
     ) -> None:
         self.schema = schema
         self.init_timeout = init_timeout
+        self.max_operations = max_operations
         rules: list[type[ASTValidationRule]] = list(specified_rules)
         self.max_tokens: int | None = None
         for factory in extensions:
@@ -155,6 +164,8 @@ class LiveSocket:
         set_log_context(request_id=uuid.uuid4().hex)  # uvicorn runs each connection in a task
         try:
             await connection.run(receive)
+        except _Gone:
+            pass  # the client went away, or stopped reading (then the send is closing it)
         finally:
             await connection.shutdown()
 
@@ -208,8 +219,20 @@ class _Connection:
     async def send_text(self, text: str) -> None:
         try:
             await self.send({"type": "websocket.send", "text": text})
+        except ClientNotReading as exc:
+            self.abandon()
+            raise _Gone from exc
         except Exception as exc:  # the server's way of saying the client has gone
             raise _Gone from exc
+
+    def abandon(self) -> None:
+        """End every operation now (the client stopped reading: what they would send has
+        nowhere to go, and their memory is better returned before the socket is gone)."""
+        self.closed = True
+        current = asyncio.current_task()
+        for task in self.ops.values():
+            if task is not current:
+                task.cancel()
 
     async def handle(self, message: Any) -> bool:
         """Act on one ASGI message; False once the connection is over."""
@@ -272,6 +295,12 @@ class _Connection:
             raise TypeError
         if op_id in self.ops:
             await self.close(4409, f"Subscriber for {op_id} already exists")
+            return
+        limit = self.endpoint.max_operations
+        if len(self.ops) >= limit:
+            refused = TooManyOperations(limit)
+            message = {"id": op_id, "type": "error", "payload": [refused.formatted]}
+            await self.send_text(orjson.dumps(message).decode())
             return
         query = payload["query"]
         variables = payload.get("variables")

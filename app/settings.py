@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     ws_per_message_deflate: bool = False
     # Largest message a client may send on a websocket (subscribe messages are small).
     ws_max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Operations (subscriptions, queries, mutations) one websocket may run at once; a further
+    # one is refused (TOO_MANY_OPERATIONS) while the others go on.
+    ws_max_operations: int = Field(default=100, ge=1)
+    # Output one websocket may have waiting for a client that does not read (beyond the
+    # server's 64 KiB socket buffer), and how long it may wait without the client taking any;
+    # past either the client is closed (4413) and its memory freed.
+    ws_max_waiting_bytes: int = Field(default=1024 * 1024, ge=1024)
+    ws_send_timeout_seconds: float = Field(default=20.0, gt=0)
+    # Seconds a websocket may stay open without `connection_init` (both protocols; 4408).
+    ws_init_timeout_seconds: float = Field(default=60.0, gt=0)
     # What one request may ask: GraphQL depth, tokens and aliases, and HTTP body bytes.
     graphql_max_depth: int = Field(default=12, ge=1)
     graphql_max_tokens: int = Field(default=5000, ge=1)

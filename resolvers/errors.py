@@ -69,3 +69,17 @@ class UnparsableQuery(ChronikError):
     """The request's GraphQL document is not GraphQL; refused before anything ran."""
 
     code = "GRAPHQL_PARSE_FAILED"
+
+
+class TooManyOperations(ChronikError):
+    """A websocket already runs as many operations as one socket may (`limit`); the operation
+    was refused, the others go on."""
+
+    code = "TOO_MANY_OPERATIONS"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"This socket already runs {limit} operations, as many as one socket may: "
+            "complete one first",
+            limit=limit,
+        )

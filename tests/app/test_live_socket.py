@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 import websockets
 
+from app.settings import Settings
 from tests.app.test_live import SOON
 from tests.conftest import TestUser
 from tests.security.test_limits import nested_contact_query
-from tests.support.server import RunningChronik
+from tests.support.server import RunningChronik, running_chronik
 from tests.support.sync import linked_calendar
 from tests.support.waiting import eventually
 from tests.support.ws import GraphQLSocket
+from tests.support.ws_flood import NonReadingClient
 
 TIMELINE = """
 subscription($id: ID!) { contactTimeline(contactId: $id) {
@@ -217,3 +220,97 @@ async def test_the_legacy_graphql_ws_protocol_is_still_served(
     await eventually(lambda: feed.subscriber_count == 1)
     await socket.close()
     await eventually(lambda: feed.subscriber_count == 0)
+
+
+@pytest.fixture
+async def bounded(settings: Settings) -> AsyncIterator[RunningChronik]:
+    """Chronik with small websocket bounds: 3 operations per socket, 1 KiB of output waiting,
+    3 s without the client reading, 0.5 s to send `connection_init`."""
+    small = settings.model_copy(
+        update={
+            "ws_max_operations": 3,
+            "ws_max_waiting_bytes": 1024,
+            "ws_send_timeout_seconds": 3.0,
+            "ws_init_timeout_seconds": 0.5,
+        }
+    )
+    async with running_chronik(small) as server:
+        yield server
+
+
+async def non_reading_client(
+    chronik: RunningChronik, token: str, protocol: str = "graphql-transport-ws"
+) -> NonReadingClient:
+    """A raw client, acknowledged (its blocking calls in a thread: the server runs on this
+    loop)."""
+    port = int(chronik.url.rsplit(":", 1)[1])
+    client = await asyncio.to_thread(NonReadingClient, "127.0.0.1", port, protocol)
+    assert await asyncio.to_thread(client.init, token) == {"type": "connection_ack"}
+    return client
+
+
+async def test_an_operation_past_the_limit_is_refused_and_the_others_go_on(
+    bounded: RunningChronik, alice: TestUser
+) -> None:
+    contact = await new_contact(bounded, alice.token)
+    feed = bounded.app.state.services.live
+    socket = await acknowledged(bounded, alice.token)
+    for op_id in "abc":
+        await socket.send(subscribe(op_id, TIMELINE, {"id": contact}))
+    await eventually(lambda: feed.subscriber_count == 3)
+    await socket.send(subscribe("d", TIMELINE, {"id": contact}))
+    refused = json.loads(await socket.recv())
+    await socket.send(json.dumps({"id": "a", "type": "complete"}))
+    await eventually(lambda: feed.subscriber_count == 2)
+    await socket.send(subscribe("d", TIMELINE, {"id": contact}))  # room again
+    await eventually(lambda: feed.subscriber_count == 3)
+    await socket.close()
+    assert refused["type"] == "error" and refused["id"] == "d"
+    assert refused["payload"][0]["extensions"] == {"code": "TOO_MANY_OPERATIONS", "limit": 3}
+
+
+INTROSPECTION = """{ __schema { types { name description
+  fields { name description args { name description } type { name kind } } } } }"""
+
+
+async def test_a_client_that_stops_reading_is_closed_4413_with_a_reason(
+    settings: Settings, alice: TestUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    bounds = {"ws_max_waiting_bytes": 1024, "ws_send_timeout_seconds": 5.0}
+    async with running_chronik(settings.model_copy(update=bounds)) as chronik:
+        client = await non_reading_client(chronik, alice.token)
+        # Small to send, large to answer: the answers back up at once.
+        ask = {"query": INTROSPECTION}
+        queries = ({"id": str(i), "type": "subscribe", "payload": ask} for i in range(500))
+        await asyncio.to_thread(client.flood, queries)
+        await eventually(lambda: "client not reading" in caplog.text)
+        closed = await asyncio.to_thread(client.read_close, 10)  # reading again, within 5 s
+        client.close()
+    assert closed is not None, "no close frame"
+    assert closed.code == 4413
+    assert closed.reason.startswith("Client not reading")
+
+
+async def test_a_legacy_graphql_ws_socket_without_connection_init_closes_4408(
+    bounded: RunningChronik,
+) -> None:
+    socket = await connect(bounded, "graphql-ws")
+    assert await close_code(socket) == 4408
+
+
+async def test_a_legacy_graphql_ws_operation_past_the_limit_is_refused(
+    bounded: RunningChronik, alice: TestUser
+) -> None:
+    contact = await new_contact(bounded, alice.token)
+    socket = await connect(bounded, "graphql-ws")
+    init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {alice.token}"}}
+    await socket.send(json.dumps(init))
+    assert json.loads(await socket.recv())["type"] == "connection_ack"
+    start = {"query": TIMELINE, "variables": {"id": contact}}
+    for op_id in "abcd":
+        await socket.send(json.dumps({"id": op_id, "type": "start", "payload": start}))
+    while (refused := json.loads(await socket.recv()))["type"] == "ka":
+        pass
+    await socket.close()
+    assert refused["type"] == "error" and refused["id"] == "d"
+    assert refused["payload"]["extensions"] == {"code": "TOO_MANY_OPERATIONS", "limit": 3}
