@@ -65,6 +65,7 @@ from app.logs import bind_account_lookup, set_log_context
 from app.ws_output import ClientNotReading
 from resolvers.context import Context, token_from_connection_params
 from resolvers.errors import TooManyOperations, Unauthenticated
+from schema.argument_checks import first_refusal
 from schema.masking import report_and_mask
 
 # Distinct documents remembered (clients send a handful of fixed ones; the bound keeps a
@@ -354,6 +355,12 @@ class _Connection:
                 return
             if prepared.errors:
                 await self.finish(op_id, "error", prepared.errors)
+                return
+            # The same argument checks as over HTTP (NUL, lone surrogates, dates out of range).
+            schema = self.endpoint.schema._schema
+            refusal = first_refusal(schema, prepared.document, name, variables)
+            if refusal is not None:
+                await self.finish(op_id, "error", [refusal.formatted])
                 return
             if operation.operation is OperationType.SUBSCRIPTION:
                 await self.subscription(op_id, prepared.document, query, variables, name)

@@ -138,6 +138,26 @@ async def test_invalid_and_too_deep_documents_answer_typed_errors(
     assert "depth" in too_deep["payload"][0]["message"]
 
 
+async def test_hostile_argument_values_are_refused_over_the_socket_as_over_http(
+    chronik: RunningChronik, alice: TestUser
+) -> None:
+    """A NUL in an id, a date out of range: VALIDATION naming the argument, as on POST."""
+    socket = await acknowledged(chronik, alice.token)
+    await socket.send(subscribe("1", TIMELINE, {"id": "Q29udGFjdDox\u0000"}))
+    nul = json.loads(await socket.recv())
+    query = "query($s: DateTime!, $e: DateTime!) { freeBusy(start: $s, end: $e) { start } }"
+    await socket.send(
+        subscribe("2", query, {"s": "0001-01-01T00:00:00+05:00", "e": "9999-12-31T00:00:00Z"})
+    )
+    out_of_range = json.loads(await socket.recv())
+    await socket.close()
+    assert nul["type"] == "error" and nul["id"] == "1"
+    assert nul["payload"][0]["extensions"] == {"code": "VALIDATION", "field": "contactId"}
+    assert out_of_range["type"] == "error" and out_of_range["id"] == "2"
+    assert out_of_range["payload"][0]["extensions"]["code"] == "VALIDATION"
+    assert out_of_range["payload"][0]["extensions"]["field"] == "start"
+
+
 async def test_a_foreign_contact_answers_not_found_then_complete(
     chronik: RunningChronik, alice: TestUser, bob: TestUser
 ) -> None:
