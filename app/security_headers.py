@@ -33,8 +33,9 @@ LIVE_PAGE_POLICY = policy(
 
 # GraphiQL (development only): its bundle, page script and stylesheets from /static, its
 # queries to /graphql and its subscriptions over a websocket to /graphql ('self' covers the
-# same host's ws:, checked in Chromium: tests/e2e/test_graphiql.py). React and CodeMirror set styles through the DOM, which a policy does not
-# restrict, so no 'unsafe-inline' is needed (checked in Chromium: tests/e2e/).
+# same host's ws:, checked in Chromium: tests/e2e/test_graphiql.py). React and CodeMirror set
+# styles through the DOM, which a policy does not restrict, so no 'unsafe-inline' is needed
+# (checked in Chromium: tests/e2e/).
 GRAPHIQL_POLICY = policy(
     default_src="'none'",
     script_src="'self'",
