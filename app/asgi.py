@@ -17,6 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from app import oauth_routes, pages, webhook_routes
+from app.cors import GraphQLCors
 from app.graphql import graphql_app
 from app.limits import RequestLimits, graphql_limits
 from app.live_socket import LiveSocket, wants_lean_socket
@@ -100,7 +101,12 @@ def create_app(
 
     limits = graphql_limits(settings)
     metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    graphql = graphql_app(graphiql=not settings.is_production, extensions=limits)
+    origins = frozenset(settings.cors_origins)
+    graphql = graphql_app(
+        graphiql=not settings.is_production, extensions=limits, allowed_origins=origins
+    )
+    # Other origins' pages may call /graphql only when some are configured.
+    cors = [Middleware(GraphQLCors, origins=origins)] if origins else []
     return Chronik(
         routes=[
             Route("/healthz", healthz),
@@ -115,10 +121,11 @@ def create_app(
         lifespan=lifespan,
         middleware=[
             Middleware(SecurityHeaders),
+            *cors,
             Middleware(RequestContext),
             Middleware(RequestLimits, max_body_bytes=settings.max_body_bytes),
         ],
-        live_socket=LiveSocket(graphql.schema, limits),  # type: ignore[arg-type]
+        live_socket=LiveSocket(graphql.schema, limits, allowed_origins=origins),  # type: ignore[arg-type]
     )
 
 

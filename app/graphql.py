@@ -109,13 +109,18 @@ def websocket_url(request: Request) -> str:
 
 
 def graphql_app(
-    *, graphiql: bool, extensions: Sequence[Callable[[], SchemaExtension]] = ()
+    *,
+    graphiql: bool,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    allowed_origins: frozenset[str] = frozenset(),
 ) -> ChronikGraphQL:
-    """The endpoint, its schema running `extensions` (the request limits) on every operation."""
+    """The endpoint, its schema running `extensions` (the request limits) on every operation;
+    websockets from pages of `allowed_origins` (besides its own) are accepted."""
     return ChronikGraphQL(
         build_schema(extensions),
         graphql_ide="graphiql" if graphiql else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         keep_alive=True,
         keep_alive_interval=15,
+        allowed_origins=sorted(allowed_origins),
     )

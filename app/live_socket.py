@@ -56,6 +56,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app import metrics
+from app.cors import socket_origin_allowed
 from app.logs import bind_account_lookup, set_log_context
 from resolvers.context import Context, token_from_connection_params
 from resolvers.errors import Unauthenticated
@@ -110,8 +111,10 @@ class LiveSocket:
         extensions: Sequence[Callable[[], SchemaExtension]] = (),
         *,
         init_timeout: float = CONNECTION_INIT_TIMEOUT,
+        allowed_origins: frozenset[str] = frozenset(),
     ) -> None:
         self.schema = schema
+        self.allowed_origins = allowed_origins
         self.init_timeout = init_timeout
         rules: list[type[ASTValidationRule]] = list(specified_rules)
         self.max_tokens: int | None = None
@@ -147,6 +150,15 @@ class LiveSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] != "websocket.connect":
+            return
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in scope["headers"]
+        }
+        if not socket_origin_allowed(headers, self.allowed_origins):
+            # A page of an origin not in CHRONIK_CORS_ORIGINS: refused before the handshake
+            # (HTTP 403), as strawberry's endpoint does.
+            await send({"type": "websocket.close", "code": 1008})
             return
         await send({"type": "websocket.accept", "subprotocol": GRAPHQL_TRANSPORT_WS_PROTOCOL})
         services = scope["app"].state.services
