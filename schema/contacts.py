@@ -13,7 +13,7 @@ from resolvers import contacts as resolve
 from resolvers.contacts import ContactChanges
 from resolvers.context import Context
 from resolvers.errors import ValidationFailed
-from schema.ids import decode_id, encode_id
+from schema.ids import Node, decode_id, encode_id
 from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_cursor
 from schema.permissions import AnyUser, guarded_by
 
@@ -24,8 +24,7 @@ ChronikInfo = Info[Context, None]
 
 
 @strawberry.type(description="A person the account does business with.")
-class Contact:
-    id: strawberry.ID
+class Contact(Node):
     pk: strawberry.Private[int]
     first_name: str
     last_name: str
