@@ -20,6 +20,9 @@ operation, variables, viewer) and handed to every such subscriber, who only spli
 operation id: at 1,000 subscribers of one contact, one execution and one JSON encoding per
 change instead of 1,000.
 
+A browser page of another origin is refused at the handshake (HTTP 403) unless its origin is in
+`CHRONIK_CORS_ORIGINS` (app/cors.py), as strawberry's handler refuses it.
+
 A client asking only for the legacy `graphql-ws` protocol is served by strawberry's handler.
 """
 

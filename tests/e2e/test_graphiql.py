@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from tests.conftest import TestUser
+from tests.e2e.test_page_policies import RECORD_VIOLATIONS
 from tests.support.server import RunningChronik
 from tests.support.sync import linked_calendar
 from tests.support.waiting import eventually
@@ -62,6 +63,7 @@ async def test_graphiql_runs_the_readmes_subscription_and_shows_a_change_from_th
     await cal.sync()
 
     page = await browser.new_page()
+    await page.add_init_script(RECORD_VIOLATIONS)
     sockets: list[str] = []
     page.on("websocket", lambda socket: sockets.append(socket.url))
     await graphiql_with_headers(page, chronik, {"Authorization": f"Bearer {alice.token}"})
@@ -79,3 +81,5 @@ async def test_graphiql_runs_the_readmes_subscription_and_shows_a_change_from_th
     assert "UPDATED" in await result.inner_text()
     assert "INTERNAL" not in await result.inner_text()
     assert sockets == [chronik.url.replace("http://", "ws://") + "/graphql"]
+    # The page's policy (connect-src 'self') let the websocket through: nothing was blocked.
+    assert await page.evaluate("window.__violations") == []
