@@ -17,6 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from app import oauth_routes, pages, webhook_routes
+from app.cors import GraphQLCors
 from app.graphql import graphql_app
 from app.limits import RequestLimits, graphql_limits
 from app.live_socket import LiveSocket, wants_lean_socket
@@ -115,12 +116,16 @@ def create_app(
 
     limits = graphql_limits(settings)
     metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    origins = frozenset(settings.cors_origins)
     graphql = graphql_app(
         graphiql=not settings.is_production,
         extensions=limits,
         ws_max_operations=settings.ws_max_operations,
         ws_init_timeout=settings.ws_init_timeout_seconds,
+        allowed_origins=origins,
     )
+    # Other origins' pages may call /graphql only when some are configured.
+    cors = [Middleware(GraphQLCors, origins=origins)] if origins else []
     return Chronik(
         routes=[
             Route("/healthz", healthz),
@@ -135,6 +140,7 @@ def create_app(
         lifespan=lifespan,
         middleware=[
             Middleware(SecurityHeaders),
+            *cors,
             Middleware(RequestContext),
             Middleware(RequestLimits, max_body_bytes=settings.max_body_bytes),
         ],
@@ -143,6 +149,7 @@ def create_app(
             limits,
             init_timeout=settings.ws_init_timeout_seconds,
             max_operations=settings.ws_max_operations,
+            allowed_origins=origins,
         ),
         ws_max_waiting_bytes=settings.ws_max_waiting_bytes,
         ws_send_timeout=settings.ws_send_timeout_seconds,

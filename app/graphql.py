@@ -14,20 +14,33 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from app.legacy_socket import LegacyGraphQLWSHandler
 from app.logs import unicode_text
 from app.security_headers import GRAPHIQL_POLICY
 from resolvers.context import Context, bearer_token, token_from_connection_params
-from resolvers.errors import Unauthenticated
+from resolvers.errors import SubscriptionNeedsWebsocket, Unauthenticated
 from resolvers.validation import is_unicode
 from schema.root import build_schema
 
 GRAPHIQL_PAGE = Path(__file__).parent / "static" / "graphiql.html"
+
+# What each HTTP method may run. Subscriptions are not among them: every client Chronik
+# supports (graphql-ws, Apollo Client's GraphQLWsLink, Relay, GraphiQL) subscribes over the
+# websocket, and a subscription run as an HTTP request would only fail (`Cannot return null
+# for non-nullable field Subscription.…`, an INTERNAL error); it is refused with a typed error
+# naming the websocket instead.
+HTTP_OPERATIONS = {
+    "GET": {OperationType.QUERY},
+    "POST": {OperationType.QUERY, OperationType.MUTATION},
+}
 
 
 class UnreadableJson(json.JSONDecodeError):
@@ -105,6 +118,37 @@ class ChronikGraphQL(GraphQL[Context, None]):
             GRAPHIQL_PAGE.read_text(), headers={"Content-Security-Policy": GRAPHIQL_POLICY}
         )
 
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, with subscriptions refused by `SubscriptionNeedsWebsocket`."""
+        method = request_adapter.method
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=HTTP_OPERATIONS[method],
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                refusal = SubscriptionNeedsWebsocket(websocket_url(request))
+                return ExecutionResult(data=None, errors=[refusal])
+            raise HTTPException(400, exc.as_http_error_reason(method)) from exc
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
@@ -124,16 +168,26 @@ class ChronikGraphQL(GraphQL[Context, None]):
         return None
 
 
+def websocket_url(request: Request) -> str:
+    """The websocket endpoint at Chronik's public URL (`/graphql`, wss: behind https:)."""
+    settings = request.app.state.services.settings
+    public = str(settings.public_url).rstrip("/")
+    scheme, _, rest = public.partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/graphql"
+
+
 def graphql_app(
     *,
     graphiql: bool,
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
     ws_max_operations: int = 100,
     ws_init_timeout: float = 60.0,
+    allowed_origins: frozenset[str] = frozenset(),
 ) -> ChronikGraphQL:
     """The endpoint, its schema running `extensions` (the request limits) on every operation;
     a websocket runs at most `ws_max_operations` at once and is closed without
-    `connection_init` within `ws_init_timeout` seconds."""
+    `connection_init` within `ws_init_timeout` seconds; websockets from pages of
+    `allowed_origins` (besides its own) are accepted."""
     return ChronikGraphQL(
         build_schema(extensions),
         graphql_ide="graphiql" if graphiql else None,
@@ -142,6 +196,7 @@ def graphql_app(
         keep_alive_interval=15,
         connection_init_wait_timeout=timedelta(seconds=ws_init_timeout),
         max_subscriptions_per_connection=ws_max_operations,
+        allowed_origins=sorted(allowed_origins),
     )
 
 

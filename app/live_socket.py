@@ -25,6 +25,9 @@ operation, variables, viewer) and handed to every such subscriber, who only spli
 operation id: at 1,000 subscribers of one contact, one execution and one JSON encoding per
 change instead of 1,000.
 
+A browser page of another origin is refused at the handshake (HTTP 403) unless its origin is in
+`CHRONIK_CORS_ORIGINS` (app/cors.py), as strawberry's handler refuses it.
+
 A client asking only for the legacy `graphql-ws` protocol is served by strawberry's handler.
 """
 
@@ -61,6 +64,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app import metrics
+from app.cors import socket_origin_allowed
 from app.logs import bind_account_lookup, set_log_context
 from app.ws_output import ClientNotReading
 from resolvers.context import Context, token_from_connection_params
@@ -119,8 +123,10 @@ class LiveSocket:
         *,
         init_timeout: float = CONNECTION_INIT_TIMEOUT,
         max_operations: int = MAX_OPERATIONS,
+        allowed_origins: frozenset[str] = frozenset(),
     ) -> None:
         self.schema = schema
+        self.allowed_origins = allowed_origins
         self.init_timeout = init_timeout
         self.max_operations = max_operations
         rules: list[type[ASTValidationRule]] = list(specified_rules)
@@ -157,6 +163,15 @@ class LiveSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] != "websocket.connect":
+            return
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in scope["headers"]
+        }
+        if not socket_origin_allowed(headers, self.allowed_origins):
+            # A page of an origin not in CHRONIK_CORS_ORIGINS: refused before the handshake
+            # (HTTP 403), as strawberry's endpoint does.
+            await send({"type": "websocket.close", "code": 1008})
             return
         await send({"type": "websocket.accept", "subprotocol": GRAPHQL_TRANSPORT_WS_PROTOCOL})
         services = scope["app"].state.services

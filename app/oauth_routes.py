@@ -57,7 +57,8 @@ from Chronik instead.</small></p>
 </body></html>"""
     # The URL holds the state: neither cached nor sent on as a Referer.
     return HTMLResponse(
-        body, headers={
+        body,
+        headers={
             "Cache-Control": "no-store",
             "Referrer-Policy": "no-referrer",
             "Content-Security-Policy": LINK_START_POLICY,

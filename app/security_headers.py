@@ -32,8 +32,10 @@ LIVE_PAGE_POLICY = policy(
 )
 
 # GraphiQL (development only): its bundle, page script and stylesheets from /static, its
-# queries to /graphql. React and CodeMirror set styles through the DOM, which a policy does not
-# restrict, so no 'unsafe-inline' is needed (checked in Chromium: tests/e2e/).
+# queries to /graphql and its subscriptions over a websocket to /graphql ('self' covers the
+# same host's ws:, checked in Chromium: tests/e2e/test_graphiql.py). React and CodeMirror set
+# styles through the DOM, which a policy does not restrict, so no 'unsafe-inline' is needed
+# (checked in Chromium: tests/e2e/).
 GRAPHIQL_POLICY = policy(
     default_src="'none'",
     script_src="'self'",

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
+from strawberry.http.websocket_origin import normalize_allowed_origins
 
 ENV_PREFIX = "CHRONIK_"
 
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     db_pool_max_size: int = Field(default=10, ge=1)
     # Old secret keys, still accepted for decrypting provider tokens after a rotation.
     previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    # Other origins whose pages may call `/graphql` (CORS, and websockets from their pages);
+    # `*` for any. Comma-separated; none by default. Credentials are never allowed (callers
+    # sign in with a token header, not cookies).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Where a browser lands after linking a calendar (default: the public URL's root page).
     link_success_url: str | None = None
@@ -152,12 +158,23 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 16 characters")
         return value
 
-    @field_validator("previous_secret_keys", "excluded_email_domains", mode="before")
+    @field_validator(
+        "previous_secret_keys", "excluded_email_domains", "cors_origins", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [part for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        """Each as browsers send it (`https://Example.com:443` → `https://example.com`)."""
+        try:
+            return sorted(normalize_allowed_origins([part.strip() for part in value]))
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("allowed_origins", "the list")) from None
 
     @property
     def is_production(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -135,6 +136,18 @@ async def connection_for_user(db: Executor, user_id: int) -> ConnectionRow | Non
 async def connections_for_account(db: Executor, account_id: int) -> list[ConnectionRow]:
     rows = await db.fetch(_SELECT + " WHERE c.account_id = $1 ORDER BY u.email", account_id)
     return [_row(r) for r in rows]
+
+
+async def connections_by_ids(
+    db: Executor, account_id: int, connection_ids: Sequence[int]
+) -> dict[int, ConnectionRow]:
+    """The account's calendar connections of these ids, by id."""
+    rows = await db.fetch(
+        _SELECT + " WHERE c.account_id = $1 AND c.id = ANY($2::bigint[])",
+        account_id,
+        list(connection_ids),
+    )
+    return {r["id"]: _row(r) for r in rows}
 
 
 async def lock_tokens(conn: asyncpg.Connection, connection_id: int) -> ConnectionRow | None:

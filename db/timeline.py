@@ -256,6 +256,25 @@ async def entry_for(
     )
 
 
+async def entries_by_ids(
+    db: Executor, account_id: int, entry_ids: Sequence[int]
+) -> dict[int, EntryRow]:
+    """The account's timeline entries of these ids (of meetings not deleted), by id."""
+    rows = await db.fetch(
+        f"""
+        SELECT e.id AS entry_id, e.contact_id, e.occurred_at, {_MEETING_COLUMNS}
+        FROM timeline_entries e JOIN meetings m ON m.id = e.meeting_id
+        WHERE e.account_id = $1 AND e.id = ANY($2::bigint[]) AND m.deleted_at IS NULL
+        """,
+        account_id,
+        list(entry_ids),
+    )
+    return {
+        r["entry_id"]: EntryRow(r["entry_id"], r["contact_id"], r["occurred_at"], _meeting(r))
+        for r in rows
+    }
+
+
 async def entries_for_pairs(
     db: Executor, account_id: int, pairs: Sequence[tuple[int, int]]
 ) -> dict[tuple[int, int], EntryRow]:

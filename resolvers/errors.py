@@ -65,6 +65,21 @@ class InvalidQuery(ChronikError):
     code = "GRAPHQL_VALIDATION_FAILED"
 
 
+class SubscriptionNeedsWebsocket(ChronikError):
+    """A subscription sent over HTTP: it is served on the websocket `url` only."""
+
+    code = "SUBSCRIPTION_NEEDS_WEBSOCKET"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"Subscriptions are served over the websocket {url} (graphql-transport-ws, the "
+            "protocol of the graphql-ws client); send the Authorization value in the "
+            "connection_init payload. Queries and mutations work on both.",
+            websocket=url,
+            protocol="graphql-transport-ws",
+        )
+
+
 class UnparsableQuery(ChronikError):
     """The request's GraphQL document is not GraphQL; refused before anything ran."""
 

@@ -15,7 +15,7 @@ from resolvers.context import Context
 from resolvers.meetings import sync_now
 from schema.accounts import Account
 from schema.enums import CalendarProvider, ConnectionStatus
-from schema.ids import encode_id
+from schema.ids import Node, encode_id
 from schema.permissions import AdminOnly, OwnCalendar, guarded_by
 from sync.provider import ProviderName
 
@@ -43,8 +43,7 @@ class SyncState:
 
 
 @strawberry.type(description="A user's linked primary calendar.")
-class CalendarConnection:
-    id: strawberry.ID
+class CalendarConnection(Node):
     provider: CalendarProvider
     calendar_email: str = strawberry.field(description="The calendar owner's address.")
     user_email: str = strawberry.field(description="The Chronik user who linked it.")

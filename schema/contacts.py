@@ -12,7 +12,7 @@ from db.contacts import ContactRow
 from resolvers import contacts as resolve
 from resolvers.contacts import ContactChanges
 from resolvers.context import Context
-from schema.ids import decode_id, encode_id
+from schema.ids import Node, decode_id, encode_id
 from schema.pagination import Connection, Edge, PageInfo, encode_cursor, name_keyset
 from schema.permissions import AnyUser, guarded_by
 
@@ -23,8 +23,7 @@ ChronikInfo = Info[Context, None]
 
 
 @strawberry.type(description="A person the account does business with.")
-class Contact:
-    id: strawberry.ID
+class Contact(Node):
     pk: strawberry.Private[int]
     first_name: str
     last_name: str

@@ -14,7 +14,7 @@ from strawberry.types import Info
 from db.timeline import AttendeeRow, EntryRow, MeetingRow, PageAttendee
 from resolvers import meetings as resolve
 from resolvers.context import Context
-from schema.ids import decode_id, encode_id
+from schema.ids import Node, decode_id, encode_id
 from schema.pagination import Connection, Edge, PageInfo, encode_cursor, time_keyset
 from schema.permissions import AccountMeetings, guarded_by
 
@@ -105,8 +105,7 @@ class MeetingAttendee:
 
 
 @strawberry.type(description="A meeting: made in a linked calendar or scheduled from Chronik.")
-class Meeting:
-    id: strawberry.ID
+class Meeting(Node):
     pk: strawberry.Private[int]
     title: str | None
     description: str | None
@@ -145,9 +144,7 @@ class Meeting:
         ]
 
     @staticmethod
-    def from_row(
-        row: MeetingRow, attendees: list[MeetingAttendee] | None = None
-    ) -> Meeting:
+    def from_row(row: MeetingRow, attendees: list[MeetingAttendee] | None = None) -> Meeting:
         return Meeting(
             id=encode_id("Meeting", row.id),
             pk=row.id,
@@ -169,8 +166,7 @@ class Meeting:
 
 
 @strawberry.type(description="A meeting on a contact's timeline.")
-class TimelineEntry:
-    id: strawberry.ID
+class TimelineEntry(Node):
     occurred_at: datetime
     meeting: Meeting
 

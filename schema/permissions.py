@@ -24,7 +24,8 @@ from strawberry.types import Info
 from resolvers.context import Context, Viewer
 from resolvers.errors import Forbidden
 from resolvers.meetings import Whose, whose_meeting
-from schema.ids import decode_id
+from resolvers.nodes import colleagues_connections
+from schema.ids import decode_id, parse_id
 
 ChronikInfo = Info[Context, None]
 
@@ -122,6 +123,22 @@ class AccountMeetings(Rule):
 
     async def allows(self, ctx: Context, viewer: Viewer, arguments: dict[str, Any]) -> bool:
         return True
+
+
+class AccountObjects(Rule):
+    data = (
+        "any object of the account named by its global id (`node`, `nodes`): contacts, "
+        "meetings and timeline entries are shared; a calendar connection is its owner's, or "
+        "any admin's to see (as in `calendarConnections`)"
+    )
+    grants = Grants(YES, NO, YES, YES)
+    message = "Only an account admin can see a colleague's calendar connection."
+
+    async def allows(self, ctx: Context, viewer: Viewer, arguments: dict[str, Any]) -> bool:
+        ids = arguments.get("ids") or [arguments.get("id")]
+        parsed = [parse_id(i) for i in ids if isinstance(i, str)]
+        connections = [p[1] for p in parsed if p is not None and p[0] == "CalendarConnection"]
+        return not await colleagues_connections(ctx, connections)
 
 
 class _OfAMeeting(Rule):

@@ -17,6 +17,7 @@ from schema.explain import ExplainQueries
 from schema.masking import ChronikSchema, MaskInternalErrors
 from schema.meetings import MeetingQueries
 from schema.metrics_extension import OperationMetrics
+from schema.nodes import NodeQueries
 from schema.scheduling import SchedulingMutations, SchedulingQueries
 from schema.subscriptions import SharedEventExecutor, Subscription
 
@@ -29,6 +30,7 @@ Query = merge_types(
         MeetingQueries,
         SchedulingQueries,
         ExplainQueries,
+        NodeQueries,
     ),
 )
 Mutation = merge_types(

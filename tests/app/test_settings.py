@@ -23,6 +23,8 @@ from app.settings import Environment, Settings, SettingsError, load_settings
         ("CHRONIK_SANDBOX_GOOGLE_PORT", "99999"),
         ("CHRONIK_SANDBOX_MICROSOFT_PORT", "0"),
         ("CHRONIK_WORKER_METRICS_PORT", "70000"),
+        ("CHRONIK_CORS_ORIGINS", "https://app.example.com/path"),
+        ("CHRONIK_CORS_ORIGINS", "app.example.com"),
     ],
 )
 def test_invalid_setting_names_the_variable(
@@ -114,3 +116,8 @@ def test_port_flags_refuse_what_is_not_a_port(
         build_parser().parse_args(argv)
     assert refused.value.code == 2
     assert "is not a port number (1-65535)" in capsys.readouterr().err
+
+
+def test_cors_origins_are_read_as_browsers_send_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHRONIK_CORS_ORIGINS", "https://App.Example.com:443, http://localhost:5173")
+    assert load_settings().cors_origins == ["http://localhost:5173", "https://app.example.com"]

@@ -23,7 +23,7 @@ import pytest
 import websockets
 
 from schema.authorization import Row, markdown, rows
-from schema.ids import encode_id
+from schema.ids import decode_id, encode_id
 from schema.permissions import Outcome
 from schema.root import schema
 from tests.conftest import TestUser, make_user
@@ -81,6 +81,19 @@ async def the_contact(scene: Scene, cell: Cell) -> dict[str, Any]:
 
 async def the_meeting(scene: Scene, cell: Cell) -> dict[str, Any]:
     return {"id": cell.target}
+
+
+async def the_meetings_calendar(scene: Scene, cell: Cell) -> dict[str, Any]:
+    """The calendar connection holding the cell's target meeting (its owner's)."""
+    assert cell.target is not None
+    connection = await scene.db.fetchval(
+        "SELECT connection_id FROM meetings WHERE id = $1", decode_id("Meeting", cell.target)
+    )
+    return {"id": encode_id("CalendarConnection", connection)}
+
+
+async def the_contact_and_the_meetings_calendar(scene: Scene, cell: Cell) -> dict[str, Any]:
+    return {"ids": [scene.carla, (await the_meetings_calendar(scene, cell))["id"]]}
 
 
 async def a_new_contact(scene: Scene, cell: Cell) -> dict[str, Any]:
@@ -151,6 +164,16 @@ CALLS: dict[str, Call] = {
     ),
     "explainEvent": Call(
         "query($id: ID!) { explainEvent(meetingId: $id) { reason } }", the_meeting, meetings=True
+    ),
+    "node": Call(
+        "query($id: ID!) { node(id: $id) { ... on CalendarConnection { calendarEmail } } }",
+        the_meetings_calendar,
+        meetings=True,
+    ),
+    "nodes": Call(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+        the_contact_and_the_meetings_calendar,
+        meetings=True,
     ),
     "addAccountDomain": Call('mutation { addAccountDomain(domain: "partner.test") { domains } }'),
     "updateAccountSettings": Call(
