@@ -28,6 +28,7 @@ from graphql import (
     GraphQLField,
     GraphQLInputObjectType,
     GraphQLInputType,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -61,7 +62,7 @@ def operations() -> list[Operation]:
             call = _call(name, field, variables, prefix="")
             returned = get_named_type(field.type)
             inner = ["__typename"]
-            if isinstance(returned, GraphQLObjectType):
+            if isinstance(returned, GraphQLObjectType | GraphQLInterfaceType):
                 for sub_name, sub_field in returned.fields.items():
                     if sub_field.args:
                         sub_call = _call(sub_name, sub_field, variables, prefix=f"{sub_name}_")
@@ -69,7 +70,7 @@ def operations() -> list[Operation]:
             if not variables:
                 continue  # nothing a caller can send
             declared = ", ".join(f"${v}: {t}" for v, (_, t) in variables.items())
-            is_object = isinstance(returned, GraphQLObjectType)
+            is_object = isinstance(returned, GraphQLObjectType | GraphQLInterfaceType)
             selection = f" {{ {' '.join(inner)} }}" if is_object else ""
             document = f"{kind}({declared}) {{ {call}{selection} }}"
             found.append(Operation(f"{root.name}.{name}", document, variables))
@@ -93,7 +94,8 @@ def _call(
 
 
 def _selection(field: GraphQLField) -> str:
-    return " { __typename }" if isinstance(get_named_type(field.type), GraphQLObjectType) else ""
+    composite = isinstance(get_named_type(field.type), GraphQLObjectType | GraphQLInterfaceType)
+    return " { __typename }" if composite else ""
 
 
 # --- values ---------------------------------------------------------------------------------
