@@ -98,7 +98,11 @@ def create_app(
                 await services.live.stop()
 
     limits = graphql_limits(settings)
-    graphql = graphql_app(graphiql=not settings.is_production, extensions=limits)
+    graphql = graphql_app(
+        production=settings.is_production,
+        max_tokens=settings.graphql_max_tokens,
+        extensions=limits,
+    )
     return Chronik(
         routes=[
             Route("/healthz", healthz),

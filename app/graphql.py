@@ -1,4 +1,12 @@
-"""The `/graphql` endpoint: HTTP, GraphiQL and websockets, with the caller's context."""
+"""The `/graphql` endpoint: HTTP, GraphiQL and websockets, with the caller's context.
+
+The whole API requires a token, so the caller is authenticated before any GraphQL work: an
+HTTP request without a valid token is answered `UNAUTHENTICATED` before its document is
+parsed or validated (a websocket is refused at `connection_init`). The one exception,
+outside production only: a document asking for nothing but introspection (`__schema`,
+`__type`, `__typename`) is served anonymously, so GraphiQL can load the schema before its
+Headers pane holds a token. Production has no GraphiQL and no introspection.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
-from resolvers.context import Context, bearer_token, token_from_connection_params
+from resolvers.context import (
+    TOKEN_REQUIRED,
+    Context,
+    bearer_token,
+    token_from_connection_params,
+)
 from resolvers.errors import Unauthenticated
 from schema.root import build_schema
 
@@ -23,6 +39,33 @@ GRAPHIQL_PAGE = Path(__file__).parent / "static" / "graphiql.html"
 
 
 class ChronikGraphQL(GraphQL[Context, None]):
+    # Outside production: anonymous introspection-only documents (for GraphiQL).
+    anonymous_introspection = False
+    # The token limit, for parsing an anonymous document.
+    max_tokens: int | None = None
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        """Refuse a caller without a valid token before any GraphQL work (see above)."""
+        if not await context.is_authenticated():
+            batch = request_data if isinstance(request_data, list) else [request_data]
+            if not (
+                self.anonymous_introspection
+                and all(introspection_only(data.query, self.max_tokens) for data in batch)
+            ):
+                refused = ExecutionResult(data=None, errors=[Unauthenticated(TOKEN_REQUIRED)])
+                return [refused for _ in batch] if isinstance(request_data, list) else refused
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+
     def encode_json(self, data: object) -> str:
         """orjson: several times faster than the stdlib on a page of results (22 kB for a
         timeline page of 50). A str, not bytes: websocket messages go out as text frames."""
@@ -51,14 +94,41 @@ class ChronikGraphQL(GraphQL[Context, None]):
         return None
 
 
+def introspection_only(query: str | None, max_tokens: int | None) -> bool:
+    """Whether `query` parses (within `max_tokens`) and its operations select nothing but
+    introspection fields."""
+    if not query:
+        return False
+    try:
+        document = parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return False
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            for selection in definition.selection_set.selections:
+                if not (isinstance(selection, FieldNode) and selection.name.value.startswith("__")):
+                    return False
+    return True
+
+
 def graphql_app(
-    *, graphiql: bool, extensions: Sequence[Callable[[], SchemaExtension]] = ()
+    *,
+    production: bool,
+    max_tokens: int | None = None,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> ChronikGraphQL:
-    """The endpoint, its schema running `extensions` (the request limits) on every operation."""
-    return ChronikGraphQL(
-        build_schema(extensions),
-        graphql_ide="graphiql" if graphiql else None,
+    """The endpoint, its schema running `extensions` (the request limits) on every operation.
+
+    Outside production it serves GraphiQL and answers anonymous introspection; production
+    hides "Did you mean …?" suggestions from every error.
+    """
+    app = ChronikGraphQL(
+        build_schema(extensions, hide_suggestions=production),
+        graphql_ide=None if production else "graphiql",
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         keep_alive=True,
         keep_alive_interval=15,
     )
+    app.anonymous_introspection = not production
+    app.max_tokens = max_tokens
+    return app

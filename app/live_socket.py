@@ -11,8 +11,9 @@ What a client sees is what strawberry's handler answered: the same close codes (
 message or unparsable document, 4401 subscribe before the ack, 4403 refused token, 4408 no
 `connection_init` in time, 4409 duplicate operation id, 4429 a second `connection_init`), the
 same `next`/`error`/`complete` messages; documents are checked by the same limits (tokens,
-depth, aliases, introspection in production) and errors are typed as on HTTP. Queries and
-mutations sent over the socket run through the schema as usual.
+depth, aliases, introspection in production; a subscription's nodes and cost are checked
+and charged once, when it starts) and errors are typed as on HTTP. Queries and mutations
+sent over the socket run through the schema as usual.
 
 Fan-out: every subscriber of a contact receives the same `TimelineUpdate` object for a change
 (resolvers/live.py). The `next` payload for it is executed AND encoded once per (query text,
@@ -56,6 +57,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app import metrics
+from app.limits import CostGate, QueryCost
 from app.logs import bind_account_lookup, set_log_context
 from resolvers.context import Context, token_from_connection_params
 from resolvers.errors import Unauthenticated
@@ -115,12 +117,15 @@ class LiveSocket:
         self.init_timeout = init_timeout
         rules: list[type[ASTValidationRule]] = list(specified_rules)
         self.max_tokens: int | None = None
+        self.cost_gate: CostGate | None = None
         for factory in extensions:
             extension = factory()
             if isinstance(extension, AddValidationRules):
                 rules.extend(extension.validation_rules)
             if isinstance(extension, MaxTokensLimiter):
                 self.max_tokens = extension.max_token_count
+            if isinstance(extension, QueryCost):
+                self.cost_gate = extension.gate
         self.rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
         self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
 
@@ -135,7 +140,12 @@ class LiveSocket:
         except GraphQLSyntaxError as exc:
             prepared = _Prepared(None, syntax_error=exc.message)
         else:
-            errors = validate(self.schema._schema, document, self.rules)
+            errors = validate(
+                self.schema._schema,
+                document,
+                self.rules,
+                hide_suggestions=getattr(self.schema, "hide_suggestions", False),
+            )
             prepared = _Prepared(
                 document, errors=[report_and_mask(e).formatted for e in errors] or None
             )
@@ -327,6 +337,17 @@ class _Connection:
                 await self.finish(op_id, "error", prepared.errors)
                 return
             if operation.operation is OperationType.SUBSCRIPTION:
+                gate, viewer = self.endpoint.cost_gate, self.context.known_viewer
+                refusal = gate and gate.refusal(
+                    self.endpoint.schema._schema,
+                    prepared.document,
+                    name,
+                    variables,
+                    viewer.account_id if viewer else None,
+                )
+                if refusal:
+                    await self.finish(op_id, "error", [refusal.formatted])
+                    return
                 await self.subscription(op_id, prepared.document, query, variables, name)
             else:
                 result = await self.endpoint.schema.execute(

@@ -16,6 +16,8 @@ from resolvers.loaders import Loaders
 if TYPE_CHECKING:
     from app.services import Services
 
+TOKEN_REQUIRED = "A valid API token is required: send 'Authorization: Bearer <token>'."
+
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
@@ -47,10 +49,21 @@ class Context:
                 if not self._authenticated:
                     await self._authenticate()
         if self._viewer is None:
-            raise Unauthenticated(
-                "A valid API token is required: send 'Authorization: Bearer <token>'."
-            )
+            raise Unauthenticated(TOKEN_REQUIRED)
         return self._viewer
+
+    @property
+    def known_viewer(self) -> Viewer | None:
+        """The caller if already authenticated (no lookup): None before, or when anonymous."""
+        return self._viewer
+
+    async def is_authenticated(self) -> bool:
+        """Whether the token names a user (looked up once per request, like `viewer()`)."""
+        try:
+            await self.viewer()
+        except Unauthenticated:
+            return False
+        return True
 
     async def _authenticate(self) -> None:
         if self.token:

@@ -53,7 +53,8 @@ class ProviderFailed(ChronikError):
 
 
 class QueryTooComplex(ChronikError):
-    """The query is deeper, longer or more aliased than the server's limits allow."""
+    """The query is deeper, longer, more aliased or may return more nodes than the server's
+    limits allow."""
 
     code = "QUERY_TOO_COMPLEX"
 
@@ -69,3 +70,10 @@ class UnparsableQuery(ChronikError):
     """The request's GraphQL document is not GraphQL; refused before anything ran."""
 
     code = "GRAPHQL_PARSE_FAILED"
+
+
+class RateLimited(ChronikError):
+    """The account has spent its budget of query cost for now; `retryAfter` says how many
+    seconds until this query would fit."""
+
+    code = "RATE_LIMITED"
