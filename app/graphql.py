@@ -6,10 +6,15 @@ parsed or validated (a websocket is refused at `connection_init`). The one excep
 outside production only: a document asking for nothing but introspection (`__schema`,
 `__type`, `__typename`) is served anonymously, so GraphiQL can load the schema before its
 Headers pane holds a token. Production has no GraphiQL and no introspection.
+
+A `RATE_LIMITED` answer is held for up to a second (never longer than the `retryAfter` it
+carries, so a client that waits as told loses nothing): a client retrying at once, over and
+over, then costs the server one sleeping coroutine a second instead of a busy core.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,8 +37,11 @@ from resolvers.context import (
     bearer_token,
     token_from_connection_params,
 )
-from resolvers.errors import Unauthenticated
+from resolvers.errors import RateLimited, Unauthenticated
 from schema.root import build_schema
+
+# The longest a RATE_LIMITED answer is held.
+RATE_LIMITED_HOLD_SECONDS = 1.0
 
 GRAPHIQL_PAGE = Path(__file__).parent / "static" / "graphiql.html"
 
@@ -62,9 +70,13 @@ class ChronikGraphQL(GraphQL[Context, None]):
             ):
                 refused = ExecutionResult(data=None, errors=[Unauthenticated(TOKEN_REQUIRED)])
                 return [refused for _ in batch] if isinstance(request_data, list) else refused
-        return await super().execute_operation(
+        result = await super().execute_operation(
             request, request_adapter, request_data, context, root_value, sub_response
         )
+        hold = rate_limited_hold(result)
+        if hold:
+            await asyncio.sleep(hold)
+        return result
 
     def encode_json(self, data: object) -> str:
         """orjson: several times faster than the stdlib on a page of results (22 kB for a
@@ -92,6 +104,18 @@ class ChronikGraphQL(GraphQL[Context, None]):
         except Unauthenticated as exc:
             raise ConnectionRejectionError({"message": exc.message}) from None
         return None
+
+
+def rate_limited_hold(result: Any) -> float:
+    """How long to hold an answer refused as `RATE_LIMITED` (0 for any other)."""
+    hold = 0.0
+    for one in result if isinstance(result, list) else [result]:
+        for error in getattr(one, "errors", None) or ():
+            extensions = error.extensions or {}
+            if extensions.get("code") == RateLimited.code:
+                retry_after = float(extensions.get("retryAfter", RATE_LIMITED_HOLD_SECONDS))
+                hold = max(hold, min(RATE_LIMITED_HOLD_SECONDS, retry_after))
+    return hold
 
 
 def introspection_only(query: str | None, max_tokens: int | None) -> bool:

@@ -101,9 +101,11 @@ class Settings(BaseSettings):
     # estimates ~5,200.
     graphql_max_nodes: int = Field(default=50_000, ge=1)
     # Each account's budget of query cost (points = estimated nodes, at least 1 a query),
-    # per API process: `points` to spend within `window_seconds`, refilled continuously.
-    graphql_budget_points: int = Field(default=500_000, ge=1)
-    graphql_budget_window_seconds: float = Field(default=60.0, gt=0)
+    # per API process: at most `points` at once, refilled continuously over `window_seconds`
+    # (the default: 5,000 points a second, about one timeline page; bursts of 50,000, one
+    # query at the node limit).
+    graphql_budget_points: int = Field(default=50_000, ge=1)
+    graphql_budget_window_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # `json`: one JSON object per log line (the default in production); `text`: readable.
     log_format: Literal["json", "text"] | None = None

@@ -16,6 +16,9 @@ from resolvers.loaders import Loaders
 if TYPE_CHECKING:
     from app.services import Services
 
+# A few, so a request's list items still load concurrently, but never the whole pool.
+CONNECTIONS_PER_REQUEST = 3
+
 TOKEN_REQUIRED = "A valid API token is required: send 'Authorization: Bearer <token>'."
 
 
@@ -41,6 +44,17 @@ class Context:
     _authenticated: bool = field(default=False, repr=False)
     # Top-level fields resolve concurrently: they must share one lookup, not race past it.
     _auth_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    # The pool's connections one request may hold at once (see `statement_slot`).
+    _slots: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(CONNECTIONS_PER_REQUEST), repr=False
+    )
+
+    def statement_slot(self) -> asyncio.Semaphore:
+        """Held around each statement of a resolver that runs once per item of a list (a
+        timeline per contact of a page): graphql-core runs them all at once, and a page of
+        100 contacts would otherwise take every pooled connection while other requests
+        (other accounts') wait for one."""
+        return self._slots
 
     async def viewer(self) -> Viewer:
         """The caller, looked up once per request; `Unauthenticated` without a valid token."""
