@@ -102,9 +102,9 @@ class Settings(BaseSettings):
     graphql_max_nodes: int = Field(default=50_000, ge=1)
     # Each account's budget of query cost (points = estimated nodes, at least 1 a query),
     # per API process: at most `points` at once, refilled continuously over `window_seconds`
-    # (the default: 5,000 points a second, about one timeline page; bursts of 50,000, one
-    # query at the node limit).
-    graphql_budget_points: int = Field(default=50_000, ge=1)
+    # (the default: 10,000 points a second, two timeline pages with their attendees' contacts;
+    # bursts of 100,000, two queries at the node limit).
+    graphql_budget_points: int = Field(default=100_000, ge=1)
     graphql_budget_window_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # `json`: one JSON object per log line (the default in production); `text`: readable.
