@@ -38,6 +38,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     SchemaExtension,
 )
+from strawberry.types.graphql import OperationType
 
 from app.query_budget import AccountBudgets, retry_after_seconds
 from app.query_shape import ShapeAnalysis
@@ -231,7 +232,8 @@ class CostGate:
 
 class QueryCost(SchemaExtension):
     """Runs the `CostGate` after validation, with the request's variables: a refused
-    operation is answered with its error and never executes."""
+    operation is answered with its error and never executes. (The lean websocket endpoint
+    runs the gate itself for the subscriptions it starts.)"""
 
     def __init__(self, *, gate: CostGate) -> None:
         super().__init__()
@@ -250,6 +252,10 @@ class QueryCost(SchemaExtension):
                 viewer.account_id if viewer else None,
             )
             if refusal is not None:
+                if execution.operation_type is OperationType.SUBSCRIPTION:
+                    # strawberry's subscribe ignores a result set here; it answers an error
+                    # raised by this hook (the legacy graphql-ws handler's subscriptions).
+                    raise refusal
                 execution.result = ExecutionResult(data=None, errors=[refusal])
         yield
 

@@ -115,6 +115,17 @@ async def test_hostile_shapes_of_8_kib_are_answered_at_once(
         assert health_seconds < AT_ONCE_SECONDS, (shape, health_seconds)
 
 
+async def test_fragment_cycles_and_unknown_fragments_are_refused_at_once(
+    chronik: RunningChronik, alice: TestUser
+) -> None:
+    cycle = "{ me { ...A } } fragment A on User { email ...B } fragment B on User { ...A }"
+    unknown = "{ me { ...Nowhere } }"
+    for query in (cycle, unknown):
+        result, elapsed = await timed(chronik.graphql(query, token=alice.token))
+        assert result.error_codes == ["GRAPHQL_VALIDATION_FAILED"], result.errors
+        assert elapsed < AT_ONCE_SECONDS
+
+
 async def test_a_caller_without_a_token_learns_nothing_about_its_document(
     chronik: RunningChronik,
 ) -> None:
