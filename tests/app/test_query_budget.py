@@ -1,8 +1,12 @@
-"""Each account's token bucket of query cost (app/query_budget.py), on a clock we move."""
+"""Each account's token bucket of query cost (app/query_budget.py), on a clock we move; and
+the settings that size it."""
 
 from __future__ import annotations
 
+import pytest
+
 from app.query_budget import AccountBudgets, retry_after_seconds
+from app.settings import SettingsError, load_settings
 
 
 class Clock:
@@ -37,3 +41,10 @@ def test_a_bucket_never_holds_more_than_its_points() -> None:
 def test_retry_after_is_whole_seconds_and_at_least_one() -> None:
     assert retry_after_seconds(0.01) == 1
     assert retry_after_seconds(1.2) == 2
+
+
+def test_a_budget_smaller_than_one_query_at_the_node_limit_is_refused_at_start() -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(graphql_max_nodes=10_000, graphql_budget_points=5_000)
+    assert "CHRONIK_GRAPHQL_BUDGET_POINTS" in str(refused.value)
+    assert "CHRONIK_GRAPHQL_MAX_NODES" in str(refused.value)
