@@ -205,10 +205,24 @@ class CostGate:
         account_id: int | None,
     ) -> ChronikError | None:
         """Why the operation may not run, or None (after charging `account_id` its cost)."""
+        return self.check(schema, document, operation_name, variables, account_id)[0]
+
+    def check(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        account_id: int | None,
+    ) -> tuple[ChronikError | None, int]:
+        """`refusal`, and the operation's estimated nodes."""
         operation = get_operation_ast(document, operation_name)
         if operation is None:
-            return None  # execution answers that the operation is unknown
+            return None, 0  # execution answers that the operation is unknown
         nodes = ShapeAnalysis(schema, document, variables).operation(operation).nodes
+        return self._refusal(nodes, account_id), nodes
+
+    def _refusal(self, nodes: int, account_id: int | None) -> ChronikError | None:
         if nodes > self.max_nodes:
             return QueryTooComplex(
                 f"This query may return up to {nodes} nodes; at most {self.max_nodes} are "
@@ -244,13 +258,15 @@ class QueryCost(SchemaExtension):
         if execution.result is None and execution.graphql_document is not None:
             context = execution.context
             viewer = context.known_viewer if isinstance(context, Context) else None
-            refusal = self.gate.refusal(
+            refusal, nodes = self.gate.check(
                 execution.schema._schema,
                 execution.graphql_document,
                 execution.operation_name,
                 execution.variables,
                 viewer.account_id if viewer else None,
             )
+            if refusal is None and nodes > EXPENSIVE_NODES and isinstance(context, Context):
+                context.one_statement_at_a_time()
             if refusal is not None:
                 if execution.operation_type is OperationType.SUBSCRIPTION:
                     # strawberry's subscribe ignores a result set here; it answers an error
@@ -259,6 +275,10 @@ class QueryCost(SchemaExtension):
                 execution.result = ExecutionResult(data=None, errors=[refusal])
         yield
 
+
+# An operation estimated above this many nodes runs its per-item statements one at a time
+# (a timeline page with attendees and their contacts estimates ~5,200).
+EXPENSIVE_NODES = 10_000
 
 # graphql-core's check that fields can be merged compares fields pairwise: 600 repeats of one
 # field in 8 KiB cost it ~1 s before its default budget (500,000) aborts it. Real queries

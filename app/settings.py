@@ -103,9 +103,10 @@ class Settings(BaseSettings):
     # Each account's budget of query cost (points = estimated nodes, at least 1 a query),
     # per API process: at most `points` at once, refilled continuously over `window_seconds`
     # (the default: 10,000 points a second, two timeline pages with their attendees' contacts;
-    # bursts of 100,000, two queries at the node limit).
-    graphql_budget_points: int = Field(default=100_000, ge=1)
-    graphql_budget_window_seconds: float = Field(default=10.0, gt=0)
+    # bursts of 50,000, one query at the node limit: two at once cost the other tenants more,
+    # see bench/RESULTS.md, "Hostile documents and one tenant's flood").
+    graphql_budget_points: int = Field(default=50_000, ge=1)
+    graphql_budget_window_seconds: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # `json`: one JSON object per log line (the default in production); `text`: readable.
     log_format: Literal["json", "text"] | None = None

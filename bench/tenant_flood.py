@@ -243,6 +243,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def budget_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {}
+    if args.budget_points is not None:
+        env["CHRONIK_GRAPHQL_BUDGET_POINTS"] = str(args.budget_points)
+    if args.budget_window is not None:
+        env["CHRONIK_GRAPHQL_BUDGET_WINDOW_SECONDS"] = str(args.budget_window)
+    return env
+
+
 async def run_server(
     args: argparse.Namespace, admin: str, workdir: Path, label: str, **extra_env: str
 ) -> None:
@@ -254,7 +263,7 @@ async def run_server(
     env = common.chronik_env(
         dsn, api, workdir / f"data-{label.replace(' ', '_')}", CHRONIK_RUN_WORKER="false",
         CHRONIK_GOOGLE_SANDBOX_URL=unused, CHRONIK_MICROSOFT_SANDBOX_URL=unused,
-        CHRONIK_GRAPHQL_MAX_NODES=str(args.max_nodes), **extra_env,
+        CHRONIK_GRAPHQL_MAX_NODES=str(args.max_nodes), **budget_env(args), **extra_env,
     )
     serve = common.Child(
         common.python_cmd("-m", "app.cli", "serve", "--port", str(port)), env,
@@ -325,6 +334,9 @@ def main() -> None:
     parser.add_argument("--flood-clients", type=int, default=16)
     parser.add_argument("--max-nodes", type=int, default=None,
                         help="CHRONIK_GRAPHQL_MAX_NODES (default: the setting's default)")
+    parser.add_argument("--budget-points", type=int, help="CHRONIK_GRAPHQL_BUDGET_POINTS")
+    parser.add_argument("--budget-window", type=float,
+                        help="CHRONIK_GRAPHQL_BUDGET_WINDOW_SECONDS")
     parser.add_argument("--without-budget", action="store_true",
                         help="also run against a server whose budget is out of reach")
     parser.add_argument("--database-url", help="admin DSN (default: CHRONIK_TEST_DATABASE_URL "

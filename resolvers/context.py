@@ -56,6 +56,11 @@ class Context:
         (other accounts') wait for one."""
         return self._slots
 
+    def one_statement_at_a_time(self) -> None:
+        """For an expensive request: its per-item statements run one after another, so it
+        takes one pooled connection and one PostgreSQL backend, not several."""
+        self._slots = asyncio.Semaphore(1)
+
     async def viewer(self) -> Viewer:
         """The caller, looked up once per request; `Unauthenticated` without a valid token."""
         if not self._authenticated:
