@@ -58,7 +58,8 @@ class Context:
 
     def one_statement_at_a_time(self) -> None:
         """For an expensive request: its per-item statements run one after another, so it
-        takes one pooled connection and one PostgreSQL backend, not several."""
+        takes one pooled connection and one PostgreSQL backend, not several. (A websocket's
+        context serves all its operations: the rest of that connection's, then.)"""
         self._slots = asyncio.Semaphore(1)
 
     async def viewer(self) -> Viewer:
