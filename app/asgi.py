@@ -118,7 +118,8 @@ def create_app(
     metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     origins = frozenset(settings.cors_origins)
     graphql = graphql_app(
-        graphiql=not settings.is_production,
+        production=settings.is_production,
+        max_tokens=settings.graphql_max_tokens,
         extensions=limits,
         ws_max_operations=settings.ws_max_operations,
         ws_init_timeout=settings.ws_init_timeout_seconds,

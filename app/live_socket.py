@@ -11,8 +11,9 @@ What a client sees is what strawberry's handler answered: the same close codes (
 message or unparsable document, 4401 subscribe before the ack, 4403 refused token, 4408 no
 `connection_init` in time, 4409 duplicate operation id, 4429 a second `connection_init`), the
 same `next`/`error`/`complete` messages; documents are checked by the same limits (tokens,
-depth, aliases, introspection in production) and errors are typed as on HTTP. Queries and
-mutations sent over the socket run through the schema as usual.
+depth, aliases, introspection in production; a subscription's nodes and cost are checked
+and charged once, when it starts) and errors are typed as on HTTP. Queries and mutations
+sent over the socket run through the schema as usual.
 
 Bounds per socket: at most `max_operations` operations at once (a further `subscribe` is
 answered with an `error`, TOO_MANY_OPERATIONS, and the others go on), and what waits to be
@@ -65,6 +66,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from app import metrics
 from app.cors import socket_origin_allowed
+from app.limits import CostGate, QueryCost
 from app.logs import bind_account_lookup, set_log_context
 from app.ws_output import ClientNotReading
 from resolvers.context import Context, token_from_connection_params
@@ -131,12 +133,15 @@ class LiveSocket:
         self.max_operations = max_operations
         rules: list[type[ASTValidationRule]] = list(specified_rules)
         self.max_tokens: int | None = None
+        self.cost_gate: CostGate | None = None
         for factory in extensions:
             extension = factory()
             if isinstance(extension, AddValidationRules):
                 rules.extend(extension.validation_rules)
             if isinstance(extension, MaxTokensLimiter):
                 self.max_tokens = extension.max_token_count
+            if isinstance(extension, QueryCost):
+                self.cost_gate = extension.gate
         self.rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
         self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
 
@@ -151,7 +156,12 @@ class LiveSocket:
         except GraphQLSyntaxError as exc:
             prepared = _Prepared(None, syntax_error=exc.message)
         else:
-            errors = validate(self.schema._schema, document, self.rules)
+            errors = validate(
+                self.schema._schema,
+                document,
+                self.rules,
+                hide_suggestions=getattr(self.schema, "hide_suggestions", False),
+            )
             prepared = _Prepared(
                 document, errors=[report_and_mask(e).formatted for e in errors] or None
             )
@@ -378,6 +388,17 @@ class _Connection:
                 await self.finish(op_id, "error", [refusal.formatted])
                 return
             if operation.operation is OperationType.SUBSCRIPTION:
+                gate, viewer = self.endpoint.cost_gate, self.context.known_viewer
+                refused = gate and gate.refusal(
+                    self.endpoint.schema._schema,
+                    prepared.document,
+                    name,
+                    variables,
+                    viewer.account_id if viewer else None,
+                )
+                if refused:
+                    await self.finish(op_id, "error", [refused.formatted])
+                    return
                 await self.subscription(op_id, prepared.document, query, variables, name)
             else:
                 result = await self.endpoint.schema.execute(

@@ -8,7 +8,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 from strawberry.http.websocket_origin import normalize_allowed_origins
@@ -116,6 +123,17 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(default=12, ge=1)
     graphql_max_tokens: int = Field(default=5000, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=0)
+    # The most nodes (objects) one operation may return at worst, estimated before it runs
+    # (app/query_shape.py): a timeline page of 50 meetings with attendees and their contacts
+    # estimates ~5,200.
+    graphql_max_nodes: int = Field(default=50_000, ge=1)
+    # Each account's budget of query cost (points = estimated nodes, at least 1 a query),
+    # per API process: at most `points` at once, refilled continuously over `window_seconds`
+    # (the default: 10,000 points a second, two timeline pages with their attendees' contacts;
+    # bursts of 50,000, one query at the node limit: two at once cost the other tenants more,
+    # see bench/RESULTS.md, "Hostile documents and one tenant's flood").
+    graphql_budget_points: int = Field(default=50_000, ge=1)
+    graphql_budget_window_seconds: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # `json`: one JSON object per log line (the default in production); `text`: readable.
     log_format: Literal["json", "text"] | None = None
@@ -176,6 +194,15 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(str(exc).replace("allowed_origins", "the list")) from None
 
+    @model_validator(mode="after")
+    def _budget_fits_a_query(self) -> Settings:
+        if self.graphql_budget_points < self.graphql_max_nodes:
+            raise ValueError(
+                f"{ENV_PREFIX}GRAPHQL_BUDGET_POINTS must be at least {ENV_PREFIX}GRAPHQL_MAX_NODES"
+                " (a query within the node limit must fit in the budget)"
+            )
+        return self
+
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
@@ -228,7 +255,11 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"])
-            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+            # A check across settings has no location; its message names the variables.
+            if field:
+                problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+            else:
+                problems.append(error["msg"].removeprefix("Value error, "))
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
     except SourceError as exc:  # a value the environment source could not even parse
         raise SettingsError(f"invalid settings: {str(exc).replace('field ', ENV_PREFIX)}") from None

@@ -16,6 +16,11 @@ from resolvers.loaders import Loaders
 if TYPE_CHECKING:
     from app.services import Services
 
+# A few, so a request's list items still load concurrently, but never the whole pool.
+CONNECTIONS_PER_REQUEST = 3
+
+TOKEN_REQUIRED = "A valid API token is required: send 'Authorization: Bearer <token>'."
+
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
@@ -39,6 +44,23 @@ class Context:
     _authenticated: bool = field(default=False, repr=False)
     # Top-level fields resolve concurrently: they must share one lookup, not race past it.
     _auth_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    # The pool's connections one request may hold at once (see `statement_slot`).
+    _slots: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(CONNECTIONS_PER_REQUEST), repr=False
+    )
+
+    def statement_slot(self) -> asyncio.Semaphore:
+        """Held around each statement of a resolver that runs once per item of a list (a
+        timeline per contact of a page): graphql-core runs them all at once, and a page of
+        100 contacts would otherwise take every pooled connection while other requests
+        (other accounts') wait for one."""
+        return self._slots
+
+    def one_statement_at_a_time(self) -> None:
+        """For an expensive request: its per-item statements run one after another, so it
+        takes one pooled connection and one PostgreSQL backend, not several. (A websocket's
+        context serves all its operations: the rest of that connection's, then.)"""
+        self._slots = asyncio.Semaphore(1)
 
     async def viewer(self) -> Viewer:
         """The caller, looked up once per request; `Unauthenticated` without a valid token."""
@@ -47,10 +69,21 @@ class Context:
                 if not self._authenticated:
                     await self._authenticate()
         if self._viewer is None:
-            raise Unauthenticated(
-                "A valid API token is required: send 'Authorization: Bearer <token>'."
-            )
+            raise Unauthenticated(TOKEN_REQUIRED)
         return self._viewer
+
+    @property
+    def known_viewer(self) -> Viewer | None:
+        """The caller if already authenticated (no lookup): None before, or when anonymous."""
+        return self._viewer
+
+    async def is_authenticated(self) -> bool:
+        """Whether the token names a user (looked up once per request, like `viewer()`)."""
+        try:
+            await self.viewer()
+        except Unauthenticated:
+            return False
+        return True
 
     async def _authenticate(self) -> None:
         if self.token:

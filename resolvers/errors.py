@@ -53,7 +53,8 @@ class ProviderFailed(ChronikError):
 
 
 class QueryTooComplex(ChronikError):
-    """The query is deeper, longer or more aliased than the server's limits allow."""
+    """The query is deeper, longer, more aliased or may return more nodes than the server's
+    limits allow."""
 
     code = "QUERY_TOO_COMPLEX"
 
@@ -98,3 +99,10 @@ class TooManyOperations(ChronikError):
             "complete one first",
             limit=limit,
         )
+
+
+class RateLimited(ChronikError):
+    """The account has spent its budget of query cost for now; `retryAfter` says how many
+    seconds until this query would fit."""
+
+    code = "RATE_LIMITED"

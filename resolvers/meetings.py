@@ -25,9 +25,10 @@ async def timeline(
     viewer = await ctx.viewer()
     await caller_contact(ctx, contact_id)
     size = page_size(first)
-    rows = await timeline_db.timeline_page(
-        ctx.pool, viewer.account_id, contact_id, limit=size + 1, after=after
-    )
+    async with ctx.statement_slot():
+        rows = await timeline_db.timeline_page(
+            ctx.pool, viewer.account_id, contact_id, limit=size + 1, after=after
+        )
     for row in rows:
         ctx.loaders.meeting_by_id.prime(row.meeting.id, row.meeting)
     return split_page(rows, size)
@@ -39,7 +40,8 @@ async def timeline_attendees(
     """The attendees of a page of the caller's meetings, each with its contact, in one read."""
     viewer = await ctx.viewer()
     # Callers pass ids of meetings they read through this account (a page of its timeline).
-    return await timeline_db.attendees_with_contacts(ctx.pool, viewer.account_id, meeting_ids)
+    async with ctx.statement_slot():
+        return await timeline_db.attendees_with_contacts(ctx.pool, viewer.account_id, meeting_ids)
 
 
 async def meeting(ctx: Context, meeting_id: int) -> MeetingRow:
@@ -130,7 +132,8 @@ async def sync_now(ctx: Context) -> ConnectionRow:
 
 async def count_timeline(ctx: Context, contact_id: int) -> int:
     viewer = await ctx.viewer()
-    return await timeline_db.count_timeline(ctx.pool, viewer.account_id, contact_id)
+    async with ctx.statement_slot():
+        return await timeline_db.count_timeline(ctx.pool, viewer.account_id, contact_id)
 
 
 async def count_meetings(ctx: Context, filters: MeetingFilters) -> int:

@@ -13,11 +13,12 @@ import logging
 from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from graphql.validation.validate import ValidationAbortedError
 from strawberry import Schema
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
-from resolvers.errors import ChronikError, InvalidQuery, UnparsableQuery
+from resolvers.errors import ChronikError, InvalidQuery, QueryTooComplex, UnparsableQuery
 
 log = logging.getLogger("chronik.graphql")
 
@@ -41,7 +42,11 @@ def mask(error: GraphQLError) -> GraphQLError:
     refused_variable = isinstance(original, GraphQLError) and error.path is None
     if original is None or refused_variable:
         if not (error.extensions or {}).get("code"):
-            kind = UnparsableQuery if isinstance(error, GraphQLSyntaxError) else InvalidQuery
+            kind: type[ChronikError] = InvalidQuery
+            if isinstance(error, GraphQLSyntaxError):
+                kind = UnparsableQuery
+            elif isinstance(error, ValidationAbortedError):  # too much work to validate
+                kind = QueryTooComplex
             error.extensions = {**(error.extensions or {}), "code": kind.code}
         return error
     return GraphQLError(
@@ -70,6 +75,9 @@ def report_and_mask(error: GraphQLError) -> GraphQLError:
 
 
 class ChronikSchema(Schema):
+    # Errors never say "Did you mean …?" (set by `build_schema`; production).
+    hide_suggestions: bool = False
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:

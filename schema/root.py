@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
+from typing import Any
 
-from graphql import DocumentNode
-from strawberry.extensions import SchemaExtension, ValidationCache
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, validate
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.tools import merge_types
 
 from schema.accounts import AccountMutations, AccountQueries
@@ -73,21 +77,62 @@ class CachedParse(SchemaExtension):
                 _documents.popitem(last=False)
 
 
-def _validation_cache() -> SchemaExtension:
-    # Keyed by (schema, document, rules): a hit needs the very document object CachedParse keeps.
-    return ValidationCache(maxsize=CACHED_DOCUMENTS)
+@lru_cache(maxsize=CACHED_DOCUMENTS)
+def _validate(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: tuple[type[ASTValidationRule], ...],
+    hide_suggestions: bool,
+) -> list[GraphQLError]:
+    # strawberry's own rules, as its validation adds them.
+    rules = (*rules, MaybeNullValidationRule, OneOfInputValidationRule)
+    return validate(schema, document, rules, hide_suggestions=hide_suggestions)
+
+
+class CachedValidation(SchemaExtension):
+    """Validates each distinct document once (keyed by the document CachedParse keeps, the
+    rules and whether suggestions are hidden), like strawberry's `ValidationCache`, but
+    without "Did you mean …?" suggestions where the schema hides them."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        schema = context.schema
+        assert context.graphql_document is not None
+        context.pre_execution_errors = _validate(
+            schema._schema,
+            context.graphql_document,
+            tuple(context.validation_rules),
+            isinstance(schema, ChronikSchema) and schema.hide_suggestions,
+        )
+        yield
+
+
+def quiet_executor(executor: type[SharedEventExecutor]) -> type[SharedEventExecutor]:
+    """`executor`, never suggesting names in its errors (a variable's unknown enum value or
+    input field)."""
+
+    class QuietExecutor(executor):  # type: ignore[valid-type, misc]
+        @classmethod
+        def build(cls, *args: Any, **kwargs: Any) -> Any:
+            return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+    return QuietExecutor
 
 
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    *,
+    hide_suggestions: bool = False,
 ) -> ChronikSchema:
-    """The schema with `extensions` (limits, say) run before the masking of internal errors.
+    """The schema with `extensions` (limits, say) run before the masking of internal errors;
+    `hide_suggestions`: errors never say "Did you mean …?" (production: they would tell an
+    anonymous caller the names of fields, arguments and enum values).
 
     The caches come after `extensions`: a limit sets its parse options and validation rules
     first, and they are part of the cache keys. `CheckedArguments` comes after validation,
     so it only looks at documents that fit the schema.
     """
-    return ChronikSchema(
+    built = ChronikSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -95,12 +140,16 @@ def build_schema(
             OperationMetrics,
             *extensions,
             CachedParse,
-            _validation_cache,
+            CachedValidation,
             CheckedArguments,
             MaskInternalErrors,
         ],
-        execution_context_class=SharedEventExecutor,
+        execution_context_class=(
+            quiet_executor(SharedEventExecutor) if hide_suggestions else SharedEventExecutor
+        ),
     )
+    built.hide_suggestions = hide_suggestions
+    return built
 
 
 schema = build_schema()

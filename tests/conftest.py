@@ -112,6 +112,9 @@ def settings(database_url: str, tmp_path: Path, sandboxes: RunningSandboxes) -> 
         public_url=f"http://127.0.0.1:{free_port()}",  # type: ignore[arg-type]
         google_sandbox_url=sandboxes.google_url,
         microsoft_sandbox_url=sandboxes.microsoft_url,
+        # Tests read whole timelines over and over; the budget has tests of its own
+        # (tests/security/test_query_cost.py).
+        graphql_budget_points=10**9,
     )
 
 

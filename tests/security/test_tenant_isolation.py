@@ -38,8 +38,10 @@ INTROSPECT = f"""
 ALICE_VIEW = (
     "{ account { name domains autoCreateContacts integrationProvider } }",
     "{ calendarConnection { id status calendarEmail } }",
-    """{ contacts(first: 100) { edges { node { id email firstName lastName extraEmails
-    companyName phone updatedAt timeline(first: 100) { edges { node { id meeting { id title
+    # (Small pages, within the node limit and the account's budget: alice has a handful of
+    # contacts and meetings.)
+    """{ contacts(first: 20) { edges { node { id email firstName lastName extraEmails
+    companyName phone updatedAt timeline(first: 10) { edges { node { id meeting { id title
     status startsAt endsAt attendees { email response } } } } } } } } }""",
     """{ meetings(first: 100, filter: {includeCancelled: true}) { edges { node { id title
     status } } } }""",
