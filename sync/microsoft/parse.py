@@ -31,9 +31,9 @@ from sync.microsoft.wire import (
     ResponseStatus,
     ScheduleItem,
 )
-from sync.microsoft.zones import WINDOWS_ZONES
+from sync.microsoft.zones import WINDOWS_ZONES, UnknownTimeZone, windows_name
 from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
-from sync.provider import EventDraft
+from sync.provider import EventDraft, NotSupported
 
 _RESPONSE = {
     "none": Response.NONE,
@@ -249,11 +249,13 @@ def draft_to_event(draft: EventDraft, answers: Mapping[str, ResponseStatus] | No
     them all (a missing description or location is sent empty, attendees as the full list).
 
     Times are wall times in the draft's IANA zone (`dateTimeTimeZone` without an offset, which
-    Graph reads in `timeZone`), so Outlook shows the event in that zone and records it as the
-    event's `originalStartTimeZone`. An all-day event is midnight of its first day to midnight
-    after its last, both in that zone, as Graph requires. Attendees are `required`; one whose
-    lower-cased address is in `answers` (the event's current responses, `current_answers`)
-    carries that `status`, so replacing the list does not forget who already accepted.
+    Graph reads in `timeZone`), sent under that zone's Windows name (`windows_name`: Graph
+    refuses most IANA names on create and update), so Outlook shows the event in that zone and
+    records it as the event's `originalStartTimeZone`. An all-day event is midnight of its
+    first day to midnight after its last, both in that zone, as Graph requires. Attendees are
+    `required`; one whose lower-cased address is in `answers` (the event's current responses,
+    `current_answers`) carries that `status`, so replacing the list does not forget who
+    already accepted.
     """
     known = answers or {}
     attendees: list[WireAttendee] = []
@@ -291,7 +293,13 @@ def _wall_time(moment: datetime, zone_name: str, all_day: bool) -> DateTimeTimeZ
         wall = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     else:
         wall = moment.astimezone(ZoneInfo(zone_name))
-    return {"dateTime": wall.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": zone_name}
+    try:
+        graph_zone = windows_name(zone_name)
+    except UnknownTimeZone:
+        raise NotSupported(
+            f"Microsoft 365 has no time zone that keeps the time of {zone_name!r}."
+        ) from None
+    return {"dateTime": wall.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": graph_zone}
 
 
 def _address(email: str, name: str | None) -> EmailAddress:
