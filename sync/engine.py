@@ -43,6 +43,9 @@ WINDOW_BEFORE_LINK = timedelta(days=30)
 PUSH_RENEW_MARGIN = timedelta(days=1)
 # A feed that keeps expiring its cursor is failing, not a reason to loop forever.
 MAX_FULL_RESTARTS = 2
+# Graph may serve one delta page again under a fresh nextLink (msgraph-sdk-dotnet #3082); a
+# few repeats are skipped, more end the run: the feed is not moving.
+MAX_REPEATED_PAGES = 5
 
 
 class LeaseLost(Exception):
@@ -56,6 +59,9 @@ class EngineSettings:
     lease_seconds: float = 60.0
     # How provider requests are retried and timed out; None = the clients' default.
     retry_policy: RetryPolicy | None = None
+    # The most pages one run reads; a longer feed ends the run (its cursor saved, so the next
+    # run goes on from there) instead of holding the connection indefinitely.
+    max_pages_per_run: int = 2000
 
 
 @dataclass
@@ -114,7 +120,14 @@ class SyncEngine:
             sync_round += 1
         restarts = 0
         ahead: asyncio.Task[ChangePage] | None = None
+        repeats = _RepeatGuard()
         while True:
+            if result.pages >= self._settings.max_pages_per_run:
+                await _abandon(ahead)
+                raise ProviderError(
+                    f"The calendar's change feed ran past {result.pages} pages in one sync; "
+                    "Chronik stopped this run and goes on from the last page at the next one."
+                )
             try:
                 if ahead is not None:
                     reading, ahead = ahead, None
@@ -128,7 +141,11 @@ class SyncEngine:
                 log.info("connection %s: cursor expired, starting a full resync", job.connection_id)
                 cursor, full, seen, sync_round = None, True, 0, sync_round + 1
                 resumed = False
+                repeats = _RepeatGuard()  # the new round's first page is no repeat
                 continue
+            if repeats.same_as_last(page):
+                # Only the cursor moves: the page's items were applied a moment ago.
+                page = ChangePage([], page.cursor, page.complete)
             if any(event.removed for event in page.events):
                 page = await self._with_gone_series(job, client, page)
             seen += len(page.events)
@@ -365,6 +382,28 @@ async def load_account_context(
         linked_at=linked_at,
         auto_create_contacts=auto,
     )
+
+
+class _RepeatGuard:
+    """Tells a delta page that repeats the one before it (same items, same versions, a new
+    link); raises `ProviderError` after `MAX_REPEATED_PAGES` repeats in a row."""
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple[str, str | None, bool], ...] = ()
+        self._count = 0
+
+    def same_as_last(self, page: ChangePage) -> bool:
+        mark = tuple((e.provider_event_id, e.etag, e.removed) for e in page.events)
+        if not mark or mark != self._last or page.complete:
+            self._last, self._count = mark, 0
+            return False
+        self._count += 1
+        if self._count > MAX_REPEATED_PAGES:
+            raise ProviderError(
+                f"The provider sent the same page of changes {self._count + 1} times in a row; "
+                "Chronik stopped this sync and will try again."
+            )
+        return True
 
 
 async def _abandon(task: asyncio.Task[ChangePage] | None) -> None:

@@ -62,8 +62,13 @@ WINDOW_YEARS = 3
 # The longest lifetime Graph has granted event subscriptions (4230 minutes, just under 3 days),
 # less a margin for clock skew between Chronik and Graph, which refuses anything longer.
 SUBSCRIPTION_LIFETIME = timedelta(minutes=4230) - timedelta(minutes=5)
+# Outlook serves at most 4 concurrent requests of one app per mailbox, and answers more with
+# 429 MailboxConcurrency: https://learn.microsoft.com/en-us/graph/throttling-limits
+# #outlook-service-limits. Every request of a client (one per sync run or scheduling call)
+# takes one of these slots, the read-ahead delta page included.
+MAILBOX_CONCURRENCY = 4
 # How many series masters are read at once when a page brings several new series.
-MASTER_READS_AT_ONCE = 8
+MASTER_READS_AT_ONCE = MAILBOX_CONCURRENCY
 # What `parse_event` reads of a master (the SERIES item), and the stamp the cache compares.
 _MASTER_FIELDS = (
     "subject,body,bodyPreview,location,start,end,isAllDay,originalStartTimeZone,organizer,"
@@ -121,7 +126,9 @@ class GraphCalendarClient:
         page_size: int = DELTA_PAGE_SIZE,
     ) -> None:
         self._base = f"{api_url.rstrip('/')}/v1.0"
-        self._session = ProviderSession(http, tokens, label=LABEL, policy=policy)
+        self._session = ProviderSession(
+            http, tokens, label=LABEL, policy=policy, max_in_flight=MAILBOX_CONCURRENCY
+        )
         self._delta_headers = {"Prefer": f"odata.maxpagesize={page_size}, {_PREFER_UTC}"}
         self._series: dict[str, _KnownSeries] = {}
         self._window_start: datetime | None = None
@@ -149,9 +156,14 @@ class GraphCalendarClient:
         what becomes SERIES). Returns the page with the nextLink (`complete=False`) or the
         deltaLink (`complete=True`) as its cursor.
 
-        Raises `ProviderError` for a cursor outside this client's Graph base URL (the token is
-        never sent elsewhere) and for error answers, `CursorExpired` on 410 (sync state
-        expired or unknown), `ProviderUnavailable` when retries ran out.
+        Raises `CursorExpired` when the sync state is gone: 410, or a 400/404 whose code is a
+        sync-state one (syncStateNotFound, resyncRequired: Graph documents "a 40X-series error"
+        for an expired token, https://learn.microsoft.com/en-us/graph/delta-query-overview),
+        and for a stored cursor outside this client's Graph base URL (another host, e.g. after
+        the Graph URL setting changed: the token is never sent there, a full round starts
+        instead). `ProviderError` for other error answers, `ProviderUnavailable` when retries
+        ran out.
+        https://learn.microsoft.com/en-us/graph/api/event-delta
         """
         self._window_start = window_start  # the window `gone_series` looks in
         if cursor is None:
@@ -161,7 +173,7 @@ class GraphCalendarClient:
         response = await self._session.request(
             "GET", url, params=params, headers=self._delta_headers
         )
-        if response.status == 410:
+        if _sync_state_lost(response):
             code, message = error_code(response)
             raise CursorExpired(f"{LABEL}: {code or 'HTTP 410'} {message}".strip())
         raise_for_status(response, "read the calendar's changes")
@@ -191,9 +203,10 @@ class GraphCalendarClient:
 
     def _checked(self, cursor: str) -> str:
         # A cursor comes back from storage: anything not under our Graph base would receive
-        # the user's bearer token.
+        # the user's bearer token. It names a sync state of another service (the Graph URL
+        # changed since it was stored), so the round starts again here.
         if not cursor.startswith(self._base + "/"):
-            raise ProviderError(f"{LABEL}: refusing a cursor outside {self._base}")
+            raise CursorExpired(f"{LABEL}: the stored sync cursor points outside {self._base}")
         return cursor
 
     # -- series masters -------------------------------------------------------------------------
@@ -467,6 +480,19 @@ class GraphCalendarClient:
 
     def _event_url(self, provider_event_id: str) -> str:
         return f"{self._base}/me/events/{quote(provider_event_id, safe='')}"
+
+
+# Codes of "the delta token is no good, synchronize again" (compared lower-cased).
+_SYNC_STATE_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
+
+
+def _sync_state_lost(response: ProviderResponse) -> bool:
+    if response.status == 410:
+        return True
+    if response.status not in (400, 404):
+        return False
+    code = error_code(response)[0]
+    return code is not None and code.lower() in _SYNC_STATE_CODES
 
 
 def _raise_for_event(response: ProviderResponse, what: str) -> None:

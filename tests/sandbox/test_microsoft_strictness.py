@@ -4,9 +4,13 @@ docstring and in docs/providers.md."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
+from sync.sandbox.microsoft.timefmt import dttz
 
 MEETING: dict[str, Any] = {
     "subject": "Zone check",
@@ -46,3 +50,89 @@ async def test_windows_names_and_documented_iana_names_are_accepted(microsoft, z
     status, made, _ = await microsoft.call("POST", "/v1.0/me/events", json=_at(zone))
     assert status == 201, made
     assert made["originalStartTimeZone"] == zone
+
+
+# -- calendarView delta: expired tokens, repeated pages, long windows ---------------------------
+
+DAY = timedelta(days=1)
+
+
+def _window(harness, days: int = 365) -> dict[str, str]:
+    now = datetime.fromtimestamp(harness.clock(), UTC)
+    return {"startDateTime": (now - 30 * DAY).isoformat(),
+            "endDateTime": (now + days * DAY).isoformat()}
+
+
+def _seed(harness, count: int) -> None:
+    base = datetime.fromtimestamp(harness.clock(), UTC).replace(minute=0, second=0)
+    for n in range(count):
+        start = base + (n + 1) * DAY
+        harness.sandbox.create_event(harness.email, {
+            "subject": f"E{n}", "start": dttz(start), "end": dttz(start + timedelta(hours=1))})
+
+
+async def _delta_link(harness) -> str:
+    status, body, _ = await harness.call(
+        "GET", "/v1.0/me/calendarView/delta", params=_window(harness))
+    while "@odata.nextLink" in body:
+        status, body, _ = await harness.call("GET", body["@odata.nextLink"])
+    assert status == 200
+    return str(body["@odata.deltaLink"])
+
+
+@pytest.mark.parametrize(("status", "code"), [(400, "syncStateNotFound"), (404, "resyncRequired"),
+                                              (410, "SyncStateNotFound")])
+async def test_an_expired_delta_token_can_come_back_as_any_40x_sync_state_error(
+    microsoft, status, code
+):
+    link = await _delta_link(microsoft)
+    await microsoft.control("POST", "/_sandbox/quirks",
+                            json={"expiredStatus": status, "expiredCode": code})
+    microsoft.sandbox.invalidate_delta_tokens(microsoft.email)
+    got, body, _ = await microsoft.call("GET", link)
+    assert (got, body["error"]["code"]) == (status, code)
+
+
+async def test_delta_pages_can_repeat_under_fresh_next_links(microsoft):
+    _seed(microsoft, 4)
+    await microsoft.control("POST", "/_sandbox/quirks", json={"repeatPages": 2})
+    headers = {"Prefer": "odata.maxpagesize=2"}
+    _, first, _ = await microsoft.call(
+        "GET", "/v1.0/me/calendarView/delta", params=_window(microsoft), headers=headers)
+    pages, links = [first], [first["@odata.nextLink"]]
+    body = first
+    while "@odata.nextLink" in body:
+        _, body, _ = await microsoft.call("GET", body["@odata.nextLink"], headers=headers)
+        pages.append(body)
+        links.append(body.get("@odata.nextLink"))
+    subjects = [[e["subject"] for e in page["value"]] for page in pages]
+    # The first page three times (each with a new link), then the last page once.
+    assert subjects == [["E0", "E1"]] * 3 + [["E2", "E3"]]
+    assert len(set(links[:3])) == 3
+    assert "@odata.deltaLink" in pages[-1]
+
+
+async def test_a_long_window_can_answer_503(microsoft):
+    await microsoft.control("POST", "/_sandbox/quirks", json={"maxWindowDays": 400})
+    status, body, _ = await microsoft.call(
+        "GET", "/v1.0/me/calendarView/delta", params=_window(microsoft, days=3 * 365))
+    assert status == 503 and body["error"]["code"] == "serviceNotAvailable"
+    status, _, _ = await microsoft.call(
+        "GET", "/v1.0/me/calendarView/delta", params=_window(microsoft, days=300))
+    assert status == 200
+
+
+# -- throttling: 4 concurrent requests per mailbox ------------------------------------------------
+
+
+async def test_a_fifth_concurrent_request_to_one_mailbox_is_throttled(microsoft):
+    await microsoft.control("POST", "/_sandbox/quirks", json={"mailboxLatencyMs": 200})
+    answers = await asyncio.gather(*(microsoft.call("GET", "/v1.0/me") for _ in range(6)))
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    throttled = next(body for status, body, _ in answers if status == 429)
+    assert throttled["error"]["code"] == "ApplicationThrottled"
+    assert "MailboxConcurrency" in throttled["error"]["message"]
+    # Four at a time are fine.
+    answers = await asyncio.gather(*(microsoft.call("GET", "/v1.0/me") for _ in range(4)))
+    assert {status for status, _, _ in answers} == {200}

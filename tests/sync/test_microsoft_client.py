@@ -180,9 +180,18 @@ async def test_all_day_and_private_events_over_the_wire(graph: Graph) -> None:
     assert [(e.provider_event_id, e.private) for e in changed] == [(secret, True)]
 
 
-async def test_invalidated_delta_token_raises_cursor_expired(graph: Graph) -> None:
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(410, "SyncStateNotFound"), (400, "syncStateNotFound"), (404, "resyncRequired")],
+)
+async def test_invalidated_delta_token_raises_cursor_expired(
+    graph: Graph, status: int, code: str
+) -> None:
     await graph.create("Anything")
     _, pages = await graph.round()
+    await graph.control(
+        "POST", "/_sandbox/quirks", json={"expiredStatus": status, "expiredCode": code}
+    )
     await graph.control("POST", "/_sandbox/delta/invalidate", json={"email": ALICE})
     with pytest.raises(CursorExpired):
         await graph.client.fetch_changes(pages[-1].cursor, window_start=WINDOW_START)
@@ -319,8 +328,11 @@ async def test_throttling_and_server_errors_are_retried_through(graph: Graph) ->
         "not a url",
     ],
 )
-async def test_cursor_outside_the_graph_base_is_refused(graph: Graph, cursor: str) -> None:
-    with pytest.raises(ProviderError, match="refusing a cursor"):
+async def test_cursor_outside_the_graph_base_starts_a_full_round_without_sending_the_token(
+    graph: Graph, cursor: str
+) -> None:
+    # CursorExpired: the engine starts a full round here instead of failing forever.
+    with pytest.raises(CursorExpired, match="points outside"):
         await graph.client.fetch_changes(cursor.format(url=graph.url), window_start=WINDOW_START)
     assert graph.api_requests() == []  # the token went nowhere
 

@@ -3,11 +3,13 @@
 ``create_microsoft_sandbox()`` builds the aiohttp app; its state is ``app[MICROSOFT_SANDBOX]``.
 Middlewares, outermost first: request ids (``request-id``/``client-request-id`` headers, shared
 with error bodies), the shared fault injector (Graph error bodies, never on ``/_sandbox/``), Graph
-error rendering, bearer-token authentication of ``/v1.0/``.
+error rendering, bearer-token authentication of ``/v1.0/``, the per-mailbox concurrency limit.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 import random
 import uuid
@@ -108,8 +110,32 @@ def _middlewares(sandbox: MicrosoftSandbox) -> list[Callable[..., Awaitable[web.
         request[GRAPH_USER] = user
         return await handler(request)
 
+    in_flight: collections.Counter[str] = collections.Counter()
+
+    @web.middleware
+    async def mailbox_concurrency(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Outlook serves at most 4 concurrent requests of one app per mailbox; above that,
+        429 ApplicationThrottled "MailboxConcurrency".
+        https://learn.microsoft.com/en-us/graph/throttling-limits#outlook-service-limits"""
+        user = request.get(GRAPH_USER)
+        if user is None:
+            return await handler(request)
+        quirks = sandbox.quirks
+        if in_flight[user.email] >= int(quirks.mailbox_concurrency):
+            sandbox.faults.injected["mailbox_concurrency"] += 1
+            raise GraphError(429, "ApplicationThrottled",
+                             "Application is over its MailboxConcurrency limit.",
+                             {"Retry-After": "1"})
+        in_flight[user.email] += 1
+        try:
+            if quirks.mailbox_latency_ms:
+                await asyncio.sleep(float(quirks.mailbox_latency_ms) / 1000)
+            return await handler(request)
+        finally:
+            in_flight[user.email] -= 1
+
     return [request_ids, control_errors, sandbox.faults.middleware(fault_renderer(sandbox.now)),
-            graph_errors, bearer_auth]
+            graph_errors, bearer_auth, mailbox_concurrency]
 
 
 def create_microsoft_sandbox(

@@ -34,6 +34,10 @@ Delta, tokens, faults
                                                    "method"?} -> {"id"}
   DELETE /_sandbox/faults                         clear every rule
   GET    /_sandbox/faults                         -> {"injected": {kind: n}, "active": n}
+  GET    /_sandbox/quirks                         -> the current quirks (see ``quirks``)
+  POST   /_sandbox/quirks                         {"expiredStatus"?, "expiredCode"?,
+                                                   "repeatPages"?, "maxWindowDays"?,
+                                                   "mailboxConcurrency"?, "x500Organizers"?}
 
 Mail and push
   GET    /_sandbox/invitations                    -> {"value": [meeting messages sent: kind
@@ -237,6 +241,16 @@ async def get_faults(request: web.Request) -> web.Response:
     return _json(fault_stats(_sandbox(request).faults))
 
 
+async def get_quirks(request: web.Request) -> web.Response:
+    return _json(_sandbox(request).quirks.to_json())
+
+
+async def set_quirks(request: web.Request) -> web.Response:
+    quirks = _sandbox(request).quirks
+    quirks.update(await _body(request))
+    return _json(quirks.to_json())
+
+
 async def invitations(request: web.Request) -> web.Response:
     return _json({"value": _sandbox(request).invitations()})
 
@@ -308,6 +322,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sandbox/faults", add_fault)
     r.add_delete("/_sandbox/faults", clear_faults)
     r.add_get("/_sandbox/faults", get_faults)
+    r.add_get("/_sandbox/quirks", get_quirks)
+    r.add_post("/_sandbox/quirks", set_quirks)
     r.add_get("/_sandbox/invitations", invitations)
     r.add_get("/_sandbox/notifications", notifications)
     r.add_post("/_sandbox/notifications/hold", hold_notifications)

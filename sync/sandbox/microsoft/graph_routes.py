@@ -201,17 +201,32 @@ def _page_size(request: web.Request) -> tuple[int, list[str]]:
     return size, [f"odata.maxpagesize={size}"]
 
 
-def _sync_state_gone() -> GraphError:
+def _sync_state_gone(sandbox: MicrosoftSandbox) -> GraphError:
+    """An expired or unknown delta or skip token: "a 40X-series error with error codes such
+    as syncStateNotFound" (410 by default; 400/404 and resyncRequired as the quirks say).
+    https://learn.microsoft.com/en-us/graph/delta-query-overview#synchronization-reset"""
     return GraphError(
-        410, "SyncStateNotFound",
+        sandbox.quirks.expired_status, sandbox.quirks.expired_code,
         "The sync state generation is not found. The delta token is expired or invalid and "
         "data must be synchronized again.",
     )
 
 
+def _check_window(sandbox: MicrosoftSandbox, start: datetime, end: datetime) -> None:
+    """503 for a window longer than the quirk allows: the real service times out expanding
+    endless series over long windows (microsoft-graph-docs #3657, #6499)."""
+    days = sandbox.quirks.max_window_days
+    if days is not None and (end - start).total_seconds() > float(days) * 86400:
+        raise GraphError(503, "serviceNotAvailable",
+                         "The service is temporarily unavailable. Please retry later.",
+                         {"Retry-After": "1"})
+
+
 async def calendar_view_delta(request: web.Request) -> web.Response:
     """GET .../calendarView/delta: a round starts (window, or $deltatoken) or continues
-    ($skiptoken); pages end with @odata.nextLink, the last one with @odata.deltaLink."""
+    ($skiptoken); pages end with @odata.nextLink, the last one with @odata.deltaLink.
+    https://learn.microsoft.com/en-us/graph/api/event-delta (the quirks in ``quirks`` make it
+    repeat pages, refuse long windows, and answer expired tokens in other 40X forms)."""
     sandbox, user = _sandbox(request), _me(request)
     render = _Render(request, allow_select=False)
     size, applied = _page_size(request)
@@ -226,6 +241,7 @@ async def calendar_view_delta(request: web.Request) -> web.Response:
                 if since.email != user.email:
                     raise TokenGone(delta_token)
                 calendar = sandbox.store.calendar(user, since.calendar_id)
+                _check_window(sandbox, since.start, since.end)
                 skip = sandbox.delta.incremental_round(
                     since, calendar.version, calendar.changed_since(since.version),
                     lambda record_id: sandbox.store.record_instances(
@@ -234,14 +250,15 @@ async def calendar_view_delta(request: web.Request) -> web.Response:
             else:
                 calendar = _calendar(request)
                 start, end = _window(request)
+                _check_window(sandbox, start, end)
                 view = sandbox.store.view(user, calendar, start, end)
                 skip = sandbox.delta.full_round(
                     user.email, calendar.id, start, end, calendar.version, view)
-        round_, page = sandbox.delta.page(skip, size)
+        round_, page = sandbox.delta.page(skip, size, int(sandbox.quirks.repeat_pages))
         if round_.email != user.email:
             raise TokenGone(skip)
     except TokenGone:
-        raise _sync_state_gone() from None
+        raise _sync_state_gone(sandbox) from None
     base = f"{request.scheme}://{request.host}{request.path}"
     if page.skip_token is not None:
         tail = {"@odata.nextLink": f"{base}?$skiptoken={quote(page.skip_token)}"}

@@ -1,0 +1,71 @@
+"""Ways the real Graph misbehaves that the sandbox reproduces on demand (``/_sandbox/quirks``).
+
+Each is documented or reported against the real service:
+
+- ``expired_status``/``expired_code``: how an expired or unknown delta token is answered. Graph
+  documents "a 40X-series error with error codes such as syncStateNotFound" (410 Gone, or 400
+  BadRequest ``syncStateNotFound``, or ``resyncRequired``):
+  https://learn.microsoft.com/en-us/graph/delta-query-overview#synchronization-reset
+- ``repeat_pages``: each calendarView delta page is served this many extra times, each time
+  under a fresh ``@odata.nextLink`` (msgraph-sdk-dotnet #3082: the same page with new links).
+- ``max_window_days``: a calendarView delta round over a longer window answers 503 (long
+  windows over endless series time out: microsoft-graph-docs #3657, #6499).
+- ``mailbox_concurrency``: requests in flight per mailbox before 429 ``ApplicationThrottled``
+  "MailboxConcurrency" (Outlook's documented limit is 4, the default here):
+  https://learn.microsoft.com/en-us/graph/throttling-limits#outlook-service-limits
+- ``mailbox_latency_ms``: how long each Graph request of a mailbox takes inside its
+  concurrency slot (real mailboxes answer in tens to hundreds of milliseconds, so a client's
+  parallel requests really overlap).
+- ``x500_organizers``: the organizer of a meeting someone else organises is written in the
+  X500 (legacyExchangeDN) form Exchange uses for recipients it resolves internally
+  (microsoft-graph-docs #13898).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+_FIELDS = {"expiredStatus": "expired_status", "expiredCode": "expired_code",
+           "repeatPages": "repeat_pages", "maxWindowDays": "max_window_days",
+           "mailboxConcurrency": "mailbox_concurrency", "mailboxLatencyMs": "mailbox_latency_ms",
+           "x500Organizers": "x500_organizers"}
+EXPIRED_CODES = frozenset({"SyncStateNotFound", "syncStateNotFound", "resyncRequired",
+                           "SyncStateInvalid"})
+
+
+@dataclass
+class GraphQuirks:
+    """The current settings; the defaults are how Graph usually behaves."""
+
+    expired_status: int = 410
+    expired_code: str = "SyncStateNotFound"
+    repeat_pages: int = 0
+    max_window_days: float | None = None
+    mailbox_concurrency: int = 4
+    mailbox_latency_ms: float = 0.0
+    x500_organizers: bool = False
+
+    def update(self, body: dict[str, Any]) -> None:
+        """Apply camelCase fields (those given), all or none; ValueError on an unknown or bad
+        one."""
+        changed = replace(self)
+        for name, value in body.items():
+            if name not in _FIELDS:
+                raise ValueError(f"unknown quirk {name!r}")
+            setattr(changed, _FIELDS[name], value)
+        if (changed.expired_status not in (400, 404, 410)
+                or changed.expired_code not in EXPIRED_CODES):
+            raise ValueError("expiredStatus must be 400, 404 or 410 with a sync-state code")
+        if int(changed.repeat_pages) < 0 or int(changed.mailbox_concurrency) < 1:
+            raise ValueError("repeatPages must be >= 0 and mailboxConcurrency >= 1")
+        for field in fields(self):
+            setattr(self, field.name, getattr(changed, field.name))
+
+    def to_json(self) -> dict[str, Any]:
+        values = asdict(self)
+        return {camel: values[snake] for camel, snake in _FIELDS.items()}
+
+    def reset(self) -> None:
+        for field in fields(self):
+            setattr(self, field.name, field.default)

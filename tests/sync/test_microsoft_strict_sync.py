@@ -1,0 +1,174 @@
+"""Chronik against the strict Microsoft sandbox: what real Graph does that a kind sandbox would
+not (sync-state errors in every 40X form, a cursor of another host, repeated and endless delta
+pages, long windows refused, the 4-requests-per-mailbox limit). Each test fails against the
+behaviour Chronik had before it was made to cope."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from app.settings import Settings
+from sync.sandbox.runner import RunningSandboxes
+from tests.conftest import TestUser
+from tests.support.linking import sandbox_control
+from tests.support.server import RunningChronik, running_chronik
+from tests.support.sync import LinkedCalendar, linked_calendar
+
+SOON = (datetime.now(UTC) + timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
+LIVE = "SELECT count(*) FROM meetings WHERE status <> 'cancelled'"
+
+
+async def _outlook(chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection) -> Any:
+    return await linked_calendar(chronik, alice, db, "MICROSOFT")
+
+
+async def _quirks(chronik: RunningChronik, **quirks: Any) -> None:
+    await sandbox_control(chronik, "MICROSOFT", "POST", "quirks", quirks)
+
+
+async def _wait_failed(cal: LinkedCalendar, within: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while (state := await cal.state())["failureCount"] == 0 or state["syncing"]:
+        assert time.monotonic() < deadline, state
+        await asyncio.sleep(0.05)
+    return state
+
+
+@pytest.mark.parametrize(("status", "code"), [(400, "syncStateNotFound"), (404, "resyncRequired")])
+async def test_a_sync_state_error_that_is_not_410_starts_a_full_round(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, status: int, code: str
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    carla = await cal.contact("carla@client.test")
+    keep = await cal.calendar.create(title="Keep", start=SOON, guests=["carla@client.test"])
+    drop = await cal.calendar.create(
+        title="Drop", start=SOON + timedelta(hours=2), guests=["carla@client.test"]
+    )
+    await cal.sync()
+    await _quirks(chronik, expiredStatus=status, expiredCode=code)
+    await cal.calendar.expire_cursor()
+    await cal.calendar.update(keep, title="Keep (edited)")
+    await cal.calendar.delete(drop)
+    state = await cal.sync()
+    assert state["failureCount"] == 0 and state["lastError"] is None
+    assert await cal.titles(carla) == ["Keep (edited)"]
+    assert await db.fetchval(LIVE) == 1
+
+
+async def test_a_stored_cursor_of_another_host_starts_a_full_round(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    carla = await cal.contact("carla@client.test")
+    await cal.calendar.create(title="Still here", start=SOON, guests=["carla@client.test"])
+    await db.execute(
+        "UPDATE calendar_connections SET sync_cursor = "
+        "'https://graph.elsewhere.example/v1.0/me/calendarView/delta?$deltatoken=old'"
+    )
+    state = await cal.sync()
+    assert state["failureCount"] == 0 and state["lastError"] is None
+    assert await cal.titles(carla) == ["Still here"]
+    cursor = await db.fetchval("SELECT sync_cursor FROM calendar_connections")
+    assert cursor.startswith(chronik.settings.microsoft_sandbox_url or "http://127.0.0.1")
+
+
+async def test_delta_pages_repeated_under_fresh_links_are_read_through(
+    chronik: RunningChronik,
+    alice: TestUser,
+    db: asyncpg.Connection,
+    sandboxes: RunningSandboxes,
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    carla = await cal.contact("carla@client.test")
+    for n in range(6):
+        await cal.calendar.create(
+            title=f"M{n}", start=SOON + timedelta(hours=n), guests=["carla@client.test"]
+        )
+    sandboxes.microsoft.faults.page_cap = 2
+    await _quirks(chronik, repeatPages=2)
+    await cal.calendar.expire_cursor()
+    state = await cal.sync()
+    assert state["failureCount"] == 0
+    assert await cal.titles(carla) == [f"M{n}" for n in range(6)]
+    assert await db.fetchval(LIVE) == 6
+
+
+async def test_a_feed_that_repeats_its_page_forever_ends_the_run_clearly(
+    chronik: RunningChronik,
+    alice: TestUser,
+    db: asyncpg.Connection,
+    sandboxes: RunningSandboxes,
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    for n in range(4):
+        await cal.calendar.create(title=f"M{n}", start=SOON + timedelta(hours=n), guests=[])
+    sandboxes.microsoft.faults.page_cap = 2
+    await _quirks(chronik, repeatPages=1000)
+    await cal.calendar.expire_cursor()
+    (await chronik.graphql("mutation { syncCalendarNow { id } }", token=alice.token)).ok()
+    state = await _wait_failed(cal)
+    assert "same page of changes" in state["lastError"]
+    assert state["phase"] == "FAILING" and not state["syncing"]  # the lease is released
+    lease = await db.fetchval("SELECT lease_owner FROM calendar_connections")
+    assert lease is None
+
+
+async def test_a_long_feed_stops_at_the_page_budget_and_goes_on_at_the_next_run(
+    settings: Settings, alice: TestUser, db: asyncpg.Connection, sandboxes: RunningSandboxes
+) -> None:
+    budget = settings.model_copy(update={"sync_max_pages_per_run": 3})
+    async with running_chronik(budget) as chronik:
+        cal = await _outlook(chronik, alice, db)
+        carla = await cal.contact("carla@client.test")
+        for n in range(9):
+            await cal.calendar.create(
+                title=f"M{n}", start=SOON + timedelta(hours=n), guests=["carla@client.test"]
+            )
+        sandboxes.microsoft.faults.page_cap = 2  # a round of 5 pages
+        await cal.calendar.expire_cursor()
+        (await chronik.graphql("mutation { syncCalendarNow { id } }", token=alice.token)).ok()
+        state = await _wait_failed(cal)
+        assert "ran past 3 pages" in state["lastError"] and not state["syncing"]
+        await db.execute("UPDATE calendar_connections SET next_attempt_at = NULL")
+        state = await cal.sync()
+        assert state["failureCount"] == 0
+        assert await cal.titles(carla) == [f"M{n}" for n in range(9)]
+
+
+async def test_a_window_graph_refuses_with_503_fails_clearly_and_lets_the_calendar_go(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    await _quirks(chronik, maxWindowDays=365)
+    await cal.calendar.expire_cursor()
+    (await chronik.graphql("mutation { syncCalendarNow { id } }", token=alice.token)).ok()
+    state = await _wait_failed(cal, within=60)
+    assert "503" in state["lastError"] and "try again" in state["lastError"]
+    assert not state["syncing"]
+
+
+async def test_series_masters_are_read_without_exceeding_the_mailbox_concurrency(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    await cal.contact("carla@client.test")
+    for n in range(10):
+        await cal.calendar.create(
+            title=f"Weekly {n}",
+            start=SOON + timedelta(hours=n),
+            guests=["carla@client.test"],
+            weekly=3,
+        )
+    await sandbox_control(chronik, "MICROSOFT", "DELETE", "faults")
+    await _quirks(chronik, mailboxLatencyMs=40)
+    await cal.sync()
+    injected = (await sandbox_control(chronik, "MICROSOFT", "GET", "faults"))["injected"]
+    assert injected.get("mailbox_concurrency", 0) == 0
+    series = "SELECT count(*) FROM meetings WHERE kind = 'series'"
+    assert await db.fetchval(series) == 10
