@@ -27,6 +27,7 @@ from sync.microsoft.wire import (
     DateTimeTimeZone,
     EmailAddress,
     Event,
+    Recipient,
     RemovedEvent,
     ResponseStatus,
     ScheduleItem,
@@ -103,9 +104,8 @@ def parse_event(item: Event) -> ProviderEvent:
         original_start = _original_start(item, all_day) or starts_at
     elif event_type == "seriesMaster":
         kind = EventKind.SERIES
-    organizer = item.get("organizer")
-    organizer_email = (organizer.get("emailAddress") or {}).get("address") if organizer else None
     attendees = item.get("attendees")
+    organizer_email = _organizer_address(item.get("organizer"), attendees or [])
     location = item.get("location")
     created = item.get("createdDateTime")
     updated = item.get("lastModifiedDateTime")
@@ -137,15 +137,17 @@ def parse_attendees(
 ) -> tuple[Attendee, ...]:
     """Graph's attendees as `Attendee`s: emails lower-cased, `status.response` mapped (missing
     → NONE, Graph's own default), `is_organizer` when the response is `organizer` or the
-    address is the organizer's. Entries without an address are skipped."""
+    address is the organizer's. Entries without an SMTP address are skipped: Exchange may name
+    a recipient by its X500 address (`/o=ExchangeLabs/ou=.../cn=Recipients/cn=...`), often
+    beside the SMTP form of the same person (microsoft-graph-docs #13898), and an X500 address
+    is nobody's email: it never becomes a contact."""
     organizer = organizer_email.lower() if organizer_email else None
     parsed = []
     for attendee in attendees:
         address = attendee.get("emailAddress") or {}
-        email = address.get("address")
+        email = smtp_address(address.get("address"))
         if not email:
             continue
-        email = email.lower()
         status = attendee.get("status")
         response = (
             _RESPONSE.get(status.get("response", "none"), Response.NONE)
@@ -161,6 +163,34 @@ def parse_attendees(
             )
         )
     return tuple(parsed)
+
+
+def smtp_address(address: str | None) -> str | None:
+    """`address` lower-cased when it is an SMTP address; None for an X500 address
+    (legacyExchangeDN, starting with "/") or anything else without an "@"."""
+    if not address or address.startswith("/") or "@" not in address:
+        return None
+    return address.strip().lower()
+
+
+def _organizer_address(
+    organizer: Recipient | None, attendees: list[WireAttendee]
+) -> str | None:
+    """The organizer's SMTP address; for an X500 one, the SMTP address of the attendee with
+    the same name (Graph lists both forms of a person side by side), else None."""
+    if not organizer:
+        return None
+    named = organizer.get("emailAddress") or {}
+    raw = named.get("address")
+    if not raw or smtp_address(raw):
+        return raw
+    name = named.get("name")
+    for attendee in attendees:
+        other = attendee.get("emailAddress") or {}
+        email = smtp_address(other.get("address"))
+        if name and email and other.get("name") == name:
+            return email
+    return None
 
 
 def parse_when(value: DateTimeTimeZone, all_day: bool) -> datetime:

@@ -136,3 +136,24 @@ async def test_a_fifth_concurrent_request_to_one_mailbox_is_throttled(microsoft)
     # Four at a time are fine.
     answers = await asyncio.gather(*(microsoft.call("GET", "/v1.0/me") for _ in range(4)))
     assert {status for status, _, _ in answers} == {200}
+
+
+# -- X500 addresses --------------------------------------------------------------------------------
+
+
+async def test_an_organizer_can_be_named_by_x500_address_beside_the_smtp_form(microsoft):
+    microsoft.sandbox.create_event(microsoft.email, {
+        **MEETING, "organizer": {"emailAddress": {"address": "dan@other.test", "name": "Dan"}},
+        "attendees": [{"emailAddress": {"address": "dan@other.test", "name": "Dan"}},
+                      {"emailAddress": {"address": microsoft.email}}]})
+    await microsoft.control("POST", "/_sandbox/quirks", json={"x500Organizers": True})
+    _, listed, _ = await microsoft.call("GET", "/v1.0/me/events")
+    [event] = listed["value"]
+    organizer = event["organizer"]["emailAddress"]
+    assert organizer["address"].startswith("/o=ExchangeLabs/") and organizer["name"] == "Dan"
+    addresses = [a["emailAddress"]["address"] for a in event["attendees"]]
+    assert addresses[:2] == ["dan@other.test", microsoft.email]
+    assert addresses[2] == organizer["address"]  # the same person, twice
+    stored = microsoft.sandbox.store.get_event(microsoft.sandbox.user(microsoft.email),
+                                               event["id"])
+    assert stored["organizer"]["emailAddress"]["address"] == "dan@other.test"

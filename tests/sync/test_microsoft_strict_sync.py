@@ -172,3 +172,34 @@ async def test_series_masters_are_read_without_exceeding_the_mailbox_concurrency
     assert injected.get("mailbox_concurrency", 0) == 0
     series = "SELECT count(*) FROM meetings WHERE kind = 'series'"
     assert await db.fetchval(series) == 10
+
+
+async def test_x500_addresses_never_become_contacts_and_the_organizer_is_resolved(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    opted = await chronik.graphql(
+        "mutation { updateAccountSettings(autoCreateContacts: true) { autoCreateContacts } }",
+        token=alice.token,
+    )
+    opted.ok()
+    await _quirks(chronik, x500Organizers=True)
+    await cal.calendar.create(
+        title="Dan invites",
+        start=SOON,
+        guests=[alice.email, "dan@other.test"],
+        organizer="dan@other.test",
+    )
+    await cal.sync()
+    emails = await db.fetch("SELECT email FROM contact_emails ORDER BY email")
+    assert [r["email"] for r in emails] == ["dan@other.test"]
+    meeting = await db.fetchrow("SELECT id, organizer_email FROM meetings")
+    assert meeting["organizer_email"] == "dan@other.test"
+    attendees = await db.fetch(
+        "SELECT email, is_organizer FROM meeting_attendees WHERE meeting_id = $1 ORDER BY email",
+        meeting["id"],
+    )
+    assert [(r["email"], r["is_organizer"]) for r in attendees] == [
+        (alice.email, False),
+        ("dan@other.test", True),
+    ]

@@ -9,6 +9,7 @@ Covered: ``/me``, ``/me/revokeSignInSessions``, ``/me/calendar(s)``, calendarVie
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -100,7 +101,11 @@ class _Render:
             self.select |= {"id", "@odata.etag"}
         # Stored times are already UTC: asking for UTC changes nothing but the header.
         self._convert = self.zone_name is not None and self.zone_name.upper() != "UTC"
-        self.plain = not self._convert and not self.text_body and self.select is None
+        sandbox = request.app[MICROSOFT_SANDBOX]
+        owner = request.get(GRAPH_USER)
+        self._x500_for = owner.email if owner and sandbox.quirks.x500_organizers else None
+        self.plain = (not self._convert and not self.text_body and self.select is None
+                      and self._x500_for is None)
 
     def event(self, event: Any) -> Any:
         if self.plain or "@removed" in event:
@@ -112,6 +117,8 @@ class _Render:
             out["end"] = dttz(end, self.zone_name)
         if self.text_body and event.get("body", {}).get("contentType") == "html":
             out["body"] = {"contentType": "text", "content": html_to_text(event["body"])}
+        if self._x500_for is not None:
+            x500_organizer(out, self._x500_for)
         if self.select is not None:
             out = {k: v for k, v in out.items() if k in self.select}
         return out
@@ -128,6 +135,29 @@ class _Render:
         if self.text_body:
             applied.append('outlook.body-content-type="text"')
         return {"Preference-Applied": ", ".join(applied)} if applied else {}
+
+
+def x500_address(address: str) -> str:
+    """The X500 (legacyExchangeDN) form Exchange gives a recipient it resolved internally."""
+    digest = hashlib.md5(address.lower().encode()).hexdigest()
+    local = address.split("@", 1)[0]
+    return ("/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/"
+            f"cn={digest}-{local}")
+
+
+def x500_organizer(event: dict[str, Any], owner: str) -> None:
+    """The ``x500Organizers`` quirk (microsoft-graph-docs #13898): a meeting organised by
+    someone else names its organizer by X500 address, and lists that form among the attendees
+    beside any SMTP form of the same person."""
+    organizer = (event.get("organizer") or {}).get("emailAddress") or {}
+    address = str(organizer.get("address") or "")
+    if not address or address.lower() == owner.lower() or address.startswith("/"):
+        return
+    x500 = {"name": organizer.get("name") or address, "address": x500_address(address)}
+    event["organizer"] = {"emailAddress": x500}
+    event["attendees"] = [*(event.get("attendees") or []), {
+        "type": "required", "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
+        "emailAddress": x500}]
 
 
 def _entity(user: Mailbox, event: Event, render: _Render) -> dict[str, Any]:
