@@ -300,6 +300,36 @@ async def save_push_channel(
     )
 
 
+async def push_channel_gone(db: Executor, connection_id: int, channel_id: str) -> None:
+    """The provider removed the push channel `channel_id`: forget it, so the next run
+    registers a new one (only if it is still the connection's channel)."""
+    await db.execute(
+        """
+        UPDATE calendar_connections
+        SET push_channel_id = NULL, push_resource_id = NULL, push_expires_at = NULL
+        WHERE id = $1 AND push_channel_id = $2
+        """,
+        connection_id,
+        channel_id,
+    )
+
+
+async def push_renewal_due(db: Executor, connection_id: int, channel_id: str) -> None:
+    """The provider asks for the push channel `channel_id` to be renewed now (e.g. Graph's
+    reauthorizationRequired): the next run renews it. Its expiry is brought within the
+    renewal margin but kept ahead, so the run renews it in place rather than taking it for
+    expired (a run that comes later than that registers a new one, which also does)."""
+    await db.execute(
+        """
+        UPDATE calendar_connections
+        SET push_expires_at = least(push_expires_at, now() + interval '10 minutes')
+        WHERE id = $1 AND push_channel_id = $2
+        """,
+        connection_id,
+        channel_id,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PushTarget:
     connection_id: int

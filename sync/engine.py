@@ -318,7 +318,9 @@ class SyncEngine:
         )
 
     async def _ensure_push(self, job: SyncJob, client: CalendarClient) -> None:
-        """Register (or renew) the push channel; failures only log: polling still runs."""
+        """Register (or renew) the push channel; a registration that expired, or that the
+        provider no longer knows (404 on renewal), is replaced by a new one. Failures only log:
+        polling still runs."""
         app = self._apps[ProviderName(job.provider)]
         public = self._settings.public_url.rstrip("/")
         # Real providers only deliver to public HTTPS addresses.
@@ -334,14 +336,21 @@ class SyncEngine:
         token = generate_token(40)
         address = f"{public}/webhooks/{job.provider}"
         try:
-            if job.push_channel_id and job.push_expires_at:
+            channel = None
+            # An expired registration is gone at the provider (Graph deletes an expired
+            # subscription): only a new one helps. So does one the provider no longer knows.
+            if job.push_channel_id and job.push_expires_at and job.push_expires_at > now:
                 current = PushChannel(
                     job.push_channel_id, job.push_resource_id, job.push_expires_at
                 )
-                channel = await client.renew(
-                    current, address=address, channel_id=str(uuid.uuid4()), token=token
-                )
-            else:
+                try:
+                    channel = await client.renew(
+                        current, address=address, channel_id=str(uuid.uuid4()), token=token
+                    )
+                except ProviderError as exc:
+                    if exc.status != 404:
+                        raise
+            if channel is None:
                 channel = await client.watch(
                     address=address, channel_id=str(uuid.uuid4()), token=token
                 )

@@ -52,6 +52,7 @@ from sync.provider import (
     EventGone,
     NotSupported,
     ProviderError,
+    ProviderUnavailable,
     PushChannel,
 )
 
@@ -296,21 +297,70 @@ class GraphCalendarClient:
 
     async def watch(self, *, address: str, channel_id: str, token: str) -> PushChannel:
         """POST /subscriptions for created/updated/deleted on `me/events`, notifying `address`
-        with `token` as clientState, expiring `SUBSCRIPTION_LIFETIME` from now. Graph first
-        POSTs `address?validationToken=...`, which must echo the token as text/plain within
-        10 s. Graph picks the subscription id: `channel_id` is unused. Returns the channel
-        (`channel_id` = subscription id, `resource_id` None, Graph's expiry). `ProviderError`
-        when Graph refuses (e.g. 400 ValidationError: the handshake failed)."""
+        (change and lifecycle notifications alike) with `token` as clientState, expiring
+        `SUBSCRIPTION_LIFETIME` from now. Graph first POSTs `address?validationToken=...`
+        (once per URL), which must echo the token as text/plain within 10 s. Graph picks the
+        subscription id: `channel_id` is unused. Returns the channel (`channel_id` =
+        subscription id, `resource_id` None, Graph's expiry). `ProviderError` when Graph
+        refuses (e.g. 400 ValidationError: the handshake failed).
+        https://learn.microsoft.com/en-us/graph/api/subscription-post-subscriptions
+
+        A POST is not idempotent: an answer lost on the way leaves a subscription Chronik does
+        not know of, and the retry makes another. So when every attempt went unanswered, the
+        subscription carrying this `token` is looked up and adopted; and once one is known,
+        every other subscription of this app to `address` on the user's events (an orphan of
+        an earlier lost answer) is deleted."""
         request: Subscription = {
             "changeType": "created,updated,deleted",
             "notificationUrl": address,
+            "lifecycleNotificationUrl": address,
             "resource": "me/events",
             "expirationDateTime": _iso(datetime.now(UTC) + SUBSCRIPTION_LIFETIME),
             "clientState": token,
         }
-        response = await self._session.request("POST", f"{self._base}/subscriptions", json=request)
-        raise_for_status(response, "subscribe to calendar changes")
-        return _channel(response.json())
+        try:
+            response = await self._session.request(
+                "POST", f"{self._base}/subscriptions", json=request
+            )
+        except ProviderUnavailable:
+            adopted = [s for s in await self._subscriptions() if s.get("clientState") == token]
+            if not adopted:
+                raise
+            channel = _channel(adopted[0])
+        else:
+            raise_for_status(response, "subscribe to calendar changes")
+            channel = _channel(response.json())
+        await self._remove_orphans(address, keep=channel.channel_id)
+        return channel
+
+    async def _subscriptions(self) -> list[Subscription]:
+        """GET /subscriptions: this app's live subscriptions for the user, every page.
+        https://learn.microsoft.com/en-us/graph/api/subscription-list"""
+        found: list[Subscription] = []
+        url: str | None = f"{self._base}/subscriptions"
+        while url:
+            response = await self._session.request("GET", self._checked(url))
+            raise_for_status(response, "list calendar subscriptions")
+            page = response.json()
+            found.extend(page.get("value", []))
+            url = page.get("@odata.nextLink")
+        return found
+
+    async def _remove_orphans(self, address: str, *, keep: str) -> None:
+        """Delete this app's other subscriptions to `address` on the user's events (best
+        effort: one left over only costs duplicate notifications until it expires)."""
+        try:
+            orphans = [
+                s
+                for s in await self._subscriptions()
+                if s.get("id") != keep
+                and s.get("notificationUrl") == address
+                and str(s.get("resource", "")).strip("/").lower() == "me/events"
+            ]
+            for orphan in orphans:
+                await self.stop(_channel(orphan))
+        except ProviderError:
+            return
 
     async def renew(
         self, channel: PushChannel, *, address: str, channel_id: str, token: str
@@ -318,7 +368,9 @@ class GraphCalendarClient:
         """PATCH /subscriptions/{id} with an expiry `SUBSCRIPTION_LIFETIME` from now; returns
         the same subscription with Graph's new expiry. `address`, `channel_id` and `token` are
         unused (a Graph subscription keeps them). `ProviderError` when Graph refuses, e.g. 404
-        once the subscription expired or was deleted: watch again."""
+        once the subscription expired or was removed: the caller watches again (an expired
+        subscription cannot be revived).
+        https://learn.microsoft.com/en-us/graph/api/subscription-update"""
         response = await self._session.request(
             "PATCH",
             self._subscription_url(channel),

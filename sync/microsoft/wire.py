@@ -283,6 +283,17 @@ class ChangeNotificationCollection(TypedDict):
     value: list[ChangeNotification]
 
 
+class LifecycleNotification(TypedDict, total=False):
+    """A lifecycle notification, POSTed to a subscription's lifecycleNotificationUrl:
+    https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events"""
+
+    subscriptionId: str
+    subscriptionExpirationDateTime: str
+    tenantId: str
+    clientState: str | None
+    lifecycleEvent: Literal["subscriptionRemoved", "missed", "reauthorizationRequired"]
+
+
 # -- errors -------------------------------------------------------------------------------------
 
 InnerError = TypedDict(

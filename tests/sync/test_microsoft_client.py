@@ -411,13 +411,14 @@ async def test_watch_validates_then_notifies_with_our_client_state(
 ) -> None:
     before = datetime.now(UTC)
     channel = await graph.client.watch(address=receiver.url, channel_id="unused", token="s3cret")
-    assert receiver.validations == 1
+    assert receiver.validations == 2  # the notification URL, and the same as lifecycle URL
     assert channel.resource_id is None
     assert before + timedelta(minutes=4200) < channel.expires_at <= before + timedelta(minutes=4230)
     [subscription] = (await graph.control("GET", "/_sandbox/subscriptions"))["value"]
     assert subscription["id"] == channel.channel_id
     assert subscription["resource"] == "me/events"
     assert subscription["changeType"] == "created,updated,deleted"
+    assert subscription["lifecycleNotificationUrl"] == receiver.url
 
     event_id = await graph.create("Fresh meeting")
     notification = await receiver.next_notification()
@@ -469,3 +470,18 @@ async def test_watch_fails_when_the_endpoint_does_not_echo(
         await graph.client.watch(address=receiver.url, channel_id="unused", token="s3cret")
     assert (refused.value.status, refused.value.reason) == (400, "ValidationError")
     assert (await graph.control("GET", "/_sandbox/subscriptions"))["value"] == []
+
+
+@pytest.mark.parametrize("lost", [1, FAST_RETRIES.attempts])
+async def test_a_lost_answer_to_the_subscription_post_leaves_no_orphan(
+    graph: Graph, receiver: Receiver, lost: int
+) -> None:
+    # Each lost answer made a subscription Chronik was not told of; with every attempt lost,
+    # the one carrying Chronik's clientState is adopted.
+    await graph.control("POST", "/_sandbox/quirks", json={"lostSubscriptionAnswers": lost})
+    channel = await graph.client.watch(address=receiver.url, channel_id="unused", token="s3cret")
+    stats = await graph.control("GET", "/_sandbox/faults")
+    assert stats["injected"]["lost_answer"] == lost
+    [subscription] = (await graph.control("GET", "/_sandbox/subscriptions"))["value"]
+    assert subscription["id"] == channel.channel_id
+    assert subscription["clientState"] == "s3cret"

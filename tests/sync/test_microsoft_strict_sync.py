@@ -203,3 +203,96 @@ async def test_x500_addresses_never_become_contacts_and_the_organizer_is_resolve
         (alice.email, False),
         ("dan@other.test", True),
     ]
+
+
+# -- subscriptions: removed, expired, reauthorization, missed notifications --------------------
+
+
+async def _stored_push(db: asyncpg.Connection) -> asyncpg.Record:
+    return await db.fetchrow("SELECT push_channel_id, push_expires_at FROM calendar_connections")
+
+
+async def _until(check: Any, within: float = 10) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
+def _live(sandboxes: RunningSandboxes) -> list[str]:
+    now = sandboxes.microsoft.now()
+    return [s.id for s in sandboxes.microsoft.subscriptions.items.values() if s.expiration > now]
+
+
+async def _lifecycle(chronik: RunningChronik, event: str) -> None:
+    await sandbox_control(chronik, "MICROSOFT", "POST", "subscriptions/lifecycle", {"event": event})
+
+
+async def test_a_subscription_graph_removed_is_created_again(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: RunningSandboxes
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    carla = await cal.contact("carla@client.test")
+    first = (await _stored_push(db))["push_channel_id"]
+    assert _live(sandboxes) == [first]
+    await _lifecycle(chronik, "subscriptionRemoved")
+
+    async def replaced() -> bool:
+        now = (await _stored_push(db))["push_channel_id"]
+        return now is not None and now != first
+
+    await _until(replaced)
+    assert _live(sandboxes) == [(await _stored_push(db))["push_channel_id"]]
+    await cal.calendar.create(title="Pushed again", start=SOON, guests=["carla@client.test"])
+
+    async def arrived() -> bool:
+        return await cal.titles(carla) == ["Pushed again"]
+
+    await _until(arrived, within=5)
+
+
+async def test_an_expired_subscription_is_created_again_when_it_is_due(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: RunningSandboxes
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    first = (await _stored_push(db))["push_channel_id"]
+    await sandbox_control(chronik, "MICROSOFT", "POST", "subscriptions/expire", {})
+    await db.execute("UPDATE calendar_connections SET push_expires_at = now() + interval '1 hour'")
+    await cal.sync()
+    second = (await _stored_push(db))["push_channel_id"]
+    assert second not in (None, first)
+    assert _live(sandboxes) == [second]
+
+
+async def test_reauthorization_required_renews_the_subscription_in_place(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: RunningSandboxes
+) -> None:
+    await _outlook(chronik, alice, db)
+    before = await _stored_push(db)
+    await asyncio.sleep(1.1)  # Graph's expiry has whole-second precision in our requests
+    await _lifecycle(chronik, "reauthorizationRequired")
+
+    async def renewed() -> bool:
+        after = await _stored_push(db)
+        return bool(after["push_expires_at"] > before["push_expires_at"])
+
+    await _until(renewed)
+    assert (await _stored_push(db))["push_channel_id"] == before["push_channel_id"]
+    assert _live(sandboxes) == [before["push_channel_id"]]
+
+
+async def test_missed_notifications_bring_a_sync(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    carla = await cal.contact("carla@client.test")
+    await sandbox_control(chronik, "MICROSOFT", "POST", "notifications/drop", {"count": 1})
+    await cal.calendar.create(title="Missed", start=SOON, guests=["carla@client.test"])
+    await asyncio.sleep(0.3)
+    assert await cal.titles(carla) == []  # its notification was lost
+    await _lifecycle(chronik, "missed")
+
+    async def arrived() -> bool:
+        return await cal.titles(carla) == ["Missed"]
+
+    await _until(arrived, within=5)

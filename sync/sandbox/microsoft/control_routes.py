@@ -51,6 +51,9 @@ Mail and push
   POST   /_sandbox/notifications/drop             {"count"} lose the next count notifications
   GET    /_sandbox/subscriptions                  -> {"value": [every subscription]}
   POST   /_sandbox/subscriptions/expire           {"id"?} -> {"expired": n}
+  POST   /_sandbox/subscriptions/lifecycle        {"event", "id"?} -> {"notified": n}: Graph
+                                                  sends subscriptionRemoved (and removes),
+                                                  missed or reauthorizationRequired
 
 Everything
   POST   /_sandbox/reset                          forget all state; ids restart from the seed
@@ -298,6 +301,12 @@ async def expire_subscriptions(request: web.Request) -> web.Response:
     return _json({"expired": _sandbox(request).subscriptions.expire(body.get("id"))})
 
 
+async def lifecycle_subscriptions(request: web.Request) -> web.Response:
+    body = await _body(request)
+    subscriptions = _sandbox(request).subscriptions
+    return _json({"notified": subscriptions.lifecycle(str(body.get("event")), body.get("id"))})
+
+
 def add_routes(app: web.Application) -> None:
     """Mount the control API under /_sandbox/."""
     r = app.router
@@ -332,3 +341,4 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sandbox/notifications/drop", drop_notifications)
     r.add_get("/_sandbox/subscriptions", all_subscriptions)
     r.add_post("/_sandbox/subscriptions/expire", expire_subscriptions)
+    r.add_post("/_sandbox/subscriptions/lifecycle", lifecycle_subscriptions)

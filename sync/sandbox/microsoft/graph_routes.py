@@ -466,9 +466,17 @@ async def schedule(request: web.Request) -> web.Response:
 
 
 async def create_subscription(request: web.Request) -> web.Response:
-    """POST /v1.0/subscriptions: validation handshake first, then 201."""
+    """POST /v1.0/subscriptions: validation handshake (of the notification and the lifecycle
+    URL) first, then 201. https://learn.microsoft.com/en-us/graph/api/subscription-post-subscriptions
+    The ``lostSubscriptionAnswers`` quirk drops the connection after creating."""
     sandbox, user = _sandbox(request), _me(request)
     subscription = await sandbox.subscriptions.create(user, await _json_body(request))
+    if sandbox.quirks.lost_subscription_answers > 0:
+        sandbox.quirks.lost_subscription_answers -= 1
+        sandbox.faults.injected["lost_answer"] += 1
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=499)
     return json_response({"@odata.context": f"{CONTEXT}subscriptions/$entity", **subscription},
                          status=201)
 

@@ -16,6 +16,9 @@ Each is documented or reported against the real service:
 - ``mailbox_latency_ms``: how long each Graph request of a mailbox takes inside its
   concurrency slot (real mailboxes answer in tens to hundreds of milliseconds, so a client's
   parallel requests really overlap).
+- ``lost_subscription_answers``: the next N ``POST /subscriptions`` create their subscription,
+  then the connection drops before the answer (a lost answer: the client cannot know the
+  subscription exists, and a retry makes a second one).
 - ``x500_organizers``: the organizer of a meeting someone else organises is written in the
   X500 (legacyExchangeDN) form Exchange uses for recipients it resolves internally
   (microsoft-graph-docs #13898).
@@ -29,7 +32,8 @@ from typing import Any
 _FIELDS = {"expiredStatus": "expired_status", "expiredCode": "expired_code",
            "repeatPages": "repeat_pages", "maxWindowDays": "max_window_days",
            "mailboxConcurrency": "mailbox_concurrency", "mailboxLatencyMs": "mailbox_latency_ms",
-           "x500Organizers": "x500_organizers"}
+           "x500Organizers": "x500_organizers",
+           "lostSubscriptionAnswers": "lost_subscription_answers"}
 EXPIRED_CODES = frozenset({"SyncStateNotFound", "syncStateNotFound", "resyncRequired",
                            "SyncStateInvalid"})
 
@@ -45,6 +49,7 @@ class GraphQuirks:
     mailbox_concurrency: int = 4
     mailbox_latency_ms: float = 0.0
     x500_organizers: bool = False
+    lost_subscription_answers: int = 0
 
     def update(self, body: dict[str, Any]) -> None:
         """Apply camelCase fields (those given), all or none; ValueError on an unknown or bad
