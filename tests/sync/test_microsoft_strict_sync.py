@@ -16,7 +16,7 @@ import pytest
 from app.settings import Settings
 from sync.sandbox.runner import RunningSandboxes
 from tests.conftest import TestUser
-from tests.support.linking import sandbox_control
+from tests.support.linking import link_calendar, sandbox_control
 from tests.support.server import RunningChronik, running_chronik
 from tests.support.sync import LinkedCalendar, linked_calendar
 
@@ -296,3 +296,64 @@ async def test_missed_notifications_bring_a_sync(
         return await cal.titles(carla) == ["Missed"]
 
     await _until(arrived, within=5)
+
+
+# -- consent and sign-in: refresh refused; relink; disconnect ------------------------------------
+
+CONNECTION = "{ calendarConnection { status lastError } }"
+
+
+@pytest.mark.parametrize("error", ["interaction_required", "consent_required"])
+async def test_a_refresh_that_needs_the_user_marks_needs_reauth_and_a_relink_resumes(
+    chronik: RunningChronik,
+    alice: TestUser,
+    db: asyncpg.Connection,
+    sandboxes: RunningSandboxes,
+    error: str,
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    carla = await cal.contact("carla@client.test")
+    first = (await _stored_push(db))["push_channel_id"]
+    await _quirks(chronik, refreshError=error)
+    await db.execute("UPDATE calendar_connections SET token_expires_at = now()")
+    before = (await sandbox_control(chronik, "MICROSOFT", "GET", "oauth/stats"))["tokenRequests"]
+    (await chronik.graphql("mutation { syncCalendarNow { id } }", token=alice.token)).ok()
+
+    async def needs_reauth() -> bool:
+        shown = (await chronik.graphql(CONNECTION, token=alice.token)).ok()
+        return bool(shown["calendarConnection"]["status"] == "NEEDS_REAUTH")
+
+    await _until(needs_reauth)
+    shown = (await chronik.graphql(CONNECTION, token=alice.token)).ok()["calendarConnection"]
+    assert "link the calendar again" in shown["lastError"]
+    await asyncio.sleep(0.5)
+    after = (await sandbox_control(chronik, "MICROSOFT", "GET", "oauth/stats"))["tokenRequests"]
+    assert after["refresh_token"] - before.get("refresh_token", 0) == 1  # no retry storm
+
+    # Linking again brings the calendar back at once, with a new subscription.
+    await _quirks(chronik, refreshError=None)
+    await cal.calendar.create(title="While away", start=SOON, guests=["carla@client.test"])
+    await link_calendar(chronik, alice.token, "MICROSOFT", alice.email, install=False)
+
+    async def caught_up() -> bool:
+        return await cal.titles(carla) == ["While away"]
+
+    await _until(caught_up)  # polling is minutes away: the relink itself asked for the sync
+
+    async def new_push() -> bool:
+        now = (await _stored_push(db))["push_channel_id"]
+        return now is not None and now != first
+
+    await _until(new_push)
+    assert _live(sandboxes) == [(await _stored_push(db))["push_channel_id"]]
+
+
+async def test_disconnecting_deletes_the_subscription(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: RunningSandboxes
+) -> None:
+    await _outlook(chronik, alice, db)
+    assert len(_live(sandboxes)) == 1
+    result = await chronik.graphql("mutation { disconnectCalendar { status } }", token=alice.token)
+    assert result.ok()["disconnectCalendar"]["status"] == "DISCONNECTED"
+    assert _live(sandboxes) == []
+    assert (await _stored_push(db))["push_channel_id"] is None

@@ -19,6 +19,10 @@ Each is documented or reported against the real service:
 - ``lost_subscription_answers``: the next N ``POST /subscriptions`` create their subscription,
   then the connection drops before the answer (a lost answer: the client cannot know the
   subscription exists, and a retry makes a second one).
+- ``refresh_error``: every refresh-token grant is refused with this error
+  (``interaction_required``: MFA or Conditional Access now asks for the user;
+  ``consent_required``: consent was withdrawn): only the user signing in again helps.
+  https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
 - ``x500_organizers``: the organizer of a meeting someone else organises is written in the
   X500 (legacyExchangeDN) form Exchange uses for recipients it resolves internally
   (microsoft-graph-docs #13898).
@@ -33,7 +37,8 @@ _FIELDS = {"expiredStatus": "expired_status", "expiredCode": "expired_code",
            "repeatPages": "repeat_pages", "maxWindowDays": "max_window_days",
            "mailboxConcurrency": "mailbox_concurrency", "mailboxLatencyMs": "mailbox_latency_ms",
            "x500Organizers": "x500_organizers",
-           "lostSubscriptionAnswers": "lost_subscription_answers"}
+           "lostSubscriptionAnswers": "lost_subscription_answers",
+           "refreshError": "refresh_error"}
 EXPIRED_CODES = frozenset({"SyncStateNotFound", "syncStateNotFound", "resyncRequired",
                            "SyncStateInvalid"})
 
@@ -50,6 +55,7 @@ class GraphQuirks:
     mailbox_latency_ms: float = 0.0
     x500_organizers: bool = False
     lost_subscription_answers: int = 0
+    refresh_error: str | None = None
 
     def update(self, body: dict[str, Any]) -> None:
         """Apply camelCase fields (those given), all or none; ValueError on an unknown or bad
