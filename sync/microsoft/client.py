@@ -499,8 +499,11 @@ class GraphCalendarClient:
         `calendar_owner`, then kept) over [start, end) in UTC (`start` and `end` must be
         timezone-aware). Returns its busy, tentative and out-of-office items as UTC intervals
         clipped to the window, sorted, overlapping ones merged (`parse_busy`); cancelled
-        events are not in getSchedule's answer. `ProviderError` when Graph refuses the
-        request or reports an error for the schedule (e.g. ErrorMailRecipientNotFound)."""
+        events are not in getSchedule's answer. `NotSupported` when Graph refuses getSchedule
+        to this account (personal Microsoft accounts cannot call it: "Not supported" in the
+        permissions of https://learn.microsoft.com/en-us/graph/api/calendar-getschedule);
+        `ProviderError` when Graph refuses the request otherwise or reports an error for the
+        schedule (e.g. ErrorMailRecipientNotFound)."""
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must be timezone-aware")
         request: GetScheduleRequest = {
@@ -512,6 +515,15 @@ class GraphCalendarClient:
         response = await self._session.request(
             "POST", f"{self._base}/me/calendar/getSchedule", json=request
         )
+        if response.status in (400, 403, 501) and error_code(response)[0] in _NO_SCHEDULE:
+            code, message = error_code(response)
+            raise NotSupported(
+                f"{LABEL} does not give free/busy for this calendar ({code}: {message}). "
+                "Personal Microsoft accounts (outlook.com, hotmail.com, live.com) cannot use "
+                "free/busy; a work or school account can.",
+                status=response.status,
+                reason=code,
+            )
         raise_for_status(response, "read free/busy")
         schedules: list[ScheduleInformation] = response.json().get("value", [])
         items = []
@@ -534,6 +546,9 @@ class GraphCalendarClient:
         return f"{self._base}/me/events/{quote(provider_event_id, safe='')}"
 
 
+# Codes with which Graph refuses getSchedule to an account that cannot use it.
+_NO_SCHEDULE = frozenset({"ErrorAccessDenied", "NotSupported", "ErrorNotSupported",
+                          "ErrorInvalidUser"})
 # Codes of "the delta token is no good, synchronize again" (compared lower-cased).
 _SYNC_STATE_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
 

@@ -186,7 +186,7 @@ class User(TypedDict, total=False):
     displayName: str
     givenName: str | None
     surname: str | None
-    mail: str
+    mail: str | None  # None for personal Microsoft accounts
     userPrincipalName: str
     businessPhones: list[str]
     jobTitle: str | None

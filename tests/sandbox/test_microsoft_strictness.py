@@ -157,3 +157,18 @@ async def test_an_organizer_can_be_named_by_x500_address_beside_the_smtp_form(mi
     stored = microsoft.sandbox.store.get_event(microsoft.sandbox.user(microsoft.email),
                                                event["id"])
     assert stored["organizer"]["emailAddress"]["address"] == "dan@other.test"
+
+
+# -- personal Microsoft accounts ------------------------------------------------------------------
+
+
+async def test_a_personal_account_has_no_mail_and_no_get_schedule(microsoft):
+    await microsoft.control("POST", "/_sandbox/users",
+                            json={"email": microsoft.email, "personal": True})
+    _, me, _ = await microsoft.call("GET", "/v1.0/me")
+    assert me["mail"] is None and me["userPrincipalName"] == microsoft.email
+    status, body, _ = await microsoft.call("POST", "/v1.0/me/calendar/getSchedule", json={
+        "schedules": [microsoft.email],
+        "startTime": {"dateTime": "2026-09-24T00:00:00", "timeZone": "UTC"},
+        "endTime": {"dateTime": "2026-09-25T00:00:00", "timeZone": "UTC"}})
+    assert status == 403 and body["error"]["code"] == "ErrorAccessDenied"

@@ -357,3 +357,19 @@ async def test_disconnecting_deletes_the_subscription(
     assert result.ok()["disconnectCalendar"]["status"] == "DISCONNECTED"
     assert _live(sandboxes) == []
     assert (await _stored_push(db))["push_channel_id"] is None
+
+
+async def test_free_busy_of_a_personal_microsoft_account_is_refused_clearly(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    await sandbox_control(
+        chronik, "MICROSOFT", "POST", "users", {"email": alice.email, "personal": True}
+    )
+    await _outlook(chronik, alice, db)  # linking and syncing work for personal accounts
+    busy = await chronik.graphql(
+        "query($s: DateTime!, $e: DateTime!) { freeBusy(start: $s, end: $e) { start end } }",
+        {"s": SOON.isoformat(), "e": (SOON + timedelta(days=1)).isoformat()},
+        token=alice.token,
+    )
+    assert busy.error_codes == ["PRECONDITION_FAILED"]
+    assert "Personal Microsoft accounts" in busy.errors[0]["message"]

@@ -7,7 +7,9 @@ they were invited to, the organizer) did it in Outlook: change key, etag and las
 move, delta rounds see it, subscriptions are notified.
 
 Users and calendars
-  POST   /_sandbox/users                          {"email", "displayName"?} -> 201 user (idempotent)
+  POST   /_sandbox/users                          {"email", "displayName"?, "personal"?}
+                                                  -> 201 user (idempotent); personal: an
+                                                  outlook.com-style Microsoft account
   GET    /_sandbox/users                          -> {"value": [user with calendars]}
   POST   /_sandbox/users/{email}/calendars        {"name"} -> 201 secondary calendar
   POST   /_sandbox/users/{email}/token            {"scope"?} -> {"access_token"} (skip the browser)
@@ -125,6 +127,8 @@ async def create_user(request: web.Request) -> web.Response:
     if not body.get("email"):
         raise ValueError("email is required")
     user = sandbox.create_user(body["email"], body.get("displayName"))
+    if body.get("personal"):
+        user.personal = True
     return _json(next(u for u in sandbox.list_users() if u["id"] == user.id), 201)
 
 

@@ -457,8 +457,15 @@ async def event_instances(request: web.Request) -> web.Response:
 
 
 async def schedule(request: web.Request) -> web.Response:
-    """POST /v1.0/me/calendar/getSchedule."""
+    """POST /v1.0/me/calendar/getSchedule. Not supported for personal Microsoft accounts
+    (the permissions table of https://learn.microsoft.com/en-us/graph/api/calendar-getschedule
+    says "Not supported"; the exact refusal is undocumented: the sandbox answers 403
+    ErrorAccessDenied)."""
     sandbox, user = _sandbox(request), _me(request)
+    if user.personal:
+        raise GraphError(403, "ErrorAccessDenied",
+                         "Access is denied. getSchedule is not available for personal "
+                         "Microsoft accounts.")
     return json_response(get_schedule(sandbox.store, user, await _json_body(request)))
 
 
