@@ -529,6 +529,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v1.0/me/calendars/{calendar_id}", get_calendar)
     for prefix in ("/v1.0/me", "/v1.0/me/calendar", "/v1.0/me/calendars/{calendar_id}"):
         r.add_get(f"{prefix}/calendarView/delta", calendar_view_delta)
+        # OData's function-call spelling, which msgraph-sdk sends.
+        r.add_get(f"{prefix}/calendarView/delta()", calendar_view_delta)
         r.add_get(f"{prefix}/calendarView", calendar_view)
     r.add_post("/v1.0/me/events", create_event)
     r.add_get("/v1.0/me/events", list_events)
