@@ -136,7 +136,8 @@ class GraphCalendarClient:
         self._owner: str | None = None
 
     async def calendar_owner(self) -> str:
-        """GET /me: the user's `mail` (or `userPrincipalName`), lower-cased."""
+        """GET /me: the user's `mail` (or `userPrincipalName`: personal Microsoft accounts have
+        no `mail`), lower-cased. https://learn.microsoft.com/en-us/graph/api/user-get"""
         response = await self._session.request(
             "GET", f"{self._base}/me", params={"$select": "mail,userPrincipalName"}
         )
@@ -381,7 +382,8 @@ class GraphCalendarClient:
 
     async def stop(self, channel: PushChannel) -> None:
         """DELETE /subscriptions/{id}. 404 (expired, deleted, unknown) counts as done;
-        `ProviderError` on any other refusal."""
+        `ProviderError` on any other refusal.
+        https://learn.microsoft.com/en-us/graph/api/subscription-delete"""
         response = await self._session.request("DELETE", self._subscription_url(channel))
         if response.status == 404:
             return
@@ -404,7 +406,8 @@ class GraphCalendarClient:
         so `send_invitations=False` with attendees raises `ProviderError` (reason
         `NOTIFICATIONS_UNAVOIDABLE`) before any request; without attendees there is nobody to
         invite and the flag does not matter. `ProviderError` when Graph refuses,
-        `ProviderUnavailable` when retries ran out."""
+        `ProviderUnavailable` when retries ran out.
+        https://learn.microsoft.com/en-us/graph/api/user-post-events"""
         if not send_invitations and draft.attendees:
             raise _unavoidable("create a meeting without inviting its attendees")
         body = draft_to_event(draft)
@@ -429,7 +432,8 @@ class GraphCalendarClient:
         in the draft therefore raises `ProviderError` (reason `NOTIFICATIONS_UNAVOIDABLE`)
         before any request. (With no attendees left, attendees the event had still get
         Graph's cancellation.) `EventChanged` on 412, or 409 ErrorIrresolvableConflict (the
-        etag is stale); `EventGone` on 404/410; `ProviderError` on other refusals."""
+        etag is stale); `EventGone` on 404/410; `ProviderError` on other refusals.
+        https://learn.microsoft.com/en-us/graph/api/event-update"""
         if not send_updates and draft.attendees:
             raise _unavoidable("change a meeting without notifying its attendees")
         body = draft_to_event(draft, await self._answers(provider_event_id))
@@ -455,7 +459,8 @@ class GraphCalendarClient:
         /me/events/{id}: note that Graph documents a DELETE of the organizer's meeting as
         sending cancellations too, so only an event without attendees goes quietly. 404/410
         count as done; `ProviderError` on other refusals (e.g. 400 ErrorAccessDenied when the
-        user does not organise the meeting and `notify` is set)."""
+        user does not organise the meeting and `notify` is set).
+        https://learn.microsoft.com/en-us/graph/api/event-cancel"""
         if not notify:
             await self.delete_event(provider_event_id)
             return
@@ -470,7 +475,7 @@ class GraphCalendarClient:
         """DELETE /me/events/{id}; 404/410 count as done, `ProviderError` on other refusals.
         Graph cannot delete quietly: for a meeting the user organises it mails each attendee a
         cancellation (documented on Graph's event-delete reference; the sandbox does the
-        same)."""
+        same). https://learn.microsoft.com/en-us/graph/api/event-delete"""
         response = await self._session.request("DELETE", self._event_url(provider_event_id))
         if response.status in (404, 410):
             return

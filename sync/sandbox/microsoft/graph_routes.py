@@ -357,7 +357,8 @@ async def list_events(request: web.Request) -> web.Response:
 
 async def create_event(request: web.Request) -> web.Response:
     """POST /v1.0/me/events (or /me/calendars/{id}/events): 201; a repeated transactionId
-    returns the event it created the first time."""
+    returns the event it created the first time.
+    https://learn.microsoft.com/en-us/graph/api/user-post-events"""
     sandbox, user = _sandbox(request), _me(request)
     body = await _json_body(request)
     event, _created = sandbox.store.create_event(
@@ -379,7 +380,7 @@ def _item_id(request: web.Request) -> str:
 
 
 async def get_event(request: web.Request) -> web.Response:
-    """GET /v1.0/me/events/{id}."""
+    """GET /v1.0/me/events/{id}. https://learn.microsoft.com/en-us/graph/api/event-get"""
     sandbox, user = _sandbox(request), _me(request)
     render = _Render(request)
     event = sandbox.store.get_event(user, _item_id(request))
@@ -397,7 +398,8 @@ async def get_calendar_event(request: web.Request) -> web.Response:
 
 
 async def update_event(request: web.Request) -> web.Response:
-    """PATCH /v1.0/me/events/{id} (``If-Match`` with the @odata.etag: 412 when stale)."""
+    """PATCH /v1.0/me/events/{id} (``If-Match`` with the @odata.etag: 412 when stale).
+    https://learn.microsoft.com/en-us/graph/api/event-update"""
     sandbox, user = _sandbox(request), _me(request)
     body = await _json_body(request)
     event = sandbox.store.update_event(
@@ -408,7 +410,7 @@ async def update_event(request: web.Request) -> web.Response:
 
 
 async def delete_event(request: web.Request) -> web.Response:
-    """DELETE /v1.0/me/events/{id}: 204."""
+    """DELETE /v1.0/me/events/{id}: 204. https://learn.microsoft.com/en-us/graph/api/event-delete"""
     sandbox, user = _sandbox(request), _me(request)
     event_id = request.match_info["event_id"]
     if_match = request.headers.get("If-Match")
@@ -423,7 +425,8 @@ async def delete_event(request: web.Request) -> web.Response:
 
 
 async def cancel_event(request: web.Request) -> web.Response:
-    """POST /v1.0/me/events/{id}/cancel {comment}: organizer only; 202."""
+    """POST /v1.0/me/events/{id}/cancel {comment}: organizer only; 202.
+    https://learn.microsoft.com/en-us/graph/api/event-cancel"""
     sandbox, user = _sandbox(request), _me(request)
     body = await _json_body(request)
     sandbox.store.cancel_event(user, request.match_info["event_id"], str(body.get("comment") or ""))
@@ -489,7 +492,7 @@ async def create_subscription(request: web.Request) -> web.Response:
 
 
 async def list_subscriptions(request: web.Request) -> web.Response:
-    """GET /v1.0/subscriptions."""
+    """GET /v1.0/subscriptions. https://learn.microsoft.com/en-us/graph/api/subscription-list"""
     sandbox, user = _sandbox(request), _me(request)
     return json_response({"@odata.context": f"{CONTEXT}subscriptions",
                           "value": sandbox.subscriptions.list(user)})
@@ -504,7 +507,8 @@ async def get_subscription(request: web.Request) -> web.Response:
 
 
 async def renew_subscription(request: web.Request) -> web.Response:
-    """PATCH /v1.0/subscriptions/{id} {expirationDateTime}."""
+    """PATCH /v1.0/subscriptions/{id} {expirationDateTime}.
+    https://learn.microsoft.com/en-us/graph/api/subscription-update"""
     sandbox, user = _sandbox(request), _me(request)
     subscription = sandbox.subscriptions.renew(
         user, request.match_info["subscription_id"], await _json_body(request)
@@ -513,7 +517,8 @@ async def renew_subscription(request: web.Request) -> web.Response:
 
 
 async def delete_subscription(request: web.Request) -> web.Response:
-    """DELETE /v1.0/subscriptions/{id}: 204."""
+    """DELETE /v1.0/subscriptions/{id}: 204.
+    https://learn.microsoft.com/en-us/graph/api/subscription-delete"""
     sandbox, user = _sandbox(request), _me(request)
     sandbox.subscriptions.delete(user, request.match_info["subscription_id"])
     return web.Response(status=204)
