@@ -172,3 +172,16 @@ async def test_a_personal_account_has_no_mail_and_no_get_schedule(microsoft):
         "startTime": {"dateTime": "2026-09-24T00:00:00", "timeZone": "UTC"},
         "endTime": {"dateTime": "2026-09-25T00:00:00", "timeZone": "UTC"}})
     assert status == 403 and body["error"]["code"] == "ErrorAccessDenied"
+
+
+async def test_delta_pages_can_be_larger_than_maxpagesize(microsoft):
+    _seed(microsoft, 7)
+    await microsoft.control("POST", "/_sandbox/quirks", json={"pageOverflow": 2})
+    headers = {"Prefer": "odata.maxpagesize=2"}
+    _, body, _ = await microsoft.call(
+        "GET", "/v1.0/me/calendarView/delta", params=_window(microsoft), headers=headers)
+    sizes = [len(body["value"])]
+    while "@odata.nextLink" in body:
+        _, body, _ = await microsoft.call("GET", body["@odata.nextLink"], headers=headers)
+        sizes.append(len(body["value"]))
+    assert sizes == [4, 3]

@@ -99,6 +99,26 @@ async def test_delta_pages_repeated_under_fresh_links_are_read_through(
     assert await db.fetchval(LIVE) == 6
 
 
+async def test_pages_larger_than_asked_for_are_read_whole(
+    chronik: RunningChronik,
+    alice: TestUser,
+    db: asyncpg.Connection,
+    sandboxes: RunningSandboxes,
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    carla = await cal.contact("carla@client.test")
+    for n in range(7):
+        await cal.calendar.create(
+            title=f"M{n}", start=SOON + timedelta(hours=n), guests=["carla@client.test"]
+        )
+    sandboxes.microsoft.faults.page_cap = 2
+    await _quirks(chronik, pageOverflow=3)
+    await cal.calendar.expire_cursor()
+    await cal.sync()
+    assert await cal.titles(carla) == [f"M{n}" for n in range(7)]
+    assert await db.fetchval(LIVE) == 7
+
+
 async def test_a_feed_that_repeats_its_page_forever_ends_the_run_clearly(
     chronik: RunningChronik,
     alice: TestUser,
@@ -126,6 +146,8 @@ async def test_a_long_feed_stops_at_the_page_budget_and_goes_on_at_the_next_run(
     async with running_chronik(budget) as chronik:
         cal = await _outlook(chronik, alice, db)
         carla = await cal.contact("carla@client.test")
+        # No push-started runs: the run under test is the one syncCalendarNow asks for.
+        await sandbox_control(chronik, "MICROSOFT", "POST", "notifications/hold", {})
         for n in range(9):
             await cal.calendar.create(
                 title=f"M{n}", start=SOON + timedelta(hours=n), guests=["carla@client.test"]

@@ -39,7 +39,10 @@ Delta, tokens, faults
   GET    /_sandbox/quirks                         -> the current quirks (see ``quirks``)
   POST   /_sandbox/quirks                         {"expiredStatus"?, "expiredCode"?,
                                                    "repeatPages"?, "maxWindowDays"?,
-                                                   "mailboxConcurrency"?, "x500Organizers"?}
+                                                   "mailboxConcurrency"?, "mailboxLatencyMs"?,
+                                                   "x500Organizers"?, "pageOverflow"?,
+                                                   "lostSubscriptionAnswers"?,
+                                                   "refreshError"?}
 
 Mail and push
   GET    /_sandbox/invitations                    -> {"value": [meeting messages sent: kind

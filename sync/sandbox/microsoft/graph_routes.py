@@ -260,7 +260,7 @@ async def calendar_view_delta(request: web.Request) -> web.Response:
     sandbox, user = _sandbox(request), _me(request)
     render = _Render(request, allow_select=False)
     size, applied = _page_size(request)
-    size = sandbox.faults.cap_page(size)
+    size = sandbox.faults.cap_page(size) + int(sandbox.quirks.page_overflow)
     query = request.query
     skip = query.get("$skiptoken")
     try:

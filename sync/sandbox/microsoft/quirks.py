@@ -8,6 +8,8 @@ Each is documented or reported against the real service:
   https://learn.microsoft.com/en-us/graph/delta-query-overview#synchronization-reset
 - ``repeat_pages``: each calendarView delta page is served this many extra times, each time
   under a fresh ``@odata.nextLink`` (msgraph-sdk-dotnet #3082: the same page with new links).
+- ``page_overflow``: each calendarView delta page carries this many items beyond
+  ``odata.maxpagesize`` (series expanding past the asked size: msgraph-sdk-dotnet #3070).
 - ``max_window_days``: a calendarView delta round over a longer window answers 503 (long
   windows over endless series time out: microsoft-graph-docs #3657, #6499).
 - ``mailbox_concurrency``: requests in flight per mailbox before 429 ``ApplicationThrottled``
@@ -38,7 +40,7 @@ _FIELDS = {"expiredStatus": "expired_status", "expiredCode": "expired_code",
            "mailboxConcurrency": "mailbox_concurrency", "mailboxLatencyMs": "mailbox_latency_ms",
            "x500Organizers": "x500_organizers",
            "lostSubscriptionAnswers": "lost_subscription_answers",
-           "refreshError": "refresh_error"}
+           "refreshError": "refresh_error", "pageOverflow": "page_overflow"}
 EXPIRED_CODES = frozenset({"SyncStateNotFound", "syncStateNotFound", "resyncRequired",
                            "SyncStateInvalid"})
 
@@ -56,6 +58,7 @@ class GraphQuirks:
     x500_organizers: bool = False
     lost_subscription_answers: int = 0
     refresh_error: str | None = None
+    page_overflow: int = 0
 
     def update(self, body: dict[str, Any]) -> None:
         """Apply camelCase fields (those given), all or none; ValueError on an unknown or bad
@@ -68,7 +71,8 @@ class GraphQuirks:
         if (changed.expired_status not in (400, 404, 410)
                 or changed.expired_code not in EXPIRED_CODES):
             raise ValueError("expiredStatus must be 400, 404 or 410 with a sync-state code")
-        if int(changed.repeat_pages) < 0 or int(changed.mailbox_concurrency) < 1:
+        if (int(changed.repeat_pages) < 0 or int(changed.page_overflow) < 0
+                or int(changed.mailbox_concurrency) < 1):
             raise ValueError("repeatPages must be >= 0 and mailboxConcurrency >= 1")
         for field in fields(self):
             setattr(self, field.name, getattr(changed, field.name))
