@@ -340,7 +340,9 @@ class GraphCalendarClient:
         found: list[Subscription] = []
         url: str | None = f"{self._base}/subscriptions"
         while url:
-            response = await self._session.request("GET", self._checked(url))
+            if not url.startswith(self._base + "/"):  # the token goes to our Graph only
+                raise ProviderError(f"{LABEL}: refusing a link outside {self._base}")
+            response = await self._session.request("GET", url)
             raise_for_status(response, "list calendar subscriptions")
             page = response.json()
             found.extend(page.get("value", []))
