@@ -187,9 +187,18 @@ class SyncEngine:
         self, job: SyncJob, client: CalendarClient, page: ChangePage
     ) -> ChangePage:
         """The page plus a cancelled SERIES item per held series the provider deleted: Graph
-        removes a series as stubs of its instances, which do not say which series they were."""
+        removes a series as stubs of its instances, which do not say which series they were.
+        When every stub names a meeting Chronik holds (a deleted single meeting, a deleted
+        exception), only the series of those meetings are asked about; a stub of anything
+        else (an occurrence, which Chronik does not store, or an item outside the window)
+        could be any series, so all held series are. Each question costs Graph requests, and
+        Outlook allows a mailbox 10,000 per 10 minutes."""
+        removed = sorted({e.provider_event_id for e in page.events if e.removed})
         async with self._pool.acquire() as conn:
             held = await meetings_db.live_series_ids(conn, job.connection_id)
+            known, series = await meetings_db.series_of_removed(conn, job.connection_id, removed)
+        if known == len(removed):
+            held = [series_id for series_id in held if series_id in series]
         gone = await client.gone_series(held) if held else set()
         if not gone:
             return page

@@ -395,3 +395,33 @@ async def test_free_busy_of_a_personal_microsoft_account_is_refused_clearly(
     )
     assert busy.error_codes == ["PRECONDITION_FAILED"]
     assert "Personal Microsoft accounts" in busy.errors[0]["message"]
+
+
+async def test_deleting_a_single_meeting_asks_graph_about_no_series(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    cal = await _outlook(chronik, alice, db)
+    carla = await cal.contact("carla@client.test")
+    for n in range(5):
+        await cal.calendar.create(
+            title=f"Weekly {n}",
+            start=SOON + timedelta(hours=n),
+            guests=["carla@client.test"],
+            weekly=3,
+        )
+    single = await cal.calendar.create(
+        title="One-off", start=SOON + timedelta(days=1), guests=["carla@client.test"]
+    )
+    await cal.sync()
+    await sandbox_control(chronik, "MICROSOFT", "DELETE", "faults")
+    # A no-op fault that counts the requests for a series' instances.
+    await sandbox_control(
+        chronik, "MICROSOFT", "POST", "faults", {"kind": "latency", "pathContains": "/instances"}
+    )
+    await cal.calendar.delete(single)
+    await cal.sync()
+    assert "One-off" not in await cal.titles(carla)
+    injected = (await sandbox_control(chronik, "MICROSOFT", "GET", "faults"))["injected"]
+    assert injected.get("latency", 0) == 0  # before: one request per held series
+    series = "SELECT count(*) FROM meetings WHERE kind = 'series' AND status <> 'cancelled'"
+    assert await db.fetchval(series) == 5
