@@ -185,3 +185,16 @@ async def test_delta_pages_can_be_larger_than_maxpagesize(microsoft):
         _, body, _ = await microsoft.call("GET", body["@odata.nextLink"], headers=headers)
         sizes.append(len(body["value"]))
     assert sizes == [4, 3]
+
+
+async def test_a_mailbox_over_its_requests_per_10_minutes_is_throttled(microsoft):
+    await microsoft.control("POST", "/_sandbox/quirks", json={"mailboxRequestsPer10Minutes": 3})
+    for _ in range(3):
+        status, _, _ = await microsoft.call("GET", "/v1.0/me")
+        assert status == 200
+    status, body, resp = await microsoft.call("GET", "/v1.0/me")
+    assert status == 429 and body["error"]["code"] == "ApplicationThrottled"
+    assert 1 <= int(resp.headers["Retry-After"]) <= 600
+    microsoft.clock.advance(601)
+    status, _, _ = await microsoft.call("GET", "/v1.0/me")
+    assert status == 200

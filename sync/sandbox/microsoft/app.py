@@ -111,16 +111,34 @@ def _middlewares(sandbox: MicrosoftSandbox) -> list[Callable[..., Awaitable[web.
         return await handler(request)
 
     in_flight: collections.Counter[str] = collections.Counter()
+    recent: collections.defaultdict[str, collections.deque[float]] = collections.defaultdict(
+        collections.deque)
+
+    def over_rate(email: str) -> float | None:
+        """Seconds until the mailbox may send again, when it used up its 10 minutes."""
+        now, window = sandbox.clock(), recent[email]
+        while window and window[0] <= now - 600:
+            window.popleft()
+        if len(window) >= int(sandbox.quirks.mailbox_requests_per_10_minutes):
+            return window[0] + 600 - now
+        window.append(now)
+        return None
 
     @web.middleware
     async def mailbox_concurrency(request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Outlook serves at most 4 concurrent requests of one app per mailbox; above that,
-        429 ApplicationThrottled "MailboxConcurrency".
+        """Outlook serves at most 4 concurrent requests of one app per mailbox, and 10,000 in
+        10 minutes; above either, 429 ApplicationThrottled.
         https://learn.microsoft.com/en-us/graph/throttling-limits#outlook-service-limits"""
         user = request.get(GRAPH_USER)
         if user is None:
             return await handler(request)
         quirks = sandbox.quirks
+        wait = over_rate(user.email)
+        if wait is not None:
+            sandbox.faults.injected["mailbox_rate"] += 1
+            raise GraphError(429, "ApplicationThrottled",
+                             "Application is over its MailboxRequests limit.",
+                             {"Retry-After": str(max(1, int(-(-wait // 1))))})
         if in_flight[user.email] >= int(quirks.mailbox_concurrency):
             sandbox.faults.injected["mailbox_concurrency"] += 1
             raise GraphError(429, "ApplicationThrottled",

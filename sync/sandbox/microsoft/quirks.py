@@ -15,6 +15,8 @@ Each is documented or reported against the real service:
 - ``mailbox_concurrency``: requests in flight per mailbox before 429 ``ApplicationThrottled``
   "MailboxConcurrency" (Outlook's documented limit is 4, the default here):
   https://learn.microsoft.com/en-us/graph/throttling-limits#outlook-service-limits
+- ``mailbox_requests_per_10_minutes``: requests per app and mailbox in any 10 minutes before
+  429 ``ApplicationThrottled`` with a Retry-After (Outlook's documented 10,000, the default).
 - ``mailbox_latency_ms``: how long each Graph request of a mailbox takes inside its
   concurrency slot (real mailboxes answer in tens to hundreds of milliseconds, so a client's
   parallel requests really overlap).
@@ -38,6 +40,7 @@ from typing import Any
 _FIELDS = {"expiredStatus": "expired_status", "expiredCode": "expired_code",
            "repeatPages": "repeat_pages", "maxWindowDays": "max_window_days",
            "mailboxConcurrency": "mailbox_concurrency", "mailboxLatencyMs": "mailbox_latency_ms",
+           "mailboxRequestsPer10Minutes": "mailbox_requests_per_10_minutes",
            "x500Organizers": "x500_organizers",
            "lostSubscriptionAnswers": "lost_subscription_answers",
            "refreshError": "refresh_error", "pageOverflow": "page_overflow"}
@@ -55,6 +58,7 @@ class GraphQuirks:
     max_window_days: float | None = None
     mailbox_concurrency: int = 4
     mailbox_latency_ms: float = 0.0
+    mailbox_requests_per_10_minutes: int = 10_000
     x500_organizers: bool = False
     lost_subscription_answers: int = 0
     refresh_error: str | None = None
@@ -72,7 +76,8 @@ class GraphQuirks:
                 or changed.expired_code not in EXPIRED_CODES):
             raise ValueError("expiredStatus must be 400, 404 or 410 with a sync-state code")
         if (int(changed.repeat_pages) < 0 or int(changed.page_overflow) < 0
-                or int(changed.mailbox_concurrency) < 1):
+                or int(changed.mailbox_concurrency) < 1
+                or int(changed.mailbox_requests_per_10_minutes) < 1):
             raise ValueError("repeatPages must be >= 0 and mailboxConcurrency >= 1")
         for field in fields(self):
             setattr(self, field.name, getattr(changed, field.name))
