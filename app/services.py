@@ -118,6 +118,7 @@ async def running_services(
                 public_url=str(settings.public_url),
                 excluded_domains=frozenset(d.lower() for d in settings.excluded_email_domains),
                 lease_seconds=settings.sync_lease_seconds,
+                max_pages_per_run=settings.sync_max_pages_per_run,
             ),
             worker_id=worker_name(),
         )

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     sync_push_quiet_seconds: float = Field(default=2.0, ge=0)
     # ... or this long after the first of them, when they keep coming.
     sync_push_max_wait_seconds: float = Field(default=30.0, ge=0)
+    # The most change-feed pages one sync run reads before it stops (cursor saved) and lets
+    # the connection go: a feed that never ends (Graph repeating pages) cannot hold a worker.
+    sync_max_pages_per_run: int = Field(default=2000, ge=1)
     # Addresses at these domains are never logged (besides the account's own domains):
     # rooms and resources, and the service's own mailers.
     excluded_email_domains: Annotated[list[str], NoDecode] = Field(

@@ -332,6 +332,26 @@ async def mark_seen(conn: asyncpg.Connection, meeting_ids: Sequence[int], seen_r
         )
 
 
+async def series_of_removed(
+    conn: Executor, connection_id: int, provider_ids: Sequence[str]
+) -> tuple[int, set[str]]:
+    """Of the removed items `provider_ids`: how many name a meeting of the connection, and the
+    series those meetings belong to."""
+    record = await conn.fetchrow(
+        """
+        SELECT count(DISTINCT provider_event_id) AS known,
+               coalesce(array_agg(DISTINCT series_id) FILTER (WHERE series_id IS NOT NULL),
+                        '{}') AS series
+        FROM meetings
+        WHERE connection_id = $1 AND provider_event_id = ANY($2::text[])
+        """,
+        connection_id,
+        list(provider_ids),
+    )
+    assert record is not None
+    return int(record["known"]), set(record["series"])
+
+
 async def live_series_ids(conn: Executor, connection_id: int) -> list[str]:
     """Provider ids of the connection's recurring series still on timelines (not cancelled,
     not frozen, not deleted in Chronik)."""

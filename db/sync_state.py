@@ -300,6 +300,84 @@ async def save_push_channel(
     )
 
 
+async def push_channel_gone(db: Executor, connection_id: int, channel_id: str) -> None:
+    """The provider removed the push channel `channel_id`: forget it, so the next run
+    registers a new one (only if it is still the connection's channel)."""
+    await db.execute(
+        """
+        UPDATE calendar_connections
+        SET push_channel_id = NULL, push_resource_id = NULL, push_expires_at = NULL
+        WHERE id = $1 AND push_channel_id = $2
+        """,
+        connection_id,
+        channel_id,
+    )
+
+
+async def push_renewal_due(db: Executor, connection_id: int, channel_id: str) -> None:
+    """The provider asks for the push channel `channel_id` to be renewed now (e.g. Graph's
+    reauthorizationRequired): the next run renews it. Its expiry is brought within the
+    renewal margin but kept ahead, so the run renews it in place rather than taking it for
+    expired (a run that comes later than that registers a new one, which also does)."""
+    await db.execute(
+        """
+        UPDATE calendar_connections
+        SET push_expires_at = least(push_expires_at, now() + interval '10 minutes')
+        WHERE id = $1 AND push_channel_id = $2
+        """,
+        connection_id,
+        channel_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPush:
+    channel_id: str
+    resource_id: str | None
+    expires_at: datetime | None
+
+
+async def stored_push(db: Executor, connection_id: int) -> StoredPush | None:
+    """The connection's push registration, if it has one."""
+    record = await db.fetchrow(
+        "SELECT push_channel_id, push_resource_id, push_expires_at FROM calendar_connections "
+        "WHERE id = $1 AND push_channel_id IS NOT NULL",
+        connection_id,
+    )
+    if record is None:
+        return None
+    return StoredPush(
+        record["push_channel_id"], record["push_resource_id"], record["push_expires_at"]
+    )
+
+
+async def forget_push(db: Executor, connection_id: int) -> None:
+    """Forget the connection's push registration entirely (it was stopped at the provider)."""
+    await db.execute(
+        """
+        UPDATE calendar_connections
+        SET push_channel_id = NULL, push_resource_id = NULL, push_expires_at = NULL,
+            push_token_hash = NULL
+        WHERE id = $1
+        """,
+        connection_id,
+    )
+
+
+async def relinked(db: Executor, connection_id: int) -> None:
+    """A calendar was linked again (e.g. after NEEDS_REAUTH): its push registration may have
+    died with the old grant, so the next run registers a new one; and that run is now, not at
+    the next poll."""
+    await db.execute(
+        """
+        UPDATE calendar_connections SET push_expires_at = least(push_expires_at, now())
+        WHERE id = $1
+        """,
+        connection_id,
+    )
+    await request_sync(db, connection_id)
+
+
 @dataclass(frozen=True, slots=True)
 class PushTarget:
     connection_id: int

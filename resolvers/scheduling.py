@@ -335,4 +335,12 @@ async def free_busy(
         raise ValidationFailed("end: must be after start", field="end")
     if end - start > MAX_FREE_BUSY_RANGE:
         raise ValidationFailed("end: at most 62 days after start", field="end")
-    return await _call(_client(ctx, connection).free_busy(start, end))
+    client = _client(ctx, connection)
+
+    async def busy() -> list[tuple[datetime, datetime]]:
+        try:
+            return await client.free_busy(start, end)
+        except NotSupported as exc:  # the account has no free/busy at all (a Microsoft MSA)
+            raise PreconditionFailed(str(exc)) from None
+
+    return await _call(busy())

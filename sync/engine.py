@@ -43,6 +43,9 @@ WINDOW_BEFORE_LINK = timedelta(days=30)
 PUSH_RENEW_MARGIN = timedelta(days=1)
 # A feed that keeps expiring its cursor is failing, not a reason to loop forever.
 MAX_FULL_RESTARTS = 2
+# Graph may serve one delta page again under a fresh nextLink (msgraph-sdk-dotnet #3082); a
+# few repeats are skipped, more end the run: the feed is not moving.
+MAX_REPEATED_PAGES = 5
 
 
 class LeaseLost(Exception):
@@ -56,6 +59,9 @@ class EngineSettings:
     lease_seconds: float = 60.0
     # How provider requests are retried and timed out; None = the clients' default.
     retry_policy: RetryPolicy | None = None
+    # The most pages one run reads; a longer feed ends the run (its cursor saved, so the next
+    # run goes on from there) instead of holding the connection indefinitely.
+    max_pages_per_run: int = 2000
 
 
 @dataclass
@@ -114,7 +120,14 @@ class SyncEngine:
             sync_round += 1
         restarts = 0
         ahead: asyncio.Task[ChangePage] | None = None
+        repeats = _RepeatGuard()
         while True:
+            if result.pages >= self._settings.max_pages_per_run:
+                await _abandon(ahead)
+                raise ProviderError(
+                    f"The calendar's change feed ran past {result.pages} pages in one sync; "
+                    "Chronik stopped this run and goes on from the last page at the next one."
+                )
             try:
                 if ahead is not None:
                     reading, ahead = ahead, None
@@ -128,7 +141,11 @@ class SyncEngine:
                 log.info("connection %s: cursor expired, starting a full resync", job.connection_id)
                 cursor, full, seen, sync_round = None, True, 0, sync_round + 1
                 resumed = False
+                repeats = _RepeatGuard()  # the new round's first page is no repeat
                 continue
+            if repeats.same_as_last(page):
+                # Only the cursor moves: the page's items were applied a moment ago.
+                page = ChangePage([], page.cursor, page.complete)
             if any(event.removed for event in page.events):
                 page = await self._with_gone_series(job, client, page)
             seen += len(page.events)
@@ -170,9 +187,18 @@ class SyncEngine:
         self, job: SyncJob, client: CalendarClient, page: ChangePage
     ) -> ChangePage:
         """The page plus a cancelled SERIES item per held series the provider deleted: Graph
-        removes a series as stubs of its instances, which do not say which series they were."""
+        removes a series as stubs of its instances, which do not say which series they were.
+        When every stub names a meeting Chronik holds (a deleted single meeting, a deleted
+        exception), only the series of those meetings are asked about; a stub of anything
+        else (an occurrence, which Chronik does not store, or an item outside the window)
+        could be any series, so all held series are. Each question costs Graph requests, and
+        Outlook allows a mailbox 10,000 per 10 minutes."""
+        removed = sorted({e.provider_event_id for e in page.events if e.removed})
         async with self._pool.acquire() as conn:
             held = await meetings_db.live_series_ids(conn, job.connection_id)
+            known, series = await meetings_db.series_of_removed(conn, job.connection_id, removed)
+        if known == len(removed):
+            held = [series_id for series_id in held if series_id in series]
         gone = await client.gone_series(held) if held else set()
         if not gone:
             return page
@@ -301,7 +327,9 @@ class SyncEngine:
         )
 
     async def _ensure_push(self, job: SyncJob, client: CalendarClient) -> None:
-        """Register (or renew) the push channel; failures only log: polling still runs."""
+        """Register (or renew) the push channel; a registration that expired, or that the
+        provider no longer knows (404 on renewal), is replaced by a new one. Failures only log:
+        polling still runs."""
         app = self._apps[ProviderName(job.provider)]
         public = self._settings.public_url.rstrip("/")
         # Real providers only deliver to public HTTPS addresses.
@@ -317,14 +345,21 @@ class SyncEngine:
         token = generate_token(40)
         address = f"{public}/webhooks/{job.provider}"
         try:
-            if job.push_channel_id and job.push_expires_at:
+            channel = None
+            # An expired registration is gone at the provider (Graph deletes an expired
+            # subscription): only a new one helps. So does one the provider no longer knows.
+            if job.push_channel_id and job.push_expires_at and job.push_expires_at > now:
                 current = PushChannel(
                     job.push_channel_id, job.push_resource_id, job.push_expires_at
                 )
-                channel = await client.renew(
-                    current, address=address, channel_id=str(uuid.uuid4()), token=token
-                )
-            else:
+                try:
+                    channel = await client.renew(
+                        current, address=address, channel_id=str(uuid.uuid4()), token=token
+                    )
+                except ProviderError as exc:
+                    if exc.status != 404:
+                        raise
+            if channel is None:
                 channel = await client.watch(
                     address=address, channel_id=str(uuid.uuid4()), token=token
                 )
@@ -365,6 +400,28 @@ async def load_account_context(
         linked_at=linked_at,
         auto_create_contacts=auto,
     )
+
+
+class _RepeatGuard:
+    """Tells a delta page that repeats the one before it (same items, same versions, a new
+    link); raises `ProviderError` after `MAX_REPEATED_PAGES` repeats in a row."""
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple[str, str | None, bool], ...] = ()
+        self._count = 0
+
+    def same_as_last(self, page: ChangePage) -> bool:
+        mark = tuple((e.provider_event_id, e.etag, e.removed) for e in page.events)
+        if not mark or mark != self._last or page.complete:
+            self._last, self._count = mark, 0
+            return False
+        self._count += 1
+        if self._count > MAX_REPEATED_PAGES:
+            raise ProviderError(
+                f"The provider sent the same page of changes {self._count + 1} times in a row; "
+                "Chronik stopped this sync and will try again."
+            )
+        return True
 
 
 async def _abandon(task: asyncio.Task[ChangePage] | None) -> None:

@@ -9,6 +9,7 @@ connection resets with exponential backoff and jitter, honouring `Retry-After`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -78,12 +79,16 @@ class ProviderSession:
         label: str,
         policy: RetryPolicy | None = None,
         is_throttled: Callable[[ProviderResponse], bool] = _never,
+        max_in_flight: int | None = None,
     ) -> None:
         self._http = http
         self._tokens = tokens
         self._label = label
         self._policy = policy or RetryPolicy()
         self._is_throttled = is_throttled
+        # At most this many requests of this session on the wire at once (Outlook serves 4
+        # per app and mailbox); waiting for a slot is not part of a request's timeout.
+        self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
 
     async def request(
         self,
@@ -116,23 +121,27 @@ class ProviderSession:
             if data is not None:
                 request_headers["Content-Type"] = "application/json"
             request_headers.update(headers or {})
-            started, status = time.perf_counter(), None
-            try:
-                async with self._http.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    headers=request_headers,
-                    timeout=aiohttp.ClientTimeout(total=policy.timeout),
-                ) as raw:
-                    status = raw.status
-                    response = ProviderResponse(raw.status, dict(raw.headers), await raw.read())
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                last_problem = f"{type(exc).__name__} talking to {self._label}"
-                continue
-            finally:
-                observe_provider_request(self._label, status, time.perf_counter() - started)
+            status = None
+            async with self._slots or contextlib.nullcontext():
+                started = time.perf_counter()
+                try:
+                    async with self._http.request(
+                        method,
+                        url,
+                        params=params,
+                        data=data,
+                        headers=request_headers,
+                        timeout=aiohttp.ClientTimeout(total=policy.timeout),
+                    ) as raw:
+                        status = raw.status
+                        response = ProviderResponse(
+                            raw.status, dict(raw.headers), await raw.read()
+                        )
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    last_problem = f"{type(exc).__name__} talking to {self._label}"
+                    continue
+                finally:
+                    observe_provider_request(self._label, status, time.perf_counter() - started)
             if response.status == 401 and not renewed:
                 token = await self._tokens.rejected(token)
                 renewed = True

@@ -18,6 +18,7 @@ started it:
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from authlib.common.security import generate_token
 
 from db import accounts as accounts_db
 from db import connections as connections_db
-from db import link_states
+from db import link_states, sync_state
 from db.connections import ConnectionRow
 from db.errors import DuplicateError
 from db.link_states import LinkState, StateProblem
@@ -40,11 +41,15 @@ from sync.oauth_client import OAuthClient, new_code_verifier
 from sync.provider import (
     PERMISSION_LABELS,
     SIGN_IN_SCOPES,
+    NeedsReauth,
     ProviderApp,
     ProviderError,
     ProviderName,
+    PushChannel,
 )
 from sync.token_vault import TokenVault
+
+log = logging.getLogger("chronik.linking")
 
 LINK_TTL = timedelta(minutes=10)
 BROWSER_COOKIE = "chronik_link"
@@ -229,7 +234,7 @@ class Linker:
             )
         tokens = {"access_token": grant.access_token, "refresh_token": grant.refresh_token}
         try:
-            return await connections_db.save_link(
+            saved = await connections_db.save_link(
                 self._pool,
                 account_id=attempt.account_id,
                 user_id=attempt.user_id,
@@ -245,6 +250,9 @@ class Linker:
                 "must be disconnected there first. Nothing was linked.",
                 LinkProblem.CONFLICT,
             ) from None
+        if saved.last_synced_at is not None:  # a relink: sync now, with a new push channel
+            await sync_state.relinked(self._pool, saved.id)
+        return saved
 
     async def latest_attempt(self, user_id: int) -> link_states.AttemptRow | None:
         return await link_states.latest_attempt(self._pool, user_id)
@@ -258,15 +266,44 @@ class Linker:
         return result
 
     async def disconnect(self, row: ConnectionRow) -> None:
-        """Revoke the grant at the provider (best effort) and forget the tokens; meetings stay."""
+        """Stop the push channel and revoke the grant at the provider (both best effort), and
+        forget the tokens; meetings stay."""
         if row.token_ciphertext is not None:
             tokens = self._vault.decrypt(row.token_ciphertext)
             provider = ProviderName(row.provider)
             if provider in self._apps:
+                await self._stop_push(row.id, provider, tokens)
                 token = tokens.get("refresh_token") or tokens.get("access_token")
                 if token:
                     await self.oauth(provider).revoke(token)
+        await sync_state.forget_push(self._pool, row.id)
         await connections_db.disconnect(self._pool, row.id)
+
+    async def _stop_push(
+        self, connection_id: int, provider: ProviderName, tokens: Mapping[str, str]
+    ) -> None:
+        """End the connection's push channel (Graph subscription, Google channel), so the
+        provider stops notifying for a calendar Chronik no longer reads. With the stored
+        access token, or a refreshed one when that was rejected; failures only log."""
+        push = await sync_state.stored_push(self._pool, connection_id)
+        if push is None:
+            return
+        channel = PushChannel(
+            push.channel_id, push.resource_id, push.expires_at or datetime.now(UTC)
+        )
+        app = self._apps[provider]
+        try:
+            try:
+                client = calendar_client(
+                    app, self._http, StaticToken(tokens.get("access_token", ""))
+                )
+                await client.stop(channel)
+            except NeedsReauth:
+                grant = await self.oauth(provider).refresh(tokens["refresh_token"])
+                client = calendar_client(app, self._http, StaticToken(grant.access_token))
+                await client.stop(channel)
+        except (ProviderError, KeyError) as exc:
+            log.warning("connection %s: push channel not stopped (%s)", connection_id, exc)
 
 
 class MissingPermission(ProviderError):

@@ -17,6 +17,18 @@ _TIMEOUT = aiohttp.ClientTimeout(total=20)
 _FORM = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
 
 
+# Token errors only the user can fix by signing in again, and why, as the person reads it.
+# Microsoft's identity platform answers a refresh with interaction_required (a new MFA or
+# Conditional Access requirement) or consent_required (consent withdrawn); retrying cannot help.
+# https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+_USER_MUST_RETURN = {
+    "invalid_grant": "access was revoked or expired",
+    "interaction_required": "your organisation now asks you to sign in again",
+    "consent_required": "the permission to read your calendar was withdrawn",
+    "login_required": "you need to sign in again",
+}
+
+
 @dataclass(frozen=True)
 class TokenGrant:
     access_token: str
@@ -124,10 +136,10 @@ class OAuthClient:
                 scope=str(payload["scope"]) if payload.get("scope") else None,
             )
         error = str(payload.get("error") or f"http_{status}")
-        if error == "invalid_grant":
+        if error in _USER_MUST_RETURN:
             raise NeedsReauth(
                 f"{self.app.provider.label} no longer accepts this calendar link "
-                "(access was revoked or expired): link the calendar again.",
+                f"({_USER_MUST_RETURN[error]}): link the calendar again.",
                 status=status,
                 reason=error,
             )

@@ -19,14 +19,26 @@ from sync.provider import ProviderName
 
 
 async def _accept(
-    pool: asyncpg.Pool, provider: ProviderName, channel_id: str, token: str | None
+    pool: asyncpg.Pool,
+    provider: ProviderName,
+    channel_id: str,
+    token: str | None,
+    lifecycle: str | None = None,
 ) -> bool | None:
-    """True: verified and queued; False: forged; None: unknown channel."""
+    """True: verified and queued; False: forged; None: unknown channel. A Graph lifecycle
+    event first updates the channel's state: `subscriptionRemoved` forgets it and
+    `reauthorizationRequired` makes it due for renewal, so the queued run registers or renews
+    it; `missed` only needs the run, which reads what the lost notifications announced.
+    https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events"""
     target = await sync_state.push_target(pool, channel_id)
     if target is None or target.provider != provider.value or target.token_hash is None:
         return None
     if not token or not hmac.compare_digest(target.token_hash, push_token_hash(token)):
         return False
+    if lifecycle == "subscriptionRemoved":
+        await sync_state.push_channel_gone(pool, target.connection_id, channel_id)
+    elif lifecycle == "reauthorizationRequired":
+        await sync_state.push_renewal_due(pool, target.connection_id, channel_id)
     await sync_state.note_push(pool, target.connection_id)
     return True
 
@@ -54,7 +66,9 @@ async def google_notification(
 
 
 async def graph_notifications(pool: asyncpg.Pool, notifications: Iterable[object]) -> int:
-    """Handle a Graph notification batch; 202 when any was genuine, 403 when all were forged."""
+    """Handle a Graph notification batch (change notifications, and lifecycle notifications,
+    which carry `lifecycleEvent` and come to the same URL); 202 when any was genuine, 403 when
+    all were forged."""
     genuine = forged = 0
     for item in notifications:
         if not isinstance(item, dict):
@@ -63,8 +77,13 @@ async def graph_notifications(pool: asyncpg.Pool, notifications: Iterable[object
         if not isinstance(subscription, str):
             continue
         state = item.get("clientState")
+        event = item.get("lifecycleEvent")
         accepted = await _accept(
-            pool, ProviderName.MICROSOFT, subscription, state if isinstance(state, str) else None
+            pool,
+            ProviderName.MICROSOFT,
+            subscription,
+            state if isinstance(state, str) else None,
+            event if isinstance(event, str) else None,
         )
         if accepted:
             genuine += 1

@@ -52,6 +52,7 @@ from sync.provider import (
     EventGone,
     NotSupported,
     ProviderError,
+    ProviderUnavailable,
     PushChannel,
 )
 
@@ -62,8 +63,13 @@ WINDOW_YEARS = 3
 # The longest lifetime Graph has granted event subscriptions (4230 minutes, just under 3 days),
 # less a margin for clock skew between Chronik and Graph, which refuses anything longer.
 SUBSCRIPTION_LIFETIME = timedelta(minutes=4230) - timedelta(minutes=5)
+# Outlook serves at most 4 concurrent requests of one app per mailbox, and answers more with
+# 429 MailboxConcurrency: https://learn.microsoft.com/en-us/graph/throttling-limits
+# #outlook-service-limits. Every request of a client (one per sync run or scheduling call)
+# takes one of these slots, the read-ahead delta page included.
+MAILBOX_CONCURRENCY = 4
 # How many series masters are read at once when a page brings several new series.
-MASTER_READS_AT_ONCE = 8
+MASTER_READS_AT_ONCE = MAILBOX_CONCURRENCY
 # What `parse_event` reads of a master (the SERIES item), and the stamp the cache compares.
 _MASTER_FIELDS = (
     "subject,body,bodyPreview,location,start,end,isAllDay,originalStartTimeZone,organizer,"
@@ -121,14 +127,17 @@ class GraphCalendarClient:
         page_size: int = DELTA_PAGE_SIZE,
     ) -> None:
         self._base = f"{api_url.rstrip('/')}/v1.0"
-        self._session = ProviderSession(http, tokens, label=LABEL, policy=policy)
+        self._session = ProviderSession(
+            http, tokens, label=LABEL, policy=policy, max_in_flight=MAILBOX_CONCURRENCY
+        )
         self._delta_headers = {"Prefer": f"odata.maxpagesize={page_size}, {_PREFER_UTC}"}
         self._series: dict[str, _KnownSeries] = {}
         self._window_start: datetime | None = None
         self._owner: str | None = None
 
     async def calendar_owner(self) -> str:
-        """GET /me: the user's `mail` (or `userPrincipalName`), lower-cased."""
+        """GET /me: the user's `mail` (or `userPrincipalName`: personal Microsoft accounts have
+        no `mail`), lower-cased. https://learn.microsoft.com/en-us/graph/api/user-get"""
         response = await self._session.request(
             "GET", f"{self._base}/me", params={"$select": "mail,userPrincipalName"}
         )
@@ -149,9 +158,14 @@ class GraphCalendarClient:
         what becomes SERIES). Returns the page with the nextLink (`complete=False`) or the
         deltaLink (`complete=True`) as its cursor.
 
-        Raises `ProviderError` for a cursor outside this client's Graph base URL (the token is
-        never sent elsewhere) and for error answers, `CursorExpired` on 410 (sync state
-        expired or unknown), `ProviderUnavailable` when retries ran out.
+        Raises `CursorExpired` when the sync state is gone: 410, or a 400/404 whose code is a
+        sync-state one (syncStateNotFound, resyncRequired: Graph documents "a 40X-series error"
+        for an expired token, https://learn.microsoft.com/en-us/graph/delta-query-overview),
+        and for a stored cursor outside this client's Graph base URL (another host, e.g. after
+        the Graph URL setting changed: the token is never sent there, a full round starts
+        instead). `ProviderError` for other error answers, `ProviderUnavailable` when retries
+        ran out.
+        https://learn.microsoft.com/en-us/graph/api/event-delta
         """
         self._window_start = window_start  # the window `gone_series` looks in
         if cursor is None:
@@ -161,7 +175,7 @@ class GraphCalendarClient:
         response = await self._session.request(
             "GET", url, params=params, headers=self._delta_headers
         )
-        if response.status == 410:
+        if _sync_state_lost(response):
             code, message = error_code(response)
             raise CursorExpired(f"{LABEL}: {code or 'HTTP 410'} {message}".strip())
         raise_for_status(response, "read the calendar's changes")
@@ -191,9 +205,10 @@ class GraphCalendarClient:
 
     def _checked(self, cursor: str) -> str:
         # A cursor comes back from storage: anything not under our Graph base would receive
-        # the user's bearer token.
+        # the user's bearer token. It names a sync state of another service (the Graph URL
+        # changed since it was stored), so the round starts again here.
         if not cursor.startswith(self._base + "/"):
-            raise ProviderError(f"{LABEL}: refusing a cursor outside {self._base}")
+            raise CursorExpired(f"{LABEL}: the stored sync cursor points outside {self._base}")
         return cursor
 
     # -- series masters -------------------------------------------------------------------------
@@ -283,21 +298,72 @@ class GraphCalendarClient:
 
     async def watch(self, *, address: str, channel_id: str, token: str) -> PushChannel:
         """POST /subscriptions for created/updated/deleted on `me/events`, notifying `address`
-        with `token` as clientState, expiring `SUBSCRIPTION_LIFETIME` from now. Graph first
-        POSTs `address?validationToken=...`, which must echo the token as text/plain within
-        10 s. Graph picks the subscription id: `channel_id` is unused. Returns the channel
-        (`channel_id` = subscription id, `resource_id` None, Graph's expiry). `ProviderError`
-        when Graph refuses (e.g. 400 ValidationError: the handshake failed)."""
+        (change and lifecycle notifications alike) with `token` as clientState, expiring
+        `SUBSCRIPTION_LIFETIME` from now. Graph first POSTs `address?validationToken=...`
+        (once per URL), which must echo the token as text/plain within 10 s. Graph picks the
+        subscription id: `channel_id` is unused. Returns the channel (`channel_id` =
+        subscription id, `resource_id` None, Graph's expiry). `ProviderError` when Graph
+        refuses (e.g. 400 ValidationError: the handshake failed).
+        https://learn.microsoft.com/en-us/graph/api/subscription-post-subscriptions
+
+        A POST is not idempotent: an answer lost on the way leaves a subscription Chronik does
+        not know of, and the retry makes another. So when every attempt went unanswered, the
+        subscription carrying this `token` is looked up and adopted; and once one is known,
+        every other subscription of this app to `address` on the user's events (an orphan of
+        an earlier lost answer) is deleted."""
         request: Subscription = {
             "changeType": "created,updated,deleted",
             "notificationUrl": address,
+            "lifecycleNotificationUrl": address,
             "resource": "me/events",
             "expirationDateTime": _iso(datetime.now(UTC) + SUBSCRIPTION_LIFETIME),
             "clientState": token,
         }
-        response = await self._session.request("POST", f"{self._base}/subscriptions", json=request)
-        raise_for_status(response, "subscribe to calendar changes")
-        return _channel(response.json())
+        try:
+            response = await self._session.request(
+                "POST", f"{self._base}/subscriptions", json=request
+            )
+        except ProviderUnavailable:
+            adopted = [s for s in await self._subscriptions() if s.get("clientState") == token]
+            if not adopted:
+                raise
+            channel = _channel(adopted[0])
+        else:
+            raise_for_status(response, "subscribe to calendar changes")
+            channel = _channel(response.json())
+        await self._remove_orphans(address, keep=channel.channel_id)
+        return channel
+
+    async def _subscriptions(self) -> list[Subscription]:
+        """GET /subscriptions: this app's live subscriptions for the user, every page.
+        https://learn.microsoft.com/en-us/graph/api/subscription-list"""
+        found: list[Subscription] = []
+        url: str | None = f"{self._base}/subscriptions"
+        while url:
+            if not url.startswith(self._base + "/"):  # the token goes to our Graph only
+                raise ProviderError(f"{LABEL}: refusing a link outside {self._base}")
+            response = await self._session.request("GET", url)
+            raise_for_status(response, "list calendar subscriptions")
+            page = response.json()
+            found.extend(page.get("value", []))
+            url = page.get("@odata.nextLink")
+        return found
+
+    async def _remove_orphans(self, address: str, *, keep: str) -> None:
+        """Delete this app's other subscriptions to `address` on the user's events (best
+        effort: one left over only costs duplicate notifications until it expires)."""
+        try:
+            orphans = [
+                s
+                for s in await self._subscriptions()
+                if s.get("id") != keep
+                and s.get("notificationUrl") == address
+                and str(s.get("resource", "")).strip("/").lower() == "me/events"
+            ]
+            for orphan in orphans:
+                await self.stop(_channel(orphan))
+        except ProviderError:
+            return
 
     async def renew(
         self, channel: PushChannel, *, address: str, channel_id: str, token: str
@@ -305,7 +371,9 @@ class GraphCalendarClient:
         """PATCH /subscriptions/{id} with an expiry `SUBSCRIPTION_LIFETIME` from now; returns
         the same subscription with Graph's new expiry. `address`, `channel_id` and `token` are
         unused (a Graph subscription keeps them). `ProviderError` when Graph refuses, e.g. 404
-        once the subscription expired or was deleted: watch again."""
+        once the subscription expired or was removed: the caller watches again (an expired
+        subscription cannot be revived).
+        https://learn.microsoft.com/en-us/graph/api/subscription-update"""
         response = await self._session.request(
             "PATCH",
             self._subscription_url(channel),
@@ -316,7 +384,8 @@ class GraphCalendarClient:
 
     async def stop(self, channel: PushChannel) -> None:
         """DELETE /subscriptions/{id}. 404 (expired, deleted, unknown) counts as done;
-        `ProviderError` on any other refusal."""
+        `ProviderError` on any other refusal.
+        https://learn.microsoft.com/en-us/graph/api/subscription-delete"""
         response = await self._session.request("DELETE", self._subscription_url(channel))
         if response.status == 404:
             return
@@ -339,7 +408,8 @@ class GraphCalendarClient:
         so `send_invitations=False` with attendees raises `ProviderError` (reason
         `NOTIFICATIONS_UNAVOIDABLE`) before any request; without attendees there is nobody to
         invite and the flag does not matter. `ProviderError` when Graph refuses,
-        `ProviderUnavailable` when retries ran out."""
+        `ProviderUnavailable` when retries ran out.
+        https://learn.microsoft.com/en-us/graph/api/user-post-events"""
         if not send_invitations and draft.attendees:
             raise _unavoidable("create a meeting without inviting its attendees")
         body = draft_to_event(draft)
@@ -364,7 +434,8 @@ class GraphCalendarClient:
         in the draft therefore raises `ProviderError` (reason `NOTIFICATIONS_UNAVOIDABLE`)
         before any request. (With no attendees left, attendees the event had still get
         Graph's cancellation.) `EventChanged` on 412, or 409 ErrorIrresolvableConflict (the
-        etag is stale); `EventGone` on 404/410; `ProviderError` on other refusals."""
+        etag is stale); `EventGone` on 404/410; `ProviderError` on other refusals.
+        https://learn.microsoft.com/en-us/graph/api/event-update"""
         if not send_updates and draft.attendees:
             raise _unavoidable("change a meeting without notifying its attendees")
         body = draft_to_event(draft, await self._answers(provider_event_id))
@@ -390,7 +461,8 @@ class GraphCalendarClient:
         /me/events/{id}: note that Graph documents a DELETE of the organizer's meeting as
         sending cancellations too, so only an event without attendees goes quietly. 404/410
         count as done; `ProviderError` on other refusals (e.g. 400 ErrorAccessDenied when the
-        user does not organise the meeting and `notify` is set)."""
+        user does not organise the meeting and `notify` is set).
+        https://learn.microsoft.com/en-us/graph/api/event-cancel"""
         if not notify:
             await self.delete_event(provider_event_id)
             return
@@ -405,7 +477,7 @@ class GraphCalendarClient:
         """DELETE /me/events/{id}; 404/410 count as done, `ProviderError` on other refusals.
         Graph cannot delete quietly: for a meeting the user organises it mails each attendee a
         cancellation (documented on Graph's event-delete reference; the sandbox does the
-        same)."""
+        same). https://learn.microsoft.com/en-us/graph/api/event-delete"""
         response = await self._session.request("DELETE", self._event_url(provider_event_id))
         if response.status in (404, 410):
             return
@@ -434,8 +506,11 @@ class GraphCalendarClient:
         `calendar_owner`, then kept) over [start, end) in UTC (`start` and `end` must be
         timezone-aware). Returns its busy, tentative and out-of-office items as UTC intervals
         clipped to the window, sorted, overlapping ones merged (`parse_busy`); cancelled
-        events are not in getSchedule's answer. `ProviderError` when Graph refuses the
-        request or reports an error for the schedule (e.g. ErrorMailRecipientNotFound)."""
+        events are not in getSchedule's answer. `NotSupported` when Graph refuses getSchedule
+        to this account (personal Microsoft accounts cannot call it: "Not supported" in the
+        permissions of https://learn.microsoft.com/en-us/graph/api/calendar-getschedule);
+        `ProviderError` when Graph refuses the request otherwise or reports an error for the
+        schedule (e.g. ErrorMailRecipientNotFound)."""
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must be timezone-aware")
         request: GetScheduleRequest = {
@@ -447,6 +522,15 @@ class GraphCalendarClient:
         response = await self._session.request(
             "POST", f"{self._base}/me/calendar/getSchedule", json=request
         )
+        if response.status in (400, 403, 501) and error_code(response)[0] in _NO_SCHEDULE:
+            code, message = error_code(response)
+            raise NotSupported(
+                f"{LABEL} does not give free/busy for this calendar ({code}: {message}). "
+                "Personal Microsoft accounts (outlook.com, hotmail.com, live.com) cannot use "
+                "free/busy; a work or school account can.",
+                status=response.status,
+                reason=code,
+            )
         raise_for_status(response, "read free/busy")
         schedules: list[ScheduleInformation] = response.json().get("value", [])
         items = []
@@ -467,6 +551,22 @@ class GraphCalendarClient:
 
     def _event_url(self, provider_event_id: str) -> str:
         return f"{self._base}/me/events/{quote(provider_event_id, safe='')}"
+
+
+# Codes with which Graph refuses getSchedule to an account that cannot use it.
+_NO_SCHEDULE = frozenset({"ErrorAccessDenied", "NotSupported", "ErrorNotSupported",
+                          "ErrorInvalidUser"})
+# Codes of "the delta token is no good, synchronize again" (compared lower-cased).
+_SYNC_STATE_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
+
+
+def _sync_state_lost(response: ProviderResponse) -> bool:
+    if response.status == 410:
+        return True
+    if response.status not in (400, 404):
+        return False
+    code = error_code(response)[0]
+    return code is not None and code.lower() in _SYNC_STATE_CODES
 
 
 def _raise_for_event(response: ProviderResponse, what: str) -> None:

@@ -27,13 +27,14 @@ from sync.microsoft.wire import (
     DateTimeTimeZone,
     EmailAddress,
     Event,
+    Recipient,
     RemovedEvent,
     ResponseStatus,
     ScheduleItem,
 )
-from sync.microsoft.zones import WINDOWS_ZONES
+from sync.microsoft.zones import WINDOWS_ZONES, UnknownTimeZone, windows_name
 from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
-from sync.provider import EventDraft
+from sync.provider import EventDraft, NotSupported
 
 _RESPONSE = {
     "none": Response.NONE,
@@ -103,9 +104,8 @@ def parse_event(item: Event) -> ProviderEvent:
         original_start = _original_start(item, all_day) or starts_at
     elif event_type == "seriesMaster":
         kind = EventKind.SERIES
-    organizer = item.get("organizer")
-    organizer_email = (organizer.get("emailAddress") or {}).get("address") if organizer else None
     attendees = item.get("attendees")
+    organizer_email = _organizer_address(item.get("organizer"), attendees or [])
     location = item.get("location")
     created = item.get("createdDateTime")
     updated = item.get("lastModifiedDateTime")
@@ -137,15 +137,17 @@ def parse_attendees(
 ) -> tuple[Attendee, ...]:
     """Graph's attendees as `Attendee`s: emails lower-cased, `status.response` mapped (missing
     → NONE, Graph's own default), `is_organizer` when the response is `organizer` or the
-    address is the organizer's. Entries without an address are skipped."""
+    address is the organizer's. Entries without an SMTP address are skipped: Exchange may name
+    a recipient by its X500 address (`/o=ExchangeLabs/ou=.../cn=Recipients/cn=...`), often
+    beside the SMTP form of the same person (microsoft-graph-docs #13898), and an X500 address
+    is nobody's email: it never becomes a contact."""
     organizer = organizer_email.lower() if organizer_email else None
     parsed = []
     for attendee in attendees:
         address = attendee.get("emailAddress") or {}
-        email = address.get("address")
+        email = smtp_address(address.get("address"))
         if not email:
             continue
-        email = email.lower()
         status = attendee.get("status")
         response = (
             _RESPONSE.get(status.get("response", "none"), Response.NONE)
@@ -161,6 +163,34 @@ def parse_attendees(
             )
         )
     return tuple(parsed)
+
+
+def smtp_address(address: str | None) -> str | None:
+    """`address` lower-cased when it is an SMTP address; None for an X500 address
+    (legacyExchangeDN, starting with "/") or anything else without an "@"."""
+    if not address or address.startswith("/") or "@" not in address:
+        return None
+    return address.strip().lower()
+
+
+def _organizer_address(
+    organizer: Recipient | None, attendees: list[WireAttendee]
+) -> str | None:
+    """The organizer's SMTP address; for an X500 one, the SMTP address of the attendee with
+    the same name (Graph lists both forms of a person side by side), else None."""
+    if not organizer:
+        return None
+    named = organizer.get("emailAddress") or {}
+    raw = named.get("address")
+    if not raw or smtp_address(raw):
+        return raw
+    name = named.get("name")
+    for attendee in attendees:
+        other = attendee.get("emailAddress") or {}
+        email = smtp_address(other.get("address"))
+        if name and email and other.get("name") == name:
+            return email
+    return None
 
 
 def parse_when(value: DateTimeTimeZone, all_day: bool) -> datetime:
@@ -249,11 +279,13 @@ def draft_to_event(draft: EventDraft, answers: Mapping[str, ResponseStatus] | No
     them all (a missing description or location is sent empty, attendees as the full list).
 
     Times are wall times in the draft's IANA zone (`dateTimeTimeZone` without an offset, which
-    Graph reads in `timeZone`), so Outlook shows the event in that zone and records it as the
-    event's `originalStartTimeZone`. An all-day event is midnight of its first day to midnight
-    after its last, both in that zone, as Graph requires. Attendees are `required`; one whose
-    lower-cased address is in `answers` (the event's current responses, `current_answers`)
-    carries that `status`, so replacing the list does not forget who already accepted.
+    Graph reads in `timeZone`), sent under that zone's Windows name (`windows_name`: Graph
+    refuses most IANA names on create and update), so Outlook shows the event in that zone and
+    records it as the event's `originalStartTimeZone`. An all-day event is midnight of its
+    first day to midnight after its last, both in that zone, as Graph requires. Attendees are
+    `required`; one whose lower-cased address is in `answers` (the event's current responses,
+    `current_answers`) carries that `status`, so replacing the list does not forget who
+    already accepted.
     """
     known = answers or {}
     attendees: list[WireAttendee] = []
@@ -291,7 +323,13 @@ def _wall_time(moment: datetime, zone_name: str, all_day: bool) -> DateTimeTimeZ
         wall = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     else:
         wall = moment.astimezone(ZoneInfo(zone_name))
-    return {"dateTime": wall.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": zone_name}
+    try:
+        graph_zone = windows_name(zone_name)
+    except UnknownTimeZone:
+        raise NotSupported(
+            f"Microsoft 365 has no time zone that keeps the time of {zone_name!r}."
+        ) from None
+    return {"dateTime": wall.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": graph_zone}
 
 
 def _address(email: str, name: str | None) -> EmailAddress:

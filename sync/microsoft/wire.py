@@ -186,7 +186,7 @@ class User(TypedDict, total=False):
     displayName: str
     givenName: str | None
     surname: str | None
-    mail: str
+    mail: str | None  # None for personal Microsoft accounts
     userPrincipalName: str
     businessPhones: list[str]
     jobTitle: str | None
@@ -281,6 +281,17 @@ class ChangeNotification(TypedDict, total=False):
 
 class ChangeNotificationCollection(TypedDict):
     value: list[ChangeNotification]
+
+
+class LifecycleNotification(TypedDict, total=False):
+    """A lifecycle notification, POSTed to a subscription's lifecycleNotificationUrl:
+    https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events"""
+
+    subscriptionId: str
+    subscriptionExpirationDateTime: str
+    tenantId: str
+    clientState: str | None
+    lifecycleEvent: Literal["subscriptionRemoved", "missed", "reauthorizationRequired"]
 
 
 # -- errors -------------------------------------------------------------------------------------

@@ -180,9 +180,18 @@ async def test_all_day_and_private_events_over_the_wire(graph: Graph) -> None:
     assert [(e.provider_event_id, e.private) for e in changed] == [(secret, True)]
 
 
-async def test_invalidated_delta_token_raises_cursor_expired(graph: Graph) -> None:
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(410, "SyncStateNotFound"), (400, "syncStateNotFound"), (404, "resyncRequired")],
+)
+async def test_invalidated_delta_token_raises_cursor_expired(
+    graph: Graph, status: int, code: str
+) -> None:
     await graph.create("Anything")
     _, pages = await graph.round()
+    await graph.control(
+        "POST", "/_sandbox/quirks", json={"expiredStatus": status, "expiredCode": code}
+    )
     await graph.control("POST", "/_sandbox/delta/invalidate", json={"email": ALICE})
     with pytest.raises(CursorExpired):
         await graph.client.fetch_changes(pages[-1].cursor, window_start=WINDOW_START)
@@ -319,8 +328,11 @@ async def test_throttling_and_server_errors_are_retried_through(graph: Graph) ->
         "not a url",
     ],
 )
-async def test_cursor_outside_the_graph_base_is_refused(graph: Graph, cursor: str) -> None:
-    with pytest.raises(ProviderError, match="refusing a cursor"):
+async def test_cursor_outside_the_graph_base_starts_a_full_round_without_sending_the_token(
+    graph: Graph, cursor: str
+) -> None:
+    # CursorExpired: the engine starts a full round here instead of failing forever.
+    with pytest.raises(CursorExpired, match="points outside"):
         await graph.client.fetch_changes(cursor.format(url=graph.url), window_start=WINDOW_START)
     assert graph.api_requests() == []  # the token went nowhere
 
@@ -399,13 +411,14 @@ async def test_watch_validates_then_notifies_with_our_client_state(
 ) -> None:
     before = datetime.now(UTC)
     channel = await graph.client.watch(address=receiver.url, channel_id="unused", token="s3cret")
-    assert receiver.validations == 1
+    assert receiver.validations == 2  # the notification URL, and the same as lifecycle URL
     assert channel.resource_id is None
     assert before + timedelta(minutes=4200) < channel.expires_at <= before + timedelta(minutes=4230)
     [subscription] = (await graph.control("GET", "/_sandbox/subscriptions"))["value"]
     assert subscription["id"] == channel.channel_id
     assert subscription["resource"] == "me/events"
     assert subscription["changeType"] == "created,updated,deleted"
+    assert subscription["lifecycleNotificationUrl"] == receiver.url
 
     event_id = await graph.create("Fresh meeting")
     notification = await receiver.next_notification()
@@ -457,3 +470,18 @@ async def test_watch_fails_when_the_endpoint_does_not_echo(
         await graph.client.watch(address=receiver.url, channel_id="unused", token="s3cret")
     assert (refused.value.status, refused.value.reason) == (400, "ValidationError")
     assert (await graph.control("GET", "/_sandbox/subscriptions"))["value"] == []
+
+
+@pytest.mark.parametrize("lost", [1, FAST_RETRIES.attempts])
+async def test_a_lost_answer_to_the_subscription_post_leaves_no_orphan(
+    graph: Graph, receiver: Receiver, lost: int
+) -> None:
+    # Each lost answer made a subscription Chronik was not told of; with every attempt lost,
+    # the one carrying Chronik's clientState is adopted.
+    await graph.control("POST", "/_sandbox/quirks", json={"lostSubscriptionAnswers": lost})
+    channel = await graph.client.watch(address=receiver.url, channel_id="unused", token="s3cret")
+    stats = await graph.control("GET", "/_sandbox/faults")
+    assert stats["injected"]["lost_answer"] == lost
+    [subscription] = (await graph.control("GET", "/_sandbox/subscriptions"))["value"]
+    assert subscription["id"] == channel.channel_id
+    assert subscription["clientState"] == "s3cret"

@@ -3,12 +3,16 @@ responses and times, on hand-written payloads shaped like Graph's (no server).""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sync.microsoft.parse import parse_event, parse_page, parse_series
+import pytest
+
+from sync.microsoft.parse import draft_to_event, parse_event, parse_page, parse_series
 from sync.microsoft.wire import Event, RemovedEvent
 from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
+from sync.provider import EventDraft, NotSupported
 
 MASTER_ID = "AAMkAGI2TAAA-series="
 ORGANIZER = {"emailAddress": {"name": "Alice Contoso", "address": "Alice@Contoso.example"}}
@@ -382,3 +386,23 @@ def test_missing_optional_fields_stay_empty() -> None:
         starts_at=_utc(2026, 12, 1, 9),
         ends_at=_utc(2026, 12, 1, 9, 30),
     )
+
+
+def test_a_zone_without_a_windows_name_is_refused_clearly() -> None:
+    draft = EventDraft(
+        title="t",
+        description=None,
+        location=None,
+        starts_at=datetime(2026, 3, 2, 9, tzinfo=UTC),
+        ends_at=datetime(2026, 3, 2, 10, tzinfo=UTC),
+        time_zone="Factory",
+        all_day=False,
+        attendees=(),
+    )
+    with pytest.raises(NotSupported, match="Factory"):
+        draft_to_event(draft)
+    zurich = draft_to_event(replace(draft, time_zone="Europe/Zurich"))
+    assert zurich["start"] == {
+        "dateTime": "2026-03-02T10:00:00",
+        "timeZone": "W. Europe Standard Time",
+    }

@@ -13,6 +13,8 @@ Module map (one job each):
   subscriptions   change-notification subscriptions and their delivery worker
   schedule        getSchedule free/busy
   errors          Graph and identity-platform error bodies
+  quirks          the real service's misbehaviours on demand (``/_sandbox/quirks``)
+  zone_names      the time zone names Graph takes on create and update
   ids, timefmt    deterministic ids; Graph's date/time spellings and time zones
   testing         HTTP harness and webhook receiver for tests and benchmarks
 """

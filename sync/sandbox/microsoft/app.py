@@ -3,11 +3,13 @@
 ``create_microsoft_sandbox()`` builds the aiohttp app; its state is ``app[MICROSOFT_SANDBOX]``.
 Middlewares, outermost first: request ids (``request-id``/``client-request-id`` headers, shared
 with error bodies), the shared fault injector (Graph error bodies, never on ``/_sandbox/``), Graph
-error rendering, bearer-token authentication of ``/v1.0/``.
+error rendering, bearer-token authentication of ``/v1.0/``, the per-mailbox concurrency limit.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 import random
 import uuid
@@ -108,8 +110,50 @@ def _middlewares(sandbox: MicrosoftSandbox) -> list[Callable[..., Awaitable[web.
         request[GRAPH_USER] = user
         return await handler(request)
 
+    in_flight: collections.Counter[str] = collections.Counter()
+    recent: collections.defaultdict[str, collections.deque[float]] = collections.defaultdict(
+        collections.deque)
+
+    def over_rate(email: str) -> float | None:
+        """Seconds until the mailbox may send again, when it used up its 10 minutes."""
+        now, window = sandbox.clock(), recent[email]
+        while window and window[0] <= now - 600:
+            window.popleft()
+        if len(window) >= int(sandbox.quirks.mailbox_requests_per_10_minutes):
+            return window[0] + 600 - now
+        window.append(now)
+        return None
+
+    @web.middleware
+    async def mailbox_concurrency(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Outlook serves at most 4 concurrent requests of one app per mailbox, and 10,000 in
+        10 minutes; above either, 429 ApplicationThrottled.
+        https://learn.microsoft.com/en-us/graph/throttling-limits#outlook-service-limits"""
+        user = request.get(GRAPH_USER)
+        if user is None:
+            return await handler(request)
+        quirks = sandbox.quirks
+        wait = over_rate(user.email)
+        if wait is not None:
+            sandbox.faults.injected["mailbox_rate"] += 1
+            raise GraphError(429, "ApplicationThrottled",
+                             "Application is over its MailboxRequests limit.",
+                             {"Retry-After": str(max(1, int(-(-wait // 1))))})
+        if in_flight[user.email] >= int(quirks.mailbox_concurrency):
+            sandbox.faults.injected["mailbox_concurrency"] += 1
+            raise GraphError(429, "ApplicationThrottled",
+                             "Application is over its MailboxConcurrency limit.",
+                             {"Retry-After": "1"})
+        in_flight[user.email] += 1
+        try:
+            if quirks.mailbox_latency_ms:
+                await asyncio.sleep(float(quirks.mailbox_latency_ms) / 1000)
+            return await handler(request)
+        finally:
+            in_flight[user.email] -= 1
+
     return [request_ids, control_errors, sandbox.faults.middleware(fault_renderer(sandbox.now)),
-            graph_errors, bearer_auth]
+            graph_errors, bearer_auth, mailbox_concurrency]
 
 
 def create_microsoft_sandbox(

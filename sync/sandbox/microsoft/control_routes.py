@@ -7,7 +7,9 @@ they were invited to, the organizer) did it in Outlook: change key, etag and las
 move, delta rounds see it, subscriptions are notified.
 
 Users and calendars
-  POST   /_sandbox/users                          {"email", "displayName"?} -> 201 user (idempotent)
+  POST   /_sandbox/users                          {"email", "displayName"?, "personal"?}
+                                                  -> 201 user (idempotent); personal: an
+                                                  outlook.com-style Microsoft account
   GET    /_sandbox/users                          -> {"value": [user with calendars]}
   POST   /_sandbox/users/{email}/calendars        {"name"} -> 201 secondary calendar
   POST   /_sandbox/users/{email}/token            {"scope"?} -> {"access_token"} (skip the browser)
@@ -34,6 +36,13 @@ Delta, tokens, faults
                                                    "method"?} -> {"id"}
   DELETE /_sandbox/faults                         clear every rule
   GET    /_sandbox/faults                         -> {"injected": {kind: n}, "active": n}
+  GET    /_sandbox/quirks                         -> the current quirks (see ``quirks``)
+  POST   /_sandbox/quirks                         {"expiredStatus"?, "expiredCode"?,
+                                                   "repeatPages"?, "maxWindowDays"?,
+                                                   "mailboxConcurrency"?, "mailboxLatencyMs"?,
+                                                   "x500Organizers"?, "pageOverflow"?,
+                                                   "lostSubscriptionAnswers"?,
+                                                   "refreshError"?}
 
 Mail and push
   GET    /_sandbox/invitations                    -> {"value": [meeting messages sent: kind
@@ -47,6 +56,9 @@ Mail and push
   POST   /_sandbox/notifications/drop             {"count"} lose the next count notifications
   GET    /_sandbox/subscriptions                  -> {"value": [every subscription]}
   POST   /_sandbox/subscriptions/expire           {"id"?} -> {"expired": n}
+  POST   /_sandbox/subscriptions/lifecycle        {"event", "id"?} -> {"notified": n}: Graph
+                                                  sends subscriptionRemoved (and removes),
+                                                  missed or reauthorizationRequired
 
 Everything
   POST   /_sandbox/reset                          forget all state; ids restart from the seed
@@ -118,6 +130,8 @@ async def create_user(request: web.Request) -> web.Response:
     if not body.get("email"):
         raise ValueError("email is required")
     user = sandbox.create_user(body["email"], body.get("displayName"))
+    if body.get("personal"):
+        user.personal = True
     return _json(next(u for u in sandbox.list_users() if u["id"] == user.id), 201)
 
 
@@ -237,6 +251,16 @@ async def get_faults(request: web.Request) -> web.Response:
     return _json(fault_stats(_sandbox(request).faults))
 
 
+async def get_quirks(request: web.Request) -> web.Response:
+    return _json(_sandbox(request).quirks.to_json())
+
+
+async def set_quirks(request: web.Request) -> web.Response:
+    quirks = _sandbox(request).quirks
+    quirks.update(await _body(request))
+    return _json(quirks.to_json())
+
+
 async def invitations(request: web.Request) -> web.Response:
     return _json({"value": _sandbox(request).invitations()})
 
@@ -284,6 +308,12 @@ async def expire_subscriptions(request: web.Request) -> web.Response:
     return _json({"expired": _sandbox(request).subscriptions.expire(body.get("id"))})
 
 
+async def lifecycle_subscriptions(request: web.Request) -> web.Response:
+    body = await _body(request)
+    subscriptions = _sandbox(request).subscriptions
+    return _json({"notified": subscriptions.lifecycle(str(body.get("event")), body.get("id"))})
+
+
 def add_routes(app: web.Application) -> None:
     """Mount the control API under /_sandbox/."""
     r = app.router
@@ -308,6 +338,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sandbox/faults", add_fault)
     r.add_delete("/_sandbox/faults", clear_faults)
     r.add_get("/_sandbox/faults", get_faults)
+    r.add_get("/_sandbox/quirks", get_quirks)
+    r.add_post("/_sandbox/quirks", set_quirks)
     r.add_get("/_sandbox/invitations", invitations)
     r.add_get("/_sandbox/notifications", notifications)
     r.add_post("/_sandbox/notifications/hold", hold_notifications)
@@ -316,3 +348,4 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sandbox/notifications/drop", drop_notifications)
     r.add_get("/_sandbox/subscriptions", all_subscriptions)
     r.add_post("/_sandbox/subscriptions/expire", expire_subscriptions)
+    r.add_post("/_sandbox/subscriptions/lifecycle", lifecycle_subscriptions)

@@ -81,6 +81,7 @@ class DeltaTracker:
         self._states: OrderedDict[str, SyncState] = OrderedDict()
         self._rounds: OrderedDict[str, Round] = OrderedDict()
         self._pages: OrderedDict[str, tuple[str, int]] = OrderedDict()  # skiptoken -> round
+        self._repeats: dict[tuple[str, int], int] = {}  # (round, offset) -> times repeated
 
     def state(self, token: str) -> SyncState:
         """The sync state a delta token names; TokenGone when unknown or evicted."""
@@ -134,8 +135,10 @@ class DeltaTracker:
                           members)
         return self._start(Round(since.email, since.calendar_id, items, final))
 
-    def page(self, skip_token: str, size: int) -> tuple[Round, Page]:
-        """The page a skip token names; the last page carries a new delta token."""
+    def page(self, skip_token: str, size: int, repeats: int = 0) -> tuple[Round, Page]:
+        """The page a skip token names; the last page carries a new delta token. With
+        ``repeats``, a page that has a next one is first served ``repeats`` more times, each
+        with a fresh skip token to itself (a quirk of the real service)."""
         try:
             round_id, offset = self._pages[skip_token]
             round_ = self._rounds[round_id]
@@ -143,6 +146,10 @@ class DeltaTracker:
             raise TokenGone(skip_token) from None
         items = round_.items[offset:offset + size]
         if offset + size < len(round_.items):
+            served = self._repeats.get((round_id, offset), 0)
+            if served < repeats:
+                self._repeats[(round_id, offset)] = served + 1
+                return round_, Page(items, self._page_token(round_id, offset), None)
             return round_, Page(items, self._page_token(round_id, offset + size), None)
         return round_, Page(items, None, self._save_state(round_.final))
 
@@ -161,6 +168,7 @@ class DeltaTracker:
         self._states.clear()
         self._rounds.clear()
         self._pages.clear()
+        self._repeats.clear()
 
     def _start(self, round_: Round) -> str:
         round_id = self._ids.opaque(12)

@@ -9,6 +9,7 @@ Covered: ``/me``, ``/me/revokeSignInSessions``, ``/me/calendar(s)``, calendarVie
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -100,7 +101,11 @@ class _Render:
             self.select |= {"id", "@odata.etag"}
         # Stored times are already UTC: asking for UTC changes nothing but the header.
         self._convert = self.zone_name is not None and self.zone_name.upper() != "UTC"
-        self.plain = not self._convert and not self.text_body and self.select is None
+        sandbox = request.app[MICROSOFT_SANDBOX]
+        owner = request.get(GRAPH_USER)
+        self._x500_for = owner.email if owner and sandbox.quirks.x500_organizers else None
+        self.plain = (not self._convert and not self.text_body and self.select is None
+                      and self._x500_for is None)
 
     def event(self, event: Any) -> Any:
         if self.plain or "@removed" in event:
@@ -112,6 +117,8 @@ class _Render:
             out["end"] = dttz(end, self.zone_name)
         if self.text_body and event.get("body", {}).get("contentType") == "html":
             out["body"] = {"contentType": "text", "content": html_to_text(event["body"])}
+        if self._x500_for is not None:
+            x500_organizer(out, self._x500_for)
         if self.select is not None:
             out = {k: v for k, v in out.items() if k in self.select}
         return out
@@ -128,6 +135,29 @@ class _Render:
         if self.text_body:
             applied.append('outlook.body-content-type="text"')
         return {"Preference-Applied": ", ".join(applied)} if applied else {}
+
+
+def x500_address(address: str) -> str:
+    """The X500 (legacyExchangeDN) form Exchange gives a recipient it resolved internally."""
+    digest = hashlib.md5(address.lower().encode()).hexdigest()
+    local = address.split("@", 1)[0]
+    return ("/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/"
+            f"cn={digest}-{local}")
+
+
+def x500_organizer(event: dict[str, Any], owner: str) -> None:
+    """The ``x500Organizers`` quirk (microsoft-graph-docs #13898): a meeting organised by
+    someone else names its organizer by X500 address, and lists that form among the attendees
+    beside any SMTP form of the same person."""
+    organizer = (event.get("organizer") or {}).get("emailAddress") or {}
+    address = str(organizer.get("address") or "")
+    if not address or address.lower() == owner.lower() or address.startswith("/"):
+        return
+    x500 = {"name": organizer.get("name") or address, "address": x500_address(address)}
+    event["organizer"] = {"emailAddress": x500}
+    event["attendees"] = [*(event.get("attendees") or []), {
+        "type": "required", "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
+        "emailAddress": x500}]
 
 
 def _entity(user: Mailbox, event: Event, render: _Render) -> dict[str, Any]:
@@ -201,21 +231,36 @@ def _page_size(request: web.Request) -> tuple[int, list[str]]:
     return size, [f"odata.maxpagesize={size}"]
 
 
-def _sync_state_gone() -> GraphError:
+def _sync_state_gone(sandbox: MicrosoftSandbox) -> GraphError:
+    """An expired or unknown delta or skip token: "a 40X-series error with error codes such
+    as syncStateNotFound" (410 by default; 400/404 and resyncRequired as the quirks say).
+    https://learn.microsoft.com/en-us/graph/delta-query-overview#synchronization-reset"""
     return GraphError(
-        410, "SyncStateNotFound",
+        sandbox.quirks.expired_status, sandbox.quirks.expired_code,
         "The sync state generation is not found. The delta token is expired or invalid and "
         "data must be synchronized again.",
     )
 
 
+def _check_window(sandbox: MicrosoftSandbox, start: datetime, end: datetime) -> None:
+    """503 for a window longer than the quirk allows: the real service times out expanding
+    endless series over long windows (microsoft-graph-docs #3657, #6499)."""
+    days = sandbox.quirks.max_window_days
+    if days is not None and (end - start).total_seconds() > float(days) * 86400:
+        raise GraphError(503, "serviceNotAvailable",
+                         "The service is temporarily unavailable. Please retry later.",
+                         {"Retry-After": "1"})
+
+
 async def calendar_view_delta(request: web.Request) -> web.Response:
     """GET .../calendarView/delta: a round starts (window, or $deltatoken) or continues
-    ($skiptoken); pages end with @odata.nextLink, the last one with @odata.deltaLink."""
+    ($skiptoken); pages end with @odata.nextLink, the last one with @odata.deltaLink.
+    https://learn.microsoft.com/en-us/graph/api/event-delta (the quirks in ``quirks`` make it
+    repeat pages, refuse long windows, and answer expired tokens in other 40X forms)."""
     sandbox, user = _sandbox(request), _me(request)
     render = _Render(request, allow_select=False)
     size, applied = _page_size(request)
-    size = sandbox.faults.cap_page(size)
+    size = sandbox.faults.cap_page(size) + int(sandbox.quirks.page_overflow)
     query = request.query
     skip = query.get("$skiptoken")
     try:
@@ -226,6 +271,7 @@ async def calendar_view_delta(request: web.Request) -> web.Response:
                 if since.email != user.email:
                     raise TokenGone(delta_token)
                 calendar = sandbox.store.calendar(user, since.calendar_id)
+                _check_window(sandbox, since.start, since.end)
                 skip = sandbox.delta.incremental_round(
                     since, calendar.version, calendar.changed_since(since.version),
                     lambda record_id: sandbox.store.record_instances(
@@ -234,14 +280,15 @@ async def calendar_view_delta(request: web.Request) -> web.Response:
             else:
                 calendar = _calendar(request)
                 start, end = _window(request)
+                _check_window(sandbox, start, end)
                 view = sandbox.store.view(user, calendar, start, end)
                 skip = sandbox.delta.full_round(
                     user.email, calendar.id, start, end, calendar.version, view)
-        round_, page = sandbox.delta.page(skip, size)
+        round_, page = sandbox.delta.page(skip, size, int(sandbox.quirks.repeat_pages))
         if round_.email != user.email:
             raise TokenGone(skip)
     except TokenGone:
-        raise _sync_state_gone() from None
+        raise _sync_state_gone(sandbox) from None
     base = f"{request.scheme}://{request.host}{request.path}"
     if page.skip_token is not None:
         tail = {"@odata.nextLink": f"{base}?$skiptoken={quote(page.skip_token)}"}
@@ -310,7 +357,8 @@ async def list_events(request: web.Request) -> web.Response:
 
 async def create_event(request: web.Request) -> web.Response:
     """POST /v1.0/me/events (or /me/calendars/{id}/events): 201; a repeated transactionId
-    returns the event it created the first time."""
+    returns the event it created the first time.
+    https://learn.microsoft.com/en-us/graph/api/user-post-events"""
     sandbox, user = _sandbox(request), _me(request)
     body = await _json_body(request)
     event, _created = sandbox.store.create_event(
@@ -332,7 +380,7 @@ def _item_id(request: web.Request) -> str:
 
 
 async def get_event(request: web.Request) -> web.Response:
-    """GET /v1.0/me/events/{id}."""
+    """GET /v1.0/me/events/{id}. https://learn.microsoft.com/en-us/graph/api/event-get"""
     sandbox, user = _sandbox(request), _me(request)
     render = _Render(request)
     event = sandbox.store.get_event(user, _item_id(request))
@@ -350,7 +398,8 @@ async def get_calendar_event(request: web.Request) -> web.Response:
 
 
 async def update_event(request: web.Request) -> web.Response:
-    """PATCH /v1.0/me/events/{id} (``If-Match`` with the @odata.etag: 412 when stale)."""
+    """PATCH /v1.0/me/events/{id} (``If-Match`` with the @odata.etag: 412 when stale).
+    https://learn.microsoft.com/en-us/graph/api/event-update"""
     sandbox, user = _sandbox(request), _me(request)
     body = await _json_body(request)
     event = sandbox.store.update_event(
@@ -361,7 +410,7 @@ async def update_event(request: web.Request) -> web.Response:
 
 
 async def delete_event(request: web.Request) -> web.Response:
-    """DELETE /v1.0/me/events/{id}: 204."""
+    """DELETE /v1.0/me/events/{id}: 204. https://learn.microsoft.com/en-us/graph/api/event-delete"""
     sandbox, user = _sandbox(request), _me(request)
     event_id = request.match_info["event_id"]
     if_match = request.headers.get("If-Match")
@@ -376,7 +425,8 @@ async def delete_event(request: web.Request) -> web.Response:
 
 
 async def cancel_event(request: web.Request) -> web.Response:
-    """POST /v1.0/me/events/{id}/cancel {comment}: organizer only; 202."""
+    """POST /v1.0/me/events/{id}/cancel {comment}: organizer only; 202.
+    https://learn.microsoft.com/en-us/graph/api/event-cancel"""
     sandbox, user = _sandbox(request), _me(request)
     body = await _json_body(request)
     sandbox.store.cancel_event(user, request.match_info["event_id"], str(body.get("comment") or ""))
@@ -410,8 +460,15 @@ async def event_instances(request: web.Request) -> web.Response:
 
 
 async def schedule(request: web.Request) -> web.Response:
-    """POST /v1.0/me/calendar/getSchedule."""
+    """POST /v1.0/me/calendar/getSchedule. Not supported for personal Microsoft accounts
+    (the permissions table of https://learn.microsoft.com/en-us/graph/api/calendar-getschedule
+    says "Not supported"; the exact refusal is undocumented: the sandbox answers 403
+    ErrorAccessDenied)."""
     sandbox, user = _sandbox(request), _me(request)
+    if user.personal:
+        raise GraphError(403, "ErrorAccessDenied",
+                         "Access is denied. getSchedule is not available for personal "
+                         "Microsoft accounts.")
     return json_response(get_schedule(sandbox.store, user, await _json_body(request)))
 
 
@@ -419,15 +476,23 @@ async def schedule(request: web.Request) -> web.Response:
 
 
 async def create_subscription(request: web.Request) -> web.Response:
-    """POST /v1.0/subscriptions: validation handshake first, then 201."""
+    """POST /v1.0/subscriptions: validation handshake (of the notification and the lifecycle
+    URL) first, then 201. https://learn.microsoft.com/en-us/graph/api/subscription-post-subscriptions
+    The ``lostSubscriptionAnswers`` quirk drops the connection after creating."""
     sandbox, user = _sandbox(request), _me(request)
     subscription = await sandbox.subscriptions.create(user, await _json_body(request))
+    if sandbox.quirks.lost_subscription_answers > 0:
+        sandbox.quirks.lost_subscription_answers -= 1
+        sandbox.faults.injected["lost_answer"] += 1
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=499)
     return json_response({"@odata.context": f"{CONTEXT}subscriptions/$entity", **subscription},
                          status=201)
 
 
 async def list_subscriptions(request: web.Request) -> web.Response:
-    """GET /v1.0/subscriptions."""
+    """GET /v1.0/subscriptions. https://learn.microsoft.com/en-us/graph/api/subscription-list"""
     sandbox, user = _sandbox(request), _me(request)
     return json_response({"@odata.context": f"{CONTEXT}subscriptions",
                           "value": sandbox.subscriptions.list(user)})
@@ -442,7 +507,8 @@ async def get_subscription(request: web.Request) -> web.Response:
 
 
 async def renew_subscription(request: web.Request) -> web.Response:
-    """PATCH /v1.0/subscriptions/{id} {expirationDateTime}."""
+    """PATCH /v1.0/subscriptions/{id} {expirationDateTime}.
+    https://learn.microsoft.com/en-us/graph/api/subscription-update"""
     sandbox, user = _sandbox(request), _me(request)
     subscription = sandbox.subscriptions.renew(
         user, request.match_info["subscription_id"], await _json_body(request)
@@ -451,7 +517,8 @@ async def renew_subscription(request: web.Request) -> web.Response:
 
 
 async def delete_subscription(request: web.Request) -> web.Response:
-    """DELETE /v1.0/subscriptions/{id}: 204."""
+    """DELETE /v1.0/subscriptions/{id}: 204.
+    https://learn.microsoft.com/en-us/graph/api/subscription-delete"""
     sandbox, user = _sandbox(request), _me(request)
     sandbox.subscriptions.delete(user, request.match_info["subscription_id"])
     return web.Response(status=204)
@@ -467,6 +534,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v1.0/me/calendars/{calendar_id}", get_calendar)
     for prefix in ("/v1.0/me", "/v1.0/me/calendar", "/v1.0/me/calendars/{calendar_id}"):
         r.add_get(f"{prefix}/calendarView/delta", calendar_view_delta)
+        # OData's function-call spelling, which msgraph-sdk sends.
+        r.add_get(f"{prefix}/calendarView/delta()", calendar_view_delta)
         r.add_get(f"{prefix}/calendarView", calendar_view)
     r.add_post("/v1.0/me/events", create_event)
     r.add_get("/v1.0/me/events", list_events)

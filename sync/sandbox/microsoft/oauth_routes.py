@@ -177,6 +177,19 @@ _BAD_VERIFIER = (501481, "The Code_Verifier does not match the code_challenge su
                          "authorization request.")
 
 
+# What the token endpoint answers a refresh when the user must come back (quirk
+# ``refreshError``): a new MFA or Conditional Access requirement, or consent withdrawn.
+# https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+_REFRESH_ERRORS = {
+    "interaction_required": (50076, "Due to a configuration change made by your administrator, "
+                                    "or because you moved to a new location, you must use "
+                                    "multi-factor authentication to access the resource."),
+    "consent_required": (65001, "The user or administrator has not consented to use the "
+                                "application. Send an interactive authorization request for "
+                                "this user and resource."),
+}
+
+
 def _aadsts(exc: OAuthError) -> tuple[int, str]:
     text = exc.description.lower()
     if exc.error == "invalid_grant" and "verifier" in text:
@@ -267,6 +280,9 @@ async def token(request: web.Request) -> web.Response:
         elif grant_type == "refresh_token":
             if not form.get("refresh_token"):
                 return missing("refresh_token")
+            if sandbox.quirks.refresh_error in _REFRESH_ERRORS:
+                error = sandbox.quirks.refresh_error
+                return _token_error(sandbox, error, *_REFRESH_ERRORS[error])
             scope = normalise_scope(form.get("scope", ""))
             # No scope, or ".default": everything the grant holds.
             wanted = None if not scope or ".default" in scope else scope

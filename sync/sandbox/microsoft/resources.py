@@ -29,6 +29,7 @@ from .errors import GraphError, bad_request
 from .ids import etag
 from .recurrence import BadRecurrence, build_rule
 from .timefmt import BadTimeZone, dttz, offset_text, parse_dttz, zone
+from .zone_names import writable
 
 NEVER = "0001-01-01T00:00:00Z"
 _TAGS = re.compile(r"<[^>]+>")
@@ -89,11 +90,16 @@ def _require(body: Mapping[str, Any], name: str) -> Any:
 
 
 def normalise_time(value: Any, name: str, all_day: bool) -> tuple[DateTimeTimeZone, str, datetime]:
-    """(stored dateTimeTimeZone, original zone name, aware instant) for a start/end value."""
+    """(stored dateTimeTimeZone, original zone name, aware instant) for a start/end value.
+    The zone must be a Windows name or one of the IANA names Graph documents (`writable`), else
+    400 TimeZoneNotSupportedException, as Graph answers on create and update:
+    https://learn.microsoft.com/en-us/graph/api/resources/datetimetimezone"""
     if not isinstance(value, dict) or "dateTime" not in value:
         raise bad_request(f"The property '{name}' must be a dateTimeTimeZone.")
     zone_name = value.get("timeZone") or "UTC"
     try:
+        if not writable(zone_name):
+            raise BadTimeZone(zone_name)
         moment = parse_dttz({"dateTime": value["dateTime"], "timeZone": zone_name})
     except BadTimeZone as exc:
         raise GraphError(

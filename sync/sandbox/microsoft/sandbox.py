@@ -22,6 +22,7 @@ from sync.sandbox.oauth import OAuthAuthority
 
 from .delta import DeltaTracker
 from .ids import IdFactory, occurrence_id
+from .quirks import GraphQuirks
 from .resources import PATCHABLE
 from .store import CalendarState, Mailbox, MailboxStore
 from .subscriptions import Subscriptions
@@ -51,6 +52,7 @@ class MicrosoftSandbox:
             refresh_prefix="0.ARsbx.", code_prefix="0.ACsbx.",
         )
         self.faults = FaultInjector(seed)
+        self.quirks = GraphQuirks()
         self.store = MailboxStore(self.ids, self.now)
         self.delta = DeltaTracker(self.ids)
         self.subscriptions = Subscriptions(
@@ -235,6 +237,7 @@ class MicrosoftSandbox:
         self.delta.reset()
         self.subscriptions.reset()
         self.faults.reset()
+        self.quirks.reset()
         self.authority.reset()
 
 

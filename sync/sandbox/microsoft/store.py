@@ -107,6 +107,8 @@ class Mailbox:
     default_calendar_id: str = ""
     events: dict[str, EventRecord] = field(default_factory=dict)  # every calendar's
     transactions: dict[str, str] = field(default_factory=dict)  # transactionId -> event id
+    # A personal Microsoft account (outlook.com, hotmail.com): no `mail` on /me, no getSchedule.
+    personal: bool = False
 
     @property
     def default_calendar(self) -> CalendarState:
@@ -186,7 +188,8 @@ class MailboxStore:
         given, _, surname = user.display_name.partition(" ")
         return {
             "businessPhones": [], "displayName": user.display_name, "givenName": given or None,
-            "jobTitle": None, "mail": user.email, "mobilePhone": None, "officeLocation": None,
+            "jobTitle": None, "mail": None if user.personal else user.email,
+            "mobilePhone": None, "officeLocation": None,
             "preferredLanguage": "en-US", "surname": surname or None,
             "userPrincipalName": user.email, "id": user.id,
         }

@@ -20,13 +20,18 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import orjson
 
-from sync.microsoft.wire import ChangeNotification, ChangeNotificationCollection, Subscription
+from sync.microsoft.wire import (
+    ChangeNotification,
+    ChangeNotificationCollection,
+    LifecycleNotification,
+    Subscription,
+)
 
 from .errors import GraphError, bad_request
 from .ids import IdFactory
@@ -40,6 +45,7 @@ MIN_MINUTES = 45  # shorter requested lifetimes are raised to 45 minutes
 VALIDATION_TIMEOUT_S = 10.0
 DELIVERY_TIMEOUT_S = 5.0
 _CHANGE_TYPES = {"created", "updated", "deleted"}
+_LIFECYCLE_EVENTS = {"subscriptionRemoved", "missed", "reauthorizationRequired"}
 
 
 @dataclass
@@ -79,6 +85,7 @@ class Delivery:
     status: int | None = None
     error: str | None = None
     attempts: list[str] = field(default_factory=list)
+    lifecycle: bool = False  # delivered even after its subscription was removed
 
     def to_json(self) -> dict[str, Any]:
         return {"subscriptionId": self.subscription_id, "notificationUrl": self.url,
@@ -155,12 +162,21 @@ class Subscriptions:
         client_state = body.get("clientState")
         if client_state is not None and len(str(client_state)) > 128:
             raise bad_request("clientState must be at most 128 characters.", "InvalidRequest")
+        lifecycle_url = body.get("lifecycleNotificationUrl")
+        if lifecycle_url is not None and (
+            not isinstance(lifecycle_url, str)
+            or urlsplit(lifecycle_url).scheme not in ("http", "https")
+        ):
+            raise bad_request("Invalid lifecycle notification url.", "InvalidRequest")
         await self._validate(url)
+        if lifecycle_url is not None:
+            # Graph validates both endpoints, even when they are the same.
+            await self._validate(lifecycle_url)
         state = SubscriptionState(
             id=self._ids.guid(), email=user.email, user_id=user.id, resource=resource,
             change_types=change_types, notification_url=url, client_state=client_state,
             expiration=expiration, application_id=self.application_id,
-            lifecycle_url=body.get("lifecycleNotificationUrl"),
+            lifecycle_url=lifecycle_url,
         )
         self.items[state.id] = state
         return state.to_json()
@@ -179,8 +195,14 @@ class Subscriptions:
                 if s.email == user.email and s.expiration > now]
 
     def renew(self, user: Mailbox, subscription_id: str, body: Mapping[str, Any]) -> Subscription:
-        """``PATCH /subscriptions/{id}``: a new expirationDateTime (within the maximum)."""
+        """``PATCH /subscriptions/{id}``: a new expirationDateTime (within the maximum); 404 for
+        an expired or removed subscription, which cannot be revived, and 400 for a
+        lifecycleNotificationUrl, which "cannot be added by updating a subscription"
+        (https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events)."""
         state = self.get(user, subscription_id)
+        if "lifecycleNotificationUrl" in body:
+            raise bad_request("lifecycleNotificationUrl cannot be updated; create a new "
+                              "subscription instead.", "InvalidRequest")
         if "expirationDateTime" in body:
             state.expiration = self._expiration(body["expirationDateTime"])
         return state.to_json()
@@ -196,6 +218,32 @@ class Subscriptions:
         hit = [s for s in self.items.values() if subscription_id in (None, s.id)]
         for state in hit:
             state.expiration = now
+        return len(hit)
+
+    def lifecycle(self, event: str, subscription_id: str | None = None) -> int:
+        """Control API: Graph sends the lifecycle notification ``event`` (subscriptionRemoved,
+        missed, reauthorizationRequired) for one (or every) live subscription that has a
+        lifecycleNotificationUrl; ``subscriptionRemoved`` also removes them (without such a
+        URL, the removal is silent). Returns how many subscriptions were hit.
+        https://learn.microsoft.com/en-us/graph/change-notifications-lifecycle-events"""
+        if event not in _LIFECYCLE_EVENTS:
+            raise ValueError(f"unknown lifecycle event {event!r}")
+        now = self._now()
+        hit = [s for s in self.items.values()
+               if subscription_id in (None, s.id) and s.expiration > now]
+        for state in hit:
+            if state.lifecycle_url is not None:
+                notice: LifecycleNotification = {
+                    "subscriptionId": state.id,
+                    "subscriptionExpirationDateTime": offset_text(state.expiration),
+                    "tenantId": self.tenant_id, "clientState": state.client_state,
+                    "lifecycleEvent": cast(Any, event),
+                }
+                payload = cast(ChangeNotificationCollection, {"value": [notice]})
+                self._queue.put_nowait(Delivery(state.id, state.lifecycle_url, payload,
+                                                lifecycle=True))
+            if event == "subscriptionRemoved":
+                del self.items[state.id]
         return len(hit)
 
     def reset(self) -> None:
@@ -288,7 +336,7 @@ class Subscriptions:
 
     async def _deliver(self, delivery: Delivery) -> None:
         state = self.items.get(delivery.subscription_id)
-        if state is None or state.expiration <= self._now():
+        if not delivery.lifecycle and (state is None or state.expiration <= self._now()):
             delivery.error = "subscription deleted or expired"
             self.delivered.append(delivery)
             return

@@ -2,8 +2,8 @@
 
 Graph writes ``start``/``end`` as ``{"dateTime": "2026-01-05T09:00:00.0000000", "timeZone": "UTC"}``
 (seven fractional digits, no offset) and timestamps such as ``createdDateTime`` as
-``2026-01-05T09:00:00.1234567Z``. It accepts both Windows ("Pacific Standard Time") and IANA
-time zone names.
+``2026-01-05T09:00:00.1234567Z``. It reads both Windows ("Pacific Standard Time") and IANA
+time zone names; what it takes on create and update is narrower (``zone_names``).
 """
 
 from __future__ import annotations
