@@ -182,12 +182,28 @@ def draft_to_event(draft: EventDraft) -> Event:
 def draft_to_patch(draft: EventDraft, current: Event) -> dict[str, object]:
     """The events.patch body that makes `current` look like `draft`: every draft field, with
     null for an empty description or location (patch semantics: null clears, absent keeps) and
-    the attendee list merged by `draft_attendees`."""
+    the attendee list merged by `draft_attendees`.
+
+    Patch merges nested objects too, so `start`/`end` null the keys of the other kind: an
+    all-day patch sends `dateTime: null, timeZone: null`, a timed one `date: null`. Without
+    that, switching between timed and all-day leaves both `date` and `dateTime` and Google
+    answers 400 "Invalid start time."
+    https://developers.google.com/calendar/api/v3/reference/events/patch
+    """
     body: dict[str, object] = dict(draft_to_event(draft))
     body["attendees"] = draft_attendees(draft, current.get("attendees", ()))
+    body["start"] = _replacing(draft, draft.starts_at)
+    body["end"] = _replacing(draft, draft.ends_at)
     for key in _CLEARABLE:
         body.setdefault(key, None)
     return body
+
+
+def _replacing(draft: EventDraft, moment: datetime) -> dict[str, str | None]:
+    """`_when`, with the keys of the other kind (all-day vs timed) set to null."""
+    cleared: dict[str, str | None] = dict.fromkeys(("date", "dateTime", "timeZone"))
+    cleared.update({key: str(value) for key, value in _when(moment, draft).items()})
+    return cleared
 
 
 def draft_attendees(draft: EventDraft, current: Iterable[WireAttendee]) -> list[WireAttendee]:

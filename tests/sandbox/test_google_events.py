@@ -249,3 +249,36 @@ async def test_list_filters_by_event_types(google: GoogleHarness) -> None:
     assert [item["id"] for item in body["items"]] == [normal["id"]]
     _, body, _ = await google.call("GET", f"{EVENTS}?eventTypes=default&eventTypes=outOfOffice")
     assert {item["id"] for item in body["items"]} == {normal["id"], ooo["id"]}
+
+
+async def test_patch_merges_start_and_refuses_both_date_and_datetime(
+    google: GoogleHarness,
+) -> None:
+    """events.patch merges `start` like any object: a `date` patched onto a timed start keeps
+    its `dateTime`, which Google refuses with 400 "Invalid start time."; nulling the other
+    keys switches the event to all-day."""
+    _, event, _ = await google.call("POST", EVENTS, json=meeting())
+    path = f"{EVENTS}/{event['id']}"
+    all_day = {"start": {"date": "2026-12-01"}, "end": {"date": "2026-12-02"}}
+    status, body, _ = await google.call("PATCH", path, json=all_day)
+    assert status == 400
+    assert body["error"]["message"] == "Invalid start time."
+    _, unchanged, _ = await google.call("GET", path)
+    assert unchanged["start"] == event["start"]
+
+    cleared = {key: {**value, "dateTime": None, "timeZone": None}
+               for key, value in all_day.items()}
+    status, switched, _ = await google.call("PATCH", path, json=cleared)
+    assert status == 200
+    assert switched["start"] == {"date": "2026-12-01"}
+
+    # A timeZone alone is merged into the start it patches, not a start without a time.
+    status, _, _ = await google.call("PATCH", path, json={
+        "start": {"dateTime": "2026-12-01T10:00:00Z", "date": None},
+        "end": {"dateTime": "2026-12-01T11:00:00Z", "date": None}})
+    assert status == 200
+    status, zoned, _ = await google.call("PATCH", path, json={
+        "start": {"timeZone": "Europe/Paris"}})
+    assert status == 200
+    assert zoned["start"]["timeZone"] == "Europe/Paris"
+    assert zoned["start"]["dateTime"].startswith("2026-12-01T11:00:00")

@@ -499,3 +499,27 @@ async def test_all_day_event_round_trips(google: Google) -> None:
         send_updates=False,
     )
     assert (updated.all_day, updated.ends_at) == (True, datetime(2026, 12, 26, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("to_all_day", [True, False])
+async def test_a_meeting_switches_between_timed_and_all_day(
+    google: Google, to_all_day: bool
+) -> None:
+    """Google merges `start`/`end` on patch: the client must null the other kind's keys."""
+    timed = DEMO
+    all_day = draft(
+        starts_at=datetime(2026, 12, 1, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 2, tzinfo=UTC),
+        all_day=True,
+    )
+    before, after = (timed, all_day) if to_all_day else (all_day, timed)
+    created = await google.client.create_event(before, idempotency_key="k1", send_invitations=False)
+
+    updated = await google.client.update_event(
+        created.provider_event_id, after, etag=None, send_updates=False
+    )
+
+    [stored] = await google.calendar()
+    for event in (updated, stored):
+        assert event.all_day is to_all_day
+        assert (event.starts_at, event.ends_at) == (after.starts_at, after.ends_at)
