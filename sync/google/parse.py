@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync.google.wire import Attendee as WireAttendee
 from sync.google.wire import Event, EventDateTime
-from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
+from sync.model import Attendee, EventKind, EventStatus, EventType, ProviderEvent, Response
 from sync.provider import EventDraft
 
 _STATUS = {
@@ -28,6 +28,17 @@ _RESPONSE = {
     "declined": Response.DECLINED,
 }
 _PRIVATE = frozenset({"private", "confidential"})
+# https://developers.google.com/calendar/api/guides/event-types
+_EVENT_TYPES = {
+    "default": EventType.MEETING,
+    "focusTime": EventType.FOCUS_TIME,
+    "outOfOffice": EventType.OUT_OF_OFFICE,
+    "workingLocation": EventType.WORKING_LOCATION,
+    "birthday": EventType.BIRTHDAY,
+    "fromGmail": EventType.FROM_MAIL,
+}
+# The organizer Google names on events Gmail made from a message: an address of nobody.
+GMAIL_ORGANIZER = "unknownorganizer@calendar.google.com"
 
 
 def parse_event(item: Event, calendar_time_zone: str | None) -> ProviderEvent:
@@ -51,6 +62,8 @@ def parse_event(item: Event, calendar_time_zone: str | None) -> ProviderEvent:
     time_zone = (start.get("timeZone") if start else None) or calendar_time_zone
     organizer = item.get("organizer")
     organizer_email = organizer.get("email") if organizer else None
+    if organizer_email is not None and organizer_email.lower() == GMAIL_ORGANIZER:
+        organizer_email = None
     attendees = item.get("attendees")
     original = item.get("originalStartTime")
     created = item.get("created")
@@ -75,17 +88,19 @@ def parse_event(item: Event, calendar_time_zone: str | None) -> ProviderEvent:
         created_at=parse_timestamp(created) if created else None,
         updated_at=parse_timestamp(updated) if updated else None,
         etag=item.get("etag"),
+        event_type=_EVENT_TYPES.get(item.get("eventType", "default"), EventType.OTHER),
     )
 
 
 def parse_attendees(attendees: list[WireAttendee]) -> tuple[Attendee, ...]:
     """Google's attendee list as `Attendee`s: emails lower-cased, the organizer's own entry
     kept (`is_organizer=True`), a missing `responseStatus` read as needsAction (Google's
-    default); entries without an email (Google hides some resources' addresses) are skipped."""
+    default); entries without an email (Google hides some resources' addresses) and Gmail's
+    placeholder organizer are skipped."""
     parsed = []
     for attendee in attendees:
         email = attendee.get("email")
-        if not email:
+        if not email or email.lower() == GMAIL_ORGANIZER:
             continue
         key = (
             email,

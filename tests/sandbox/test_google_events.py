@@ -282,3 +282,24 @@ async def test_patch_merges_start_and_refuses_both_date_and_datetime(
     assert status == 200
     assert zoned["start"]["timeZone"] == "Europe/Paris"
     assert zoned["start"]["dateTime"].startswith("2026-12-01T11:00:00")
+
+
+async def test_insert_refuses_event_types_the_api_cannot_create(google: GoogleHarness) -> None:
+    """"Google Calendar API doesn't allow creating [fromGmail events] using the insert method"
+    (https://developers.google.com/calendar/api/guides/event-types)."""
+    for refused in ("fromGmail", "meeting"):
+        status, body, _ = await google.call("POST", EVENTS, json=meeting(eventType=refused))
+        assert status == 400, refused
+        assert body["error"]["errors"][0]["location"] == "eventType"
+    status, focus, _ = await google.call("POST", EVENTS, json=meeting(eventType="focusTime"))
+    assert status == 200 and focus["eventType"] == "focusTime"
+
+
+async def test_gmail_makes_events_organized_by_its_placeholder(google: GoogleHarness) -> None:
+    made = await google.control("POST", f"/_sandbox/calendars/{ALICE}/events", json={
+        **meeting(summary="Flight to Lisbon"), "eventType": "fromGmail"})
+    _, listed, _ = await google.call("GET", EVENTS)
+    [item] = listed["items"]
+    assert item["id"] == made["id"] and item["eventType"] == "fromGmail"
+    assert item["organizer"]["email"] == "unknownorganizer@calendar.google.com"
+    assert ALICE in [a["email"] for a in item["attendees"]]

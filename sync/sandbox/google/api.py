@@ -229,10 +229,20 @@ async def events_list(request: web.Request) -> web.Response:
     return json_bytes(listing.list_events(_sandbox(request), calendar, request.query))
 
 
+# The types events.insert accepts; `fromGmail` events are made by Gmail only ("Google Calendar
+# API doesn't allow creating this event type using the insert method"):
+# https://developers.google.com/calendar/api/guides/event-types
+_INSERTABLE_TYPES = ("default", "outOfOffice", "focusTime", "workingLocation", "birthday")
+
+
 async def events_insert(request: web.Request) -> web.Response:
-    """events.insert (client-chosen ids allowed; 409 on a duplicate)."""
+    """events.insert (client-chosen ids allowed; 409 on a duplicate; 400 for an eventType the
+    API cannot create). https://developers.google.com/calendar/api/v3/reference/events/insert"""
     calendar = _calendar(request)
     body = await _body(request)
+    event_type = body.get("eventType")
+    if event_type is not None and event_type not in _INSERTABLE_TYPES:
+        raise errors.invalid(f"Invalid value for: eventType: {event_type}", "eventType")
     # organizer and creator are read-only through the API: the caller's calendar organizes.
     body.pop("organizer", None)
     body.pop("creator", None)
