@@ -154,9 +154,10 @@ class GoogleCalendarClient:
     async def fetch_changes(self, cursor: str | None, *, window_start: datetime) -> ChangePage:
         """GET one events.list page of the primary calendar and parse its items.
 
-        `cursor` None starts a full round (cancelled events left out, except cancelled
-        occurrences of a series, which Google always lists); a cursor with a sync token starts
-        or continues an incremental round (`showDeleted=true`, so deletions keep their details).
+        `cursor` None starts a full round; a cursor with a sync token starts or continues an
+        incremental round. Both list with `showDeleted=true` (so deletions keep their details,
+        and a full round reports what was cancelled as cancelled).
+        https://developers.google.com/calendar/api/v3/reference/events/list
         The returned cursor names the next page of the same round, or, on the round's last page
         (`complete=True`), the incremental round starting at Google's `nextSyncToken`.
         `window_start` is ignored: Google refuses `timeMin` next to a sync token.
@@ -431,11 +432,14 @@ class FeedCursor:
         return cls(sync_token, page_token)
 
     def params(self) -> dict[str, str]:
-        """events.list query parameters for this position."""
-        params = {"maxResults": PAGE_SIZE, "singleEvents": "false"}
+        """events.list query parameters for this position. Full and incremental rounds send
+        the same ones (`showDeleted` included), as the sync guide asks: "All other query
+        parameters should be the same as for the initial synchronization"
+        (https://developers.google.com/calendar/api/guides/sync); with a sync token Google
+        refuses `showDeleted=false`."""
+        params = {"maxResults": PAGE_SIZE, "singleEvents": "false", "showDeleted": "true"}
         if self.sync_token is not None:
             params["syncToken"] = self.sync_token
-            params["showDeleted"] = "true"
         if self.page_token is not None:
             params["pageToken"] = self.page_token
         return params

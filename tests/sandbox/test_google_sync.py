@@ -217,3 +217,14 @@ async def test_ical_uid_filter_and_order_by_updated(google: GoogleHarness) -> No
     assert [item["id"] for item in items] == [second["id"], first["id"]]
     items, _ = await full_sync(google, iCalUID=second["iCalUID"])
     assert [item["id"] for item in items] == [second["id"]]
+
+
+async def test_sync_token_refuses_show_deleted_false(google: GoogleHarness) -> None:
+    """events.list: with a syncToken "it is not allowed to set showDeleted to False"."""
+    _, token = await full_sync(google)
+    status, body, _ = await google.call(
+        "GET", EVENTS, params={"syncToken": token, "showDeleted": "false"})
+    assert status == 400
+    assert body["error"]["errors"][0]["location"] == "showDeleted"
+    assert (await google.call(
+        "GET", EVENTS, params={"syncToken": token, "showDeleted": "true"}))[0] == 200

@@ -157,7 +157,9 @@ async def test_deleted_and_cancelled_events_come_back_cancelled(google: Google) 
     assert by_id[deleted].title == "Deleted in the UI"
 
 
-async def test_full_sync_leaves_out_cancelled_and_deleted_events(google: Google) -> None:
+async def test_full_sync_reports_cancelled_and_deleted_events_as_cancelled(
+    google: Google,
+) -> None:
     kept = await google.create("Kept", 1)
     deleted = await google.create("Deleted", 2)
     cancelled = await google.create("Cancelled", 3)
@@ -166,7 +168,12 @@ async def test_full_sync_leaves_out_cancelled_and_deleted_events(google: Google)
 
     pages, _ = await sync_round(google)
 
-    assert [event.provider_event_id for event in events_of(pages)] == [kept]
+    statuses = {event.provider_event_id: event.status for event in events_of(pages)}
+    assert statuses == {
+        kept: EventStatus.CONFIRMED,
+        deleted: EventStatus.CANCELLED,
+        cancelled: EventStatus.CANCELLED,
+    }
 
 
 async def test_incremental_round_over_several_pages_keeps_its_sync_token(google: Google) -> None:
@@ -412,6 +419,7 @@ def test_page_cursors_stay_in_their_round() -> None:
     assert full_page.params() == {
         "maxResults": "2500",
         "singleEvents": "false",
+        "showDeleted": "true",
         "pageToken": "page-2",
     }
     incremental_page = FeedCursor.decode(FeedCursor("sync-1", "page-2").encode())
@@ -423,3 +431,10 @@ def test_page_cursors_stay_in_their_round() -> None:
         "pageToken": "page-2",
     }
     assert FeedCursor.decode(None) == FeedCursor(None, None)
+
+
+def test_full_and_incremental_rounds_send_the_same_parameters() -> None:
+    """The sync guide: incremental requests repeat the initial full sync's parameters."""
+    full = FeedCursor.decode(None).params()
+    incremental = FeedCursor("sync-1", None).params()
+    assert incremental == {**full, "syncToken": "sync-1"}

@@ -113,6 +113,13 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
             raise errors.invalid(
                 f"Sync token cannot be used together with: {', '.join(clash)}", clash[0]
             )
+        # "deleted events since the previous list request will always be in the result set
+        # and it is not allowed to set showDeleted to False" (events.list, syncToken):
+        # https://developers.google.com/calendar/api/v3/reference/events/list
+        if "showDeleted" in params and not show_deleted:
+            raise errors.invalid(
+                "Sync token cannot be used together with showDeleted=false.", "showDeleted"
+            )
     order_by = params.get("orderBy")
     single = _bool(params, "singleEvents")
     if order_by not in (None, "startTime", "updated"):
