@@ -48,12 +48,18 @@ class SyncJob:
     push_channel_id: str | None
     push_resource_id: str | None
     push_expires_at: datetime | None
+    # The last full round is older than the reconciliation interval: this run starts a new
+    # one instead of reading the delta (never in the middle of a round).
+    reconcile_due: bool = False
 
 
 _JOB_COLUMNS = """
     id AS connection_id, account_id, user_id, provider, calendar_email, linked_at, sync_cursor,
     sync_phase, sync_round, round_is_full, cursor_mid_round, events_seen, window_start,
-    push_channel_id, push_resource_id, push_expires_at
+    push_channel_id, push_resource_id, push_expires_at,
+    (sync_cursor IS NOT NULL AND NOT cursor_mid_round AND $6::float8 IS NOT NULL
+     AND (full_round_at IS NULL OR full_round_at < now() - make_interval(secs => $6)))
+        AS reconcile_due
 """
 
 
@@ -65,11 +71,14 @@ async def claim_due(
     poll_seconds: float,
     push_quiet_seconds: float = 0.0,
     push_max_wait_seconds: float = 0.0,
+    reconcile_seconds: float | None = None,
 ) -> SyncJob | None:
     """Lease one due, active, unleased connection to `worker`; None when nothing is due.
 
     A follow-up run asked for by pushes (see `note_push`) is due once no push came for
-    `push_quiet_seconds`, or `push_max_wait_seconds` after the first of them."""
+    `push_quiet_seconds`, or `push_max_wait_seconds` after the first of them. The job says
+    `reconcile_due` when its last full round finished more than `reconcile_seconds` ago
+    (None: never reconcile)."""
     record = await db.fetchrow(
         f"""
         UPDATE calendar_connections c
@@ -100,6 +109,7 @@ async def claim_due(
         poll_seconds,
         push_quiet_seconds,
         push_max_wait_seconds,
+        reconcile_seconds,
     )
     return SyncJob(**dict(record)) if record else None
 
@@ -147,6 +157,13 @@ async def save_cursor(
         events_seen,
         window_start,
         mid_round,
+    )
+
+
+async def record_full_round(conn: Executor, connection_id: int) -> None:
+    """A full round just finished (in the transaction of its last page)."""
+    await conn.execute(
+        "UPDATE calendar_connections SET full_round_at = now() WHERE id = $1", connection_id
     )
 
 

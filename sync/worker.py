@@ -40,6 +40,8 @@ class WorkerSettings:
     # (a burst is one run), or at most this long after the first of them.
     push_quiet_seconds: float = 2.0
     push_max_wait_seconds: float = 30.0
+    # A full round this long after the last one catches what deltas cannot report (None: never).
+    reconcile_seconds: float | None = 7 * 24 * 3600.0
 
 
 def worker_name() -> str:
@@ -112,6 +114,7 @@ class SyncWorker:
                     poll_seconds=self._settings.poll_seconds,
                     push_quiet_seconds=self._settings.push_quiet_seconds,
                     push_max_wait_seconds=self._settings.push_max_wait_seconds,
+                    reconcile_seconds=self._settings.reconcile_seconds,
                 )
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("worker %s cannot reach the database: %s", self.name, exc)

@@ -81,6 +81,13 @@ class GoogleSandbox(SandboxState):
         """The owner deleted the event (or one occurrence) in the UI."""
         self.delete_event(self.calendar(calendar_id), event_id)
 
+    def lose_from_feed(self, calendar_id: str, event_id: str) -> None:
+        """Fault: the event leaves the calendar and no sync token ever reports it, as when a
+        delta misses a change. Only a full listing shows it is gone. KeyError when unknown."""
+        calendar = self.calendar(calendar_id)
+        if calendar.events.pop(event_id, None) is None:
+            raise KeyError(f"no event {event_id}")
+
     def make_private(self, calendar_id: str, event_id: str) -> StoredEvent:
         """The owner marked the event private (``visibility: private``)."""
         return self.ui_update_event(calendar_id, event_id, {"visibility": "private"})
