@@ -130,7 +130,7 @@ async def running_services(
             http=http,
             vault=vault,
             apps=apps,
-            linker=Linker(pool, vault, apps, http, str(settings.public_url)),
+            linker=Linker(pool, vault, apps, http, str(settings.public_url), credentials),
             credentials=credentials,
             engine=engine,
         )

@@ -318,6 +318,27 @@ async def save_push_channel(
 
 
 @dataclass(frozen=True, slots=True)
+class StoredPush:
+    channel_id: str
+    resource_id: str | None
+    expires_at: datetime
+
+
+async def stored_push(db: Executor, connection_id: int) -> StoredPush | None:
+    """The connection's push registration as last saved, None when it has none."""
+    record = await db.fetchrow(
+        "SELECT push_channel_id, push_resource_id, push_expires_at FROM calendar_connections "
+        "WHERE id = $1 AND push_channel_id IS NOT NULL AND push_expires_at IS NOT NULL",
+        connection_id,
+    )
+    if record is None:
+        return None
+    return StoredPush(
+        record["push_channel_id"], record["push_resource_id"], record["push_expires_at"]
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class PushTarget:
     connection_id: int
     provider: str

@@ -18,6 +18,7 @@ started it:
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,12 +31,12 @@ from authlib.common.security import generate_token
 
 from db import accounts as accounts_db
 from db import connections as connections_db
-from db import link_states
+from db import link_states, sync_state
 from db.connections import ConnectionRow
 from db.errors import DuplicateError
 from db.link_states import LinkState, StateProblem
 from sync.clients import calendar_client
-from sync.credentials import StaticToken
+from sync.credentials import Credentials, StaticToken
 from sync.oauth_client import OAuthClient, new_code_verifier
 from sync.provider import (
     PERMISSION_LABELS,
@@ -43,8 +44,11 @@ from sync.provider import (
     ProviderApp,
     ProviderError,
     ProviderName,
+    PushChannel,
 )
 from sync.token_vault import TokenVault
+
+log = logging.getLogger(__name__)
 
 LINK_TTL = timedelta(minutes=10)
 BROWSER_COOKIE = "chronik_link"
@@ -108,12 +112,15 @@ class Linker:
         apps: Mapping[ProviderName, ProviderApp],
         http: aiohttp.ClientSession,
         public_url: str,
+        credentials: Credentials | None = None,
     ) -> None:
         self._pool = pool
         self._vault = vault
         self._apps = apps
         self._http = http
         self._public_url = public_url.rstrip("/")
+        # Stored connections' tokens (refreshed as needed), to stop push on disconnect.
+        self._credentials = credentials
 
     def oauth(self, provider: ProviderName) -> OAuthClient:
         return OAuthClient(self._apps[provider], self._http)
@@ -178,6 +185,9 @@ class Linker:
         await link_states.record_outcome(
             self._pool, _hash(state), linked=True, calendar_email=row.calendar_email
         )
+        # Sync now, not at the next poll: a relinked calendar (after re-authentication) has
+        # missed changes, and its run registers push again.
+        await sync_state.request_sync(self._pool, row.id)
         return row
 
     async def decline(
@@ -258,7 +268,9 @@ class Linker:
         return result
 
     async def disconnect(self, row: ConnectionRow) -> None:
-        """Revoke the grant at the provider (best effort) and forget the tokens; meetings stay."""
+        """Stop push and revoke the grant at the provider (best effort), then forget the tokens
+        and the push registration; meetings stay."""
+        await self._stop_push(row)
         if row.token_ciphertext is not None:
             tokens = self._vault.decrypt(row.token_ciphertext)
             provider = ProviderName(row.provider)
@@ -267,6 +279,26 @@ class Linker:
                 if token:
                     await self.oauth(provider).revoke(token)
         await connections_db.disconnect(self._pool, row.id)
+
+
+    async def _stop_push(self, row: ConnectionRow) -> None:
+        """Stop the connection's push channel or subscription, so the provider stops calling
+        (Google channels.stop, Graph DELETE subscription). Failures are logged: the
+        registration expires on its own, and its calls are refused once disconnected."""
+        provider = ProviderName(row.provider)
+        if self._credentials is None or provider not in self._apps:
+            return
+        stored = await sync_state.stored_push(self._pool, row.id)
+        if stored is None:
+            return
+        client = calendar_client(
+            self._apps[provider], self._http, self._credentials.for_connection(row.id)
+        )
+        channel = PushChannel(stored.channel_id, stored.resource_id, stored.expires_at)
+        try:
+            await client.stop(channel)
+        except ProviderError as exc:
+            log.warning("connection %s: could not stop push on disconnect: %s", row.id, exc)
 
 
 class MissingPermission(ProviderError):
