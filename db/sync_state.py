@@ -168,13 +168,16 @@ async def record_full_round(conn: Executor, connection_id: int) -> None:
 
 
 async def finish_run(db: Executor, connection_id: int, worker: str) -> None:
-    """A successful run: record it, clear the failure streak, release the lease."""
+    """A successful run: record it, clear the failure streak, release the lease. A connection
+    that lost its grant while the run went on keeps the reason (the person must relink)."""
     await db.execute(
         """
         WITH done AS (
             UPDATE calendar_connections
-            SET last_synced_at = now(), failure_count = 0, last_error = NULL,
-                last_error_at = NULL, next_attempt_at = NULL, lease_owner = NULL,
+            SET last_synced_at = now(), failure_count = 0,
+                last_error = CASE WHEN status = 'active' THEN NULL ELSE last_error END,
+                last_error_at = CASE WHEN status = 'active' THEN NULL ELSE last_error_at END,
+                next_attempt_at = NULL, lease_owner = NULL,
                 lease_expires_at = NULL
             WHERE id = $1 AND lease_owner = $2
             RETURNING account_id, user_id, id
