@@ -193,24 +193,38 @@ class GoogleCalendarClient:
     async def watch(self, *, address: str, channel_id: str, token: str) -> PushChannel:
         """POST events/watch on the primary calendar: Google then POSTs a `sync` message and
         one `exists` message per change to `address`, with `token` in X-Goog-Channel-Token.
-        Returns the channel (Google's resourceId and expiration). `ProviderError` on refusal,
-        e.g. 400 channelIdNotUnique when `channel_id` is live already."""
-        request: Channel = {
-            "id": channel_id,
-            "type": "web_hook",
-            "address": address,
-            "token": token,
-        }
+        https://developers.google.com/calendar/api/v3/reference/events/watch
+
+        Returns the channel (Google's resourceId and expiration). A channel id can be used once
+        (400 channelIdNotUnique while it lives), and an attempt whose answer was lost may have
+        made its channel: so each retry asks under a fresh id (`channel_id`, then
+        `channel_id-1`, ...), and once one succeeds the ids of the earlier attempts are stopped
+        (404 for those that made nothing). The returned id is the one that succeeded.
+        `ProviderError` on refusal, e.g. channelIdNotUnique when `channel_id` is live already."""
+        attempted: list[str] = []
+
+        def request() -> Channel:
+            attempt_id = f"{channel_id}-{len(attempted)}" if attempted else channel_id
+            attempted.append(attempt_id)
+            return {"id": attempt_id, "type": "web_hook", "address": address, "token": token}
+
         response = await self._session.request(
-            "POST", f"{self._base}/calendars/primary/events/watch", json=request
+            "POST", f"{self._base}/calendars/primary/events/watch", json_per_attempt=request
         )
         raise_for_status(response, "watch the calendar")
         answer: Channel = response.json()
-        return PushChannel(
-            channel_id=answer.get("id", channel_id),
+        channel = PushChannel(
+            channel_id=answer.get("id", attempted[-1]),
             resource_id=answer.get("resourceId"),
             expires_at=_expiration(answer.get("expiration")),
         )
+        # A channel's resourceId names the watched calendar, so it names the lost ones too.
+        for lost in attempted[:-1]:
+            try:
+                await self.stop(PushChannel(lost, channel.resource_id, channel.expires_at))
+            except ProviderError as exc:
+                log.warning("could not stop Google channel %s of a lost answer: %s", lost, exc)
+        return channel
 
     async def renew(
         self, channel: PushChannel, *, address: str, channel_id: str, token: str
@@ -229,7 +243,8 @@ class GoogleCalendarClient:
     async def stop(self, channel: PushChannel) -> None:
         """POST channels/stop with the channel's id and resourceId. 404 (already stopped,
         expired or unknown) counts as done; a channel without resourceId cannot be named to
-        Google and is left to expire. `ProviderError` on any other refusal."""
+        Google and is left to expire. `ProviderError` on any other refusal.
+        https://developers.google.com/calendar/api/v3/reference/channels/stop"""
         if channel.resource_id is None:
             return
         response = await self._session.request(

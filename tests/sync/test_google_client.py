@@ -438,3 +438,33 @@ def test_full_and_incremental_rounds_send_the_same_parameters() -> None:
     full = FeedCursor.decode(None).params()
     incremental = FeedCursor("sync-1", None).params()
     assert incremental == {**full, "syncToken": "sync-1"}
+
+
+async def test_a_watch_whose_answer_was_lost_leaves_one_live_channel(
+    google: Google, receiver: Receiver
+) -> None:
+    """events.watch is not idempotent: the lost answer's channel exists, and a retry under its
+    id would meet 400 channelIdNotUnique. The client retries under a fresh id and stops the
+    channel the lost answer made."""
+    watch_path = "/calendar/v3/calendars/primary/events/watch"
+    attempts: list[str] = []
+
+    async def lose_first_answer(_: Any, __: Any, params: Any) -> None:
+        if params.method == "POST" and params.url.path == watch_path:
+            attempts.append(params.url.path)
+            if len(attempts) == 1:
+                # Google made the channel; the connection breaks before its answer is read.
+                raise aiohttp.ServerDisconnectedError()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(lose_first_answer)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as http:
+        async with http.post(f"{google.url}/_sandbox/users/{ALICE}/token", json={}) as resp:
+            token = (await resp.json())["access_token"]
+        client = GoogleCalendarClient(http, google.url, StaticToken(token), FAST_RETRIES)
+        channel = await client.watch(address=receiver.url, channel_id="chronik-w", token="t")
+
+    assert len(attempts) == 2
+    live = await google.control("GET", "/_sandbox/channels")
+    assert [c["id"] for c in live["channels"]] == [channel.channel_id]
+    assert channel.channel_id != "chronik-w"
