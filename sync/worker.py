@@ -21,10 +21,11 @@ import asyncpg
 
 from app import metrics
 from app.logs import log_context
+from db import connections as connections_db
 from db import sync_state
 from db.sync_state import SyncJob
 from sync.engine import LeaseLost, SyncEngine
-from sync.provider import NeedsReauth, ProviderError, ProviderUnavailable
+from sync.provider import NeedsReauth, PermissionMissing, ProviderError, ProviderUnavailable
 
 log = logging.getLogger("chronik.worker")
 
@@ -150,6 +151,11 @@ class SyncWorker:
             return "lease_lost", 0
         except NeedsReauth:
             # Credentials already marked the connection; nothing will be retried.
+            await sync_state.release(self._pool, job.connection_id, self.name)
+            return "needs_reauth", 0
+        except PermissionMissing as exc:
+            # Retrying cannot grant a permission: the person must link again.
+            await connections_db.mark_needs_reauth(self._pool, job.connection_id, str(exc))
             await sync_state.release(self._pool, job.connection_id, self.name)
             return "needs_reauth", 0
         except ProviderError as exc:

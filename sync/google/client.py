@@ -36,7 +36,14 @@ from sync.google.wire import (
 )
 from sync.http import ProviderResponse, ProviderSession, RetryPolicy
 from sync.model import ChangePage, CursorExpired, EventKind, ProviderEvent
-from sync.provider import EventChanged, EventDraft, EventGone, ProviderError, PushChannel
+from sync.provider import (
+    EventChanged,
+    EventDraft,
+    EventGone,
+    PermissionMissing,
+    ProviderError,
+    PushChannel,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +91,19 @@ def is_throttled(response: ProviderResponse) -> bool:
 
 
 def raise_for_status(response: ProviderResponse, what: str) -> None:
+    """`ProviderError` for an error answer; `PermissionMissing` for Google's 403
+    insufficientPermissions (the grant lacks the scope the call needs:
+    https://developers.google.com/calendar/api/guides/errors#403_insufficient_permissions)."""
     if response.status < 300:
         return
     reason, message = error_reason(response)
+    if response.status == 403 and reason == "insufficientPermissions":
+        raise PermissionMissing(
+            f"{LABEL} refused to {what}: Chronik was not granted the calendar permission this "
+            "needs. Link the calendar again and leave every permission ticked.",
+            status=403,
+            reason=reason,
+        )
     raise ProviderError(
         f"{LABEL} refused to {what}: HTTP {response.status} {message}".strip(),
         status=response.status,
