@@ -89,12 +89,13 @@ class Google:
         return [(mail["kind"], mail["to"]) for mail in answer["invitations"]]
 
     async def calendar(self) -> list[ProviderEvent]:
-        """The calendar's events as a full sync of the change feed sees them."""
+        """The calendar's live events as a full sync of the change feed sees them (it also
+        reports cancelled ones, as cancelled: those are left out here)."""
         events: list[ProviderEvent] = []
         cursor = None
         while True:
             page = await self.client.fetch_changes(cursor, window_start=WINDOW_START)
-            events.extend(page.events)
+            events.extend(e for e in page.events if e.status is not EventStatus.CANCELLED)
             cursor = page.cursor
             if page.complete:
                 return events
