@@ -226,3 +226,14 @@ async def test_a_retried_watch_meets_channel_id_not_unique(
     assert body["error"]["errors"][0]["reason"] == "channelIdNotUnique"
     live = await google.control("GET", "/_sandbox/channels")
     assert [c["id"] for c in live["channels"]] == [first["id"]]
+
+
+async def test_channel_ids_and_tokens_have_documented_limits(
+    google: GoogleHarness, receiver: Receiver
+) -> None:
+    """Push guide: the channel id is at most 64 characters, the token at most 256."""
+    for body in ({"id": "c" * 65}, {"id": "c", "token": "t" * 257}):
+        status, _, _ = await google.call("POST", f"{EVENTS}/watch", json={
+            "type": "web_hook", "address": receiver.url, **body})
+        assert status == 400, body
+    await watch(google, receiver, id="c" * 64, token="t" * 256)

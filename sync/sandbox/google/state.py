@@ -554,10 +554,17 @@ class SandboxState:
     def watch(
         self, calendar: Calendar, body: dict[str, Any], user_email: str, api_path: str
     ) -> Channel:
-        """events.watch: create a channel and queue its ``sync`` message."""
+        """events.watch: create a channel and queue its ``sync`` message. The id is at most 64
+        characters and unique while its channel lives (400 ``channelIdNotUnique``); the token
+        at most 256 (https://developers.google.com/calendar/api/guides/push)."""
         channel_id = body.get("id")
         if not channel_id or not isinstance(channel_id, str):
             raise errors.required("id")
+        if len(channel_id) > 64:
+            raise errors.invalid("Invalid value for: id", "id")
+        token = body.get("token")
+        if token is not None and (not isinstance(token, str) or len(token) > 256):
+            raise errors.invalid("Invalid value for: token", "token")
         if body.get("type") not in ("web_hook", "webhook"):
             raise errors.invalid("Invalid value for: type", "type")
         address = body.get("address")
