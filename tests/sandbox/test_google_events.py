@@ -303,3 +303,25 @@ async def test_gmail_makes_events_organized_by_its_placeholder(google: GoogleHar
     assert item["id"] == made["id"] and item["eventType"] == "fromGmail"
     assert item["organizer"]["email"] == "unknownorganizer@calendar.google.com"
     assert ALICE in [a["email"] for a in item["attendees"]]
+
+
+async def test_a_birthday_is_one_private_transparent_yearly_day_without_guests(
+    google: GoogleHarness,
+) -> None:
+    """https://developers.google.com/calendar/api/guides/event-types#birthday"""
+    birthday = {"summary": "Carla's birthday", "eventType": "birthday",
+                "start": {"date": "2026-12-24"}, "end": {"date": "2026-12-25"},
+                "visibility": "private", "transparency": "transparent",
+                "recurrence": ["RRULE:FREQ=YEARLY"]}
+    broken = [
+        {"attendees": [{"email": "carla@client.test"}]},
+        {"end": {"date": "2026-12-26"}},
+        {"visibility": "default"},
+        {"transparency": "opaque"},
+        {"recurrence": ["RRULE:FREQ=WEEKLY"]},
+    ]
+    for change in broken:
+        status, _, _ = await google.call("POST", EVENTS, json={**birthday, **change})
+        assert status == 400, change
+    status, made, _ = await google.call("POST", EVENTS, json=birthday)
+    assert status == 200 and made["eventType"] == "birthday"
