@@ -102,7 +102,7 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
             items=[],
             position=0,
             page_size=size,
-            next_sync_token=sandbox.issue_sync_token(calendar),
+            next_sync_token=sandbox.issue_sync_token(calendar, single=False),
             events=list(calendar.events.values()),
             show_deleted=show_deleted,
         )
@@ -132,7 +132,7 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
         raise errors.time_range_empty()
 
     if sync_token is not None:
-        since = sandbox.resolve_sync_token(calendar, sync_token)
+        since = sandbox.resolve_sync_token(calendar, sync_token, single=single)
         items = list(_incremental(calendar, since, single, show_deleted))
     else:
         updated_min = (
@@ -155,7 +155,7 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
         items=items,
         position=0,
         page_size=size,
-        next_sync_token=sandbox.issue_sync_token(calendar),
+        next_sync_token=sandbox.issue_sync_token(calendar, single=single),
     )
     return _serve(sandbox, calendar, snapshot, size)
 
