@@ -24,7 +24,13 @@ import aiohttp
 import orjson
 
 from sync.credentials import TokenSource
-from sync.google.parse import draft_to_event, draft_to_patch, parse_event, parse_timestamp
+from sync.google.parse import (
+    draft_applied,
+    draft_to_event,
+    draft_to_patch,
+    parse_event,
+    parse_timestamp,
+)
 from sync.google.wire import (
     Calendar,
     Channel,
@@ -312,9 +318,14 @@ class GoogleCalendarClient:
         invited and removed ones get a cancellation when `send_updates`. `If-Match` is `etag`
         when given, else the etag just read, so an answer arriving in between is not erased.
 
+        A PATCH is not idempotent under `If-Match`: when its answer is lost, the retry meets
+        412 because the first attempt changed the etag. So a 412 is checked against the event
+        as it is now: if it already shows the draft, that is this update and it is returned.
+        https://developers.google.com/calendar/api/v3/reference/events/patch
+
         Raises `EventGone` when the event is missing (404/410) or cancelled, `EventChanged`
-        when `etag` is not the event's current one (checked on the read, and by Google's 412),
-        `ProviderError` on any other refusal.
+        when `etag` is not the event's current one (checked on the read, and by Google's 412
+        when someone else's change is in between), `ProviderError` on any other refusal.
         """
         current = await self._read_event(provider_event_id)
         if current.get("status") == "cancelled":
@@ -330,6 +341,10 @@ class GoogleCalendarClient:
             json=draft_to_patch(draft, current),
             headers={"If-Match": if_match} if if_match else None,
         )
+        if response.status == 412:
+            now = await self._read_event(provider_event_id)
+            if now.get("status") != "cancelled" and draft_applied(draft, now):
+                return parse_event(now, None)
         raise_for_event(response, "update the event")
         updated: Event = response.json()
         return parse_event(updated, None)

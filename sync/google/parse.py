@@ -221,6 +221,28 @@ def _replacing(draft: EventDraft, moment: datetime) -> dict[str, str | None]:
     return cleared
 
 
+def draft_applied(draft: EventDraft, event: Event) -> bool:
+    """Whether `event` already shows `draft` (what `draft_to_patch` would write): title,
+    description, location, times, zone and the guests besides the organizer."""
+    start, end = event.get("start"), event.get("end")
+    if not start or not end or ("date" in start) != draft.all_day:
+        return False
+    if not draft.all_day and start.get("timeZone") != draft.time_zone:
+        return False
+    attendees = event.get("attendees", [])
+    organizers = {a["email"].lower() for a in attendees if a.get("organizer") and a.get("email")}
+    guests = {a["email"].lower() for a in attendees if a.get("email")} - organizers
+    wanted = {email for email, _ in draft.attendees} - organizers
+    return (
+        event.get("summary") == draft.title
+        and (event.get("description") or None) == (draft.description or None)
+        and (event.get("location") or None) == (draft.location or None)
+        and parse_when(start, None) == draft.starts_at
+        and parse_when(end, None) == draft.ends_at
+        and guests == wanted
+    )
+
+
 def draft_attendees(draft: EventDraft, current: Iterable[WireAttendee]) -> list[WireAttendee]:
     """The attendee list to send for `draft`, given the event's `current` list.
 

@@ -524,3 +524,31 @@ async def test_a_meeting_switches_between_timed_and_all_day(
     for event in (updated, stored):
         assert event.all_day is to_all_day
         assert (event.starts_at, event.ends_at) == (after.starts_at, after.ends_at)
+
+
+async def test_update_whose_answer_was_lost_is_not_reported_as_a_conflict(
+    google: Google,
+) -> None:
+    """The retried PATCH meets 412 (the first attempt changed the etag): the client sees its
+    own change in place and returns it, and the guests were mailed once."""
+    created = await google.client.create_event(DEMO, idempotency_key="k1", send_invitations=False)
+    event_path = f"/calendar/v3/calendars/primary/events/{created.provider_event_id}"
+
+    async def drop_first_patch_answer(method: str, path: str) -> None:
+        if (method, path) == ("PATCH", event_path):
+            google.wire.after_answer = None
+            raise aiohttp.ServerDisconnectedError()
+
+    google.wire.after_answer = drop_first_patch_answer
+    renamed = draft(title="Demo, renamed", attendees=((PETER, None), (MARY, None)))
+
+    updated = await google.client.update_event(
+        created.provider_event_id, renamed, etag=created.etag, send_updates=True
+    )
+
+    assert [m for m, _ in google.wire.attempts].count("PATCH") == 2
+    assert updated.title == "Demo, renamed"
+    [stored] = await google.calendar()
+    assert stored == updated
+    # Mailed once: an update to the guest who stays, an invitation to the added one.
+    assert sorted(await google.mails()) == [("invitation", MARY), ("update", PETER)]
