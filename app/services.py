@@ -69,6 +69,7 @@ class Services:
                 lease_seconds=settings.sync_lease_seconds,
                 push_quiet_seconds=settings.sync_push_quiet_seconds,
                 push_max_wait_seconds=settings.sync_push_max_wait_seconds,
+                reconcile_seconds=settings.sync_reconcile_seconds or None,
             ),
             dsn=self.dsn,
         )
@@ -130,7 +131,7 @@ async def running_services(
             http=http,
             vault=vault,
             apps=apps,
-            linker=Linker(pool, vault, apps, http, str(settings.public_url)),
+            linker=Linker(pool, vault, apps, http, str(settings.public_url), credentials),
             credentials=credentials,
             engine=engine,
         )

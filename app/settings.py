@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     run_worker: bool = True
     worker_concurrency: int = Field(default=4, ge=1)
     sync_poll_seconds: float = Field(default=300.0, gt=0)
+    # A full round of every calendar this often (0: never) removes what the providers' deltas
+    # could not report; weekly by default.
+    sync_reconcile_seconds: float = Field(default=7 * 24 * 3600.0, ge=0)
     # How long a worker's claim on a connection lasts without progress (a dead worker's
     # connections are taken over after this); every committed page renews it.
     sync_lease_seconds: float = Field(default=60.0, gt=0)

@@ -65,6 +65,9 @@ async def save_link(
 
     Relinking keeps `linked_at` (so already-eligible events stay eligible) unless the old link
     was disconnected or pointed at another calendar: then syncing starts afresh from now.
+    Relinking a connection that was not active (it needed re-authentication) ends any failure
+    backoff and marks its push registration for renewal: it may have lapsed meanwhile, while
+    the stored expiry still says it is live.
     """
     try:
         record = await _upsert_link(
@@ -107,6 +110,10 @@ async def _upsert_link(
                 last_error = NULL,
                 last_error_at = NULL,
                 failure_count = 0,
+                next_attempt_at = NULL,
+                push_expires_at = CASE WHEN c.status <> 'active'
+                                       THEN least(c.push_expires_at, now())
+                                       ELSE c.push_expires_at END,
                 updated_at = now()
             RETURNING id
         )
@@ -188,12 +195,15 @@ async def mark_needs_reauth(db: Executor, connection_id: int, message: str) -> N
 
 
 async def disconnect(db: Executor, connection_id: int) -> None:
-    """Mark the connection disconnected and forget its tokens (meetings stay)."""
+    """Mark the connection disconnected and forget its tokens and push registration (meetings
+    stay)."""
     await db.execute(
         """
         UPDATE calendar_connections
         SET status = 'disconnected', token_ciphertext = NULL, token_expires_at = NULL,
-            token_version = token_version + 1, updated_at = now()
+            token_version = token_version + 1, push_channel_id = NULL,
+            push_resource_id = NULL, push_token_hash = NULL, push_expires_at = NULL,
+            updated_at = now()
         WHERE id = $1
         """,
         connection_id,

@@ -48,12 +48,18 @@ class SyncJob:
     push_channel_id: str | None
     push_resource_id: str | None
     push_expires_at: datetime | None
+    # The last full round is older than the reconciliation interval: this run starts a new
+    # one instead of reading the delta (never in the middle of a round).
+    reconcile_due: bool = False
 
 
 _JOB_COLUMNS = """
     id AS connection_id, account_id, user_id, provider, calendar_email, linked_at, sync_cursor,
     sync_phase, sync_round, round_is_full, cursor_mid_round, events_seen, window_start,
-    push_channel_id, push_resource_id, push_expires_at
+    push_channel_id, push_resource_id, push_expires_at,
+    (sync_cursor IS NOT NULL AND NOT cursor_mid_round AND $6::float8 IS NOT NULL
+     AND (full_round_at IS NULL OR full_round_at < now() - make_interval(secs => $6)))
+        AS reconcile_due
 """
 
 
@@ -65,11 +71,14 @@ async def claim_due(
     poll_seconds: float,
     push_quiet_seconds: float = 0.0,
     push_max_wait_seconds: float = 0.0,
+    reconcile_seconds: float | None = None,
 ) -> SyncJob | None:
     """Lease one due, active, unleased connection to `worker`; None when nothing is due.
 
     A follow-up run asked for by pushes (see `note_push`) is due once no push came for
-    `push_quiet_seconds`, or `push_max_wait_seconds` after the first of them."""
+    `push_quiet_seconds`, or `push_max_wait_seconds` after the first of them. The job says
+    `reconcile_due` when its last full round finished more than `reconcile_seconds` ago
+    (None: never reconcile)."""
     record = await db.fetchrow(
         f"""
         UPDATE calendar_connections c
@@ -100,6 +109,7 @@ async def claim_due(
         poll_seconds,
         push_quiet_seconds,
         push_max_wait_seconds,
+        reconcile_seconds,
     )
     return SyncJob(**dict(record)) if record else None
 
@@ -150,14 +160,24 @@ async def save_cursor(
     )
 
 
+async def record_full_round(conn: Executor, connection_id: int) -> None:
+    """A full round just finished (in the transaction of its last page)."""
+    await conn.execute(
+        "UPDATE calendar_connections SET full_round_at = now() WHERE id = $1", connection_id
+    )
+
+
 async def finish_run(db: Executor, connection_id: int, worker: str) -> None:
-    """A successful run: record it, clear the failure streak, release the lease."""
+    """A successful run: record it, clear the failure streak, release the lease. A connection
+    that lost its grant while the run went on keeps the reason (the person must relink)."""
     await db.execute(
         """
         WITH done AS (
             UPDATE calendar_connections
-            SET last_synced_at = now(), failure_count = 0, last_error = NULL,
-                last_error_at = NULL, next_attempt_at = NULL, lease_owner = NULL,
+            SET last_synced_at = now(), failure_count = 0,
+                last_error = CASE WHEN status = 'active' THEN NULL ELSE last_error END,
+                last_error_at = CASE WHEN status = 'active' THEN NULL ELSE last_error_at END,
+                next_attempt_at = NULL, lease_owner = NULL,
                 lease_expires_at = NULL
             WHERE id = $1 AND lease_owner = $2
             RETURNING account_id, user_id, id
@@ -330,27 +350,6 @@ async def push_renewal_due(db: Executor, connection_id: int, channel_id: str) ->
     )
 
 
-@dataclass(frozen=True, slots=True)
-class StoredPush:
-    channel_id: str
-    resource_id: str | None
-    expires_at: datetime | None
-
-
-async def stored_push(db: Executor, connection_id: int) -> StoredPush | None:
-    """The connection's push registration, if it has one."""
-    record = await db.fetchrow(
-        "SELECT push_channel_id, push_resource_id, push_expires_at FROM calendar_connections "
-        "WHERE id = $1 AND push_channel_id IS NOT NULL",
-        connection_id,
-    )
-    if record is None:
-        return None
-    return StoredPush(
-        record["push_channel_id"], record["push_resource_id"], record["push_expires_at"]
-    )
-
-
 async def forget_push(db: Executor, connection_id: int) -> None:
     """Forget the connection's push registration entirely (it was stopped at the provider)."""
     await db.execute(
@@ -376,6 +375,27 @@ async def relinked(db: Executor, connection_id: int) -> None:
         connection_id,
     )
     await request_sync(db, connection_id)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPush:
+    channel_id: str
+    resource_id: str | None
+    expires_at: datetime
+
+
+async def stored_push(db: Executor, connection_id: int) -> StoredPush | None:
+    """The connection's push registration as last saved, None when it has none."""
+    record = await db.fetchrow(
+        "SELECT push_channel_id, push_resource_id, push_expires_at FROM calendar_connections "
+        "WHERE id = $1 AND push_channel_id IS NOT NULL AND push_expires_at IS NOT NULL",
+        connection_id,
+    )
+    if record is None:
+        return None
+    return StoredPush(
+        record["push_channel_id"], record["push_resource_id"], record["push_expires_at"]
+    )
 
 
 @dataclass(frozen=True, slots=True)

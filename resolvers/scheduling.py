@@ -40,6 +40,7 @@ from sync.provider import (
     EventGone,
     NeedsReauth,
     NotSupported,
+    PermissionMissing,
     ProviderError,
     ProviderUnavailable,
 )
@@ -94,6 +95,8 @@ async def _call(step: Awaitable[T], *, notify_field: str = "notifyAttendees") ->
         raise PreconditionFailed(
             "Your calendar link has expired or was revoked: link the calendar again, then retry."
         ) from None
+    except PermissionMissing as exc:
+        raise PreconditionFailed(f"{exc} Nothing was changed.") from None
     except EventChanged:
         raise Conflict(
             "The meeting was changed in the calendar meanwhile; reload it and try again."

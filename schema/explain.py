@@ -58,6 +58,11 @@ class ExplanationReason(Enum):
     CANCELLED = strawberry.enum_value(
         Verdict.CANCELLED.value, description="Cancelled or deleted in the calendar."
     )
+    NOT_A_MEETING = strawberry.enum_value(
+        Verdict.NOT_A_MEETING.value,
+        description="Not a meeting: focus time, out of office, a working location, a birthday "
+        "or an event made from an email. Never synced.",
+    )
     REMOVED_IN_CHRONIK = strawberry.enum_value(
         Verdict.REMOVED_IN_CHRONIK.value,
         description="Removed from Chronik by a user; the sync leaves it out.",

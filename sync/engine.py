@@ -108,7 +108,11 @@ class SyncEngine:
         client = self.client_for(job)
         context = await self._account_context(job)
         result = RunResult()
-        cursor = job.sync_cursor
+        # A reconciliation starts a full round from the top: everything the provider no longer
+        # lists is removed at its end, whatever its deltas missed.
+        cursor = None if job.reconcile_due else job.sync_cursor
+        if job.reconcile_due:
+            log.info("connection %s: periodic full reconciliation", job.connection_id)
         phase = job.sync_phase
         sync_round = job.sync_round
         full = job.round_is_full or cursor is None
@@ -231,6 +235,7 @@ class SyncEngine:
             if page.complete and full:
                 gone = await meetings_db.unseen_meetings(conn, job.connection_id, sync_round)
                 changes += await meetings_db.remove_meetings(conn, gone)
+                await sync_state.record_full_round(conn, job.connection_id)
             await sync_state.save_cursor(
                 conn,
                 job.connection_id,

@@ -40,6 +40,7 @@ class Verdict(StrEnum):
     ONLY_COLLEAGUES = "only_colleagues"
     OCCURRENCE_OF_SERIES = "occurrence_of_series"
     CANCELLED = "cancelled"
+    NOT_A_MEETING = "not_a_meeting"
     REMOVED_IN_CHRONIK = "removed_in_chronik"
 
 
@@ -84,6 +85,7 @@ _SETTLED = {
     Reason.OCCURRENCE: Verdict.OCCURRENCE_OF_SERIES,
     Reason.BEFORE_LINKING: Verdict.CREATED_BEFORE_LINKING,
     Reason.PRIVATE: Verdict.PRIVATE,
+    Reason.NOT_A_MEETING: Verdict.NOT_A_MEETING,
     Reason.CONTACT_GUESTS: Verdict.ON_TIMELINE,
 }
 
@@ -199,6 +201,11 @@ def sentence(explanation: Explanation, names: Callable[[int], str]) -> str:
             return text
         case Verdict.CANCELLED:
             return f"{title} was cancelled or deleted in the calendar, so it is on no timeline."
+        case Verdict.NOT_A_MEETING:
+            return (
+                f"{title} is not a meeting (focus time, out of office, a working location, a "
+                "birthday or an event made from an email), so Chronik does not log it."
+            )
         case Verdict.REMOVED_IN_CHRONIK:
             return f"{title} was removed from Chronik, so the sync leaves it off every timeline."
 

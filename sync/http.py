@@ -98,8 +98,13 @@ class ProviderSession:
         params: Mapping[str, str] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        json_per_attempt: Callable[[], Any] | None = None,
     ) -> ProviderResponse:
         """The provider's final answer (any status that retrying cannot change).
+
+        `json_per_attempt`, instead of `json`, builds a new body for every attempt: for a POST
+        that is not idempotent, whose lost answer may hide that it took effect (a retry with
+        the same body would be refused as a duplicate).
 
         Raises `ProviderUnavailable` after the last retry, `NeedsReauth` when the token cannot
         be renewed.
@@ -114,6 +119,8 @@ class ProviderSession:
             if attempt:
                 await asyncio.sleep(policy.backoff(attempt - 1, retry_after))
             retry_after = None
+            if json_per_attempt is not None:
+                data = orjson.dumps(json_per_attempt())
             request_headers = {
                 "Authorization": f"Bearer {token.value}",
                 "Accept": "application/json",

@@ -36,12 +36,11 @@ from db.connections import ConnectionRow
 from db.errors import DuplicateError
 from db.link_states import LinkState, StateProblem
 from sync.clients import calendar_client
-from sync.credentials import StaticToken
+from sync.credentials import Credentials, StaticToken
 from sync.oauth_client import OAuthClient, new_code_verifier
 from sync.provider import (
     PERMISSION_LABELS,
     SIGN_IN_SCOPES,
-    NeedsReauth,
     ProviderApp,
     ProviderError,
     ProviderName,
@@ -49,7 +48,7 @@ from sync.provider import (
 )
 from sync.token_vault import TokenVault
 
-log = logging.getLogger("chronik.linking")
+log = logging.getLogger(__name__)
 
 LINK_TTL = timedelta(minutes=10)
 BROWSER_COOKIE = "chronik_link"
@@ -113,12 +112,15 @@ class Linker:
         apps: Mapping[ProviderName, ProviderApp],
         http: aiohttp.ClientSession,
         public_url: str,
+        credentials: Credentials | None = None,
     ) -> None:
         self._pool = pool
         self._vault = vault
         self._apps = apps
         self._http = http
         self._public_url = public_url.rstrip("/")
+        # Stored connections' tokens (refreshed as needed), to stop push on disconnect.
+        self._credentials = credentials
 
     def oauth(self, provider: ProviderName) -> OAuthClient:
         return OAuthClient(self._apps[provider], self._http)
@@ -183,6 +185,9 @@ class Linker:
         await link_states.record_outcome(
             self._pool, _hash(state), linked=True, calendar_email=row.calendar_email
         )
+        # Sync now, not at the next poll: a relinked calendar (after re-authentication) has
+        # missed changes, and its run registers push again.
+        await sync_state.request_sync(self._pool, row.id)
         return row
 
     async def decline(
@@ -266,44 +271,37 @@ class Linker:
         return result
 
     async def disconnect(self, row: ConnectionRow) -> None:
-        """Stop the push channel and revoke the grant at the provider (both best effort), and
-        forget the tokens; meetings stay."""
+        """Stop push and revoke the grant at the provider (best effort), then forget the tokens
+        and the push registration; meetings stay."""
+        await self._stop_push(row)
         if row.token_ciphertext is not None:
             tokens = self._vault.decrypt(row.token_ciphertext)
             provider = ProviderName(row.provider)
             if provider in self._apps:
-                await self._stop_push(row.id, provider, tokens)
                 token = tokens.get("refresh_token") or tokens.get("access_token")
                 if token:
                     await self.oauth(provider).revoke(token)
         await sync_state.forget_push(self._pool, row.id)
         await connections_db.disconnect(self._pool, row.id)
 
-    async def _stop_push(
-        self, connection_id: int, provider: ProviderName, tokens: Mapping[str, str]
-    ) -> None:
-        """End the connection's push channel (Graph subscription, Google channel), so the
-        provider stops notifying for a calendar Chronik no longer reads. With the stored
-        access token, or a refreshed one when that was rejected; failures only log."""
-        push = await sync_state.stored_push(self._pool, connection_id)
-        if push is None:
+    async def _stop_push(self, row: ConnectionRow) -> None:
+        """Stop the connection's push channel or subscription, so the provider stops calling
+        (Google channels.stop, Graph DELETE subscription). Failures are logged: the
+        registration expires on its own, and its calls are refused once disconnected."""
+        provider = ProviderName(row.provider)
+        if self._credentials is None or provider not in self._apps:
             return
-        channel = PushChannel(
-            push.channel_id, push.resource_id, push.expires_at or datetime.now(UTC)
+        stored = await sync_state.stored_push(self._pool, row.id)
+        if stored is None:
+            return
+        client = calendar_client(
+            self._apps[provider], self._http, self._credentials.for_connection(row.id)
         )
-        app = self._apps[provider]
+        channel = PushChannel(stored.channel_id, stored.resource_id, stored.expires_at)
         try:
-            try:
-                client = calendar_client(
-                    app, self._http, StaticToken(tokens.get("access_token", ""))
-                )
-                await client.stop(channel)
-            except NeedsReauth:
-                grant = await self.oauth(provider).refresh(tokens["refresh_token"])
-                client = calendar_client(app, self._http, StaticToken(grant.access_token))
-                await client.stop(channel)
-        except (ProviderError, KeyError) as exc:
-            log.warning("connection %s: push channel not stopped (%s)", connection_id, exc)
+            await client.stop(channel)
+        except ProviderError as exc:
+            log.warning("connection %s: could not stop push on disconnect: %s", row.id, exc)
 
 
 class MissingPermission(ProviderError):

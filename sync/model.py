@@ -23,6 +23,20 @@ class EventKind(StrEnum):
     EXCEPTION = "exception"
 
 
+class EventType(StrEnum):
+    """What an event is for. Only MEETING events can be meetings with contacts; the others are
+    a person's own time or reminders that calendars keep beside meetings (Google's `eventType`:
+    https://developers.google.com/calendar/api/guides/event-types)."""
+
+    MEETING = "meeting"  # Google `default`; every Graph event
+    FOCUS_TIME = "focus_time"
+    OUT_OF_OFFICE = "out_of_office"
+    WORKING_LOCATION = "working_location"
+    BIRTHDAY = "birthday"
+    FROM_MAIL = "from_mail"  # made by the mail service from a message (Google `fromGmail`)
+    OTHER = "other"  # a type the provider added after this code was written
+
+
 class EventStatus(StrEnum):
     CONFIRMED = "confirmed"
     TENTATIVE = "tentative"
@@ -81,6 +95,7 @@ class ProviderEvent:
     updated_at: datetime | None = None
     etag: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    event_type: EventType = EventType.MEETING
 
 
 @dataclass(frozen=True, slots=True)

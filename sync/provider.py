@@ -92,6 +92,11 @@ class NeedsReauth(ProviderError):
     """The user's grant is gone (revoked, expired): only linking the calendar again helps."""
 
 
+class PermissionMissing(ProviderError):
+    """The grant lacks a permission the call needs (unticked on the consent page, or granted
+    before Chronik checked): only linking the calendar again, with it ticked, helps."""
+
+
 @dataclass(frozen=True)
 class PushChannel:
     """A provider push registration (Google watch channel, Graph subscription)."""

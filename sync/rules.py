@@ -21,6 +21,9 @@ already stored; the same functions give the test oracle.
    contact (the schema's unique keys guarantee it; rules only say which set is wanted).
 10. Meetings scheduled from Chronik come back under the provider id they were created with and
     update the same meeting (the engine's upsert key); nothing here treats them differently.
+11. Only meetings are synced: focus time, out of office, working location, birthdays and the
+    events a mail service makes from messages (flights, reservations) are a person's own time
+    or reminders, never a meeting with a contact, whoever they name.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sync.model import EventKind, EventStatus, ProviderEvent
+from sync.model import EventKind, EventStatus, EventType, ProviderEvent
 
 
 class Action(StrEnum):
@@ -74,6 +77,8 @@ class Reason(StrEnum):
 
     FROZEN = "rule 7: turned private after it was logged; frozen"
     CANCELLED_UNLOGGED = "rule 8: cancelled, and not on any timeline"
+    NOT_A_MEETING = "rule 11: not a meeting (focus time, out of office, working location, "
+    "birthday, or made from an email)"
     CANCELLED = "rule 8: cancelled or deleted in the calendar"
     OCCURRENCE = "rule 6: an unchanged occurrence of a logged series"
     BEFORE_LINKING = "rule 5: created before the calendar was linked"
@@ -143,6 +148,10 @@ def decide(event: ProviderEvent, ctx: AccountContext, stored: Stored | None) -> 
         if stored is None or stored.cancelled:
             return Decision(Action.IGNORE, Reason.CANCELLED_UNLOGGED)
         return Decision(Action.REMOVE, Reason.CANCELLED)
+    if event.event_type is not EventType.MEETING:
+        if stored is None or stored.cancelled:
+            return Decision(Action.IGNORE, Reason.NOT_A_MEETING)
+        return Decision(Action.REMOVE, Reason.NOT_A_MEETING)
     if event.kind is EventKind.OCCURRENCE:
         return Decision(Action.IGNORE, Reason.OCCURRENCE)
     if event.created_at is not None and event.created_at < ctx.linked_at:

@@ -21,10 +21,11 @@ import asyncpg
 
 from app import metrics
 from app.logs import log_context
+from db import connections as connections_db
 from db import sync_state
 from db.sync_state import SyncJob
 from sync.engine import LeaseLost, SyncEngine
-from sync.provider import NeedsReauth, ProviderError, ProviderUnavailable
+from sync.provider import NeedsReauth, PermissionMissing, ProviderError, ProviderUnavailable
 
 log = logging.getLogger("chronik.worker")
 
@@ -40,6 +41,8 @@ class WorkerSettings:
     # (a burst is one run), or at most this long after the first of them.
     push_quiet_seconds: float = 2.0
     push_max_wait_seconds: float = 30.0
+    # A full round this long after the last one catches what deltas cannot report (None: never).
+    reconcile_seconds: float | None = 7 * 24 * 3600.0
 
 
 def worker_name() -> str:
@@ -112,6 +115,7 @@ class SyncWorker:
                     poll_seconds=self._settings.poll_seconds,
                     push_quiet_seconds=self._settings.push_quiet_seconds,
                     push_max_wait_seconds=self._settings.push_max_wait_seconds,
+                    reconcile_seconds=self._settings.reconcile_seconds,
                 )
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("worker %s cannot reach the database: %s", self.name, exc)
@@ -147,6 +151,11 @@ class SyncWorker:
             return "lease_lost", 0
         except NeedsReauth:
             # Credentials already marked the connection; nothing will be retried.
+            await sync_state.release(self._pool, job.connection_id, self.name)
+            return "needs_reauth", 0
+        except PermissionMissing as exc:
+            # Retrying cannot grant a permission: the person must link again.
+            await connections_db.mark_needs_reauth(self._pool, job.connection_id, str(exc))
             await sync_state.release(self._pool, job.connection_id, self.name)
             return "needs_reauth", 0
         except ProviderError as exc:

@@ -24,7 +24,13 @@ import aiohttp
 import orjson
 
 from sync.credentials import TokenSource
-from sync.google.parse import draft_to_event, draft_to_patch, parse_event, parse_timestamp
+from sync.google.parse import (
+    draft_applied,
+    draft_to_event,
+    draft_to_patch,
+    parse_event,
+    parse_timestamp,
+)
 from sync.google.wire import (
     Calendar,
     Channel,
@@ -36,7 +42,14 @@ from sync.google.wire import (
 )
 from sync.http import ProviderResponse, ProviderSession, RetryPolicy
 from sync.model import ChangePage, CursorExpired, EventKind, ProviderEvent
-from sync.provider import EventChanged, EventDraft, EventGone, ProviderError, PushChannel
+from sync.provider import (
+    EventChanged,
+    EventDraft,
+    EventGone,
+    PermissionMissing,
+    ProviderError,
+    PushChannel,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +97,19 @@ def is_throttled(response: ProviderResponse) -> bool:
 
 
 def raise_for_status(response: ProviderResponse, what: str) -> None:
+    """`ProviderError` for an error answer; `PermissionMissing` for Google's 403
+    insufficientPermissions (the grant lacks the scope the call needs:
+    https://developers.google.com/calendar/api/guides/errors#403_insufficient_permissions)."""
     if response.status < 300:
         return
     reason, message = error_reason(response)
+    if response.status == 403 and reason == "insufficientPermissions":
+        raise PermissionMissing(
+            f"{LABEL} refused to {what}: Chronik was not granted the calendar permission this "
+            "needs. Link the calendar again and leave every permission ticked.",
+            status=403,
+            reason=reason,
+        )
     raise ProviderError(
         f"{LABEL} refused to {what}: HTTP {response.status} {message}".strip(),
         status=response.status,
@@ -154,9 +177,10 @@ class GoogleCalendarClient:
     async def fetch_changes(self, cursor: str | None, *, window_start: datetime) -> ChangePage:
         """GET one events.list page of the primary calendar and parse its items.
 
-        `cursor` None starts a full round (cancelled events left out, except cancelled
-        occurrences of a series, which Google always lists); a cursor with a sync token starts
-        or continues an incremental round (`showDeleted=true`, so deletions keep their details).
+        `cursor` None starts a full round; a cursor with a sync token starts or continues an
+        incremental round. Both list with `showDeleted=true` (so deletions keep their details,
+        and a full round reports what was cancelled as cancelled).
+        https://developers.google.com/calendar/api/v3/reference/events/list
         The returned cursor names the next page of the same round, or, on the round's last page
         (`complete=True`), the incremental round starting at Google's `nextSyncToken`.
         `window_start` is ignored: Google refuses `timeMin` next to a sync token.
@@ -192,24 +216,38 @@ class GoogleCalendarClient:
     async def watch(self, *, address: str, channel_id: str, token: str) -> PushChannel:
         """POST events/watch on the primary calendar: Google then POSTs a `sync` message and
         one `exists` message per change to `address`, with `token` in X-Goog-Channel-Token.
-        Returns the channel (Google's resourceId and expiration). `ProviderError` on refusal,
-        e.g. 400 channelIdNotUnique when `channel_id` is live already."""
-        request: Channel = {
-            "id": channel_id,
-            "type": "web_hook",
-            "address": address,
-            "token": token,
-        }
+        https://developers.google.com/calendar/api/v3/reference/events/watch
+
+        Returns the channel (Google's resourceId and expiration). A channel id can be used once
+        (400 channelIdNotUnique while it lives), and an attempt whose answer was lost may have
+        made its channel: so each retry asks under a fresh id (`channel_id`, then
+        `channel_id-1`, ...), and once one succeeds the ids of the earlier attempts are stopped
+        (404 for those that made nothing). The returned id is the one that succeeded.
+        `ProviderError` on refusal, e.g. channelIdNotUnique when `channel_id` is live already."""
+        attempted: list[str] = []
+
+        def request() -> Channel:
+            attempt_id = f"{channel_id}-{len(attempted)}" if attempted else channel_id
+            attempted.append(attempt_id)
+            return {"id": attempt_id, "type": "web_hook", "address": address, "token": token}
+
         response = await self._session.request(
-            "POST", f"{self._base}/calendars/primary/events/watch", json=request
+            "POST", f"{self._base}/calendars/primary/events/watch", json_per_attempt=request
         )
         raise_for_status(response, "watch the calendar")
         answer: Channel = response.json()
-        return PushChannel(
-            channel_id=answer.get("id", channel_id),
+        channel = PushChannel(
+            channel_id=answer.get("id", attempted[-1]),
             resource_id=answer.get("resourceId"),
             expires_at=_expiration(answer.get("expiration")),
         )
+        # A channel's resourceId names the watched calendar, so it names the lost ones too.
+        for lost in attempted[:-1]:
+            try:
+                await self.stop(PushChannel(lost, channel.resource_id, channel.expires_at))
+            except ProviderError as exc:
+                log.warning("could not stop Google channel %s of a lost answer: %s", lost, exc)
+        return channel
 
     async def renew(
         self, channel: PushChannel, *, address: str, channel_id: str, token: str
@@ -228,7 +266,8 @@ class GoogleCalendarClient:
     async def stop(self, channel: PushChannel) -> None:
         """POST channels/stop with the channel's id and resourceId. 404 (already stopped,
         expired or unknown) counts as done; a channel without resourceId cannot be named to
-        Google and is left to expire. `ProviderError` on any other refusal."""
+        Google and is left to expire. `ProviderError` on any other refusal.
+        https://developers.google.com/calendar/api/v3/reference/channels/stop"""
         if channel.resource_id is None:
             return
         response = await self._session.request(
@@ -279,9 +318,14 @@ class GoogleCalendarClient:
         invited and removed ones get a cancellation when `send_updates`. `If-Match` is `etag`
         when given, else the etag just read, so an answer arriving in between is not erased.
 
+        A PATCH is not idempotent under `If-Match`: when its answer is lost, the retry meets
+        412 because the first attempt changed the etag. So a 412 is checked against the event
+        as it is now: if it already shows the draft, that is this update and it is returned.
+        https://developers.google.com/calendar/api/v3/reference/events/patch
+
         Raises `EventGone` when the event is missing (404/410) or cancelled, `EventChanged`
-        when `etag` is not the event's current one (checked on the read, and by Google's 412),
-        `ProviderError` on any other refusal.
+        when `etag` is not the event's current one (checked on the read, and by Google's 412
+        when someone else's change is in between), `ProviderError` on any other refusal.
         """
         current = await self._read_event(provider_event_id)
         if current.get("status") == "cancelled":
@@ -297,6 +341,10 @@ class GoogleCalendarClient:
             json=draft_to_patch(draft, current),
             headers={"If-Match": if_match} if if_match else None,
         )
+        if response.status == 412:
+            now = await self._read_event(provider_event_id)
+            if now.get("status") != "cancelled" and draft_applied(draft, now):
+                return parse_event(now, None)
         raise_for_event(response, "update the event")
         updated: Event = response.json()
         return parse_event(updated, None)
@@ -431,11 +479,14 @@ class FeedCursor:
         return cls(sync_token, page_token)
 
     def params(self) -> dict[str, str]:
-        """events.list query parameters for this position."""
-        params = {"maxResults": PAGE_SIZE, "singleEvents": "false"}
+        """events.list query parameters for this position. Full and incremental rounds send
+        the same ones (`showDeleted` included), as the sync guide asks: "All other query
+        parameters should be the same as for the initial synchronization"
+        (https://developers.google.com/calendar/api/guides/sync); with a sync token Google
+        refuses `showDeleted=false`."""
+        params = {"maxResults": PAGE_SIZE, "singleEvents": "false", "showDeleted": "true"}
         if self.sync_token is not None:
             params["syncToken"] = self.sync_token
-            params["showDeleted"] = "true"
         if self.page_token is not None:
             params["pageToken"] = self.page_token
         return params

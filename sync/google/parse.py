@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync.google.wire import Attendee as WireAttendee
 from sync.google.wire import Event, EventDateTime
-from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
+from sync.model import Attendee, EventKind, EventStatus, EventType, ProviderEvent, Response
 from sync.provider import EventDraft
 
 _STATUS = {
@@ -28,6 +28,17 @@ _RESPONSE = {
     "declined": Response.DECLINED,
 }
 _PRIVATE = frozenset({"private", "confidential"})
+# https://developers.google.com/calendar/api/guides/event-types
+_EVENT_TYPES = {
+    "default": EventType.MEETING,
+    "focusTime": EventType.FOCUS_TIME,
+    "outOfOffice": EventType.OUT_OF_OFFICE,
+    "workingLocation": EventType.WORKING_LOCATION,
+    "birthday": EventType.BIRTHDAY,
+    "fromGmail": EventType.FROM_MAIL,
+}
+# The organizer Google names on events Gmail made from a message: an address of nobody.
+GMAIL_ORGANIZER = "unknownorganizer@calendar.google.com"
 
 
 def parse_event(item: Event, calendar_time_zone: str | None) -> ProviderEvent:
@@ -51,6 +62,8 @@ def parse_event(item: Event, calendar_time_zone: str | None) -> ProviderEvent:
     time_zone = (start.get("timeZone") if start else None) or calendar_time_zone
     organizer = item.get("organizer")
     organizer_email = organizer.get("email") if organizer else None
+    if organizer_email is not None and organizer_email.lower() == GMAIL_ORGANIZER:
+        organizer_email = None
     attendees = item.get("attendees")
     original = item.get("originalStartTime")
     created = item.get("created")
@@ -75,17 +88,19 @@ def parse_event(item: Event, calendar_time_zone: str | None) -> ProviderEvent:
         created_at=parse_timestamp(created) if created else None,
         updated_at=parse_timestamp(updated) if updated else None,
         etag=item.get("etag"),
+        event_type=_EVENT_TYPES.get(item.get("eventType", "default"), EventType.OTHER),
     )
 
 
 def parse_attendees(attendees: list[WireAttendee]) -> tuple[Attendee, ...]:
     """Google's attendee list as `Attendee`s: emails lower-cased, the organizer's own entry
     kept (`is_organizer=True`), a missing `responseStatus` read as needsAction (Google's
-    default); entries without an email (Google hides some resources' addresses) are skipped."""
+    default); entries without an email (Google hides some resources' addresses) and Gmail's
+    placeholder organizer are skipped."""
     parsed = []
     for attendee in attendees:
         email = attendee.get("email")
-        if not email:
+        if not email or email.lower() == GMAIL_ORGANIZER:
             continue
         key = (
             email,
@@ -182,12 +197,50 @@ def draft_to_event(draft: EventDraft) -> Event:
 def draft_to_patch(draft: EventDraft, current: Event) -> dict[str, object]:
     """The events.patch body that makes `current` look like `draft`: every draft field, with
     null for an empty description or location (patch semantics: null clears, absent keeps) and
-    the attendee list merged by `draft_attendees`."""
+    the attendee list merged by `draft_attendees`.
+
+    Patch merges nested objects too, so `start`/`end` null the keys of the other kind: an
+    all-day patch sends `dateTime: null, timeZone: null`, a timed one `date: null`. Without
+    that, switching between timed and all-day leaves both `date` and `dateTime` and Google
+    answers 400 "Invalid start time."
+    https://developers.google.com/calendar/api/v3/reference/events/patch
+    """
     body: dict[str, object] = dict(draft_to_event(draft))
     body["attendees"] = draft_attendees(draft, current.get("attendees", ()))
+    body["start"] = _replacing(draft, draft.starts_at)
+    body["end"] = _replacing(draft, draft.ends_at)
     for key in _CLEARABLE:
         body.setdefault(key, None)
     return body
+
+
+def _replacing(draft: EventDraft, moment: datetime) -> dict[str, str | None]:
+    """`_when`, with the keys of the other kind (all-day vs timed) set to null."""
+    cleared: dict[str, str | None] = dict.fromkeys(("date", "dateTime", "timeZone"))
+    cleared.update({key: str(value) for key, value in _when(moment, draft).items()})
+    return cleared
+
+
+def draft_applied(draft: EventDraft, event: Event) -> bool:
+    """Whether `event` already shows `draft` (what `draft_to_patch` would write): title,
+    description, location, times, zone and the guests besides the organizer."""
+    start, end = event.get("start"), event.get("end")
+    if not start or not end or ("date" in start) != draft.all_day:
+        return False
+    if not draft.all_day and start.get("timeZone") != draft.time_zone:
+        return False
+    attendees = event.get("attendees", [])
+    organizers = {a["email"].lower() for a in attendees if a.get("organizer") and a.get("email")}
+    guests = {a["email"].lower() for a in attendees if a.get("email")} - organizers
+    wanted = {email for email, _ in draft.attendees} - organizers
+    return (
+        event.get("summary") == draft.title
+        and (event.get("description") or None) == (draft.description or None)
+        and (event.get("location") or None) == (draft.location or None)
+        and parse_when(start, None) == draft.starts_at
+        and parse_when(end, None) == draft.ends_at
+        and guests == wanted
+    )
 
 
 def draft_attendees(draft: EventDraft, current: Iterable[WireAttendee]) -> list[WireAttendee]:

@@ -125,3 +125,31 @@ async def test_a_failed_run_is_retried_after_its_backoff_not_the_poll(
     assert await claim(db, "w2", quiet=0, max_wait=0) is None
     await db.execute("UPDATE calendar_connections SET next_attempt_at = now()")
     assert await claim(db, "w2") == connection
+
+
+async def test_a_full_reconciliation_is_due_after_its_interval_never_mid_round(
+    db: asyncpg.Connection, connection: int
+) -> None:
+    week = 7 * 24 * 3600.0
+    await db.execute("UPDATE calendar_connections SET sync_cursor = 'c'")
+
+    async def reconcile_due(reconcile_seconds: float | None) -> bool:
+        await sync_state.request_sync(db, connection)
+        job = await sync_state.claim_due(
+            db,
+            worker="w1",
+            lease_seconds=LEASE,
+            poll_seconds=POLL,
+            reconcile_seconds=reconcile_seconds,
+        )
+        assert job is not None
+        await sync_state.release(db, connection, "w1")
+        return job.reconcile_due
+
+    await db.execute("UPDATE calendar_connections SET full_round_at = now() - interval '6 days'")
+    assert not await reconcile_due(week)
+    await db.execute("UPDATE calendar_connections SET full_round_at = now() - interval '8 days'")
+    assert await reconcile_due(week)
+    assert not await reconcile_due(None)  # turned off
+    await db.execute("UPDATE calendar_connections SET cursor_mid_round = true")
+    assert not await reconcile_due(week)  # a round under way finishes first

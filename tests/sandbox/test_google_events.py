@@ -249,3 +249,79 @@ async def test_list_filters_by_event_types(google: GoogleHarness) -> None:
     assert [item["id"] for item in body["items"]] == [normal["id"]]
     _, body, _ = await google.call("GET", f"{EVENTS}?eventTypes=default&eventTypes=outOfOffice")
     assert {item["id"] for item in body["items"]} == {normal["id"], ooo["id"]}
+
+
+async def test_patch_merges_start_and_refuses_both_date_and_datetime(
+    google: GoogleHarness,
+) -> None:
+    """events.patch merges `start` like any object: a `date` patched onto a timed start keeps
+    its `dateTime`, which Google refuses with 400 "Invalid start time."; nulling the other
+    keys switches the event to all-day."""
+    _, event, _ = await google.call("POST", EVENTS, json=meeting())
+    path = f"{EVENTS}/{event['id']}"
+    all_day = {"start": {"date": "2026-12-01"}, "end": {"date": "2026-12-02"}}
+    status, body, _ = await google.call("PATCH", path, json=all_day)
+    assert status == 400
+    assert body["error"]["message"] == "Invalid start time."
+    _, unchanged, _ = await google.call("GET", path)
+    assert unchanged["start"] == event["start"]
+
+    cleared = {key: {**value, "dateTime": None, "timeZone": None}
+               for key, value in all_day.items()}
+    status, switched, _ = await google.call("PATCH", path, json=cleared)
+    assert status == 200
+    assert switched["start"] == {"date": "2026-12-01"}
+
+    # A timeZone alone is merged into the start it patches, not a start without a time.
+    status, _, _ = await google.call("PATCH", path, json={
+        "start": {"dateTime": "2026-12-01T10:00:00Z", "date": None},
+        "end": {"dateTime": "2026-12-01T11:00:00Z", "date": None}})
+    assert status == 200
+    status, zoned, _ = await google.call("PATCH", path, json={
+        "start": {"timeZone": "Europe/Paris"}})
+    assert status == 200
+    assert zoned["start"]["timeZone"] == "Europe/Paris"
+    assert zoned["start"]["dateTime"].startswith("2026-12-01T11:00:00")
+
+
+async def test_insert_refuses_event_types_the_api_cannot_create(google: GoogleHarness) -> None:
+    """"Google Calendar API doesn't allow creating [fromGmail events] using the insert method"
+    (https://developers.google.com/calendar/api/guides/event-types)."""
+    for refused in ("fromGmail", "meeting"):
+        status, body, _ = await google.call("POST", EVENTS, json=meeting(eventType=refused))
+        assert status == 400, refused
+        assert body["error"]["errors"][0]["location"] == "eventType"
+    status, focus, _ = await google.call("POST", EVENTS, json=meeting(eventType="focusTime"))
+    assert status == 200 and focus["eventType"] == "focusTime"
+
+
+async def test_gmail_makes_events_organized_by_its_placeholder(google: GoogleHarness) -> None:
+    made = await google.control("POST", f"/_sandbox/calendars/{ALICE}/events", json={
+        **meeting(summary="Flight to Lisbon"), "eventType": "fromGmail"})
+    _, listed, _ = await google.call("GET", EVENTS)
+    [item] = listed["items"]
+    assert item["id"] == made["id"] and item["eventType"] == "fromGmail"
+    assert item["organizer"]["email"] == "unknownorganizer@calendar.google.com"
+    assert ALICE in [a["email"] for a in item["attendees"]]
+
+
+async def test_a_birthday_is_one_private_transparent_yearly_day_without_guests(
+    google: GoogleHarness,
+) -> None:
+    """https://developers.google.com/calendar/api/guides/event-types#birthday"""
+    birthday = {"summary": "Carla's birthday", "eventType": "birthday",
+                "start": {"date": "2026-12-24"}, "end": {"date": "2026-12-25"},
+                "visibility": "private", "transparency": "transparent",
+                "recurrence": ["RRULE:FREQ=YEARLY"]}
+    broken = [
+        {"attendees": [{"email": "carla@client.test"}]},
+        {"end": {"date": "2026-12-26"}},
+        {"visibility": "default"},
+        {"transparency": "opaque"},
+        {"recurrence": ["RRULE:FREQ=WEEKLY"]},
+    ]
+    for change in broken:
+        status, _, _ = await google.call("POST", EVENTS, json={**birthday, **change})
+        assert status == 400, change
+    status, made, _ = await google.call("POST", EVENTS, json=birthday)
+    assert status == 200 and made["eventType"] == "birthday"

@@ -211,3 +211,29 @@ async def test_resource_id_names_the_calendar_not_the_channel(
     await google.sandbox.push.drain()
     last = receiver.requests[-1]["headers"]
     assert (last["X-Goog-Channel-ID"], last["X-Goog-Resource-State"]) == ("chan-2", "exists")
+
+
+async def test_a_retried_watch_meets_channel_id_not_unique(
+    google: GoogleHarness, receiver: Receiver
+) -> None:
+    """events.watch is not idempotent: repeating the very request (a retry after a lost
+    answer) is refused while the first channel lives, so a client must not resend it as is.
+    https://developers.google.com/calendar/api/guides/push"""
+    first = await watch(google, receiver)
+    retry = {"id": "chan-1", "type": "web_hook", "address": receiver.url}
+    status, body, _ = await google.call("POST", f"{EVENTS}/watch", json=retry)
+    assert status == 400
+    assert body["error"]["errors"][0]["reason"] == "channelIdNotUnique"
+    live = await google.control("GET", "/_sandbox/channels")
+    assert [c["id"] for c in live["channels"]] == [first["id"]]
+
+
+async def test_channel_ids_and_tokens_have_documented_limits(
+    google: GoogleHarness, receiver: Receiver
+) -> None:
+    """Push guide: the channel id is at most 64 characters, the token at most 256."""
+    for body in ({"id": "c" * 65}, {"id": "c", "token": "t" * 257}):
+        status, _, _ = await google.call("POST", f"{EVENTS}/watch", json={
+            "type": "web_hook", "address": receiver.url, **body})
+        assert status == 400, body
+    await watch(google, receiver, id="c" * 64, token="t" * 256)

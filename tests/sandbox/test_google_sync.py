@@ -217,3 +217,32 @@ async def test_ical_uid_filter_and_order_by_updated(google: GoogleHarness) -> No
     assert [item["id"] for item in items] == [second["id"], first["id"]]
     items, _ = await full_sync(google, iCalUID=second["iCalUID"])
     assert [item["id"] for item in items] == [second["id"]]
+
+
+async def test_sync_token_refuses_show_deleted_false(google: GoogleHarness) -> None:
+    """events.list: with a syncToken "it is not allowed to set showDeleted to False"."""
+    _, token = await full_sync(google)
+    status, body, _ = await google.call(
+        "GET", EVENTS, params={"syncToken": token, "showDeleted": "false"})
+    assert status == 400
+    assert body["error"]["errors"][0]["location"] == "showDeleted"
+    assert (await google.call(
+        "GET", EVENTS, params={"syncToken": token, "showDeleted": "true"}))[0] == 200
+
+
+async def test_sync_token_keeps_the_single_events_of_its_full_sync(
+    google: GoogleHarness,
+) -> None:
+    """The sync guide: incremental requests repeat the full sync's parameters. A token from a
+    listing of series (singleEvents=false) used to list occurrences, or the other way round,
+    would name events a client never stored: refused."""
+    _, series_token = await full_sync(google)
+    _, single_token = await full_sync(google, singleEvents="true")
+    for token, single in ((series_token, "true"), (single_token, "false")):
+        status, body, _ = await google.call(
+            "GET", EVENTS, params={"syncToken": token, "singleEvents": single})
+        assert status == 400
+        assert body["error"]["errors"][0]["location"] == "syncToken"
+    assert (await google.call("GET", EVENTS, params={"syncToken": series_token}))[0] == 200
+    assert (await google.call(
+        "GET", EVENTS, params={"syncToken": single_token, "singleEvents": "true"}))[0] == 200

@@ -29,6 +29,7 @@ def chronik_env(settings: Settings, **extra: str) -> dict[str, str]:
             "CHRONIK_MICROSOFT_SANDBOX_URL": settings.microsoft_sandbox_url or "",
             "CHRONIK_SYNC_LEASE_SECONDS": str(settings.sync_lease_seconds),
             "CHRONIK_SYNC_POLL_SECONDS": str(settings.sync_poll_seconds),
+            "CHRONIK_SYNC_RECONCILE_SECONDS": str(settings.sync_reconcile_seconds),
             "CHRONIK_SYNC_PUSH_QUIET_SECONDS": str(settings.sync_push_quiet_seconds),
             "CHRONIK_SYNC_PUSH_MAX_WAIT_SECONDS": str(settings.sync_push_max_wait_seconds),
             "CHRONIK_DB_POOL_MAX_SIZE": str(settings.db_pool_max_size),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sync.explain import Held, SyncHealth, Verdict, explain, sentence
-from sync.model import EventKind, EventStatus
+from sync.model import EventKind, EventStatus, EventType
 from sync.rules import Stored
 from tests.sync.test_rules import CTX, event
 
@@ -70,6 +70,11 @@ def test_each_rule_that_keeps_an_event_off_timelines_is_its_reason() -> None:
             None,
             Verdict.ONLY_COLLEAGUES,
         ),
+        (
+            replace(event("carla@client.test"), event_type=EventType.OUT_OF_OFFICE),
+            None,
+            Verdict.NOT_A_MEETING,
+        ),
     ]
     for item, stored, expected in cases:
         answer = explain(item, CTX, Held(stored), HEALTHY)
@@ -96,3 +101,10 @@ def test_frozen_and_removed_meetings_keep_what_they_had() -> None:
         event("carla@client.test"), CTX, Held(frozen, removed_in_chronik=True), HEALTHY
     )
     assert removed.verdict is Verdict.REMOVED_IN_CHRONIK
+
+
+def test_an_event_that_is_not_a_meeting_says_so() -> None:
+    focus = replace(event("carla@client.test"), event_type=EventType.FOCUS_TIME)
+    answer = explain(focus, CTX, Held(None), HEALTHY)
+    assert answer.verdict is Verdict.NOT_A_MEETING
+    assert sentence(answer, NAMES).startswith("“Demo” is not a meeting")

@@ -157,7 +157,9 @@ async def test_deleted_and_cancelled_events_come_back_cancelled(google: Google) 
     assert by_id[deleted].title == "Deleted in the UI"
 
 
-async def test_full_sync_leaves_out_cancelled_and_deleted_events(google: Google) -> None:
+async def test_full_sync_reports_cancelled_and_deleted_events_as_cancelled(
+    google: Google,
+) -> None:
     kept = await google.create("Kept", 1)
     deleted = await google.create("Deleted", 2)
     cancelled = await google.create("Cancelled", 3)
@@ -166,7 +168,12 @@ async def test_full_sync_leaves_out_cancelled_and_deleted_events(google: Google)
 
     pages, _ = await sync_round(google)
 
-    assert [event.provider_event_id for event in events_of(pages)] == [kept]
+    statuses = {event.provider_event_id: event.status for event in events_of(pages)}
+    assert statuses == {
+        kept: EventStatus.CONFIRMED,
+        deleted: EventStatus.CANCELLED,
+        cancelled: EventStatus.CANCELLED,
+    }
 
 
 async def test_incremental_round_over_several_pages_keeps_its_sync_token(google: Google) -> None:
@@ -412,6 +419,7 @@ def test_page_cursors_stay_in_their_round() -> None:
     assert full_page.params() == {
         "maxResults": "2500",
         "singleEvents": "false",
+        "showDeleted": "true",
         "pageToken": "page-2",
     }
     incremental_page = FeedCursor.decode(FeedCursor("sync-1", "page-2").encode())
@@ -423,3 +431,40 @@ def test_page_cursors_stay_in_their_round() -> None:
         "pageToken": "page-2",
     }
     assert FeedCursor.decode(None) == FeedCursor(None, None)
+
+
+def test_full_and_incremental_rounds_send_the_same_parameters() -> None:
+    """The sync guide: incremental requests repeat the initial full sync's parameters."""
+    full = FeedCursor.decode(None).params()
+    incremental = FeedCursor("sync-1", None).params()
+    assert incremental == {**full, "syncToken": "sync-1"}
+
+
+async def test_a_watch_whose_answer_was_lost_leaves_one_live_channel(
+    google: Google, receiver: Receiver
+) -> None:
+    """events.watch is not idempotent: the lost answer's channel exists, and a retry under its
+    id would meet 400 channelIdNotUnique. The client retries under a fresh id and stops the
+    channel the lost answer made."""
+    watch_path = "/calendar/v3/calendars/primary/events/watch"
+    attempts: list[str] = []
+
+    async def lose_first_answer(_: Any, __: Any, params: Any) -> None:
+        if params.method == "POST" and params.url.path == watch_path:
+            attempts.append(params.url.path)
+            if len(attempts) == 1:
+                # Google made the channel; the connection breaks before its answer is read.
+                raise aiohttp.ServerDisconnectedError()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(lose_first_answer)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as http:
+        async with http.post(f"{google.url}/_sandbox/users/{ALICE}/token", json={}) as resp:
+            token = (await resp.json())["access_token"]
+        client = GoogleCalendarClient(http, google.url, StaticToken(token), FAST_RETRIES)
+        channel = await client.watch(address=receiver.url, channel_id="chronik-w", token="t")
+
+    assert len(attempts) == 2
+    live = await google.control("GET", "/_sandbox/channels")
+    assert [c["id"] for c in live["channels"]] == [channel.channel_id]
+    assert channel.channel_id != "chronik-w"

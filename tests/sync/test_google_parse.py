@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sync.google.parse import parse_event
 from sync.google.wire import Event
-from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
+from sync.model import Attendee, EventKind, EventStatus, EventType, ProviderEvent, Response
 
 SINGLE: Event = {
     "kind": "calendar#event",
@@ -308,3 +308,30 @@ def test_same_guest_answering_differently_on_two_events() -> None:
         Attendee("g@x.example", None, Response.DECLINED),
     )
     assert parse_event(accepted, None).attendees[0].response is Response.ACCEPTED
+
+
+def test_event_types_are_read_and_gmails_placeholder_organizer_is_nobody() -> None:
+    """https://developers.google.com/calendar/api/guides/event-types"""
+    types = {
+        "default": EventType.MEETING,
+        "focusTime": EventType.FOCUS_TIME,
+        "outOfOffice": EventType.OUT_OF_OFFICE,
+        "workingLocation": EventType.WORKING_LOCATION,
+        "birthday": EventType.BIRTHDAY,
+        "fromGmail": EventType.FROM_MAIL,
+        "somethingNew": EventType.OTHER,
+    }
+    for wire, expected in types.items():
+        assert parse_event(with_fields(SINGLE, eventType=wire), None).event_type is expected
+    gmail = with_fields(
+        SINGLE,
+        eventType="fromGmail",
+        organizer={"email": "unknownorganizer@calendar.google.com"},
+        attendees=[
+            {"email": "unknownorganizer@calendar.google.com", "organizer": True},
+            {"email": "alice@acme.test", "self": True, "responseStatus": "accepted"},
+        ],
+    )
+    parsed = parse_event(gmail, None)
+    assert parsed.organizer_email is None
+    assert [a.email for a in parsed.attendees] == ["alice@acme.test"]

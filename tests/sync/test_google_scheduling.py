@@ -89,12 +89,13 @@ class Google:
         return [(mail["kind"], mail["to"]) for mail in answer["invitations"]]
 
     async def calendar(self) -> list[ProviderEvent]:
-        """The calendar's events as a full sync of the change feed sees them."""
+        """The calendar's live events as a full sync of the change feed sees them (it also
+        reports cancelled ones, as cancelled: those are left out here)."""
         events: list[ProviderEvent] = []
         cursor = None
         while True:
             page = await self.client.fetch_changes(cursor, window_start=WINDOW_START)
-            events.extend(page.events)
+            events.extend(e for e in page.events if e.status is not EventStatus.CANCELLED)
             cursor = page.cursor
             if page.complete:
                 return events
@@ -499,3 +500,55 @@ async def test_all_day_event_round_trips(google: Google) -> None:
         send_updates=False,
     )
     assert (updated.all_day, updated.ends_at) == (True, datetime(2026, 12, 26, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("to_all_day", [True, False])
+async def test_a_meeting_switches_between_timed_and_all_day(
+    google: Google, to_all_day: bool
+) -> None:
+    """Google merges `start`/`end` on patch: the client must null the other kind's keys."""
+    timed = DEMO
+    all_day = draft(
+        starts_at=datetime(2026, 12, 1, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 2, tzinfo=UTC),
+        all_day=True,
+    )
+    before, after = (timed, all_day) if to_all_day else (all_day, timed)
+    created = await google.client.create_event(before, idempotency_key="k1", send_invitations=False)
+
+    updated = await google.client.update_event(
+        created.provider_event_id, after, etag=None, send_updates=False
+    )
+
+    [stored] = await google.calendar()
+    for event in (updated, stored):
+        assert event.all_day is to_all_day
+        assert (event.starts_at, event.ends_at) == (after.starts_at, after.ends_at)
+
+
+async def test_update_whose_answer_was_lost_is_not_reported_as_a_conflict(
+    google: Google,
+) -> None:
+    """The retried PATCH meets 412 (the first attempt changed the etag): the client sees its
+    own change in place and returns it, and the guests were mailed once."""
+    created = await google.client.create_event(DEMO, idempotency_key="k1", send_invitations=False)
+    event_path = f"/calendar/v3/calendars/primary/events/{created.provider_event_id}"
+
+    async def drop_first_patch_answer(method: str, path: str) -> None:
+        if (method, path) == ("PATCH", event_path):
+            google.wire.after_answer = None
+            raise aiohttp.ServerDisconnectedError()
+
+    google.wire.after_answer = drop_first_patch_answer
+    renamed = draft(title="Demo, renamed", attendees=((PETER, None), (MARY, None)))
+
+    updated = await google.client.update_event(
+        created.provider_event_id, renamed, etag=created.etag, send_updates=True
+    )
+
+    assert [m for m, _ in google.wire.attempts].count("PATCH") == 2
+    assert updated.title == "Demo, renamed"
+    [stored] = await google.calendar()
+    assert stored == updated
+    # Mailed once: an update to the guest who stays, an invitation to the added one.
+    assert sorted(await google.mails()) == [("invitation", MARY), ("update", PETER)]

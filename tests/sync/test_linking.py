@@ -349,6 +349,16 @@ async def test_revoked_grant_marks_needs_reauth_without_a_retry_storm(
     await link_calendar(chronik, alice.token, "GOOGLE", "alice.cal@acme.test")
     services = chronik.app.state.services
     connection_id = await db.fetchval("SELECT id FROM calendar_connections")
+    # Linking starts a sync at once: let it finish, so only the calls below meet the revoked
+    # grant (a run still going would spend the one refresh attempt first).
+    idle = (
+        "SELECT last_synced_at IS NOT NULL AND lease_owner IS NULL "
+        "AND sync_requested_at IS NULL FROM calendar_connections"
+    )
+    for _ in range(1500):
+        if await db.fetchval(idle):
+            break
+        await asyncio.sleep(0.02)
     await sandbox_control(
         chronik, "GOOGLE", "POST", "oauth/revoke-user", {"email": "alice.cal@acme.test"}
     )

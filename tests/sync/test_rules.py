@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from sync.model import Attendee, EventKind, EventStatus, ProviderEvent
-from sync.rules import AccountContext, Action, Stored, decide
+import pytest
+
+from sync.model import Attendee, EventKind, EventStatus, EventType, ProviderEvent
+from sync.rules import AccountContext, Action, Reason, Stored, decide
 
 LINKED = datetime(2026, 11, 1, tzinfo=UTC)
 CTX = AccountContext(
@@ -123,3 +125,15 @@ def test_a_changed_context_does_not_reuse_what_an_earlier_one_decided() -> None:
     colleague = replace(ctx, internal_domains=frozenset({"acme.test", "other.test"}))
     assert decide(event("dan@other.test"), colleague, None).action is Action.IGNORE
     assert decide(event("dan@other.test"), ctx, None).contact_ids == {2}
+
+
+@pytest.mark.parametrize("event_type", [t for t in EventType if t is not EventType.MEETING])
+def test_rule_11_only_meetings_are_synced(event_type: EventType) -> None:
+    """Focus time, out of office, working location, birthdays and events made from an email
+    never reach a timeline, whichever contacts they name; a meeting held as one is removed."""
+    other = event("carla@client.test", event_type=event_type)
+    decision = decide(other, CTX, None)
+    assert (decision.action, decision.reason) == (Action.IGNORE, Reason.NOT_A_MEETING)
+    assert not decide(other, replace(CTX, auto_create_contacts=True), None).new_contact_emails
+    assert decide(other, CTX, STORED).action is Action.REMOVE
+    assert decide(event("carla@client.test"), CTX, None).action is Action.UPSERT

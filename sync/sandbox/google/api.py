@@ -6,6 +6,7 @@ otherwise); handlers parse the request, call GoogleSandbox and render Google's w
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -229,10 +230,52 @@ async def events_list(request: web.Request) -> web.Response:
     return json_bytes(listing.list_events(_sandbox(request), calendar, request.query))
 
 
+# The types events.insert accepts; `fromGmail` events are made by Gmail only ("Google Calendar
+# API doesn't allow creating this event type using the insert method"):
+# https://developers.google.com/calendar/api/guides/event-types
+_INSERTABLE_TYPES = ("default", "outOfOffice", "focusTime", "workingLocation", "birthday")
+
+
+# What a birthday may carry besides its type, time and required values (event-types guide).
+_BIRTHDAY_FIELDS = frozenset(
+    {"eventType", "start", "end", "visibility", "transparency", "recurrence", "colorId",
+     "summary", "reminders", "birthdayProperties", "id"}
+)
+_YEARLY = (["RRULE:FREQ=YEARLY"], ["RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=-1"])
+
+
+def _check_birthday(body: dict[str, Any]) -> None:
+    """A birthday is one whole day, private, transparent, repeating yearly, and carries
+    nothing else (no guests): 400 otherwise.
+    https://developers.google.com/calendar/api/guides/event-types#birthday"""
+    extra = sorted(key for key in body if key not in _BIRTHDAY_FIELDS and body[key] is not None)
+    if extra:
+        raise errors.invalid(f"Invalid value for: {extra[0]}", extra[0])
+    start, end = body.get("start") or {}, body.get("end") or {}
+    try:
+        days = (dt.date.fromisoformat(end["date"]) - dt.date.fromisoformat(start["date"])).days
+    except (KeyError, TypeError, ValueError):
+        days = 0
+    if days != 1:
+        raise errors.invalid("A birthday must span exactly one whole day.", "start")
+    if body.get("visibility") != "private":
+        raise errors.invalid("Invalid value for: visibility", "visibility")
+    if body.get("transparency") != "transparent":
+        raise errors.invalid("Invalid value for: transparency", "transparency")
+    if body.get("recurrence") not in _YEARLY:
+        raise errors.invalid("Invalid value for: recurrence", "recurrence")
+
+
 async def events_insert(request: web.Request) -> web.Response:
-    """events.insert (client-chosen ids allowed; 409 on a duplicate)."""
+    """events.insert (client-chosen ids allowed; 409 on a duplicate; 400 for an eventType the
+    API cannot create). https://developers.google.com/calendar/api/v3/reference/events/insert"""
     calendar = _calendar(request)
     body = await _body(request)
+    event_type = body.get("eventType")
+    if event_type is not None and event_type not in _INSERTABLE_TYPES:
+        raise errors.invalid(f"Invalid value for: eventType: {event_type}", "eventType")
+    if event_type == "birthday":
+        _check_birthday(body)
     # organizer and creator are read-only through the API: the caller's calendar organizes.
     body.pop("organizer", None)
     body.pop("creator", None)

@@ -31,6 +31,8 @@ sync tokens and triggers push; ``{calendarId}`` is a calendar id or the owner's 
          {"originalStartTime": RFC 3339 or date, "changes"?: {...}, "cancel"?: bool}
          change or cancel one occurrence of a series -> the instance (or {"id"} when cancelled)
   DELETE /_sandbox/calendars/{calendarId}/events/{eventId}   deleted in the UI (tombstone)
+  POST   /_sandbox/calendars/{calendarId}/events/{eventId}/lose
+         fault: the event vanishes and no sync token reports it (only a full listing shows it)
   POST   /_sandbox/calendars/{calendarId}/events:bulk
          {"count", "start"?, "spacingMinutes"?, "durationMinutes"?, "attendees"?, "mix"?}
          -> {"created", "mix"?}  (``mix``: {} or BulkMix fields in camelCase, e.g. "seed",
@@ -240,6 +242,12 @@ async def delete_event(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def lose_event(request: web.Request) -> web.Response:
+    """POST .../events/{eventId}/lose."""
+    _sb(request).lose_from_feed(request.match_info["calendarId"], request.match_info["eventId"])
+    return web.Response(status=204)
+
+
 async def bulk(request: web.Request) -> web.Response:
     """POST /_sandbox/calendars/{calendarId}/events:bulk."""
     body = await _body(request)
@@ -394,6 +402,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post(f"{cal}/events/{{eventId}}/private", private_event)
     r.add_post(f"{cal}/events/{{eventId}}/response", respond)
     r.add_post(f"{cal}/events/{{eventId}}/occurrence", occurrence)
+    r.add_post(f"{cal}/events/{{eventId}}/lose", lose_event)
     r.add_post(f"{cal}/expire-sync-tokens", expire_sync_tokens)
     r.add_get("/_sandbox/oauth/stats", oauth_stats)
     r.add_post("/_sandbox/oauth/revoke-user", revoke_user)

@@ -102,7 +102,7 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
             items=[],
             position=0,
             page_size=size,
-            next_sync_token=sandbox.issue_sync_token(calendar),
+            next_sync_token=sandbox.issue_sync_token(calendar, single=False),
             events=list(calendar.events.values()),
             show_deleted=show_deleted,
         )
@@ -112,6 +112,13 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
         if clash:
             raise errors.invalid(
                 f"Sync token cannot be used together with: {', '.join(clash)}", clash[0]
+            )
+        # "deleted events since the previous list request will always be in the result set
+        # and it is not allowed to set showDeleted to False" (events.list, syncToken):
+        # https://developers.google.com/calendar/api/v3/reference/events/list
+        if "showDeleted" in params and not show_deleted:
+            raise errors.invalid(
+                "Sync token cannot be used together with showDeleted=false.", "showDeleted"
             )
     order_by = params.get("orderBy")
     single = _bool(params, "singleEvents")
@@ -125,7 +132,7 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
         raise errors.time_range_empty()
 
     if sync_token is not None:
-        since = sandbox.resolve_sync_token(calendar, sync_token)
+        since = sandbox.resolve_sync_token(calendar, sync_token, single=single)
         items = list(_incremental(calendar, since, single, show_deleted))
     else:
         updated_min = (
@@ -148,7 +155,7 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
         items=items,
         position=0,
         page_size=size,
-        next_sync_token=sandbox.issue_sync_token(calendar),
+        next_sync_token=sandbox.issue_sync_token(calendar, single=single),
     )
     return _serve(sandbox, calendar, snapshot, size)
 

@@ -76,9 +76,15 @@ class When:
 
 
 def parse_when(value: Any, location: str, calendar_tz: str) -> When:
-    """Parse an EventDateTime body field; 400 when it is neither a date nor a dateTime."""
+    """Parse an EventDateTime body field; 400 when it is neither a date nor a dateTime, and
+    400 "Invalid start time." when it is both (what a patch leaves when it switches a timed
+    event to all-day, or back, without nulling the other key; `date` is "the date, if this is
+    an all-day event", `dateTime` "the time ... unless an all-day event":
+    https://developers.google.com/calendar/api/v3/reference/events#resource)."""
     if not isinstance(value, dict):
         raise errors.required(location)
+    if value.get("date") and value.get("dateTime"):
+        raise errors.invalid("Invalid start time.", location)
     tz_name = value.get("timeZone")
     if value.get("date"):
         try:

@@ -165,7 +165,11 @@ def merge_fields(
 
     Patch semantics as Google documents them: a field set to null is cleared, arrays are
     replaced, objects are merged member by member (so patching one extended property keeps the
-    others); start/end are replaced whole, since date and dateTime exclude each other.
+    others). start/end are objects too: patching `{"date"}` onto a timed start keeps its
+    `dateTime` unless the patch nulls it, and `parse_when` then refuses the pair with 400
+    "Invalid start time." (https://developers.google.com/calendar/api/v3/reference/events/patch,
+    https://developers.google.com/calendar/api/guides/performance#patch; seen in the wild in
+    gemini-cli-extensions/workspace#435).
     """
     fields: dict[str, Any] = {}
     if existing is not None and not replace:
@@ -180,7 +184,6 @@ def merge_fields(
             fields.pop(key, None)
         elif (
             not replace
-            and key not in _WHOLE
             and isinstance(value, dict)
             and isinstance(fields.get(key), dict)
         ):
@@ -188,9 +191,6 @@ def merge_fields(
         else:
             fields[key] = value
     return fields
-
-
-_WHOLE = ("start", "end")
 
 
 def _merge_objects(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

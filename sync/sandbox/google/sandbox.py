@@ -34,6 +34,10 @@ def _utc_text(ts: float, days: dict[int, str]) -> str:
     return f"{date}T{hour:02d}:{minute:02d}:{sec:02d}Z"
 
 
+# Who Google says organizes the events Gmail makes from messages.
+GMAIL_ORGANIZER = "unknownorganizer@calendar.google.com"
+
+
 class GoogleSandbox(SandboxState):
     """The Google sandbox's state and every operation on it (API paths and control API)."""
 
@@ -44,9 +48,14 @@ class GoogleSandbox(SandboxState):
         self, calendar_id: str, body: dict[str, Any]
     ) -> StoredEvent:
         """An event appears in the calendar as if created in Google's UI (or received as an
-        invitation: give ``organizer.email`` of someone else and list the owner as attendee)."""
+        invitation: give ``organizer.email`` of someone else and list the owner as attendee).
+        ``eventType: fromGmail`` makes the event Gmail would make from a message (a flight, a
+        reservation): organized by Gmail's placeholder ``unknownorganizer@calendar.google.com``
+        unless the body names an organizer."""
         calendar = self.calendar(calendar_id)
         body = dict(body)
+        if body.get("eventType") == "fromGmail":
+            body.setdefault("organizer", {"email": GMAIL_ORGANIZER})
         organizer = str((body.get("organizer") or {}).get("email") or calendar.owner).lower()
         if organizer != calendar.owner:
             attendees = list(body.get("attendees") or [])
@@ -71,6 +80,13 @@ class GoogleSandbox(SandboxState):
     def ui_delete_event(self, calendar_id: str, event_id: str) -> None:
         """The owner deleted the event (or one occurrence) in the UI."""
         self.delete_event(self.calendar(calendar_id), event_id)
+
+    def lose_from_feed(self, calendar_id: str, event_id: str) -> None:
+        """Fault: the event leaves the calendar and no sync token ever reports it, as when a
+        delta misses a change. Only a full listing shows it is gone. KeyError when unknown."""
+        calendar = self.calendar(calendar_id)
+        if calendar.events.pop(event_id, None) is None:
+            raise KeyError(f"no event {event_id}")
 
     def make_private(self, calendar_id: str, event_id: str) -> StoredEvent:
         """The owner marked the event private (``visibility: private``)."""

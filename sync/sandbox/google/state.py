@@ -507,21 +507,26 @@ class SandboxState:
 
     # -- sync tokens -----------------------------------------------------------------------------
 
-    def issue_sync_token(self, calendar: Calendar) -> str:
+    def issue_sync_token(self, calendar: Calendar, *, single: bool = False) -> str:
         """An opaque token for "everything up to now" on ``calendar``. Stateless (the change
-        number, the calendar's token epoch and its id, signed with a key derived from the
-        seed), so a long-running sandbox keeps no per-token memory and forgeries are refused."""
-        payload = f"{self._seq}:{calendar.sync_epoch}:{calendar.id}".encode()
+        number, the calendar's token epoch, whether the listing expanded series
+        (``singleEvents``) and the calendar's id, signed with a key derived from the seed), so
+        a long-running sandbox keeps no per-token memory and forgeries are refused."""
+        shape = "s" if single else "m"
+        payload = f"{self._seq}:{calendar.sync_epoch}:{shape}:{calendar.id}".encode()
         mac = hmac.new(self._token_key, payload, hashlib.sha256).digest()[:12]
         return "C" + base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
 
-    def resolve_sync_token(self, calendar: Calendar, token: str) -> int:
+    def resolve_sync_token(self, calendar: Calendar, token: str, *, single: bool = False) -> int:
         """The change number a token stands for; 410 ``fullSyncRequired`` when it is malformed,
-        forged, for another calendar, or was invalidated by expire_sync_tokens."""
+        forged, for another calendar, or was invalidated by expire_sync_tokens; 400 when the
+        request's ``singleEvents`` differs from the listing that issued the token (the sync
+        guide: incremental requests repeat the full sync's parameters, and the two shapes name
+        a series' occurrences differently: https://developers.google.com/calendar/api/guides/sync)."""
         try:
             raw = base64.urlsafe_b64decode(token[1:] + "=" * (-(len(token) - 1) % 4))
             mac, payload = raw[:12], raw[12:]
-            seq_text, epoch_text, calendar_id = payload.decode().split(":", 2)
+            seq_text, epoch_text, shape, calendar_id = payload.decode().split(":", 3)
             seq, epoch = int(seq_text), int(epoch_text)
         except (ValueError, UnicodeDecodeError):
             raise errors.full_sync_required() from None
@@ -534,6 +539,11 @@ class SandboxState:
             or seq > self._seq
         ):
             raise errors.full_sync_required()
+        if shape != ("s" if single else "m"):
+            raise errors.invalid(
+                "Sync token was issued for a listing with another singleEvents value.",
+                "syncToken",
+            )
         return seq
 
     def expire_sync_tokens(self, calendar_id: str) -> None:
@@ -554,10 +564,17 @@ class SandboxState:
     def watch(
         self, calendar: Calendar, body: dict[str, Any], user_email: str, api_path: str
     ) -> Channel:
-        """events.watch: create a channel and queue its ``sync`` message."""
+        """events.watch: create a channel and queue its ``sync`` message. The id is at most 64
+        characters and unique while its channel lives (400 ``channelIdNotUnique``); the token
+        at most 256 (https://developers.google.com/calendar/api/guides/push)."""
         channel_id = body.get("id")
         if not channel_id or not isinstance(channel_id, str):
             raise errors.required("id")
+        if len(channel_id) > 64:
+            raise errors.invalid("Invalid value for: id", "id")
+        token = body.get("token")
+        if token is not None and (not isinstance(token, str) or len(token) > 256):
+            raise errors.invalid("Invalid value for: token", "token")
         if body.get("type") not in ("web_hook", "webhook"):
             raise errors.invalid("Invalid value for: type", "type")
         address = body.get("address")
