@@ -123,7 +123,15 @@ class Meeting:
         description="The first occurrence of a series, or one changed occurrence of it."
     )
     original_start: datetime | None = strawberry.field(
-        description="For a changed occurrence: when it was scheduled before the change."
+        description=(
+            "For a changed or cancelled occurrence: when it was scheduled before the change."
+        )
+    )
+    cancelled_at: datetime | None = strawberry.field(
+        description=(
+            "When the meeting was cancelled (status CANCELLED): a cancelled week of a series "
+            "stays on its contacts' timelines with it."
+        )
     )
     updated_at: datetime
 
@@ -164,6 +172,7 @@ class Meeting:
             organizer_email=row.organizer_email,
             is_recurring=row.kind != "single",
             original_start=row.original_start,
+            cancelled_at=row.cancelled_at if row.status == "cancelled" else None,
             updated_at=row.updated_at,
             preloaded_attendees=attendees,
         )
