@@ -70,6 +70,11 @@ def _meeting(record: asyncpg.Record) -> MeetingRow:
     return MeetingRow(*(record[name] for name in _MEETING_FIELDS))
 
 
+# For the other record types' timelines (db/companies.py): the same columns, the same rows.
+MEETING_COLUMNS = _MEETING_COLUMNS
+meeting_row = _meeting
+
+
 async def timeline_page(
     db: Executor,
     account_id: int,

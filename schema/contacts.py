@@ -18,6 +18,7 @@ from schema.pagination import Connection, Edge, PageInfo, decode_cursor, encode_
 from schema.permissions import AnyUser, guarded_by
 
 if TYPE_CHECKING:
+    from schema.companies import Company
     from schema.meetings import TimelineEntry
 
 ChronikInfo = Info[Context, None]
@@ -47,6 +48,15 @@ class Contact:
         from schema.meetings import contact_timeline
 
         return await contact_timeline(info, self.pk, first, after)
+
+    @strawberry.field(description="The companies the contact belongs to, by name.")
+    async def companies(
+        self, info: ChronikInfo
+    ) -> list[Annotated[Company, strawberry.lazy("schema.companies")]]:
+        from schema.companies import Company
+
+        rows = await info.context.loaders.companies_by_contact.load(self.pk)
+        return [Company.from_row(row) for row in rows]
 
     @staticmethod
     def from_row(row: ContactRow) -> Contact:

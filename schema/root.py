@@ -10,20 +10,26 @@ from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.tools import merge_types
 
 from schema.accounts import AccountMutations, AccountQueries
+from schema.companies import CompanyMutations, CompanyQueries
 from schema.connections import ConnectionMutations, ConnectionQueries
 from schema.contacts import ContactMutations, ContactQueries
+from schema.deals import DealMutations, DealQueries
 from schema.explain import ExplainQueries
 from schema.masking import ChronikSchema, MaskInternalErrors
 from schema.meetings import MeetingQueries
 from schema.metrics_extension import OperationMetrics
 from schema.scheduling import SchedulingMutations, SchedulingQueries
 from schema.subscriptions import SharedEventExecutor, Subscription
+from schema.tickets import TicketMutations, TicketQueries
 
 Query = merge_types(
     "Query",
     (
         AccountQueries,
         ContactQueries,
+        CompanyQueries,
+        DealQueries,
+        TicketQueries,
         ConnectionQueries,
         MeetingQueries,
         SchedulingQueries,
@@ -32,7 +38,15 @@ Query = merge_types(
 )
 Mutation = merge_types(
     "Mutation",
-    (AccountMutations, ContactMutations, ConnectionMutations, SchedulingMutations),
+    (
+        AccountMutations,
+        ContactMutations,
+        CompanyMutations,
+        DealMutations,
+        TicketMutations,
+        ConnectionMutations,
+        SchedulingMutations,
+    ),
 )
 
 

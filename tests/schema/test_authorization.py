@@ -100,6 +100,54 @@ async def new_phone(scene: Scene, cell: Cell) -> dict[str, Any]:
     return {"id": scene.carla, "input": {"phone": "+49 30 1234567"}}
 
 
+async def a_new_company(scene: Scene, cell: Cell) -> dict[str, Any]:
+    made = await scene.chronik.graphql(
+        "mutation($n: String!) { createCompany(input: {name: $n}) { id } }",
+        {"n": f"Company of {cell.column}"},
+        token=scene.admin.token,
+    )
+    return {"id": made.ok()["createCompany"]["id"]}
+
+
+async def company_input(scene: Scene, cell: Cell) -> dict[str, Any]:
+    return {"input": {"name": f"New {cell.column}", "domains": [f"{cell.column}.test"]}}
+
+
+async def new_city(scene: Scene, cell: Cell) -> dict[str, Any]:
+    return {**await a_new_company(scene, cell), "input": {"city": "Berlin"}}
+
+
+async def carla_in_a_company(scene: Scene, cell: Cell) -> dict[str, Any]:
+    company = await a_new_company(scene, cell)
+    return {"company": company["id"], "contacts": [scene.carla]}
+
+
+async def a_new_deal(scene: Scene, cell: Cell) -> dict[str, Any]:
+    made = await scene.chronik.graphql(
+        "mutation($n: String!) { createDeal(input: {name: $n}) { id } }",
+        {"n": f"Deal of {cell.column}"},
+        token=scene.admin.token,
+    )
+    return {"id": made.ok()["createDeal"]["id"]}
+
+
+async def a_new_ticket(scene: Scene, cell: Cell) -> dict[str, Any]:
+    made = await scene.chronik.graphql(
+        "mutation($s: String!) { createTicket(input: {subject: $s}) { id } }",
+        {"s": f"Ticket of {cell.column}"},
+        token=scene.admin.token,
+    )
+    return {"id": made.ok()["createTicket"]["id"]}
+
+
+async def carla_on_a_deal(scene: Scene, cell: Cell) -> dict[str, Any]:
+    return {"record": (await a_new_deal(scene, cell))["id"], "contacts": [scene.carla]}
+
+
+async def carla_on_a_ticket(scene: Scene, cell: Cell) -> dict[str, Any]:
+    return {"record": (await a_new_ticket(scene, cell))["id"], "contacts": [scene.carla]}
+
+
 async def a_week(scene: Scene, cell: Cell) -> dict[str, Any]:
     return {"s": SOON.isoformat(), "e": (SOON + timedelta(days=7)).isoformat()}
 
@@ -132,6 +180,12 @@ CALLS: dict[str, Call] = {
     "account": Call("{ account { name } }"),
     "contacts": Call("{ contacts(first: 5) { totalCount } }"),
     "contact": Call("query($id: ID!) { contact(id: $id) { email } }", the_contact),
+    "companies": Call("{ companies(first: 5) { totalCount } }"),
+    "company": Call("query($id: ID!) { company(id: $id) { name } }", a_new_company),
+    "deals": Call("{ deals(first: 5) { totalCount } }"),
+    "deal": Call("query($id: ID!) { deal(id: $id) { name } }", a_new_deal),
+    "tickets": Call("{ tickets(first: 5) { totalCount } }"),
+    "ticket": Call("query($id: ID!) { ticket(id: $id) { subject } }", a_new_ticket),
     "calendarConnection": Call("{ calendarConnection { status } }"),
     "calendarLinkAttempt": Call("{ calendarLinkAttempt { status } }"),
     "calendarConnections": Call("{ calendarConnections { calendarEmail } }"),
@@ -168,6 +222,62 @@ CALLS: dict[str, Call] = {
     ),
     "deleteContact": Call(
         "mutation($id: ID!) { deleteContact(id: $id) { deletedContactId } }", a_new_contact
+    ),
+    "createCompany": Call(
+        "mutation($input: CreateCompanyInput!) { createCompany(input: $input) { id } }",
+        company_input,
+    ),
+    "updateCompany": Call(
+        "mutation($id: ID!, $input: UpdateCompanyInput!) "
+        "{ updateCompany(id: $id, input: $input) { city } }",
+        new_city,
+    ),
+    "deleteCompany": Call(
+        "mutation($id: ID!) { deleteCompany(id: $id) { deletedCompanyId } }", a_new_company
+    ),
+    "addCompanyContacts": Call(
+        "mutation($company: ID!, $contacts: [ID!]!) "
+        "{ addCompanyContacts(companyId: $company, contactIds: $contacts) { name } }",
+        carla_in_a_company,
+    ),
+    "removeCompanyContacts": Call(
+        "mutation($company: ID!, $contacts: [ID!]!) "
+        "{ removeCompanyContacts(companyId: $company, contactIds: $contacts) { name } }",
+        carla_in_a_company,
+    ),
+    "createDeal": Call('mutation { createDeal(input: {name: "Renewal"}) { id } }'),
+    "updateDeal": Call(
+        "mutation($id: ID!) { updateDeal(id: $id, input: {stage: CLOSED_WON}) { stage } }",
+        a_new_deal,
+    ),
+    "deleteDeal": Call("mutation($id: ID!) { deleteDeal(id: $id) { deletedDealId } }", a_new_deal),
+    "addDealContacts": Call(
+        "mutation($record: ID!, $contacts: [ID!]!) "
+        "{ addDealContacts(dealId: $record, contactIds: $contacts) { name } }",
+        carla_on_a_deal,
+    ),
+    "removeDealContacts": Call(
+        "mutation($record: ID!, $contacts: [ID!]!) "
+        "{ removeDealContacts(dealId: $record, contactIds: $contacts) { name } }",
+        carla_on_a_deal,
+    ),
+    "createTicket": Call('mutation { createTicket(input: {subject: "Outage"}) { id } }'),
+    "updateTicket": Call(
+        "mutation($id: ID!) { updateTicket(id: $id, input: {status: CLOSED}) { status } }",
+        a_new_ticket,
+    ),
+    "deleteTicket": Call(
+        "mutation($id: ID!) { deleteTicket(id: $id) { deletedTicketId } }", a_new_ticket
+    ),
+    "addTicketContacts": Call(
+        "mutation($record: ID!, $contacts: [ID!]!) "
+        "{ addTicketContacts(ticketId: $record, contactIds: $contacts) { subject } }",
+        carla_on_a_ticket,
+    ),
+    "removeTicketContacts": Call(
+        "mutation($record: ID!, $contacts: [ID!]!) "
+        "{ removeTicketContacts(ticketId: $record, contactIds: $contacts) { subject } }",
+        carla_on_a_ticket,
     ),
     "installCalendarIntegration": Call(
         "mutation { installCalendarIntegration(provider: GOOGLE) { integrationProvider } }"
