@@ -49,6 +49,49 @@ class CompanyFields:
     clear: frozenset[str] = frozenset()
 
 
+# Addresses at these domains are people's own mailboxes, not a company's: a contact at one is
+# never found a company by its domain (nor at the account's own domains).
+WEBMAIL_DOMAINS = (
+    "aol.com", "gmail.com", "gmx.at", "gmx.ch", "gmx.de", "gmx.net", "googlemail.com",
+    "hotmail.com", "icloud.com", "live.com", "mail.com", "mail.ru", "me.com", "msn.com",
+    "outlook.com", "proton.me", "protonmail.com", "qq.com", "t-online.de", "web.de",
+    "yahoo.com", "yandex.ru",
+)
+
+
+def _domain_members(company: str, account: str, contacts: str = "NULL") -> str:
+    """SQL: (company_id, contact_id) of the contacts found by domain, when the account opted
+    in: an address of the contact is at a domain of the company, not one of the account's own
+    domains and not webmail. `company`/`contacts` are SQL arrays (or NULL: any), `account` an
+    id; the webmail list is inlined from the constant above, never from input."""
+    webmail = ", ".join(f"'{d}'" for d in WEBMAIL_DOMAINS)
+    return f"""
+        SELECT d.company_id, e.contact_id
+        FROM company_domains d
+        JOIN accounts a ON a.id = d.account_id AND a.match_companies_by_domain
+        JOIN contact_emails e ON e.account_id = d.account_id
+                             AND split_part(e.email, '@', 2) = d.domain
+        WHERE d.account_id = {account}
+          AND ({company}::bigint[] IS NULL OR d.company_id = ANY({company}::bigint[]))
+          AND ({contacts}::bigint[] IS NULL OR e.contact_id = ANY({contacts}::bigint[]))
+          AND d.domain NOT IN ({webmail})
+          AND NOT EXISTS (SELECT 1 FROM account_domains ad
+                          WHERE ad.account_id = d.account_id AND ad.domain = d.domain)
+    """
+
+
+def _members(company: str, account: str, contacts: str = "NULL") -> str:
+    """SQL: (company_id, contact_id) of every membership, linked or found by domain."""
+    return f"""
+        SELECT cc.company_id, cc.contact_id FROM company_contacts cc
+        WHERE cc.account_id = {account}
+          AND ({company}::bigint[] IS NULL OR cc.company_id = ANY({company}::bigint[]))
+          AND ({contacts}::bigint[] IS NULL OR cc.contact_id = ANY({contacts}::bigint[]))
+        UNION
+        {_domain_members(company, account, contacts)}
+    """
+
+
 _SELECT = """
     SELECT c.id, c.account_id, c.name, c.industry, c.phone, c.city, c.created_at, c.updated_at,
            c.sort_key,
@@ -257,12 +300,12 @@ async def link_contacts(
 async def contact_ids_of_companies(
     db: Executor, account_id: int, company_ids: Sequence[int]
 ) -> dict[int, list[int]]:
-    """Each company's contact ids (by contact list order), for a page of companies at once."""
+    """Each company's contact ids (by contact list order), for a page of companies at once:
+    those linked, and those found by domain when the account opted in."""
     rows = await db.fetch(
-        """
-        SELECT cc.company_id, cc.contact_id FROM company_contacts cc
-        JOIN contacts c ON c.id = cc.contact_id
-        WHERE cc.account_id = $1 AND cc.company_id = ANY($2::bigint[])
+        f"""
+        SELECT m.company_id, m.contact_id FROM ({_members("$2", "$1")}) m
+        JOIN contacts c ON c.id = m.contact_id
         ORDER BY c.sort_key, c.id
         """,
         account_id,
@@ -277,12 +320,12 @@ async def contact_ids_of_companies(
 async def company_ids_of_contacts(
     db: Executor, account_id: int, contact_ids: Sequence[int]
 ) -> dict[int, list[int]]:
-    """Each contact's company ids (by company name), for a page of contacts at once."""
+    """Each contact's company ids (by company name), for a page of contacts at once: linked,
+    and found by domain when the account opted in."""
     rows = await db.fetch(
-        """
-        SELECT cc.contact_id, cc.company_id FROM company_contacts cc
-        JOIN companies c ON c.id = cc.company_id
-        WHERE cc.account_id = $1 AND cc.contact_id = ANY($2::bigint[])
+        f"""
+        SELECT m.contact_id, m.company_id FROM ({_members("NULL", "$1", "$2")}) m
+        JOIN companies c ON c.id = m.company_id
         ORDER BY c.sort_key, c.id
         """,
         account_id,
@@ -362,7 +405,7 @@ async def timeline_page(
     rows = await db.fetch(
         f"""
         WITH members AS (
-            SELECT contact_id FROM company_contacts WHERE company_id = $1 AND account_id = $2
+            SELECT contact_id FROM ({_members("ARRAY[$1::bigint]", "$2")}) m
         ),
         hits AS (
             SELECT h.meeting_id, h.occurred_at
@@ -410,13 +453,12 @@ async def count_timeline(db: Executor, account_id: int, company_id: int) -> int:
     """How many meetings the company's timeline holds."""
     return int(
         await db.fetchval(
-            """
+            f"""
             SELECT count(DISTINCT meeting_id) FROM (
                 SELECT e.meeting_id
-                FROM company_contacts cc
+                FROM ({_members("ARRAY[$1::bigint]", "$2")}) cc
                 JOIN timeline_entries e ON e.contact_id = cc.contact_id
                 JOIN meetings m ON m.id = e.meeting_id AND m.deleted_at IS NULL
-                WHERE cc.company_id = $1 AND cc.account_id = $2
                 UNION ALL
                 SELECT cm.meeting_id
                 FROM company_meetings cm

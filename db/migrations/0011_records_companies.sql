@@ -46,3 +46,8 @@ CREATE TABLE company_meetings (
     PRIMARY KEY (company_id, meeting_id)
 );
 CREATE INDEX company_meetings_meeting ON company_meetings (meeting_id);
+
+-- Opt-in: a contact also belongs to the companies whose domains its addresses are at (never
+-- the account's own domains, never webmail: db/companies.py). Off by default.
+ALTER TABLE accounts ADD COLUMN match_companies_by_domain boolean NOT NULL DEFAULT false;
+CREATE INDEX contact_emails_domain ON contact_emails (account_id, split_part(email, '@', 2));

@@ -285,3 +285,50 @@ async def test_a_meeting_scheduled_from_a_company_is_on_its_timeline(
         token=alice.token,
     )
     assert await _titles(chronik, alice, globex) == []
+
+
+SETTINGS = """mutation($on: Boolean!) { updateAccountSettings(matchCompaniesByDomain: $on) {
+  matchCompaniesByDomain autoCreateContacts } }"""
+
+
+async def test_contacts_found_by_domain_when_the_account_opts_in(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    """Off by default; on, a contact at a company's domain belongs to it (by any of its
+    addresses), never by the account's own domain or a webmail domain."""
+    cal = await linked_calendar(chronik, alice, db, "GOOGLE")
+    peter = await cal.contact("peter@initech.test", name="Peter")
+    await cal.contact("milton@gmail.com", name="Milton")
+    await cal.contact("bill@acme.test", name="Bill")  # acme.test: alice's account's own domain
+    joanna = await chronik.graphql(
+        "mutation { createContact(input: {email: \"joanna@chotchkies.test\", "
+        "extraEmails: [\"joanna@initech.test\"]}) { id } }",
+        token=alice.token,
+    )
+    joanna.ok()
+    initech = (
+        await create(chronik, alice, name="Initech",
+                     domains=["initech.test", "gmail.com", "acme.test"])
+    )["id"]
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    await cal.calendar.create(title="TPS reports", start=start, guests=["peter@initech.test"])
+    await cal.sync()
+
+    async def members() -> list[str]:
+        read = await chronik.graphql(READ, {"id": initech}, token=alice.token)
+        return [c["email"] for c in read.ok()["company"]["contacts"]]
+
+    assert await members() == []
+    assert await _titles(chronik, alice, initech) == []
+    settings = await chronik.graphql(SETTINGS, {"on": True}, token=alice.token)
+    assert settings.ok()["updateAccountSettings"] == {
+        "matchCompaniesByDomain": True, "autoCreateContacts": False
+    }
+    assert sorted(await members()) == ["joanna@chotchkies.test", "peter@initech.test"]
+    assert await _titles(chronik, alice, initech) == ["TPS reports"]
+    companies = await chronik.graphql(CONTACT_COMPANIES, {"id": peter}, token=alice.token)
+    assert companies.ok()["contact"]["companies"] == [{"name": "Initech"}]
+
+    # Off again: only linked contacts remain (none here).
+    await chronik.graphql(SETTINGS, {"on": False}, token=alice.token)
+    assert await members() == []
