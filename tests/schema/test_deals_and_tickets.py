@@ -197,6 +197,21 @@ async def test_meetings_scheduled_from_a_deal_and_a_ticket_are_on_their_timeline
     assert [e["node"]["meeting"]["title"] for e in shown["ticket"]["timeline"]["edges"]] == [
         "Postmortem"
     ]
+    # A page costs the same statements whatever it holds (one page, two pages of one).
+    counts = []
+    after = None
+    for _ in range(2):
+        chronik.statements.clear()
+        page = await _ok(
+            chronik, alice,
+            "query($d: ID!, $a: String) { deal(id: $d) { timeline(first: 1, after: $a) {"
+            " edges { node { meeting { title attendees { email contact { email } } } } }"
+            " pageInfo { endCursor } } } }",
+            d=deal, a=after,
+        )
+        counts.append(len(chronik.statements))
+        after = page["deal"]["timeline"]["pageInfo"]["endCursor"]
+    assert counts[0] == counts[1], counts
     # Deleting the meeting in Chronik takes it off; deleting the deal keeps the other meeting.
     await _ok(chronik, alice, "mutation($id: ID!) { deleteMeeting(id: $id) { deletedMeetingId } }",
               id=made["scheduleMeeting"]["id"])
