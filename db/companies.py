@@ -471,3 +471,44 @@ async def count_timeline(db: Executor, account_id: int, company_id: int) -> int:
             account_id,
         )
     )
+
+
+async def member_ids(db: Executor, account_id: int, company_id: int) -> list[int]:
+    """The company's contacts now (linked, or found by domain when the account opted in)."""
+    rows = await db.fetch(
+        f"SELECT DISTINCT contact_id FROM ({_members('ARRAY[$1::bigint]', '$2')}) m",
+        company_id,
+        account_id,
+    )
+    return sorted(r["contact_id"] for r in rows)
+
+
+async def timeline_entry(
+    db: Executor, account_id: int, company_id: int, meeting_id: int
+) -> tuple[CompanyEntryRow | None, MeetingRow | None]:
+    """Whether the meeting is on the company's timeline now: (its entry, or None when it is
+    not) and the meeting itself (None when it is gone or deleted in Chronik)."""
+    record = await db.fetchrow(
+        f"""
+        SELECT coalesce(
+                   (SELECT max(e.occurred_at) FROM timeline_entries e
+                    WHERE e.meeting_id = m.id AND e.contact_id IN (
+                        SELECT contact_id FROM ({_members("ARRAY[$1::bigint]", "$2")}) x)),
+                   (SELECT coalesce(m.starts_at, m.created_at) FROM company_meetings cm
+                    WHERE cm.company_id = $1 AND cm.meeting_id = m.id
+                      AND m.status <> 'cancelled')
+               ) AS occurred_at,
+               {MEETING_COLUMNS}
+        FROM meetings m
+        WHERE m.id = $3 AND m.account_id = $2 AND m.deleted_at IS NULL
+        """,
+        company_id,
+        account_id,
+        meeting_id,
+    )
+    if record is None:
+        return None, None
+    meeting = meeting_row(record)
+    if record["occurred_at"] is None:
+        return None, meeting
+    return CompanyEntryRow(record["occurred_at"], meeting), meeting

@@ -85,6 +85,10 @@ const COMPANY = `
   }
   ${MEETING_FIELDS}`;
 
+// Any change of the company's timeline: the page refetches the company (a small page).
+const COMPANY_UPDATES = `
+  subscription CompanyUpdates($id: ID!) { companyTimeline(companyId: $id) { kind } }`;
+
 const EXPLAIN = `
   query Explain($event: String, $meetingId: ID) {
     explainEvent(event: $event, meetingId: $meetingId) {
@@ -108,7 +112,7 @@ const state = {
   connection: null, // the calendar connection shown in the side panel
   linkAttempt: null, // the latest calendar link attempt, shown while nothing is linked
   why: new Map(), // meeting id → the answer of its "Why?" (kept across re-renders)
-  company: null, // the selected company, as COMPANY reads it
+  company: null, // the selected company, as COMPANY reads it ({id} while it loads)
   companyData: null, // the whole COMPANY answer (its deals and tickets too), for re-renders
 };
 
@@ -284,15 +288,31 @@ async function searchCompanies(search) {
   if (!data.companies.edges.length) list.append(el("li", { class: "empty" }, "No companies."));
 }
 
-/** Show a company's timeline in place of a contact's (fetched; companies are not live yet). */
+/** Show a company's timeline in place of a contact's, refetched whenever it changes. */
 async function selectCompany(id) {
   state.stopTimelineUpdates?.();
-  state.stopTimelineUpdates = null;
+  state.stopTimelineUpdates = state.live.subscribe(COMPANY_UPDATES, { id }, {
+    subscribed: () => loadCompany(id),
+    next: () => loadCompany(id),
+    error: (error) => {
+      if (error.code === "SUBSCRIPTION_CLOSED") {
+        if (state.company?.id === id) selectCompany(id);
+      } else {
+        showNotice(`Live updates stopped: ${error.message}`, true);
+      }
+    },
+  });
   state.contact = null;
   $("timeline-panel").hidden = true;
   for (const button of document.querySelectorAll("#contacts .contact, #companies .contact")) {
     button.classList.toggle("selected", button.dataset.id === id);
   }
+  state.company = { id };
+  await loadCompany(id);
+}
+
+async function loadCompany(id) {
+  const ticket = ++state.fetches;
   let data;
   try {
     data = await graphql(state.token, COMPANY, { id });
@@ -300,6 +320,8 @@ async function selectCompany(id) {
     showNotice(error.message, true);
     return;
   }
+  // A newer fetch, or another company or contact, has taken over.
+  if (ticket !== state.fetches || state.company?.id !== id) return;
   state.company = data.company;
   state.companyData = data;
   renderCompany(data);
@@ -352,7 +374,7 @@ async function scheduleForCompany(form) {
     showNotice(`Scheduled “${data.scheduleMeeting.title}” for ${company.name}.`);
     form.title.value = "";
     form.dataset.idempotencyKey = newKey();
-    await selectCompany(company.id);
+    await loadCompany(company.id);
   } catch (error) {
     const field = error instanceof GraphQLError && error.field ? ` (${error.field})` : "";
     showNotice(`Not scheduled: ${error.message}${field}`, true);

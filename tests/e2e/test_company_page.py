@@ -1,5 +1,5 @@
 """A company on the live page, in a real headless Chromium: its timeline (the meetings of its
-contacts) and a meeting scheduled from it, logged on it and on a deal."""
+contacts), kept live, and a meeting scheduled from it, logged on it and on a deal."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ async def test_a_company_shows_its_contacts_meetings_and_schedules_on_a_deal(
         token=alice.token,
     )
     linked.ok()
-    await cal.calendar.create(title="Kickoff with Carla", start=SOON, guests=["carla@client.test"])
+    kickoff = await cal.calendar.create(
+        title="Kickoff with Carla", start=SOON, guests=["carla@client.test"]
+    )
     await cal.calendar.create(title="Erin's call", start=SOON, guests=["erin@other.test"])
     await cal.sync()
 
@@ -67,5 +69,14 @@ async def test_a_company_shows_its_contacts_meetings_and_schedules_on_a_deal(
     assert entry["node"]["meeting"]["title"] == "Renewal pricing"
     # The company's contacts were invited.
     assert "carla@client.test" in {a["email"] for a in entry["node"]["meeting"]["attendees"]}
+
+    # Live: Carla's meeting changes in the calendar; the company's timeline follows, in place.
+    await page.evaluate("window.__sameDocument = true")
+    await cal.calendar.update(kickoff, title="Kickoff with Carla (agenda attached)")
+    await timeline.get_by_role("heading", name="Kickoff with Carla (agenda attached)").wait_for(
+        timeout=WAIT_MS
+    )
+    assert await page.evaluate("window.__sameDocument") is True
+    assert await timeline.locator(".entry").count() == 2
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "company_page.png", full_page=True)

@@ -122,6 +122,17 @@ async def carla_in_a_company(scene: Scene, cell: Cell) -> dict[str, Any]:
     return {"company": company["id"], "contacts": [scene.carla]}
 
 
+async def company_of_carla(scene: Scene, cell: Cell) -> dict[str, Any]:
+    company = await carla_in_a_company(scene, cell)
+    linked = await scene.chronik.graphql(
+        "mutation($company: ID!, $contacts: [ID!]!) "
+        "{ addCompanyContacts(companyId: $company, contactIds: $contacts) { id } }",
+        company,
+        token=scene.admin.token,
+    )
+    return {"id": linked.ok()["addCompanyContacts"]["id"]}
+
+
 async def a_new_deal(scene: Scene, cell: Cell) -> dict[str, Any]:
     made = await scene.chronik.graphql(
         "mutation($n: String!) { createDeal(input: {name: $n}) { id } }",
@@ -319,6 +330,11 @@ CALLS: dict[str, Call] = {
         the_contact,
         calendars=True,  # the update it waits for: a meeting scheduled with the contact
     ),
+    "companyTimeline": Call(
+        "subscription($id: ID!) { companyTimeline(companyId: $id) { kind meeting { title } } }",
+        company_of_carla,
+        calendars=True,  # the update it waits for: a meeting scheduled with its contact
+    ),
     "calendarSyncState": Call("subscription { calendarSyncState { phase } }", calendars=True),
 }
 
@@ -438,7 +454,7 @@ async def _check_subscription(
     socket = await GraphQLSocket.open(scene.chronik.url, cell.caller.token)
     try:
         await socket.subscribe(call.document, variables)
-        if "contactTimeline" in call.document:
+        if "contactTimeline" in call.document or "companyTimeline" in call.document:
             # Something to report: a colleague schedules a meeting with the contact.
             await asyncio.sleep(0.2)  # the subscription is registered before the change
             colleague = scene.member if cell.caller is scene.admin else scene.admin

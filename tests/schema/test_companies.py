@@ -3,6 +3,7 @@ timeline (the meetings of their contacts), and the errors a user can hit."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -10,6 +11,8 @@ import asyncpg
 from tests.conftest import TestUser
 from tests.support.server import RunningChronik
 from tests.support.sync import linked_calendar
+from tests.support.waiting import eventually
+from tests.support.ws import GraphQLSocket
 
 FIELDS = "id name domains industry phone city contacts { id email } "
 CREATE = f"""
@@ -332,3 +335,46 @@ async def test_contacts_found_by_domain_when_the_account_opts_in(
     # Off again: only linked contacts remain (none here).
     await chronik.graphql(SETTINGS, {"on": False}, token=alice.token)
     assert await members() == []
+
+
+LIVE = """subscription($id: ID!) { companyTimeline(companyId: $id) {
+  kind entry { occurredAt } meeting { title status } } }"""
+
+
+async def test_the_company_timeline_updates_live(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    """Changes of its contacts' meetings reach a subscriber of the company, once per meeting
+    (two of its contacts on one meeting: one update); others' meetings do not."""
+    cal = await linked_calendar(chronik, alice, db, "GOOGLE")
+    carla = await cal.contact("carla@client.test", name="Carla")
+    dan = await cal.contact("dan@client.test", name="Dan")
+    await cal.contact("erin@other.test", name="Erin")
+    initech = (await create(chronik, alice, name="Initech"))["id"]
+    await chronik.graphql(ADD, {"company": initech, "contacts": [carla, dan]}, token=alice.token)
+    feed = chronik.app.state.services.live
+    before = feed.subscriber_count
+    socket = await GraphQLSocket.open(chronik.url, alice.token)
+    try:
+        await socket.subscribe(LIVE, {"id": initech})
+        await eventually(lambda: feed.subscriber_count == before + 1)
+        start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+        await cal.calendar.create(title="Erin only", start=start, guests=["erin@other.test"])
+        await cal.sync()
+        both = await cal.calendar.create(
+            title="Both", start=start, guests=["carla@client.test", "dan@client.test"]
+        )
+        await cal.sync()
+        first = await asyncio.wait_for(socket.next(), 10)
+        assert first["payload"]["data"]["companyTimeline"]["kind"] == "ADDED"
+        assert first["payload"]["data"]["companyTimeline"]["meeting"]["title"] == "Both"
+        await cal.calendar.cancel(both)
+        await cal.sync()
+        gone = await asyncio.wait_for(socket.next(), 10)
+        update = gone["payload"]["data"]["companyTimeline"]
+        assert (update["kind"], update["entry"], update["meeting"]["title"]) == (
+            "REMOVED", None, "Both"
+        )
+    finally:
+        await socket.close()
+    await eventually(lambda: feed.subscriber_count == before)  # nothing left behind
