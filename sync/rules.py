@@ -170,7 +170,10 @@ def decide(
         # Stored even while the series has no contact: its week follows the series' entry.
         return Decision(Action.UPSERT, Reason.CANCELLED_WEEK, series_contacts)
     if event.removed or event.status is EventStatus.CANCELLED:
-        if stored is None or stored.cancelled:
+        # A deleted item takes even a cancelled meeting's entries along: a cancelled week
+        # Outlook kept as an item is, once deleted, named by its series (Graph's
+        # cancelledOccurrences) under another key.
+        if stored is None or (stored.cancelled and not event.removed):
             return Decision(Action.IGNORE, Reason.CANCELLED_UNLOGGED)
         return Decision(Action.REMOVE, Reason.CANCELLED)
     if event.kind is EventKind.OCCURRENCE:

@@ -114,6 +114,10 @@ def test_rule_6_a_cancelled_week_goes_on_the_series_contacts_timelines() -> None
     assert decide(whole, CTX, STORED, frozenset({1})).action is Action.REMOVE
     gone = ProviderEvent(provider_event_id="e1_20261110", removed=True)
     assert decide(gone, CTX, STORED, frozenset({1})).action is Action.REMOVE
+    # Deleted after it was cancelled (an Outlook item kept as "Canceled: …"): its entries go,
+    # the series names the week again under its occurrenceId.
+    week = Stored(meeting_id=8, frozen=False, cancelled=True)
+    assert decide(gone, CTX, week).action is Action.REMOVE
     # Frozen (rule 7): not synced any more.
     frozen = Stored(meeting_id=7, frozen=True, cancelled=True)
     assert decide(cancelled_week(), CTX, frozen, frozenset({1})).action is Action.IGNORE

@@ -289,3 +289,36 @@ async def test_rule_9_restore_moves_time_zones_and_all_day_keep_one_entry(
     count = "SELECT count(*) FROM timeline_entries"
     assert await cal.db.fetchval(count) == 2
     assert await cal.db.fetchval("SELECT count(*) FROM meetings") == 2
+
+
+async def test_rule_6_an_outlook_cancelled_week_deleted_later_is_still_one_cancelled_week(
+    cal: LinkedCalendar,
+) -> None:
+    """Outlook keeps a week the organizer cancelled as a "Canceled: …" item until the user
+    deletes it; then only the series names it (cancelledOccurrences). One cancelled week on
+    the timeline before and after, also after a full resync."""
+    if cal.provider != "MICROSOFT":
+        pytest.skip("an occurrence kept as a cancelled item is Outlook's")
+    carla = await cal.contact("carla@client.test")
+    series = await cal.calendar.create(
+        title="Weekly", start=NEXT_WEEK, guests=["carla@client.test"], weekly=4
+    )
+    await cal.sync()
+    week = NEXT_WEEK + timedelta(weeks=1)
+    await cal.calendar._call(
+        "PATCH",
+        f"users/{cal.user.email}/events/{series}/occurrences",
+        {"originalStart": week.strftime("%Y-%m-%dT%H:%M:%SZ"), "changes": {"isCancelled": True}},
+    )
+    await cal.sync()
+
+    async def statuses() -> list[str]:
+        return sorted(e["meeting"]["status"] for e in await cal.timeline(carla))
+
+    assert await statuses() == ["CANCELLED", "CONFIRMED"]
+    await cal.calendar.cancel_occurrence(series, week)  # the user deletes the cancelled item
+    await cal.sync()
+    assert await statuses() == ["CANCELLED", "CONFIRMED"]
+    await cal.calendar.expire_cursor()
+    await cal.sync()
+    assert await statuses() == ["CANCELLED", "CONFIRMED"]
