@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/timeline_query.py [--entries E] [--duration S] [--concurrency C]
                                              [--rounds R] [--profile DIR] [--trace]
+                                             [--company-contacts N]
 
 Seeds a fresh database: one account, one contact ("Carla") with E (default 60) timeline
 entries; each meeting has 6 attendees: the organizer (a user of the account), Carla, two other
@@ -16,6 +17,11 @@ aiohttp, C concurrent requests, keep-alive) POSTs
 for S seconds after a warm-up (answers completed inside the window count); reports
 requests/s and p50/p90/p99 latency, and, first, the service time of requests sent one at a
 time. Every answer is checked (HTTP 200, no errors, 50 edges).
+
+With `--company-contacts N` the page asked for is a company's instead (`company(id) {
+timeline ...}`, the same selection): a company of N contacts (contact0..) whose timelines hold
+the E (then: meetings, e.g. 5,000) meetings, two of its contacts, one other contact and two
+strangers on each; the ceiling serves that page's rows the same way.
 
 Ceiling: the same query executed in-process by graphql-core (`execute_sync` of a pre-parsed
 document) over a plain graphql-core schema whose resolvers return the same rows, preloaded as
@@ -46,6 +52,7 @@ import orjson
 
 QUERY = """query($id: ID!) { contact(id: $id) { timeline(first: 50) { edges { node { meeting {
   title startsAt attendees { email contact { name } } } } } } } }"""
+COMPANY_QUERY = QUERY.replace("contact(id: $id)", "company(id: $id)")
 OWNER = "owner@acme.test"
 
 
@@ -160,6 +167,72 @@ async def seed(dsn: str, entries: int, noise: int) -> tuple[str, int, int]:
     return token, account_id, carla
 
 
+async def seed_company(dsn: str, contacts: int, meetings: int) -> tuple[str, int, int]:
+    """(API token, account id, the company's id): a company of `contacts` contacts whose
+    timelines hold `meetings` meetings (two of its contacts on each, plus one other contact
+    and two strangers), in an account of 500 contacts."""
+    account_id, _user_id, token = await common.provision(dsn, OWNER, "acme.test")
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await common.add_bulk_contacts(conn, account_id, 500)
+            company = await conn.fetchval(
+                "INSERT INTO companies (account_id, name) VALUES ($1, 'Client Co') RETURNING id",
+                account_id,
+            )
+            by_email = {
+                r["email"]: r["contact_id"]
+                for r in await conn.fetch("SELECT email, contact_id FROM contact_emails")
+            }
+            await conn.copy_records_to_table(
+                "company_contacts",
+                records=[(account_id, company, by_email[f"contact{n}@example.com"])
+                         for n in range(contacts)],
+                columns=["account_id", "company_id", "contact_id"],
+            )
+            base = dt.datetime(2026, 6, 1, 9, tzinfo=dt.UTC)
+            rows = []
+            for i in range(meetings):
+                starts = base - dt.timedelta(hours=3 * i)
+                rows.append((
+                    account_id, "crm", "single", f"Meeting {i} with Client Co",
+                    f"Agenda of meeting {i}", "Room 1", starts,
+                    starts + dt.timedelta(minutes=45), "Europe/Berlin", "confirmed", OWNER,
+                ))
+            await conn.copy_records_to_table(
+                "meetings", records=rows,
+                columns=["account_id", "source", "kind", "title", "description", "location",
+                         "starts_at", "ends_at", "time_zone", "status", "organizer_email"],
+            )
+            ids = [r[0] for r in await conn.fetch("SELECT id FROM meetings ORDER BY id")]
+            attendees, timeline = [], []
+            for i, meeting_id in enumerate(ids):
+                starts = rows[i][6]
+                members = [f"contact{(i * 7 + k * 3) % contacts}@example.com" for k in range(2)]
+                outsider = [f"contact{contacts + i % (500 - contacts)}@example.com"]
+                strangers = [f"guest{i}-{k}@elsewhere.test" for k in range(2)]
+                people = [(OWNER, "accepted", True)]
+                people += [(g, "needs_action", False) for g in members + outsider + strangers]
+                for pos, (email, response, org) in enumerate(people):
+                    attendees.append((meeting_id, email, None, response, org, pos))
+                    contact_id = by_email.get(email)
+                    if contact_id is not None:
+                        timeline.append((account_id, contact_id, meeting_id, starts))
+            await conn.copy_records_to_table(
+                "meeting_attendees", records=attendees,
+                columns=["meeting_id", "email", "display_name", "response", "is_organizer",
+                         "position"],
+            )
+            await conn.copy_records_to_table(
+                "timeline_entries", records=timeline,
+                columns=["account_id", "contact_id", "meeting_id", "occurred_at"],
+            )
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return token, account_id, company
+
+
 def global_id(kind: str, pk: int) -> str:
     from schema.ids import encode_id
 
@@ -171,14 +244,15 @@ def global_id(kind: str, pk: int) -> str:
 
 def load_process(
     conn: Connection, url: str, token: str, contact: str, concurrency: int,
-    warmup: float, duration: float, serial_count: int,
+    warmup: float, duration: float, serial_count: int, query: str = QUERY,
+    root: str = "contact",
 ) -> None:
     """Child process: `concurrency` keep-alive clients POST the query for warmup + duration
     seconds; sends back the latencies of the requests that started in the measured window."""
     import aiohttp
 
     async def main() -> dict[str, Any]:
-        body = orjson.dumps({"query": QUERY, "variables": {"id": contact}})
+        body = orjson.dumps({"query": query, "variables": {"id": contact}})
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         latencies: list[float] = []
         errors: list[str] = []
@@ -192,7 +266,7 @@ def load_process(
             # one checked answer before the clock starts
             async with http.post(url, data=body) as resp:
                 first = orjson.loads(await resp.read())
-            edges = (((first.get("data") or {}).get("contact") or {}).get("timeline") or {})
+            edges = (((first.get("data") or {}).get(root) or {}).get("timeline") or {})
             edges = edges.get("edges") or []
             if len(edges) != 50 or first.get("errors"):
                 return {"fatal": f"unexpected answer: {str(first)[:400]}"}
@@ -240,7 +314,7 @@ def load_process(
 
 CEILING_SDL = """
 scalar DateTime
-type Query { contact(id: ID!): Contact }
+type Query { contact(id: ID!): Contact company(id: ID!): Contact }
 type Contact { id: ID! name: String! timeline(first: Int, after: String): TimelineConnection! }
 type TimelineConnection { edges: [TimelineEdge!]! }
 type TimelineEdge { cursor: String! node: TimelineEntry! }
@@ -250,25 +324,39 @@ type MeetingAttendee { email: String! contact: Contact }
 """
 
 
-async def preload(dsn: str, account_id: int, carla: int) -> dict[str, Any]:
-    """Everything the query touches, as plain Python objects (loaded once, outside timing)."""
+async def preload(
+    dsn: str, account_id: int, carla: int, *, company: bool = False
+) -> dict[str, Any]:
+    """Everything the query touches, as plain Python objects (loaded once, outside timing);
+    with `company`, `carla` is a company and the rows are its timeline page's."""
+    from db import companies as companies_db
     from db import contacts as contacts_db
     from db import timeline as timeline_db
 
     conn = await asyncpg.connect(dsn)
     try:
-        rows = await timeline_db.timeline_page(conn, account_id, carla, limit=50)
+        if company:
+            page = await companies_db.timeline_page(conn, account_id, carla, limit=50)
+            # The ceiling's entries need an id: one entry per meeting, as the API gives them.
+            rows = [timeline_db.EntryRow(r.meeting.id, 0, r.occurred_at, r.meeting) for r in page]
+        else:
+            rows = await timeline_db.timeline_page(conn, account_id, carla, limit=50)
         meeting_ids = [r.meeting.id for r in rows]
         attendees = await timeline_db.attendees_for_meetings(conn, meeting_ids)
         emails = sorted({a.email for lst in attendees.values() for a in lst})
         ids_by_email = await timeline_db.contact_ids_by_emails(conn, account_id, emails)
         contacts = await contacts_db.contacts_by_ids(
-            conn, account_id, sorted({*ids_by_email.values(), carla})
+            conn, account_id, sorted({*ids_by_email.values(), *([] if company else [carla])})
         )
+        if company:  # the root object: a company, served like a contact (name + timeline)
+            any_contact = next(iter(contacts.values()))
+            contacts[-1] = any_contact
     finally:
         await conn.close()
     return {"rows": rows, "attendees": attendees, "ids_by_email": ids_by_email,
-            "contacts": contacts, "carla": carla}
+            "contacts": contacts, "carla": -1 if company else carla,
+            "query": COMPANY_QUERY if company else QUERY,
+            "root": "company" if company else "contact"}
 
 
 def ceiling(data: dict[str, Any], seconds: float) -> dict[str, float]:
@@ -315,13 +403,14 @@ def ceiling(data: dict[str, Any], seconds: float) -> dict[str, float]:
     def resolve_contact(root: Any, info: Any, id: str) -> Any:
         return ContactObj(contacts[data["carla"]])
 
-    schema.query_type.fields["contact"].resolve = resolve_contact  # type: ignore[union-attr]
+    root, query = data["root"], data["query"]
+    schema.query_type.fields[root].resolve = resolve_contact  # type: ignore[union-attr]
     variables = {"id": "x"}
-    document = graphql.parse(QUERY)
+    document = graphql.parse(query)
     assert not graphql.validate(schema, document)
     result = graphql.execute_sync(schema, document, variable_values=variables)
     assert not result.errors, result.errors
-    assert len(result.data["contact"]["timeline"]["edges"]) == 50  # type: ignore[index]
+    assert len(result.data[root]["timeline"]["edges"]) == 50  # type: ignore[index]
 
     cpu_best: dict[Any, float] = {}
 
@@ -347,7 +436,7 @@ def ceiling(data: dict[str, Any], seconds: float) -> dict[str, float]:
         graphql.execute_sync(schema, document, variable_values=variables)
 
     def full() -> None:
-        doc = graphql.parse(QUERY)
+        doc = graphql.parse(query)
         graphql.validate(schema, doc)
         res = graphql.execute_sync(schema, doc, variable_values=variables)
         orjson.dumps({"data": res.data})
@@ -358,7 +447,7 @@ def ceiling(data: dict[str, Any], seconds: float) -> dict[str, float]:
     async_schema.type_map["DateTime"].serialize = (  # type: ignore[attr-defined]
         lambda value: value.isoformat()
     )
-    async_schema.query_type.fields["contact"].resolve = resolve_contact  # type: ignore[union-attr]
+    async_schema.query_type.fields[root].resolve = resolve_contact  # type: ignore[union-attr]
 
     async def resolve_attendees(meeting: Any, info: Any) -> Any:
         return meeting["attendees"]
@@ -422,11 +511,19 @@ async def main_async(args: argparse.Namespace) -> None:
     try:
         await common.wait_http(f"{api}/readyz", serve)
         started = time.perf_counter()
-        token, account_id, carla = await seed(dsn, args.entries, args.noise)
-        print(f"  seeded {args.entries} entries for the contact (+{args.noise} other meetings)"
-              f" in {time.perf_counter() - started:.1f} s", flush=True)
-        contact = global_id("Contact", carla)
-        data = await preload(dsn, account_id, carla)
+        company = args.company_contacts > 0
+        if company:
+            token, account_id, carla = await seed_company(
+                dsn, args.company_contacts, args.entries
+            )
+            print(f"  seeded a company of {args.company_contacts} contacts with {args.entries}"
+                  f" meetings in {time.perf_counter() - started:.1f} s", flush=True)
+        else:
+            token, account_id, carla = await seed(dsn, args.entries, args.noise)
+            print(f"  seeded {args.entries} entries for the contact (+{args.noise} other"
+                  f" meetings) in {time.perf_counter() - started:.1f} s", flush=True)
+        contact = global_id("Company" if company else "Contact", carla)
+        data = await preload(dsn, account_id, carla, company=company)
         ctx = mp.get_context("spawn")
         runs: list[float] = []
         cpu_per_request: list[float] = []
@@ -435,7 +532,7 @@ async def main_async(args: argparse.Namespace) -> None:
             proc = ctx.Process(
                 target=load_process,
                 args=(child, f"{api}/graphql", token, contact, args.concurrency,
-                      args.warmup, args.duration, args.serial),
+                      args.warmup, args.duration, args.serial, data["query"], data["root"]),
             )
             cpu0, wall0 = serve.cpu(), time.perf_counter()
             proc.start()
@@ -525,6 +622,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=60, help="the contact's entries (>= 50)")
     parser.add_argument("--noise", type=int, default=5000, help="other meetings in the account")
+    parser.add_argument("--company-contacts", type=int, default=0, metavar="N",
+                        help="ask for the timeline of a company of N contacts instead, whose"
+                        " timelines hold --entries meetings")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per round")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=32)

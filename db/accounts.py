@@ -16,9 +16,10 @@ class AccountRow:
     name: str
     integration_provider: str | None
     auto_create_contacts: bool
+    match_companies_by_domain: bool
 
 
-_COLUMNS = "id, name, integration_provider, auto_create_contacts"
+_COLUMNS = "id, name, integration_provider, auto_create_contacts, match_companies_by_domain"
 
 
 def _account(record: asyncpg.Record) -> AccountRow:
@@ -92,6 +93,12 @@ async def uninstall_integration(db: Executor, account_id: int) -> None:
 async def set_auto_create_contacts(db: Executor, account_id: int, enabled: bool) -> None:
     await db.execute(
         "UPDATE accounts SET auto_create_contacts = $2 WHERE id = $1", account_id, enabled
+    )
+
+
+async def set_match_companies_by_domain(db: Executor, account_id: int, enabled: bool) -> None:
+    await db.execute(
+        "UPDATE accounts SET match_companies_by_domain = $2 WHERE id = $1", account_id, enabled
     )
 
 

@@ -37,6 +37,9 @@ async def meetings_deleted(conn: asyncpg.Connection, meeting_ids: Sequence[int])
     ids = list(meeting_ids)
     await conn.execute("DELETE FROM meeting_attendees WHERE meeting_id = ANY($1::bigint[])", ids)
     await conn.execute("DELETE FROM timeline_entries WHERE meeting_id = ANY($1::bigint[])", ids)
+    # The records it was scheduled from (companies, deals, tickets) keep no link to it.
+    for table in ("company_meetings", "deal_meetings", "ticket_meetings"):
+        await conn.execute(f"DELETE FROM {table} WHERE meeting_id = ANY($1::bigint[])", ids)
 
 
 async def contacts_deleted(conn: asyncpg.Connection, contact_ids: Sequence[int]) -> None:

@@ -196,6 +196,10 @@ def _search_pattern(search: str | None) -> str | None:
     return f"%{escaped}%"
 
 
+# The same LIKE pattern for the other records' searches (db/companies.py).
+search_pattern = _search_pattern
+
+
 async def list_contacts(
     db: Executor,
     account_id: int,

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -131,7 +131,8 @@ class LiveFeed:
 
     @property
     def subscriber_count(self) -> int:
-        return sum(len(group) for group in self._subscribers.values())
+        # A company's subscriber sits in the group of each of its contacts: counted once.
+        return len({s for group in self._subscribers.values() for s in group})
 
     @property
     def backend_pid(self) -> int | None:
@@ -150,21 +151,34 @@ class LiveFeed:
 
     @contextlib.asynccontextmanager
     async def subscribe(
-        self, *, account_id: int, contact_id: int | None = None, user_id: int | None = None
+        self,
+        *,
+        account_id: int,
+        contact_id: int | None = None,
+        user_id: int | None = None,
+        contact_ids: Sequence[int] | None = None,
     ) -> AsyncIterator[Subscriber]:
-        """Receive the events of one contact's timeline (or one user's sync state) until the
-        block exits; leaving it — normally, by error or cancellation — removes everything."""
-        key = ("contact", contact_id) if contact_id is not None else ("user", user_id or 0)
-        subscriber = Subscriber(key, account_id, self._queue_size)
-        self._subscribers[key].add(subscriber)
+        """Receive the events of one contact's timeline (or of several: `contact_ids`, the
+        members of a company; or one user's sync state) until the block exits; leaving it —
+        normally, by error or cancellation — removes everything."""
+        if contact_ids is not None:
+            keys = [("contact", c) for c in dict.fromkeys(contact_ids)]
+        elif contact_id is not None:
+            keys = [("contact", contact_id)]
+        else:
+            keys = [("user", user_id or 0)]
+        subscriber = Subscriber(keys[0] if keys else ("contact", 0), account_id, self._queue_size)
+        for key in keys:
+            self._subscribers[key].add(subscriber)
         try:
             yield subscriber
         finally:
-            group = self._subscribers.get(key)
-            if group is not None:
-                group.discard(subscriber)
-                if not group:
-                    del self._subscribers[key]
+            for key in keys:
+                group = self._subscribers.get(key)
+                if group is not None:
+                    group.discard(subscriber)
+                    if not group:
+                        del self._subscribers[key]
 
     async def _run(self) -> None:
         first = True

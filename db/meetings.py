@@ -64,6 +64,10 @@ class MeetingWrite:
     etag: str | None
     attendees: Sequence[AttendeeWrite]
     contact_ids: frozenset[int]
+    # Rule 6: a cancelled occurrence of a series, logged as that week's meeting; its entries
+    # follow the series' entry (`refresh_cancelled_weeks`), not `contact_ids`.
+    cancelled_week: bool = False
+    cancelled_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -89,6 +93,7 @@ async def stored_meetings(
         list(provider_ids),
     )
     found: dict[str, StoredMeeting] = {}
+    aliases: list[tuple[str, StoredMeeting]] = []
     for r in rows:
         stored = StoredMeeting(
             r["id"],
@@ -100,7 +105,11 @@ async def stored_meetings(
         )
         found[r["provider_event_id"]] = stored
         if r["provider_alt_id"]:
-            found[r["provider_alt_id"]] = stored
+            aliases.append((r["provider_alt_id"], stored))
+    # A meeting's own id wins over another's alternative id (a Graph cancelled week is keyed
+    # by the occurrenceId a moved occurrence of that date carries as its alternative).
+    for alt, stored in aliases:
+        found.setdefault(alt, stored)
     return found
 
 
@@ -128,6 +137,7 @@ async def upsert_meetings(
                 "d": w.description, "l": w.location, "st": w.starts_at, "en": w.ends_at,
                 "tz": w.time_zone, "ad": w.all_day, "stt": w.status, "org": w.organizer_email,
                 "pc": w.provider_created_at, "pu": w.provider_updated_at, "e": w.etag,
+                "cw": w.cancelled_week, "ca": w.cancelled_at,
             }
             for w in writes
         ]
@@ -138,12 +148,15 @@ async def upsert_meetings(
             account_id, connection_id, source, seen_round, created_by_user_id,
             provider_event_id, provider_alt_id, ical_uid, kind, series_id, original_start,
             title, description, location, starts_at, ends_at, time_zone, all_day, status,
-            organizer_email, provider_created_at, provider_updated_at, etag)
-        SELECT $1, $2, $3, $4, $6, u.*
+            organizer_email, provider_created_at, provider_updated_at, etag,
+            cancelled_week, cancelled_at)
+        SELECT $1, $2, $3, $4, $6, u.p, u.alt, u.uid, u.k, u.s, u.os, u.t, u.d, u.l, u.st, u.en,
+               u.tz, u.ad, u.stt, u.org, u.pc, u.pu, u.e, u.cw,
+               CASE WHEN u.stt = 'cancelled' THEN coalesce(u.ca, now()) END
         FROM json_to_recordset($5::json) AS u(
             p text, alt text, uid text, k text, s text, os timestamptz, t text, d text,
             l text, st timestamptz, en timestamptz, tz text, ad boolean, stt text, org text,
-            pc timestamptz, pu timestamptz, e text)
+            pc timestamptz, pu timestamptz, e text, cw boolean, ca timestamptz)
         ON CONFLICT (connection_id, provider_event_id) DO UPDATE SET
             provider_alt_id = excluded.provider_alt_id, ical_uid = excluded.ical_uid,
             kind = excluded.kind, series_id = excluded.series_id,
@@ -155,6 +168,10 @@ async def upsert_meetings(
             provider_created_at = excluded.provider_created_at,
             provider_updated_at = excluded.provider_updated_at, etag = excluded.etag,
             seen_round = greatest(m.seen_round, excluded.seen_round), updated_at = now(),
+            cancelled_week = excluded.cancelled_week,
+            -- When it was first seen cancelled; restored, it is not cancelled any more.
+            cancelled_at = CASE WHEN excluded.status = 'cancelled'
+                                THEN coalesce(m.cancelled_at, excluded.cancelled_at) END,
             -- Scheduled from Chronik stays so, whoever stored the event first (the sync may
             -- see a new event before the scheduling request has saved it).
             source = CASE WHEN excluded.source = 'crm' THEN 'crm' ELSE m.source END,
@@ -285,7 +302,8 @@ async def remove_meetings(
     await conn.execute(
         """
         UPDATE meetings SET status = 'cancelled', updated_at = now(),
-                            seen_round = coalesce($2, seen_round)
+                            seen_round = coalesce($2, seen_round), cancelled_week = false,
+                            cancelled_at = coalesce(cancelled_at, now())
         WHERE id = ANY($1::bigint[])
         """,
         list(meeting_ids),
@@ -297,6 +315,67 @@ async def remove_meetings(
         list(meeting_ids),
     )
     return [TimelineChange(r["contact_id"], r["meeting_id"], "removed") for r in rows]
+
+
+async def refresh_cancelled_weeks(
+    conn: asyncpg.Connection,
+    account_id: int,
+    connection_id: int,
+    series_ids: Sequence[str] | None,
+) -> list[TimelineChange]:
+    """Rule 6: give the cancelled weeks of the named series (every series of the connection
+    when `series_ids` is None) exactly the contacts on their series' entry — none when the
+    series is cancelled, frozen or deleted in Chronik — and what they lack of the series'
+    details (Google may send a cancelled occurrence with its ids and times only)."""
+    if series_ids is not None and not series_ids:
+        return []
+    rows = await conn.fetch(
+        """
+        WITH weeks AS (
+            SELECT w.id, w.series_id FROM meetings w
+            WHERE w.connection_id = $1 AND w.cancelled_week AND NOT w.frozen
+              AND ($2::text[] IS NULL OR w.series_id = ANY($2::text[]))
+        ),
+        series AS (
+            SELECT s.id, s.provider_event_id, s.title, s.description, s.location,
+                   s.ends_at - s.starts_at AS length, s.time_zone, s.organizer_email
+            FROM meetings s
+            WHERE s.connection_id = $1 AND s.kind = 'series' AND s.status <> 'cancelled'
+              AND NOT s.frozen AND s.deleted_at IS NULL
+              AND s.provider_event_id IN (SELECT series_id FROM weeks)
+        ),
+        filled AS (
+            UPDATE meetings w SET
+                title = coalesce(w.title, s.title),
+                description = coalesce(w.description, s.description),
+                location = coalesce(w.location, s.location),
+                ends_at = coalesce(w.ends_at, w.starts_at + s.length),
+                time_zone = coalesce(w.time_zone, s.time_zone),
+                organizer_email = coalesce(w.organizer_email, s.organizer_email)
+            FROM weeks JOIN series s ON s.provider_event_id = weeks.series_id
+            WHERE w.id = weeks.id
+              AND (w.title IS NULL OR w.ends_at IS NULL OR w.organizer_email IS NULL)
+            RETURNING w.id
+        )
+        SELECT weeks.id AS meeting_id, m.starts_at, e.contact_id
+        FROM weeks
+        JOIN meetings m ON m.id = weeks.id
+        LEFT JOIN series s ON s.provider_event_id = weeks.series_id
+        LEFT JOIN timeline_entries e ON e.meeting_id = s.id
+        """,
+        connection_id,
+        None if series_ids is None else list(series_ids),
+    )
+    wanted: dict[int, tuple[datetime | None, set[int]]] = {}
+    for r in rows:
+        _, contacts = wanted.setdefault(r["meeting_id"], (r["starts_at"], set()))
+        if r["contact_id"] is not None:
+            contacts.add(r["contact_id"])
+    return await set_timelines(
+        conn,
+        account_id,
+        [(mid, starts, frozenset(contacts)) for mid, (starts, contacts) in wanted.items()],
+    )
 
 
 async def delete_meetings(conn: asyncpg.Connection, meeting_ids: Sequence[int]) -> list[int]:
@@ -370,11 +449,13 @@ async def live_series_ids(conn: Executor, connection_id: int) -> list[str]:
 async def unseen_meetings(
     conn: asyncpg.Connection, connection_id: int, seen_round: int
 ) -> list[int]:
-    """Live meetings of the connection a full round did not see: gone at the provider."""
+    """Live meetings (and cancelled weeks) of the connection a full round did not see: gone
+    at the provider, or (a cancelled week) restored to an unchanged occurrence."""
     rows = await conn.fetch(
         """
         SELECT id FROM meetings
-        WHERE connection_id = $1 AND seen_round < $2 AND status <> 'cancelled' AND NOT frozen
+        WHERE connection_id = $1 AND seen_round < $2 AND NOT frozen
+          AND (status <> 'cancelled' OR cancelled_week)
         """,
         connection_id,
         seen_round,

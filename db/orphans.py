@@ -31,6 +31,13 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         "timeline entries without their meeting",
         "timeline_entries t WHERE NOT EXISTS (SELECT 1 FROM meetings m WHERE m.id = t.meeting_id)",
     ),
+    *(
+        (
+            f"{table.replace('_', ' ')} without their meeting",
+            f"{table} x WHERE NOT EXISTS (SELECT 1 FROM meetings m WHERE m.id = x.meeting_id)",
+        )
+        for table in ("company_meetings", "deal_meetings", "ticket_meetings")
+    ),
     (
         "timeline entries without their contact",
         "timeline_entries t WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = t.contact_id)",

@@ -37,6 +37,7 @@ class MeetingRow:
     created_at: datetime
     updated_at: datetime
     etag: str | None
+    cancelled_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +61,18 @@ _MEETING_COLUMNS = """
     m.id, m.account_id, m.connection_id, m.source, m.provider_event_id, m.ical_uid, m.kind,
     m.series_id, m.original_start, m.title, m.description, m.location, m.starts_at, m.ends_at,
     m.time_zone, m.all_day, m.status, m.frozen, m.organizer_email, m.created_at, m.updated_at,
-    m.etag
+    m.etag, m.cancelled_at
 """
 _MEETING_FIELDS = [f.strip().removeprefix("m.") for f in _MEETING_COLUMNS.split(",")]
 
 
 def _meeting(record: asyncpg.Record) -> MeetingRow:
     return MeetingRow(*(record[name] for name in _MEETING_FIELDS))
+
+
+# For the other record types' timelines (db/companies.py): the same columns, the same rows.
+MEETING_COLUMNS = _MEETING_COLUMNS
+meeting_row = _meeting
 
 
 async def timeline_page(

@@ -42,8 +42,22 @@ async def remove_domain(ctx: Context, domain: str) -> AccountRow:
     return await account(ctx)
 
 
-async def set_auto_create_contacts(ctx: Context, enabled: bool) -> AccountRow:
-    """Opt in (or out) of creating contacts for unknown meeting guests (off by default)."""
+async def update_settings(
+    ctx: Context,
+    *,
+    auto_create_contacts: bool | None = None,
+    match_companies_by_domain: bool | None = None,
+) -> AccountRow:
+    """Opt in (or out) of creating contacts for unknown meeting guests, and of finding a
+    contact's companies by the domain of its addresses (both off by default); a setting not
+    given stays as it is."""
     viewer = await ctx.viewer()
-    await accounts_db.set_auto_create_contacts(ctx.pool, viewer.account_id, enabled)
+    if auto_create_contacts is not None:
+        await accounts_db.set_auto_create_contacts(
+            ctx.pool, viewer.account_id, auto_create_contacts
+        )
+    if match_companies_by_domain is not None:
+        await accounts_db.set_match_companies_by_domain(
+            ctx.pool, viewer.account_id, match_companies_by_domain
+        )
     return await account(ctx)

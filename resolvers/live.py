@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from db import companies as companies_db
 from db import connections as connections_db
 from db import timeline as timeline_db
+from db.companies import CompanyEntryRow
 from db.connections import ConnectionRow
 from db.listen import LiveEvent, SubscriberTooSlow
 from db.timeline import EntryRow, MeetingRow
+from resolvers.companies import company as caller_company
 from resolvers.contacts import contact as caller_contact
 from resolvers.context import Context
 from resolvers.errors import ChronikError, NotFound
@@ -61,6 +64,64 @@ async def timeline_updates(ctx: Context, contact_id: int) -> AsyncIterator[Timel
                 yield updates[contact_id, event.meeting_id]
         except SubscriberTooSlow as exc:
             raise SubscriptionClosed(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class CompanyTimelineUpdate:
+    kind: str  # added | updated | removed | resync
+    entry: CompanyEntryRow | None
+    meeting: MeetingRow | None
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+async def company_timeline_updates(
+    ctx: Context, company_id: int
+) -> AsyncIterator[CompanyTimelineUpdate]:
+    """Every committed change of the timelines of the company's contacts, as a change of the
+    company's timeline (one per meeting and notification), until the client leaves. The
+    contacts are the company's when it subscribes: one added later needs a new subscription
+    (the page subscribes again whenever it shows the company)."""
+    viewer = await ctx.viewer()
+    await caller_company(ctx, company_id)  # NOT_FOUND for another account's company
+    members = await companies_db.member_ids(ctx.pool, viewer.account_id, company_id)
+    ctx.renew_loaders()
+    async with ctx.services.live_feed().subscribe(
+        account_id=viewer.account_id, contact_ids=members
+    ) as subscriber:
+        last_batch: object = None
+        reported: set[int] = set()
+        try:
+            async for event in subscriber.events():
+                ctx.renew_loaders()
+                if event.kind == "resync":
+                    yield CompanyTimelineUpdate("resync", None, None)
+                    continue
+                assert event.meeting_id is not None
+                # Two of its contacts on one meeting: one notification, one update.
+                if event.batch is not last_batch:
+                    last_batch, reported = event.batch, set()
+                if event.meeting_id in reported:
+                    continue
+                reported.add(event.meeting_id)
+                yield await event.shared(
+                    ("company", company_id, event.meeting_id),
+                    partial(_company_update, ctx, viewer.account_id, company_id, event),
+                )
+        except SubscriberTooSlow as exc:
+            raise SubscriptionClosed(str(exc)) from None
+
+
+async def _company_update(
+    ctx: Context, account_id: int, company_id: int, event: LiveEvent
+) -> CompanyTimelineUpdate:
+    assert event.meeting_id is not None
+    entry, meeting = await companies_db.timeline_entry(
+        ctx.pool, account_id, company_id, event.meeting_id
+    )
+    if entry is None:
+        return CompanyTimelineUpdate("removed", None, meeting)
+    kind = "updated" if event.kind == "removed" else event.kind  # still on it by another
+    return CompanyTimelineUpdate(kind, entry, meeting)
 
 
 async def _load_updates(

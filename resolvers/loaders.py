@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import asyncpg
 from strawberry.dataloader import DataLoader
 
-from db import contacts, timeline
+from db import companies, contacts, timeline
+from db.companies import CompanyRow
 from db.contacts import ContactRow
 from db.timeline import AttendeeRow, MeetingRow
 
@@ -25,6 +26,12 @@ class Loaders:
         self.meeting_by_id: DataLoader[int, MeetingRow | None] = DataLoader(self._load_meetings)
         self.attendees_by_meeting: DataLoader[int, list[AttendeeRow]] = DataLoader(
             self._load_attendees
+        )
+        self.contact_ids_by_company: DataLoader[int, list[int]] = DataLoader(
+            self._load_company_contacts
+        )
+        self.companies_by_contact: DataLoader[int, list[CompanyRow]] = DataLoader(
+            self._load_contact_companies
         )
 
     def forget_meeting(self, meeting_id: int) -> None:
@@ -49,3 +56,13 @@ class Loaders:
         # Callers only pass ids of meetings they loaded through this account's loaders.
         found = await timeline.attendees_for_meetings(self._pool, meeting_ids)
         return [found.get(meeting_id, []) for meeting_id in meeting_ids]
+
+    async def _load_company_contacts(self, company_ids: Sequence[int]) -> list[list[int]]:
+        found = await companies.contact_ids_of_companies(self._pool, self._account_id, company_ids)
+        return [found.get(company_id, []) for company_id in company_ids]
+
+    async def _load_contact_companies(self, contact_ids: Sequence[int]) -> list[list[CompanyRow]]:
+        ids = await companies.company_ids_of_contacts(self._pool, self._account_id, contact_ids)
+        wanted = sorted({c for found in ids.values() for c in found})
+        rows = await companies.companies_by_ids(self._pool, self._account_id, wanted)
+        return [[rows[c] for c in ids.get(contact, []) if c in rows] for contact in contact_ids]

@@ -15,12 +15,18 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+import asyncpg
+
+from db import companies as companies_db
 from db import connections as connections_db
 from db import meetings as meetings_db
+from db import records as records_db
 from db import scheduling as scheduling_db
 from db.connections import ConnectionRow
 from db.meetings import TimelineChange
+from db.records import DEALS, TICKETS
 from db.timeline import MeetingRow
+from resolvers import records
 from resolvers.context import Context, Viewer
 from resolvers.errors import (
     Conflict,
@@ -70,6 +76,32 @@ class MeetingFields:
     time_zone: str | None = None
     all_day: bool | None = None
     attendees: Sequence[AttendeeChoice] | None = None
+    # The records it is scheduled from (on their timelines whoever the guests are).
+    company_ids: Sequence[int] | None = None
+    deal_ids: Sequence[int] | None = None
+    ticket_ids: Sequence[int] | None = None
+
+
+# Records of one kind a meeting is scheduled from, at most.
+MAX_MEETING_RECORDS = 20
+
+
+async def _checked_records(ctx: Context, viewer: Viewer, fields: MeetingFields) -> None:
+    """Before the calendar is touched: every record named is the caller's account's."""
+    if fields.company_ids is not None:
+        if len(fields.company_ids) > MAX_MEETING_RECORDS:
+            raise ValidationFailed(f"companyIds: at most {MAX_MEETING_RECORDS}", field="companyIds")
+        found = await companies_db.existing_company_ids(
+            ctx.pool, viewer.account_id, fields.company_ids
+        )
+        if set(fields.company_ids) - found:
+            raise NotFound("No company with this id.")
+    await records.checked_ids(
+        ctx, DEALS, fields.deal_ids, field="dealIds", most=MAX_MEETING_RECORDS
+    )
+    await records.checked_ids(
+        ctx, TICKETS, fields.ticket_ids, field="ticketIds", most=MAX_MEETING_RECORDS
+    )
 
 
 async def _connection(ctx: Context, viewer: Viewer) -> ConnectionRow:
@@ -202,8 +234,10 @@ async def _store(
     event: ProviderEvent,
     *,
     idempotency_key: str | None = None,
+    fields: MeetingFields | None = None,
 ) -> int:
-    """Store what the provider confirmed, with its timeline entries, in one transaction."""
+    """Store what the provider confirmed, with its timeline entries (and the companies it was
+    scheduled from, when given), in one transaction."""
     context = await load_account_context(
         ctx.pool,
         viewer.account_id,
@@ -229,10 +263,26 @@ async def _store(
             conn, viewer.account_id, [(meeting_id, write.starts_at, write.contact_ids)]
         )
         await meetings_db.record_changes(conn, viewer.account_id, changes)
+        if fields is not None:
+            await _associate(conn, viewer.account_id, meeting_id, fields)
         if idempotency_key:
             await scheduling_db.remember_key(conn, viewer.user_id, idempotency_key, meeting_id)
     ctx.loaders.forget_meeting(meeting_id)
     return meeting_id
+
+
+async def _associate(
+    conn: asyncpg.Connection, account_id: int, meeting_id: int, fields: MeetingFields
+) -> None:
+    """The records the meeting is scheduled from, each kind replaced when it was sent."""
+    if fields.company_ids is not None:
+        await companies_db.set_meeting_companies(conn, account_id, meeting_id, fields.company_ids)
+    if fields.deal_ids is not None:
+        await records_db.set_meeting_records(conn, DEALS, account_id, meeting_id, fields.deal_ids)
+    if fields.ticket_ids is not None:
+        await records_db.set_meeting_records(
+            conn, TICKETS, account_id, meeting_id, fields.ticket_ids
+        )
 
 
 def _client(ctx: Context, connection: ConnectionRow) -> CalendarClient:
@@ -252,6 +302,7 @@ async def schedule(
         if earlier is not None:
             return await load_meeting(ctx, earlier)
     draft = await _draft(ctx, fields, None)
+    await _checked_records(ctx, viewer, fields)
     key = idempotency_key or str(uuid.uuid4())
     event = await _call(
         _client(ctx, connection).create_event(
@@ -259,7 +310,14 @@ async def schedule(
         ),
         notify_field="sendInvitations",
     )
-    meeting_id = await _store(ctx, viewer, connection, event, idempotency_key=idempotency_key)
+    meeting_id = await _store(
+        ctx,
+        viewer,
+        connection,
+        event,
+        idempotency_key=idempotency_key,
+        fields=fields,
+    )
     return await load_meeting(ctx, meeting_id)
 
 
@@ -285,6 +343,7 @@ async def update(
     if meeting.status == "cancelled":
         raise PreconditionFailed("This meeting was cancelled; schedule a new one instead.")
     draft = await _draft(ctx, fields, meeting)
+    await _checked_records(ctx, viewer, fields)
     assert meeting.provider_event_id is not None
     event = await _call(
         _client(ctx, connection).update_event(
@@ -292,7 +351,7 @@ async def update(
         ),
         notify_field="sendUpdates",
     )
-    await _store(ctx, viewer, connection, event)
+    await _store(ctx, viewer, connection, event, fields=fields)
     return await load_meeting(ctx, meeting_id)
 
 

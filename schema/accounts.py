@@ -22,6 +22,10 @@ class Account:
     auto_create_contacts: bool = strawberry.field(
         description="Unknown meeting guests become contacts (off by default)."
     )
+    match_companies_by_domain: bool = strawberry.field(
+        description="A contact also belongs to the companies at the domain of its addresses "
+        "(never the account's own domains or webmail; off by default)."
+    )
     integration_provider: CalendarProvider | None = strawberry.field(
         description="The calendar provider the account installed, if any."
     )
@@ -36,6 +40,7 @@ class Account:
             id=encode_id("Account", row.id),
             name=row.name,
             auto_create_contacts=row.auto_create_contacts,
+            match_companies_by_domain=row.match_companies_by_domain,
             integration_provider=(
                 CalendarProvider(row.integration_provider) if row.integration_provider else None
             ),
@@ -80,15 +85,23 @@ class AccountMutations:
         return Account.from_row(await resolve.add_domain(info.context, domain))
 
     @strawberry.mutation(
-        description="Create contacts for unknown meeting guests, or stop "
-        "(admins only; off by default).",
+        description="Create contacts for unknown meeting guests, or stop; find contacts' "
+        "companies by the domain of their addresses, or stop (admins only; both off by "
+        "default; a setting not given stays).",
         extensions=guarded_by(AdminOnly("change the account's settings")),
     )
     async def update_account_settings(
-        self, info: ChronikInfo, auto_create_contacts: bool
+        self,
+        info: ChronikInfo,
+        auto_create_contacts: bool | None = None,
+        match_companies_by_domain: bool | None = None,
     ) -> Account:
         return Account.from_row(
-            await resolve.set_auto_create_contacts(info.context, auto_create_contacts)
+            await resolve.update_settings(
+                info.context,
+                auto_create_contacts=auto_create_contacts,
+                match_companies_by_domain=match_companies_by_domain,
+            )
         )
 
     @strawberry.mutation(

@@ -17,6 +17,7 @@ from schema.pagination import Connection, Edge, PageInfo, encode_cursor, name_ke
 from schema.permissions import AnyUser, guarded_by
 
 if TYPE_CHECKING:
+    from schema.companies import Company
     from schema.meetings import TimelineEntry
 
 ChronikInfo = Info[Context, None]
@@ -45,6 +46,15 @@ class Contact(Node):
         from schema.meetings import contact_timeline
 
         return await contact_timeline(info, self.pk, first, after)
+
+    @strawberry.field(description="The companies the contact belongs to, by name.")
+    async def companies(
+        self, info: ChronikInfo
+    ) -> list[Annotated[Company, strawberry.lazy("schema.companies")]]:
+        from schema.companies import Company
+
+        rows = await info.context.loaders.companies_by_contact.load(self.pk)
+        return [Company.from_row(row) for row in rows]
 
     @staticmethod
     def from_row(row: ContactRow) -> Contact:

@@ -11,8 +11,11 @@ import strawberry
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
 
+from db.records import RecordKind
 from db.timeline import AttendeeRow, EntryRow, MeetingRow, PageAttendee
+from resolvers import companies as resolve_companies
 from resolvers import meetings as resolve
+from resolvers import records as resolve_records
 from resolvers.context import Context
 from schema.ids import Node, decode_id, encode_id
 from schema.pagination import Connection, Edge, PageInfo, encode_cursor, time_keyset
@@ -121,7 +124,15 @@ class Meeting(Node):
         description="The first occurrence of a series, or one changed occurrence of it."
     )
     original_start: datetime | None = strawberry.field(
-        description="For a changed occurrence: when it was scheduled before the change."
+        description=(
+            "For a changed or cancelled occurrence: when it was scheduled before the change."
+        )
+    )
+    cancelled_at: datetime | None = strawberry.field(
+        description=(
+            "When the meeting was cancelled (status CANCELLED): a cancelled week of a series "
+            "stays on its contacts' timelines with it."
+        )
     )
     updated_at: datetime
 
@@ -160,6 +171,7 @@ class Meeting(Node):
             organizer_email=row.organizer_email,
             is_recurring=row.kind != "single",
             original_start=row.original_start,
+            cancelled_at=row.cancelled_at if row.status == "cancelled" else None,
             updated_at=row.updated_at,
             preloaded_attendees=attendees,
         )
@@ -256,6 +268,66 @@ async def contact_timeline(
         edges=edges,
         page_info=_page_info(edges, page.has_next_page, after),
         count_all=lambda: resolve.count_timeline(info.context, contact_id),
+    )
+
+
+async def company_timeline(
+    info: ChronikInfo, company_id: int, first: int | None, after: str | None
+) -> Connection[TimelineEntry]:
+    """The meetings of a company's contacts, each once, paged like a contact's timeline (the
+    same statements per page: the page, and its attendees when asked for)."""
+    page = await resolve_companies.timeline(
+        info.context, company_id, first=first, after=time_keyset(after)
+    )
+    attendees = await _page_attendees(info, [row.meeting.id for row in page.rows])
+    edges = [
+        Edge(
+            cursor=encode_cursor([row.occurred_at.isoformat(), row.meeting.id]),
+            node=TimelineEntry(
+                id=encode_id("CompanyTimelineEntry", row.meeting.id),
+                occurred_at=row.occurred_at,
+                meeting=Meeting.from_row(
+                    row.meeting,
+                    attendees.get(row.meeting.id, []) if attendees is not None else None,
+                ),
+            ),
+        )
+        for row in page.rows
+    ]
+    return Connection(
+        edges=edges,
+        page_info=_page_info(edges, page.has_next_page, after),
+        count_all=lambda: resolve_companies.count_timeline(info.context, company_id),
+    )
+
+
+async def record_timeline(
+    info: ChronikInfo, kind: RecordKind, record_id: int, first: int | None, after: str | None
+) -> Connection[TimelineEntry]:
+    """The meetings scheduled from a deal or a ticket, paged like a contact's timeline."""
+    page = await resolve_records.timeline(
+        info.context, kind, record_id, first=first, after=time_keyset(after)
+    )
+    attendees = await _page_attendees(info, [row.meeting.id for row in page.rows])
+    entry_type = f"{kind.table.capitalize()}TimelineEntry"
+    edges = [
+        Edge(
+            cursor=encode_cursor([row.occurred_at.isoformat(), row.meeting.id]),
+            node=TimelineEntry(
+                id=encode_id(entry_type, row.meeting.id),
+                occurred_at=row.occurred_at,
+                meeting=Meeting.from_row(
+                    row.meeting,
+                    attendees.get(row.meeting.id, []) if attendees is not None else None,
+                ),
+            ),
+        )
+        for row in page.rows
+    ]
+    return Connection(
+        edges=edges,
+        page_info=_page_info(edges, page.has_next_page, after),
+        count_all=lambda: resolve_records.count_timeline(info.context, kind, record_id),
     )
 
 

@@ -83,8 +83,9 @@ class Rule(BasePermission):
 
 class AnyUser(Rule):
     data = (
-        "the caller, or the account's shared records: its contacts and their timelines, which "
-        "any user may read, create, change or delete (a CRM's records belong to the team)"
+        "the caller, or the account's shared records: its contacts, its companies and their "
+        "timelines, which any user may read, create, change or delete (a CRM's records belong "
+        "to the team)"
     )
     grants = Grants(YES, NA, YES, NA)
 

@@ -15,8 +15,10 @@ from strawberry.tools import merge_types
 
 from schema.accounts import AccountMutations, AccountQueries
 from schema.argument_checks import CheckedArguments
+from schema.companies import CompanyMutations, CompanyQueries
 from schema.connections import ConnectionMutations, ConnectionQueries
 from schema.contacts import ContactMutations, ContactQueries
+from schema.deals import DealMutations, DealQueries
 from schema.explain import ExplainQueries
 from schema.masking import ChronikSchema, MaskInternalErrors
 from schema.meetings import MeetingQueries
@@ -24,12 +26,16 @@ from schema.metrics_extension import OperationMetrics
 from schema.nodes import NodeQueries
 from schema.scheduling import SchedulingMutations, SchedulingQueries
 from schema.subscriptions import SharedEventExecutor, Subscription
+from schema.tickets import TicketMutations, TicketQueries
 
 Query = merge_types(
     "Query",
     (
         AccountQueries,
         ContactQueries,
+        CompanyQueries,
+        DealQueries,
+        TicketQueries,
         ConnectionQueries,
         MeetingQueries,
         SchedulingQueries,
@@ -39,7 +45,15 @@ Query = merge_types(
 )
 Mutation = merge_types(
     "Mutation",
-    (AccountMutations, ContactMutations, ConnectionMutations, SchedulingMutations),
+    (
+        AccountMutations,
+        ContactMutations,
+        CompanyMutations,
+        DealMutations,
+        TicketMutations,
+        ConnectionMutations,
+        SchedulingMutations,
+    ),
 )
 
 

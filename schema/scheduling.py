@@ -33,6 +33,17 @@ class ScheduleMeetingInput:
     location: str | None = None
     all_day: bool = False
     attendees: list[MeetingAttendeeInput] = strawberry.field(default_factory=list)
+    company_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="The companies it is scheduled from: on their timelines whoever the "
+        "guests are.",
+    )
+    deal_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="The deals it is scheduled from: on their timelines."
+    )
+    ticket_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="The tickets it is scheduled from: on their timelines."
+    )
     send_invitations: bool = True
     idempotency_key: str | None = strawberry.field(
         default=None,
@@ -51,6 +62,15 @@ class UpdateMeetingInput:
     time_zone: str | None = None
     all_day: bool | None = None
     attendees: list[MeetingAttendeeInput] | None = None
+    company_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Replaces the companies it is scheduled from."
+    )
+    deal_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Replaces the deals it is scheduled from."
+    )
+    ticket_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Replaces the tickets it is scheduled from."
+    )
 
 
 @strawberry.type
@@ -86,7 +106,14 @@ def _fields(data: ScheduleMeetingInput | UpdateMeetingInput) -> MeetingFields:
         time_zone=data.time_zone,
         all_day=data.all_day,
         attendees=_attendees(data.attendees),
+        company_ids=_ids("Company", data.company_ids),
+        deal_ids=_ids("Deal", data.deal_ids),
+        ticket_ids=_ids("Ticket", data.ticket_ids),
     )
+
+
+def _ids(type_name: str, ids: list[strawberry.ID] | None) -> list[int] | None:
+    return [decode_id(type_name, i) for i in ids] if ids is not None else None
 
 
 @strawberry.type

@@ -23,7 +23,7 @@ from strawberry.types import Info
 from resolvers import live
 from resolvers.context import Context
 from schema.connections import CalendarConnection, SyncState
-from schema.ids import decode_id
+from schema.ids import decode_id, encode_id
 from schema.meetings import Meeting, TimelineEntry
 from schema.permissions import AnyUser, OwnCalendar, guarded_by
 
@@ -63,6 +63,25 @@ def _graphql_update(update: live.TimelineUpdate) -> TimelineUpdate:
         made = update.derived["graphql"] = TimelineUpdate(
             kind=TimelineUpdateKind(update.kind),
             entry=TimelineEntry.from_row(update.entry) if update.entry else None,
+            meeting=Meeting.from_row(update.meeting) if update.meeting else None,
+        )
+    assert isinstance(made, TimelineUpdate)
+    return made
+
+
+def _graphql_company_update(update: live.CompanyTimelineUpdate) -> TimelineUpdate:
+    made = update.derived.get("graphql")
+    if made is None:
+        entry = update.entry
+        made = update.derived["graphql"] = TimelineUpdate(
+            kind=TimelineUpdateKind(update.kind),
+            entry=TimelineEntry(
+                id=encode_id("CompanyTimelineEntry", entry.meeting.id),
+                occurred_at=entry.occurred_at,
+                meeting=Meeting.from_row(entry.meeting),
+            )
+            if entry
+            else None,
             meeting=Meeting.from_row(update.meeting) if update.meeting else None,
         )
     assert isinstance(made, TimelineUpdate)
@@ -123,6 +142,19 @@ class Subscription:
         del info
         async for update in updates:
             yield _graphql_update(update)
+
+    @strawberry.subscription(
+        description="Changes to the company's timeline as they commit (its contacts' meetings; "
+        "its contacts as they were when subscribing).",
+        extensions=guarded_by(AnyUser()),
+    )
+    async def company_timeline(
+        self, info: ChronikInfo, company_id: strawberry.ID
+    ) -> AsyncGenerator[TimelineUpdate, None]:
+        updates = live.company_timeline_updates(info.context, decode_id("Company", company_id))
+        del info
+        async for update in updates:
+            yield _graphql_company_update(update)
 
     @strawberry.subscription(
         description="The caller's sync state now, then while syncs run.",

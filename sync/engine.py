@@ -32,7 +32,7 @@ from sync.credentials import Credentials
 from sync.http import RetryPolicy
 from sync.model import Attendee, ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
 from sync.provider import CalendarClient, ProviderApp, ProviderError, ProviderName, PushChannel
-from sync.rules import AccountContext, Action, Stored, decide
+from sync.rules import AccountContext, Action, Stored, decide, is_cancelled_week
 
 log = logging.getLogger("chronik.sync")
 
@@ -190,8 +190,9 @@ class SyncEngine:
     async def _with_gone_series(
         self, job: SyncJob, client: CalendarClient, page: ChangePage
     ) -> ChangePage:
-        """The page plus a cancelled SERIES item per held series the provider deleted: Graph
-        removes a series as stubs of its instances, which do not say which series they were.
+        """The page plus a cancelled SERIES item per held series the provider deleted, and the
+        cancelled weeks of the held series (rule 6): Graph removes a series, or one occurrence
+        of it, as stubs of instances, which do not say which series they were.
         When every stub names a meeting Chronik holds (a deleted single meeting, a deleted
         exception), only the series of those meetings are asked about; a stub of anything
         else (an occurrence, which Chronik does not store, or an item outside the window)
@@ -203,10 +204,13 @@ class SyncEngine:
             known, series = await meetings_db.series_of_removed(conn, job.connection_id, removed)
         if known == len(removed):
             held = [series_id for series_id in held if series_id in series]
-        gone = await client.gone_series(held) if held else set()
-        if not gone:
+        if not held:
             return page
-        cancelled = [
+        weeks = await client.cancelled_occurrences(held)
+        gone = await client.gone_series(held)
+        if not gone and not weeks:
+            return page
+        cancelled = [*weeks] + [
             ProviderEvent(
                 provider_event_id=series_id, kind=EventKind.SERIES, status=EventStatus.CANCELLED
             )
@@ -236,6 +240,10 @@ class SyncEngine:
                 gone = await meetings_db.unseen_meetings(conn, job.connection_id, sync_round)
                 changes += await meetings_db.remove_meetings(conn, gone)
                 await sync_state.record_full_round(conn, job.connection_id)
+                if gone:  # a series among them takes its cancelled weeks off the timelines
+                    changes += await meetings_db.refresh_cancelled_weeks(
+                        conn, job.account_id, job.connection_id, None
+                    )
             await sync_state.save_cursor(
                 conn,
                 job.connection_id,
@@ -269,6 +277,12 @@ class SyncEngine:
         upserts: list[tuple[ProviderEvent, frozenset[int], frozenset[str]]] = []
         for event in events:
             known = stored.get(event.provider_event_id)
+            week = _cancelled_week_of(event, stored)
+            if week is not None and week is not known:
+                if known is None and event.kind is EventKind.OCCURRENCE:
+                    known = week  # back as a plain occurrence: the rule takes the week off
+                elif not week.frozen:
+                    removes.append(week.meeting_id)  # back as a changed occurrence
             decision = decide(event, context, _as_stored(known))
             if decision.action is Action.UPSERT:
                 upserts.append((event, decision.contact_ids, decision.new_contact_emails))
@@ -299,11 +313,23 @@ class SyncEngine:
                 [
                     (mid, w.starts_at, w.contact_ids)
                     for mid, w in zip(meeting_ids, ordered, strict=True)
+                    # A cancelled week's contacts are its series' (rule 6), copied in SQL
+                    # below by `refresh_cancelled_weeks` once the series itself is written.
+                    if not w.cancelled_week
                 ],
             )
         changes += await meetings_db.remove_meetings(conn, removes, seen_round=sync_round)
         await meetings_db.freeze_meetings(conn, freezes, sync_round)
         await meetings_db.mark_seen(conn, seen_ids, sync_round)
+        # Series written, removed or frozen on this page, and series with a cancelled week on
+        # it: their cancelled weeks follow the series' entry as it now stands.
+        series_ids = sorted(
+            {e.provider_event_id for e in events if e.kind is EventKind.SERIES or e.removed}
+            | {e.series_id for e in events if e.series_id and is_cancelled_week(e)}
+        )
+        changes += await meetings_db.refresh_cancelled_weeks(
+            conn, job.account_id, job.connection_id, series_ids
+        )
         return changes
 
     @staticmethod
@@ -439,6 +465,20 @@ async def _abandon(task: asyncio.Task[ChangePage] | None) -> None:
         task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
+def _cancelled_week_of(
+    event: ProviderEvent, stored: Mapping[str, StoredMeeting]
+) -> StoredMeeting | None:
+    """The cancelled week stored under this occurrence's alternative id (Graph keys a deleted
+    occurrence by its occurrenceId), when the occurrence itself is back."""
+    alt = event.extra.get("occurrence_id")
+    if alt is None or event.removed or is_cancelled_week(event):
+        return None
+    week = stored.get(alt)
+    if week is None or week.provider_event_id != alt or not week.cancelled:
+        return None
+    return week
+
+
 def _as_stored(known: StoredMeeting | None) -> Stored | None:
     if known is None:
         return None
@@ -447,6 +487,7 @@ def _as_stored(known: StoredMeeting | None) -> Stored | None:
 
 def meeting_write(event: ProviderEvent, contact_ids: frozenset[int]) -> MeetingWrite:
     """How a provider event is stored, with the contacts whose timelines it belongs on."""
+    cancelled_week = is_cancelled_week(event)
     return MeetingWrite(
         provider_event_id=event.provider_event_id,
         provider_alt_id=event.extra.get("occurrence_id"),
@@ -457,7 +498,8 @@ def meeting_write(event: ProviderEvent, contact_ids: frozenset[int]) -> MeetingW
         title=event.title,
         description=event.description,
         location=event.location,
-        starts_at=event.starts_at,
+        # A cancelled occurrence may come with its original start only.
+        starts_at=event.starts_at or (event.original_start if cancelled_week else None),
         ends_at=event.ends_at,
         time_zone=event.time_zone,
         all_day=event.all_day,
@@ -468,6 +510,8 @@ def meeting_write(event: ProviderEvent, contact_ids: frozenset[int]) -> MeetingW
         etag=event.etag,
         attendees=_one_per_address(event.attendees),
         contact_ids=contact_ids,
+        cancelled_week=cancelled_week,
+        cancelled_at=event.updated_at if cancelled_week else None,
     )
 
 

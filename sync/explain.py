@@ -82,7 +82,9 @@ _SETTLED = {
     Reason.TURNED_PRIVATE: Verdict.FROZEN,
     Reason.CANCELLED_UNLOGGED: Verdict.CANCELLED,
     Reason.CANCELLED: Verdict.CANCELLED,
+    Reason.CANCELLED_WEEK: Verdict.CANCELLED,
     Reason.OCCURRENCE: Verdict.OCCURRENCE_OF_SERIES,
+    Reason.RESTORED_OCCURRENCE: Verdict.OCCURRENCE_OF_SERIES,
     Reason.BEFORE_LINKING: Verdict.CREATED_BEFORE_LINKING,
     Reason.PRIVATE: Verdict.PRIVATE,
     Reason.NOT_A_MEETING: Verdict.NOT_A_MEETING,
@@ -99,7 +101,11 @@ def explain(
     `series` is left for the caller to fill (it has to read the series first).
     """
     decision = decide(event, ctx, held.stored)
-    wanted = _wanted(decision, held)
+    # A cancelled week's contacts are its series' (rule 6), copied by the sync in SQL; they
+    # are not this event's to judge, so it is taken as the sync left it.
+    wanted = held.on_timelines if decision.reason is Reason.CANCELLED_WEEK else _wanted(
+        decision, held
+    )
     unmatched = tuple(e for e in participants(event) if verdict(e, ctx) is None)
     base = Explanation(
         verdict=Verdict.ON_TIMELINE,

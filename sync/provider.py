@@ -151,6 +151,13 @@ class CalendarClient(Protocol):
         feed reports a deleted series itself (Google) answers the empty set."""
         ...
 
+    async def cancelled_occurrences(self, series_ids: Sequence[str]) -> list[ProviderEvent]:
+        """The cancelled occurrences of `series_ids` (held series), each a cancelled EXCEPTION
+        as a full listing would give it, read afresh. Asked with `gone_series`: a provider
+        whose feed drops a cancelled occurrence for a bare removal stub (Graph) names them
+        here; one whose feed lists them itself (Google) answers the empty list."""
+        ...
+
     async def watch(self, *, address: str, channel_id: str, token: str) -> PushChannel:
         """Ask the provider to POST change notifications for the primary calendar to
         `address`; `token` comes back with each (Google channel token, Graph clientState)."""

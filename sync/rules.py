@@ -12,7 +12,13 @@ already stored; the same functions give the test oracle.
 5. Events created before the calendar was linked are never synced.
 6. A recurring series is logged once, as its first occurrence; an occurrence that differs from
    the series (moved, edited, a response changed) is logged as a meeting of its own. A
-   cancelled occurrence removes that occurrence's own meeting, if it had one; the series stays.
+   cancelled occurrence (one week of a weekly meeting) is logged as that week's meeting, with
+   status cancelled, its original start and when it was cancelled, on the timelines of the
+   series' contacts (whoever its own guest list names); the series' own entry is untouched.
+   A series not logged (or frozen, rule 7) gives its cancelled weeks no entries. Restoring
+   the occurrence turns that entry back: an occurrence that still differs is that week's
+   meeting again (rule 2's guests), one that no longer differs leaves the timelines, as the
+   series stands for it.
 7. Private events are not synced; an event that turns private after it was logged keeps its
    entries but is frozen: none of its later changes (cancellation included) are synced.
 8. Edits update the meeting everywhere; contact guests added or removed add or remove their
@@ -76,6 +82,8 @@ class Reason(StrEnum):
     """Which rule decided, in words; machine-readable for `sync/explain.py`."""
 
     FROZEN = "rule 7: turned private after it was logged; frozen"
+    CANCELLED_WEEK = "rule 6: a cancelled occurrence, logged as that week's meeting"
+    RESTORED_OCCURRENCE = "rule 6: restored and unchanged again; the series stands for it"
     CANCELLED_UNLOGGED = "rule 8: cancelled, and not on any timeline"
     NOT_A_MEETING = "rule 11: not a meeting (focus time, out of office, working location, "
     "birthday, or made from an email)"
@@ -141,11 +149,36 @@ def participants(event: ProviderEvent) -> list[str]:
     return [e for e in emails if e]
 
 
-def decide(event: ProviderEvent, ctx: AccountContext, stored: Stored | None) -> Decision:
+def is_cancelled_week(event: ProviderEvent) -> bool:
+    """Rule 6: one cancelled occurrence of a series that goes on (not a deletion by id only,
+    not the series itself)."""
+    return (
+        event.kind is EventKind.EXCEPTION
+        and event.status is EventStatus.CANCELLED
+        and not event.removed
+        and event.series_id is not None
+    )
+
+
+def decide(
+    event: ProviderEvent,
+    ctx: AccountContext,
+    stored: Stored | None,
+    series_contacts: frozenset[int] = frozenset(),
+) -> Decision:
+    """Which timelines `event` belongs on. `stored` is what the engine already has for it;
+    `series_contacts`, for an occurrence, the contacts on its series' entry (empty when the
+    series is not logged or is frozen): a cancelled week goes on their timelines (rule 6)."""
     if stored is not None and stored.frozen:
         return Decision(Action.IGNORE, Reason.FROZEN)
+    if is_cancelled_week(event):
+        # Stored even while the series has no contact: its week follows the series' entry.
+        return Decision(Action.UPSERT, Reason.CANCELLED_WEEK, series_contacts)
     if event.removed or event.status is EventStatus.CANCELLED:
-        if stored is None or stored.cancelled:
+        # A deleted item takes even a cancelled meeting's entries along: a cancelled week
+        # Outlook kept as an item is, once deleted, named by its series (Graph's
+        # cancelledOccurrences) under another key.
+        if stored is None or (stored.cancelled and not event.removed):
             return Decision(Action.IGNORE, Reason.CANCELLED_UNLOGGED)
         return Decision(Action.REMOVE, Reason.CANCELLED)
     if event.event_type is not EventType.MEETING:
@@ -153,6 +186,8 @@ def decide(event: ProviderEvent, ctx: AccountContext, stored: Stored | None) -> 
             return Decision(Action.IGNORE, Reason.NOT_A_MEETING)
         return Decision(Action.REMOVE, Reason.NOT_A_MEETING)
     if event.kind is EventKind.OCCURRENCE:
+        if stored is not None:
+            return Decision(Action.REMOVE, Reason.RESTORED_OCCURRENCE)
         return Decision(Action.IGNORE, Reason.OCCURRENCE)
     if event.created_at is not None and event.created_at < ctx.linked_at:
         return Decision(Action.IGNORE, Reason.BEFORE_LINKING)

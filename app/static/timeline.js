@@ -67,6 +67,28 @@ const SCHEDULE = `
     scheduleMeeting(input: $input) { id title }
   }`;
 
+const COMPANIES = `
+  query Companies($search: String) {
+    companies(first: 20, search: $search) { edges { node { id name domains } } }
+  }`;
+
+// A company's timeline (its contacts' meetings and those scheduled from it), and the deals
+// and tickets a meeting scheduled from it may be logged on too.
+const COMPANY = `
+  query Company($id: ID!) {
+    company(id: $id) {
+      id name domains contacts { id name }
+      timeline(first: 50) { totalCount edges { node { occurredAt meeting { ...MeetingFields } } } }
+    }
+    deals(first: 50) { edges { node { id name } } }
+    tickets(first: 50) { edges { node { id subject } } }
+  }
+  ${MEETING_FIELDS}`;
+
+// Any change of the company's timeline: the page refetches the company (a small page).
+const COMPANY_UPDATES = `
+  subscription CompanyUpdates($id: ID!) { companyTimeline(companyId: $id) { kind } }`;
+
 const EXPLAIN = `
   query Explain($event: String, $meetingId: ID) {
     explainEvent(event: $event, meetingId: $meetingId) {
@@ -90,6 +112,8 @@ const state = {
   connection: null, // the calendar connection shown in the side panel
   linkAttempt: null, // the latest calendar link attempt, shown while nothing is linked
   why: new Map(), // meeting id → the answer of its "Why?" (kept across re-renders)
+  company: null, // the selected company, as COMPANY reads it ({id} while it loads)
+  companyData: null, // the whole COMPANY answer (its deals and tickets too), for re-renders
 };
 
 const $ = (id) => document.getElementById(id);
@@ -112,7 +136,7 @@ async function signIn(token) {
 
 /** Fill the signed-in page: calendar panel, contact list, and the contact in the URL. */
 async function showApp() {
-  await Promise.all([loadConnection(), searchContacts("")]);
+  await Promise.all([loadConnection(), searchContacts(""), searchCompanies("")]);
   const wanted = new URLSearchParams(location.hash.slice(1)).get("contact");
   if (wanted) await selectContact(wanted);
 }
@@ -237,9 +261,133 @@ async function searchContacts(search) {
   if (!data.contacts.edges.length) list.append(el("li", { class: "empty" }, "No contacts found."));
 }
 
+// ---- Companies ----------------------------------------------------------------------------
+
+async function searchCompanies(search) {
+  const data = await graphql(state.token, COMPANIES, { search: search || null });
+  const list = $("companies");
+  list.replaceChildren(
+    ...data.companies.edges.map(({ node }) =>
+      el(
+        "li",
+        {},
+        el(
+          "button",
+          {
+            type: "button",
+            class: node.id === state.company?.id ? "contact selected" : "contact",
+            "data-id": node.id,
+            onclick: () => selectCompany(node.id),
+          },
+          el("span", { class: "name" }, node.name),
+          el("span", { class: "email" }, node.domains.join(", ")),
+        ),
+      ),
+    ),
+  );
+  if (!data.companies.edges.length) list.append(el("li", { class: "empty" }, "No companies."));
+}
+
+/** Show a company's timeline in place of a contact's, refetched whenever it changes. */
+async function selectCompany(id) {
+  state.stopTimelineUpdates?.();
+  state.stopTimelineUpdates = state.live.subscribe(COMPANY_UPDATES, { id }, {
+    subscribed: () => loadCompany(id),
+    next: () => loadCompany(id),
+    error: (error) => {
+      if (error.code === "SUBSCRIPTION_CLOSED") {
+        if (state.company?.id === id) selectCompany(id);
+      } else {
+        showNotice(`Live updates stopped: ${error.message}`, true);
+      }
+    },
+  });
+  state.contact = null;
+  $("timeline-panel").hidden = true;
+  for (const button of document.querySelectorAll("#contacts .contact, #companies .contact")) {
+    button.classList.toggle("selected", button.dataset.id === id);
+  }
+  state.company = { id };
+  await loadCompany(id);
+}
+
+async function loadCompany(id) {
+  const ticket = ++state.fetches;
+  let data;
+  try {
+    data = await graphql(state.token, COMPANY, { id });
+  } catch (error) {
+    showNotice(error.message, true);
+    return;
+  }
+  // A newer fetch, or another company or contact, has taken over.
+  if (ticket !== state.fetches || state.company?.id !== id) return;
+  state.company = data.company;
+  state.companyData = data;
+  renderCompany(data);
+}
+
+function renderCompany(data) {
+  const company = data.company;
+  $("company-heading").textContent = company.name;
+  $("company-details").textContent = [
+    company.domains.join(", "),
+    company.contacts.map((c) => c.name).join(", "),
+  ].filter(Boolean).join(" · ");
+  const form = $("company-schedule-form");
+  const options = (select, edges, label) =>
+    select.replaceChildren(
+      el("option", { value: "" }, "none"),
+      ...edges.map(({ node }) => el("option", { value: node.id }, label(node))),
+    );
+  options(form.deal, data.deals.edges, (d) => d.name);
+  options(form.ticket, data.tickets.edges, (t) => t.subject);
+  const entries = company.timeline.edges.map(({ node }) => node);
+  const list = $("company-timeline");
+  list.replaceChildren(...entries.map((entry) => renderEntry(entry, false)));
+  if (!entries.length) list.append(el("li", { class: "empty" }, "No meetings yet."));
+  const total = company.timeline.totalCount;
+  $("company-count").textContent = `${total} meeting${total === 1 ? "" : "s"}`;
+  $("company-panel").hidden = false;
+}
+
+async function scheduleForCompany(form) {
+  const company = state.company;
+  const button = form.querySelector("button[type=submit]");
+  const start = new Date(form.startsAt.value);
+  const end = new Date(start.getTime() + Number(form.duration.value) * 60_000);
+  button.disabled = true;
+  try {
+    const data = await graphql(state.token, SCHEDULE, {
+      input: {
+        title: form.title.value,
+        startsAt: start.toISOString(),
+        endsAt: end.toISOString(),
+        timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+        attendees: company.contacts.map((c) => ({ contactId: c.id })),
+        companyIds: [company.id],
+        dealIds: form.deal.value ? [form.deal.value] : [],
+        ticketIds: form.ticket.value ? [form.ticket.value] : [],
+        idempotencyKey: form.dataset.idempotencyKey,
+      },
+    });
+    showNotice(`Scheduled “${data.scheduleMeeting.title}” for ${company.name}.`);
+    form.title.value = "";
+    form.dataset.idempotencyKey = newKey();
+    await loadCompany(company.id);
+  } catch (error) {
+    const field = error instanceof GraphQLError && error.field ? ` (${error.field})` : "";
+    showNotice(`Not scheduled: ${error.message}${field}`, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 // ---- The timeline -------------------------------------------------------------------------
 
 async function selectContact(id) {
+  state.company = null;
+  $("company-panel").hidden = true;
   state.stopTimelineUpdates?.();
   state.contact = { id };
   state.entries = new Map();
@@ -366,7 +514,8 @@ function renderEntry({ meeting }, justChanged) {
 /** "Why is this meeting here?" — the sync's rules, asked about the meeting's calendar event. */
 async function explainMeeting(meetingId) {
   state.why.set(meetingId, await explain({ meetingId }));
-  renderTimeline();
+  if (state.company) renderCompany(state.companyData);
+  else renderTimeline();
 }
 
 /** "Why isn't this meeting on the timeline?" — for an event link or id pasted by the user. */
@@ -538,6 +687,17 @@ function start() {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     scheduleMeeting(form);
+  });
+  $("company-search").addEventListener(
+    "input",
+    debounce((event) => searchCompanies(event.target.value.trim()), 200),
+  );
+  const companyForm = $("company-schedule-form");
+  companyForm.startsAt.value = defaultStart();
+  companyForm.dataset.idempotencyKey = newKey();
+  companyForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    scheduleForCompany(companyForm);
   });
 
   // Back from the provider's consent page after linking a calendar.

@@ -213,6 +213,11 @@ class GoogleCalendarClient:
         """Always empty: events.list reports a deleted series as its master's tombstone."""
         return set()
 
+    async def cancelled_occurrences(self, series_ids: Sequence[str]) -> list[ProviderEvent]:
+        """Always empty: events.list reports a cancelled occurrence itself (a cancelled
+        exception with recurringEventId and originalStartTime)."""
+        return []
+
     async def watch(self, *, address: str, channel_id: str, token: str) -> PushChannel:
         """POST events/watch on the primary calendar: Google then POSTs a `sync` message and
         one `exists` message per change to `address`, with `token` in X-Goog-Channel-Token.

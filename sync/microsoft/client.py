@@ -29,6 +29,7 @@ import aiohttp
 from sync.credentials import TokenSource
 from sync.http import ProviderResponse, ProviderSession, RetryPolicy
 from sync.microsoft.parse import (
+    cancelled_weeks,
     current_answers,
     draft_to_event,
     parse_busy,
@@ -74,7 +75,7 @@ MASTER_READS_AT_ONCE = MAILBOX_CONCURRENCY
 _MASTER_FIELDS = (
     "subject,body,bodyPreview,location,start,end,isAllDay,originalStartTimeZone,organizer,"
     "attendees,sensitivity,isCancelled,iCalUId,createdDateTime,lastModifiedDateTime,type,"
-    "recurrence"
+    "recurrence,cancelledOccurrences"
 )
 _PREFER_UTC = 'outlook.timezone="UTC"'
 # Resolution of getSchedule's availabilityView string. Chronik reads the exact scheduleItems
@@ -268,6 +269,17 @@ class GraphCalendarClient:
         alive = [series_id for series_id in series_ids if series_id not in gone]
         answers = await asyncio.gather(*(empty(series_id) for series_id in alive))
         return gone | {series_id for series_id, none in zip(alive, answers, strict=True) if none}
+
+    async def cancelled_occurrences(self, series_ids: Sequence[str]) -> list[ProviderEvent]:
+        """The cancelled weeks (`parse.cancelled_weeks`) of `series_ids`, their masters read
+        afresh: deleting one occurrence leaves the master's stamp as it was, so the cache
+        cannot tell."""
+        await self._read_masters({series_id: None for series_id in series_ids})
+        return [
+            week
+            for series_id in series_ids
+            for week in cancelled_weeks(series_id, self._series[series_id].master)
+        ]
 
     async def _read_masters(self, stale: dict[str, str | None]) -> None:
         limit = asyncio.Semaphore(MASTER_READS_AT_ONCE)

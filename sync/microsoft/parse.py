@@ -17,7 +17,7 @@ only touches that occurrence, and a full listing and an incremental one agree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
 from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -66,8 +66,56 @@ def parse_page(
         if master_id and master_id not in emitted and master_id in masters:
             emitted.add(master_id)
             events.append(parse_series(master_id, masters[master_id]))
+            events.extend(cancelled_weeks(master_id, masters[master_id]))
         events.append(parse_event(event))
     return events
+
+
+def cancelled_weeks(master_id: str, master: Event | None) -> list[ProviderEvent]:
+    """The master's deleted occurrences (`cancelledOccurrences`, read with the master), each
+    as a cancelled EXCEPTION keyed by its occurrenceId: calendarView and its delta drop a
+    deleted occurrence (delta says `@removed` with its id only), so the master is where a
+    cancelled week of a series is known. Its original start is the series' start time on the
+    occurrence's date, in the series' recurrence time zone."""
+    if master is None or not master.get("cancelledOccurrences"):
+        return []
+    start, end = master.get("start"), master.get("end")
+    if not start or not end:
+        return []
+    all_day = master.get("isAllDay", False)
+    first, last = parse_when(start, all_day), parse_when(end, all_day)
+    recurrence = master.get("recurrence")
+    series_range = recurrence.get("range") if recurrence else None
+    zone = _zone(
+        (series_range.get("recurrenceTimeZone") if series_range else None)
+        or master.get("originalStartTimeZone")
+    )
+    wall = first.astimezone(zone).time()
+    weeks = []
+    for oid in master.get("cancelledOccurrences", []):
+        try:
+            day = date.fromisoformat(oid.rpartition(".")[2])
+        except ValueError:
+            continue  # not Graph's documented OID.{id}.{date} form: nothing to place
+        if all_day:
+            original = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            original = datetime.combine(day, wall, zone).astimezone(UTC)
+        weeks.append(
+            ProviderEvent(
+                provider_event_id=oid,
+                kind=EventKind.EXCEPTION,
+                status=EventStatus.CANCELLED,
+                title=master.get("subject") or None,
+                starts_at=original,
+                ends_at=original + (last - first),
+                all_day=all_day,
+                time_zone=iana_name(master.get("originalStartTimeZone")),
+                series_id=master_id,
+                original_start=original,
+            )
+        )
+    return weeks
 
 
 def parse_series(master_id: str, master: Event | None) -> ProviderEvent:
@@ -129,6 +177,9 @@ def parse_event(item: Event) -> ProviderEvent:
         created_at=parse_timestamp(created) if created else None,
         updated_at=parse_timestamp(updated) if updated else None,
         etag=item.get("@odata.etag"),
+        # The key a cancelled week of this date is stored under (`cancelled_weeks`): the
+        # instance finds it when it comes back.
+        extra={"occurrence_id": occurrence} if (occurrence := item.get("occurrenceId")) else {},
     )
 
 

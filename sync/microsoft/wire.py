@@ -130,6 +130,11 @@ Event = TypedDict(
         "isDraft": bool,
         "hideAttendees": bool,
         "originalStart": str,  # DateTimeOffset of an occurrence/exception in its series
+        # "OID.{seriesMasterId}.{date}": an instance's date in the recurrence time zone.
+        "occurrenceId": str | None,
+        # A master's deleted instances, as occurrenceIds; only on $select of a GET by id.
+        # https://learn.microsoft.com/en-us/graph/api/resources/event (cancelledOccurrences)
+        "cancelledOccurrences": list[str],
         "responseStatus": ResponseStatus,
         "body": ItemBody,
         "start": DateTimeTimeZone,

@@ -95,6 +95,31 @@ async def test_exceptions_arrive_in_incremental_sync(google: GoogleHarness) -> N
     assert all(item["recurringEventId"] == master["id"] for item in changes["items"])
 
 
+async def test_a_cancelled_occurrence_restored_from_the_trash_comes_back(
+    google: GoogleHarness,
+) -> None:
+    _, master, _ = await google.call("POST", EVENTS, json=weekly())
+    occurrence = f"/_sandbox/calendars/{ALICE}/events/{master['id']}/occurrence"
+    week = {"originalStartTime": "2026-04-06T09:00:00+02:00"}
+    await google.control("POST", occurrence, json={**week, "cancel": True})
+    _, body, _ = await google.call("GET", EVENTS)
+    token = body["nextSyncToken"]
+    await google.control("POST", occurrence, json={**week, "restore": True})
+    _, changes, _ = await google.call("GET", EVENTS, params={"syncToken": token})
+    [item] = changes["items"]
+    assert (item["id"], item["status"]) == (f"{master['id']}_20260406T070000Z", "confirmed")
+    assert item["summary"] == "Standup"
+    assert (item["start"]["dateTime"], item["end"]["dateTime"]) == (
+        "2026-04-06T09:00:00+02:00",
+        "2026-04-06T09:30:00+02:00",
+    )
+    expanded = await listed(google, singleEvents="true")
+    assert len(expanded) == 4
+    # Only what was deleted can be restored.
+    async with google.http.post(google.url + occurrence, json={**week, "restore": True}) as resp:
+        assert resp.status == 404
+
+
 async def test_deleting_the_series_cancels_it_and_its_exceptions(google: GoogleHarness) -> None:
     _, master, _ = await google.call("POST", EVENTS, json=weekly())
     await google.call("PATCH", f"{EVENTS}/{master['id']}_20260323T080000Z",

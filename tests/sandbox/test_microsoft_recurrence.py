@@ -110,6 +110,33 @@ async def test_cancelled_occurrence_leaves_the_view_and_is_removed_in_delta(micr
     assert len(await _view(microsoft)) == 5
     status, body, _ = await microsoft.call("GET", f"/v1.0/me/events/{gone['id']}")
     assert status == 404 and body["error"]["code"] == "ErrorItemNotFound"
+    # The master names it (only when selected): its occurrenceId, dated in the series' zone.
+    assert gone["occurrenceId"] == f"OID.{master['id']}.2026-10-19"
+    _, read, _ = await microsoft.call(
+        "GET", f"/v1.0/me/events/{master['id']}",
+        params={"$select": "subject,cancelledOccurrences"})
+    assert read["cancelledOccurrences"] == [gone["occurrenceId"]]
+    _, plain, _ = await microsoft.call("GET", f"/v1.0/me/events/{master['id']}")
+    assert "cancelledOccurrences" not in plain
+
+
+async def test_a_restored_occurrence_comes_back_as_a_plain_occurrence(microsoft):
+    _, master, _ = await microsoft.call("POST", "/v1.0/me/events", json=WEEKLY)
+    path = f"/_sandbox/users/{microsoft.email}/events/{master['id']}/occurrences"
+    week = {"originalStart": "2026-10-19T07:00:00Z"}
+    await microsoft.control("POST", f"{path}/cancel", json=week)
+    _, delta_link = await _round(microsoft, "/v1.0/me/calendarView/delta?"
+                                 "startDateTime=2026-09-01T00:00:00Z"
+                                 "&endDateTime=2027-01-01T00:00:00Z")
+    await microsoft.control("POST", f"{path}/restore", json=week)
+    changed, _ = await _round(microsoft, delta_link)
+    assert [(e["type"], e["originalStart"]) for e in changed] == [
+        ("occurrence", "2026-10-19T07:00:00Z")
+    ]
+    assert len(await _view(microsoft)) == 6
+    _, read, _ = await microsoft.call(
+        "GET", f"/v1.0/me/events/{master['id']}", params={"$select": "cancelledOccurrences"})
+    assert read["cancelledOccurrences"] == []
 
 
 async def test_series_level_change_updates_every_occurrence(microsoft):

@@ -113,6 +113,65 @@ async def new_phone(scene: Scene, cell: Cell) -> dict[str, Any]:
     return {"id": scene.carla, "input": {"phone": "+49 30 1234567"}}
 
 
+async def a_new_company(scene: Scene, cell: Cell) -> dict[str, Any]:
+    made = await scene.chronik.graphql(
+        "mutation($n: String!) { createCompany(input: {name: $n}) { id } }",
+        {"n": f"Company of {cell.column}"},
+        token=scene.admin.token,
+    )
+    return {"id": made.ok()["createCompany"]["id"]}
+
+
+async def company_input(scene: Scene, cell: Cell) -> dict[str, Any]:
+    return {"input": {"name": f"New {cell.column}", "domains": [f"{cell.column}.test"]}}
+
+
+async def new_city(scene: Scene, cell: Cell) -> dict[str, Any]:
+    return {**await a_new_company(scene, cell), "input": {"city": "Berlin"}}
+
+
+async def carla_in_a_company(scene: Scene, cell: Cell) -> dict[str, Any]:
+    company = await a_new_company(scene, cell)
+    return {"company": company["id"], "contacts": [scene.carla]}
+
+
+async def company_of_carla(scene: Scene, cell: Cell) -> dict[str, Any]:
+    company = await carla_in_a_company(scene, cell)
+    linked = await scene.chronik.graphql(
+        "mutation($company: ID!, $contacts: [ID!]!) "
+        "{ addCompanyContacts(companyId: $company, contactIds: $contacts) { id } }",
+        company,
+        token=scene.admin.token,
+    )
+    return {"id": linked.ok()["addCompanyContacts"]["id"]}
+
+
+async def a_new_deal(scene: Scene, cell: Cell) -> dict[str, Any]:
+    made = await scene.chronik.graphql(
+        "mutation($n: String!) { createDeal(input: {name: $n}) { id } }",
+        {"n": f"Deal of {cell.column}"},
+        token=scene.admin.token,
+    )
+    return {"id": made.ok()["createDeal"]["id"]}
+
+
+async def a_new_ticket(scene: Scene, cell: Cell) -> dict[str, Any]:
+    made = await scene.chronik.graphql(
+        "mutation($s: String!) { createTicket(input: {subject: $s}) { id } }",
+        {"s": f"Ticket of {cell.column}"},
+        token=scene.admin.token,
+    )
+    return {"id": made.ok()["createTicket"]["id"]}
+
+
+async def carla_on_a_deal(scene: Scene, cell: Cell) -> dict[str, Any]:
+    return {"record": (await a_new_deal(scene, cell))["id"], "contacts": [scene.carla]}
+
+
+async def carla_on_a_ticket(scene: Scene, cell: Cell) -> dict[str, Any]:
+    return {"record": (await a_new_ticket(scene, cell))["id"], "contacts": [scene.carla]}
+
+
 async def a_week(scene: Scene, cell: Cell) -> dict[str, Any]:
     return {"s": SOON.isoformat(), "e": (SOON + timedelta(days=7)).isoformat()}
 
@@ -145,6 +204,12 @@ CALLS: dict[str, Call] = {
     "account": Call("{ account { name } }"),
     "contacts": Call("{ contacts(first: 5) { totalCount } }"),
     "contact": Call("query($id: ID!) { contact(id: $id) { email } }", the_contact),
+    "companies": Call("{ companies(first: 5) { totalCount } }"),
+    "company": Call("query($id: ID!) { company(id: $id) { name } }", a_new_company),
+    "deals": Call("{ deals(first: 5) { totalCount } }"),
+    "deal": Call("query($id: ID!) { deal(id: $id) { name } }", a_new_deal),
+    "tickets": Call("{ tickets(first: 5) { totalCount } }"),
+    "ticket": Call("query($id: ID!) { ticket(id: $id) { subject } }", a_new_ticket),
     "calendarConnection": Call("{ calendarConnection { status } }"),
     "calendarLinkAttempt": Call("{ calendarLinkAttempt { status } }"),
     "calendarConnections": Call("{ calendarConnections { calendarEmail } }"),
@@ -192,6 +257,62 @@ CALLS: dict[str, Call] = {
     "deleteContact": Call(
         "mutation($id: ID!) { deleteContact(id: $id) { deletedContactId } }", a_new_contact
     ),
+    "createCompany": Call(
+        "mutation($input: CreateCompanyInput!) { createCompany(input: $input) { id } }",
+        company_input,
+    ),
+    "updateCompany": Call(
+        "mutation($id: ID!, $input: UpdateCompanyInput!) "
+        "{ updateCompany(id: $id, input: $input) { city } }",
+        new_city,
+    ),
+    "deleteCompany": Call(
+        "mutation($id: ID!) { deleteCompany(id: $id) { deletedCompanyId } }", a_new_company
+    ),
+    "addCompanyContacts": Call(
+        "mutation($company: ID!, $contacts: [ID!]!) "
+        "{ addCompanyContacts(companyId: $company, contactIds: $contacts) { name } }",
+        carla_in_a_company,
+    ),
+    "removeCompanyContacts": Call(
+        "mutation($company: ID!, $contacts: [ID!]!) "
+        "{ removeCompanyContacts(companyId: $company, contactIds: $contacts) { name } }",
+        carla_in_a_company,
+    ),
+    "createDeal": Call('mutation { createDeal(input: {name: "Renewal"}) { id } }'),
+    "updateDeal": Call(
+        "mutation($id: ID!) { updateDeal(id: $id, input: {stage: CLOSED_WON}) { stage } }",
+        a_new_deal,
+    ),
+    "deleteDeal": Call("mutation($id: ID!) { deleteDeal(id: $id) { deletedDealId } }", a_new_deal),
+    "addDealContacts": Call(
+        "mutation($record: ID!, $contacts: [ID!]!) "
+        "{ addDealContacts(dealId: $record, contactIds: $contacts) { name } }",
+        carla_on_a_deal,
+    ),
+    "removeDealContacts": Call(
+        "mutation($record: ID!, $contacts: [ID!]!) "
+        "{ removeDealContacts(dealId: $record, contactIds: $contacts) { name } }",
+        carla_on_a_deal,
+    ),
+    "createTicket": Call('mutation { createTicket(input: {subject: "Outage"}) { id } }'),
+    "updateTicket": Call(
+        "mutation($id: ID!) { updateTicket(id: $id, input: {status: CLOSED}) { status } }",
+        a_new_ticket,
+    ),
+    "deleteTicket": Call(
+        "mutation($id: ID!) { deleteTicket(id: $id) { deletedTicketId } }", a_new_ticket
+    ),
+    "addTicketContacts": Call(
+        "mutation($record: ID!, $contacts: [ID!]!) "
+        "{ addTicketContacts(ticketId: $record, contactIds: $contacts) { subject } }",
+        carla_on_a_ticket,
+    ),
+    "removeTicketContacts": Call(
+        "mutation($record: ID!, $contacts: [ID!]!) "
+        "{ removeTicketContacts(ticketId: $record, contactIds: $contacts) { subject } }",
+        carla_on_a_ticket,
+    ),
     "installCalendarIntegration": Call(
         "mutation { installCalendarIntegration(provider: GOOGLE) { integrationProvider } }"
     ),
@@ -231,6 +352,11 @@ CALLS: dict[str, Call] = {
         "subscription($id: ID!) { contactTimeline(contactId: $id) { kind meeting { title } } }",
         the_contact,
         calendars=True,  # the update it waits for: a meeting scheduled with the contact
+    ),
+    "companyTimeline": Call(
+        "subscription($id: ID!) { companyTimeline(companyId: $id) { kind meeting { title } } }",
+        company_of_carla,
+        calendars=True,  # the update it waits for: a meeting scheduled with its contact
     ),
     "calendarSyncState": Call("subscription { calendarSyncState { phase } }", calendars=True),
 }
@@ -351,7 +477,7 @@ async def _check_subscription(
     socket = await GraphQLSocket.open(scene.chronik.url, cell.caller.token)
     try:
         await socket.subscribe(call.document, variables)
-        if "contactTimeline" in call.document:
+        if "contactTimeline" in call.document or "companyTimeline" in call.document:
             # Something to report: a colleague schedules a meeting with the contact.
             await asyncio.sleep(0.2)  # the subscription is registered before the change
             colleague = scene.member if cell.caller is scene.admin else scene.admin

@@ -45,6 +45,12 @@ ALICE_VIEW = (
     status startsAt endsAt attendees { email response } } } } } } } } }""",
     """{ meetings(first: 100, filter: {includeCancelled: true}) { edges { node { id title
     status } } } }""",
+    """{ companies(first: 100) { edges { node { id name domains industry phone city updatedAt
+    contacts { id } timeline(first: 100) { edges { node { id meeting { id title } } } } } } } }""",
+    """{ deals(first: 100) { edges { node { id name stage amount closeDate company { id }
+    contacts { id } timeline { edges { node { id meeting { id title } } } } } } } }""",
+    """{ tickets(first: 100) { edges { node { id subject status priority company { id }
+    contacts { id } timeline { edges { node { id meeting { id title } } } } } } } }""",
 )
 
 
@@ -65,6 +71,7 @@ ALICE_SECRETS = (
     "Carlotta",
     "Acme",
     "acme.test",
+    "client.test",
 )
 
 
@@ -212,6 +219,34 @@ async def test_no_id_taking_field_reaches_another_accounts_objects(
     carla = await cal.contact("carla@client.test", name="Carlotta")
     await cal.calendar.create(title=MEETING_TITLE, start=START, guests=["carla@client.test"])
     await cal.sync()
+    made = await chronik.graphql(
+        'mutation { createCompany(input: {name: "Acme Client", domains: ["client.test"]}) '
+        "{ id } }",
+        token=alice.token,
+    )
+    company = made.ok()["createCompany"]["id"]
+    linked = await chronik.graphql(
+        "mutation($c: ID!, $p: [ID!]!) { addCompanyContacts(companyId: $c, contactIds: $p) "
+        "{ id } }",
+        {"c": company, "p": [carla]},
+        token=alice.token,
+    )
+    linked.ok()
+    records = await chronik.graphql(
+        "mutation($c: ID!) {"
+        ' deal: createDeal(input: {name: "Acme renewal", companyId: $c}) { id }'
+        ' ticket: createTicket(input: {subject: "Acme outage", companyId: $c}) { id } }',
+        {"c": company},
+        token=alice.token,
+    )
+    deal, ticket = records.ok()["deal"]["id"], records.ok()["ticket"]["id"]
+    for mutation, key in (("addDealContacts", "dealId"), ("addTicketContacts", "ticketId")):
+        added = await chronik.graphql(
+            f"mutation($r: ID!, $p: [ID!]!) {{ {mutation}({key}: $r, contactIds: $p) {{ id }} }}",
+            {"r": deal if mutation == "addDealContacts" else ticket, "p": [carla]},
+            token=alice.token,
+        )
+        added.ok()
     # Bob has a calendar too, so scheduling reaches the attendee check instead of stopping early.
     await linked_calendar(chronik, bob, db, "MICROSOFT")
     before = await alice_view(chronik, alice)
@@ -221,6 +256,9 @@ async def test_no_id_taking_field_reaches_another_accounts_objects(
         "meeting": entry["meeting"]["id"],
         "timeline entry": entry["id"],
         "calendar connection": before["calendarConnection"]["id"],
+        "company": company,
+        "deal": deal,
+        "ticket": ticket,
     }
 
     introspected = (await chronik.graphql(INTROSPECT, token=bob.token)).ok()["__schema"]
@@ -240,6 +278,19 @@ async def test_no_id_taking_field_reaches_another_accounts_objects(
         "contactTimeline",
         "node",
         "nodes",
+        "company",
+        "updateCompany",
+        "deleteCompany",
+        "addCompanyContacts",
+        "removeCompanyContacts",
+        "deal",
+        "updateDeal",
+        "deleteDeal",
+        "addDealContacts",
+        "ticket",
+        "updateTicket",
+        "deleteTicket",
+        "addTicketContacts",
     } <= {f.name for f in probed}
 
     failures = []

@@ -71,6 +71,10 @@ class SandboxCalendar:
     async def cancel_occurrence(self, series_id: str, original: datetime) -> None:
         raise NotImplementedError
 
+    async def restore_occurrence(self, series_id: str, original: datetime) -> None:
+        """The organizer undoes the cancellation of one occurrence."""
+        raise NotImplementedError
+
     async def expire_cursor(self) -> None:
         raise NotImplementedError
 
@@ -165,6 +169,13 @@ class GoogleCalendar(SandboxCalendar):
             "POST",
             self._path(f"/{series_id}/occurrence"),
             {"originalStartTime": _utc(original), "cancel": True},
+        )
+
+    async def restore_occurrence(self, series_id: str, original: datetime) -> None:
+        await self._call(
+            "POST",
+            self._path(f"/{series_id}/occurrence"),
+            {"originalStartTime": _utc(original), "restore": True},
         )
 
     async def expire_cursor(self) -> None:
@@ -272,6 +283,13 @@ class OutlookCalendar(SandboxCalendar):
         await self._call(
             "POST",
             self._path(f"/{series_id}/occurrences/cancel"),
+            {"originalStart": _utc(original)},
+        )
+
+    async def restore_occurrence(self, series_id: str, original: datetime) -> None:
+        await self._call(
+            "POST",
+            self._path(f"/{series_id}/occurrences/restore"),
             {"originalStart": _utc(original)},
         )
 

@@ -14,15 +14,17 @@ API (stable; later changes are additive only — other branches import it):
   addresses, internal domains, users, the calendar owner), read with the oracle's own SQL.
 - ``expected_timelines(events, context, *, frozen=None) -> set[Entry]``: the rules
   (`sync.rules.decide`, `is_member`, `participants`) applied to every listed event as if
-  nothing had been stored before. `frozen` maps the key of a meeting that turned private
-  after it was logged to the contact ids on it when it froze (rule 7): those entries are
-  expected whatever the event looks like now, for the contacts that still exist.
+  nothing had been stored before; a cancelled occurrence (rule 6) gets the contacts its
+  series' decision gives (none when the series is not logged, or frozen). `frozen` maps the
+  key of a meeting that turned private after it was logged to the contact ids on it when it
+  froze (rule 7): those entries are expected whatever the event looks like now, for the
+  contacts that still exist.
 - ``await actual_timelines(db, account_id) -> set[Entry]``: what the database has (live
   provider meetings only; CRM-scheduled meetings and meetings deleted in Chronik are left out).
 - ``await duplicate_problems(db, account_id) -> list[str]``: empty when nothing is duplicated:
   no two meetings of a connection for one provider event (by id, by a Graph series'
   alternative id, or by iCalUID + occurrence), no two entries per contact and meeting, no
-  entry left on a cancelled meeting.
+  entry left on a cancelled meeting (a cancelled week of a series, rule 6, excepted).
 
 What "expected" means (and why it is not simply "replay the history"):
 the engine applies rules to changes it sees, so a few outcomes depend on WHEN it saw them.
@@ -47,7 +49,9 @@ meetings, unseen-meeting reconciliation), which is what it checks. A parser's vi
 calendar is therefore trusted. For Graph that view holds a series as its master (the SERIES
 item, read by the client for every series with an instance in the listing) plus its instances,
 so moving, answering or cancelling any occurrence, the first included, leaves the series
-meeting in place, as rule 6 wants.
+meeting in place, as rule 6 wants. A cancelled occurrence is in the listing too (Google lists
+it with `status: cancelled`; Graph names it in its master's `cancelledOccurrences`, which the
+client reads with the master), so its week is expected on the series' contacts' timelines.
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ import asyncpg
 from sync.credentials import StaticToken
 from sync.google.client import GoogleCalendarClient
 from sync.microsoft.client import GraphCalendarClient
-from sync.model import ProviderEvent
+from sync.model import EventKind, ProviderEvent
 from sync.provider import CalendarClient
 from sync.rules import AccountContext, Action, decide
 from sync.sandbox.runner import RunningSandboxes
@@ -152,12 +156,22 @@ def expected_timelines(
     frozen = frozen or {}
     names = context.primary_email_by_contact
     expected: set[Entry] = set()
+    events = list(events)
+    # Rule 6: a cancelled week goes on the timelines of its series' contacts, so every series
+    # is decided first (a frozen one logs no new week: its decision now is "private").
+    series_contacts: dict[str, frozenset[int]] = {}
+    for event in events:
+        if event.kind is EventKind.SERIES and event.provider_event_id not in frozen:
+            decision = decide(event, context.rules, None)
+            if decision.action is Action.UPSERT:
+                series_contacts[event.provider_event_id] = decision.contact_ids
     for event in events:
         key = event.provider_event_id
         if key in frozen:
             continue
         # Nothing stored: this is what a first full sync of the final calendar decides.
-        decision = decide(event, context.rules, None)
+        of_series = series_contacts.get(event.series_id or "", frozenset())
+        decision = decide(event, context.rules, None, of_series)
         if decision.action is Action.UPSERT:
             expected.update((names[c], key) for c in decision.contact_ids if c in names)
     for key, contact_ids in frozen.items():
@@ -233,7 +247,7 @@ async def duplicate_problems(db: asyncpg.Connection, account_id: int) -> list[st
         """
         SELECT m.provider_event_id, count(*) AS n FROM timeline_entries t
         JOIN meetings m ON m.id = t.meeting_id
-        WHERE t.account_id = $1 AND m.status = 'cancelled'
+        WHERE t.account_id = $1 AND m.status = 'cancelled' AND NOT m.cancelled_week
         GROUP BY m.provider_event_id
         """,
         account_id,

@@ -19,6 +19,7 @@ STATE = """
 TIMELINE = """
 query($id: ID!) { contact(id: $id) { timeline(first: 100) { edges { node {
   occurredAt meeting { id title status source startsAt endsAt allDay isRecurring
+  originalStart cancelledAt
   attendees { email response contact { id } } } } } } } }"""
 CREATE_CONTACT = """
 mutation($input: CreateContactInput!) { createContact(input: $input) { id } }"""

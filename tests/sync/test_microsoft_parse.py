@@ -406,3 +406,37 @@ def test_a_zone_without_a_windows_name_is_refused_clearly() -> None:
         "dateTime": "2026-03-02T10:00:00",
         "timeZone": "W. Europe Standard Time",
     }
+
+
+def test_a_deleted_occurrence_is_a_cancelled_week_of_its_series() -> None:
+    """Graph drops a deleted occurrence from calendarView; its master's cancelledOccurrences
+    (OID.{master}.{date}, the date in the series' zone) is where the cancelled week is."""
+    master = _master(
+        subject="Weekly sync",
+        originalStartTimeZone="W. Europe Standard Time",
+        # 08:00 UTC is 09:00 in Berlin in winter; the cancelled date is in summer time.
+        start={"dateTime": "2026-12-07T08:00:00.0000000", "timeZone": "UTC"},
+        end={"dateTime": "2026-12-07T08:30:00.0000000", "timeZone": "UTC"},
+        cancelledOccurrences=[f"OID.{MASTER_ID}.2027-06-07", "not-an-oid"],
+    )
+    [week] = parse_page([SECOND], {MASTER_ID: master})[1:2]
+    assert week.provider_event_id == f"OID.{MASTER_ID}.2027-06-07"
+    assert (week.kind, week.status, week.series_id) == (
+        EventKind.EXCEPTION,
+        EventStatus.CANCELLED,
+        MASTER_ID,
+    )
+    # 09:00 Berlin summer time on the cancelled date, half an hour long like the series.
+    assert (week.original_start, week.starts_at, week.ends_at) == (
+        _utc(2027, 6, 7, 7),
+        _utc(2027, 6, 7, 7),
+        _utc(2027, 6, 7, 7, 30),
+    )
+    assert week.title == "Weekly sync"
+
+
+def test_an_instance_carries_its_occurrence_id_as_alternative_key() -> None:
+    oid = f"OID.{MASTER_ID}.2026-12-14"
+    assert parse_event(_instance("occurrence", "AAMkOcc-2", "2026-12-14T09:00:00",
+                                 occurrenceId=oid)).extra == {"occurrence_id": oid}
+    assert parse_event(_single()).extra == {}

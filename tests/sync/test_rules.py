@@ -88,6 +88,57 @@ def test_rule_6_series_once_changed_occurrence_on_its_own_unchanged_never() -> N
     assert decide(plain, CTX, None).action is Action.IGNORE
 
 
+def cancelled_week(**fields: object) -> ProviderEvent:
+    """One cancelled week as Google sends it: ids, series and original start only."""
+    base = ProviderEvent(
+        provider_event_id="e1_20261110",
+        kind=EventKind.EXCEPTION,
+        status=EventStatus.CANCELLED,
+        series_id="e1",
+        original_start=LINKED + timedelta(days=9),
+    )
+    return replace(base, **fields)  # type: ignore[arg-type]
+
+
+def test_rule_6_a_cancelled_week_goes_on_the_series_contacts_timelines() -> None:
+    # Whoever the occurrence's own guest list names (often nobody, for Google), the week is
+    # logged for the series' contacts; a series nobody is logged for gives it none.
+    decision = decide(cancelled_week(), CTX, None, frozenset({1, 2}))
+    assert (decision.action, decision.contact_ids) == (Action.UPSERT, {1, 2})
+    with_guests = cancelled_week(attendees=(Attendee("dan@other.test"),))
+    assert decide(with_guests, CTX, None, frozenset({1})).contact_ids == {1}
+    assert decide(cancelled_week(), CTX, None).contact_ids == frozenset()
+    # A moved occurrence, logged on its own, becomes the cancelled week when cancelled.
+    was_moved = decide(cancelled_week(), CTX, STORED, frozenset({1}))
+    assert (was_moved.action, was_moved.contact_ids) == (Action.UPSERT, {1})
+    # The series itself cancelled, or a deletion known by id only, is rule 8's removal.
+    whole = event("carla@client.test", kind=EventKind.SERIES, status=EventStatus.CANCELLED)
+    assert decide(whole, CTX, STORED, frozenset({1})).action is Action.REMOVE
+    gone = ProviderEvent(provider_event_id="e1_20261110", removed=True)
+    assert decide(gone, CTX, STORED, frozenset({1})).action is Action.REMOVE
+    # Deleted after it was cancelled (an Outlook item kept as "Canceled: …"): its entries go,
+    # the series names the week again under its occurrenceId.
+    week = Stored(meeting_id=8, frozen=False, cancelled=True)
+    assert decide(gone, CTX, week).action is Action.REMOVE
+    # Frozen (rule 7): not synced any more.
+    frozen = Stored(meeting_id=7, frozen=True, cancelled=True)
+    assert decide(cancelled_week(), CTX, frozen, frozenset({1})).action is Action.IGNORE
+
+
+def test_rule_6_restoring_a_cancelled_week_turns_it_back() -> None:
+    cancelled = Stored(meeting_id=7, frozen=False, cancelled=True)
+    # Still a changed occurrence (Google): that week's meeting again, with its own guests.
+    restored = replace(
+        cancelled_week(status=EventStatus.CONFIRMED), attendees=(Attendee("carla@client.test"),),
+        starts_at=LINKED + timedelta(days=9), created_at=LINKED + timedelta(days=1),
+    )
+    decision = decide(restored, CTX, cancelled, frozenset({1, 2}))
+    assert (decision.action, decision.contact_ids) == (Action.UPSERT, {1})
+    # A plain occurrence again (Outlook): the series stands for it, the week's entry goes.
+    plain = event("carla@client.test", kind=EventKind.OCCURRENCE, series_id="e1")
+    assert decide(plain, CTX, cancelled, frozenset({1})).action is Action.REMOVE
+
+
 def test_rule_7_private_not_synced_turned_private_is_frozen() -> None:
     private = event("carla@client.test", private=True)
     assert decide(private, CTX, None).action is Action.IGNORE

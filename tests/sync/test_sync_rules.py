@@ -139,9 +139,79 @@ async def test_rule_6_series_logged_once_changed_occurrences_on_their_own(
     )
     await cal.calendar.cancel_occurrence(series, NEXT_WEEK + timedelta(weeks=3))
     await cal.sync()
-    starts = sorted(e["meeting"]["startsAt"][:16] for e in await cal.timeline(carla))
+    shown = sorted(
+        (e["meeting"]["startsAt"][:16], e["meeting"]["status"]) for e in await cal.timeline(carla)
+    )
     moved = (NEXT_WEEK + timedelta(weeks=2, hours=3)).strftime("%Y-%m-%dT%H:%M")
-    assert starts == [NEXT_WEEK.strftime("%Y-%m-%dT%H:%M"), moved]
+    cancelled = (NEXT_WEEK + timedelta(weeks=3)).strftime("%Y-%m-%dT%H:%M")
+    assert shown == [
+        (NEXT_WEEK.strftime("%Y-%m-%dT%H:%M"), "CONFIRMED"),
+        (moved, "CONFIRMED"),
+        (cancelled, "CANCELLED"),
+    ]
+
+
+def _minute(value: str | None) -> str | None:
+    return value[:16] if value else None
+
+
+async def test_rule_6_a_cancelled_week_shows_as_that_weeks_meeting_until_restored(
+    cal: LinkedCalendar,
+) -> None:
+    """The article's example: someone cancels one week of a weekly meeting; that week's
+    meeting appears, cancelled, on the timelines of the series' contacts — the series' own
+    entry unchanged — and an organizer restoring it turns it back."""
+    carla = await cal.contact("carla@client.test")
+    dan = await cal.contact("dan@other.test")
+    series = await cal.calendar.create(
+        title="Weekly", start=NEXT_WEEK, guests=["carla@client.test", "dan@other.test"], weekly=6
+    )
+    await cal.sync()
+    before = await cal.timeline(carla)
+    week = NEXT_WEEK + timedelta(weeks=2)
+    await cal.calendar.cancel_occurrence(series, week)
+    await cal.sync()
+    for contact in (carla, dan):
+        entries = await cal.timeline(contact)
+        assert len(entries) == 2
+        series_entry = next(e for e in entries if e["meeting"]["id"] == before[0]["meeting"]["id"])
+        assert series_entry == before[0]  # the series' own entry is untouched
+        cancelled = next(e for e in entries if e is not series_entry)
+        meeting = cancelled["meeting"]
+        assert meeting["title"] == "Weekly"
+        assert meeting["status"] == "CANCELLED"
+        assert meeting["isRecurring"] is True
+        assert _minute(meeting["originalStart"]) == week.strftime("%Y-%m-%dT%H:%M")
+        assert _minute(meeting["startsAt"]) == week.strftime("%Y-%m-%dT%H:%M")
+        assert meeting["cancelledAt"] is not None
+        assert _minute(cancelled["occurredAt"]) == week.strftime("%Y-%m-%dT%H:%M")
+
+    await cal.calendar.restore_occurrence(series, week)
+    await cal.sync()
+    statuses = sorted(e["meeting"]["status"] for e in await cal.timeline(carla))
+    # Google keeps the restored instance as a changed occurrence (that week's meeting again);
+    # in Outlook it is a plain occurrence again, which the series stands for.
+    assert statuses == (["CONFIRMED", "CONFIRMED"] if cal.provider == "GOOGLE" else ["CONFIRMED"])
+    for entry in await cal.timeline(carla):
+        assert entry["meeting"]["cancelledAt"] is None
+    after_restore = sorted(e["meeting"]["startsAt"] for e in await cal.timeline(carla))
+    await cal.calendar.expire_cursor()  # a full resync agrees
+    await cal.sync()
+    assert sorted(e["meeting"]["startsAt"] for e in await cal.timeline(carla)) == after_restore
+
+
+async def test_rule_6_a_cancelled_week_of_a_series_without_contacts_is_not_logged(
+    cal: LinkedCalendar,
+) -> None:
+    carla = await cal.contact("carla@client.test")
+    series = await cal.calendar.create(
+        title="Team", start=NEXT_WEEK, guests=["bob@acme.test"], weekly=4
+    )
+    await cal.sync()
+    await cal.calendar.cancel_occurrence(series, NEXT_WEEK + timedelta(weeks=1))
+    await cal.sync()
+    assert await cal.db.fetchval("SELECT count(*) FROM timeline_entries") == 0
+    assert await cal.timeline(carla) == []
 
 
 async def test_rule_7_private_events_are_skipped_and_turning_private_freezes(
@@ -219,3 +289,36 @@ async def test_rule_9_restore_moves_time_zones_and_all_day_keep_one_entry(
     count = "SELECT count(*) FROM timeline_entries"
     assert await cal.db.fetchval(count) == 2
     assert await cal.db.fetchval("SELECT count(*) FROM meetings") == 2
+
+
+async def test_rule_6_an_outlook_cancelled_week_deleted_later_is_still_one_cancelled_week(
+    cal: LinkedCalendar,
+) -> None:
+    """Outlook keeps a week the organizer cancelled as a "Canceled: …" item until the user
+    deletes it; then only the series names it (cancelledOccurrences). One cancelled week on
+    the timeline before and after, also after a full resync."""
+    if cal.provider != "MICROSOFT":
+        pytest.skip("an occurrence kept as a cancelled item is Outlook's")
+    carla = await cal.contact("carla@client.test")
+    series = await cal.calendar.create(
+        title="Weekly", start=NEXT_WEEK, guests=["carla@client.test"], weekly=4
+    )
+    await cal.sync()
+    week = NEXT_WEEK + timedelta(weeks=1)
+    await cal.calendar._call(
+        "PATCH",
+        f"users/{cal.user.email}/events/{series}/occurrences",
+        {"originalStart": week.strftime("%Y-%m-%dT%H:%M:%SZ"), "changes": {"isCancelled": True}},
+    )
+    await cal.sync()
+
+    async def statuses() -> list[str]:
+        return sorted(e["meeting"]["status"] for e in await cal.timeline(carla))
+
+    assert await statuses() == ["CANCELLED", "CONFIRMED"]
+    await cal.calendar.cancel_occurrence(series, week)  # the user deletes the cancelled item
+    await cal.sync()
+    assert await statuses() == ["CANCELLED", "CONFIRMED"]
+    await cal.calendar.expire_cursor()
+    await cal.sync()
+    assert await statuses() == ["CANCELLED", "CONFIRMED"]

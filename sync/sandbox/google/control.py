@@ -28,8 +28,10 @@ sync tokens and triggers push; ``{calendarId}`` is a calendar id or the owner's 
          (on a guest's copy of a meeting organized by another sandbox user, the response is
           written to the organizer's copy and flows to every copy; see sharing.py)
   POST   /_sandbox/calendars/{calendarId}/events/{eventId}/occurrence
-         {"originalStartTime": RFC 3339 or date, "changes"?: {...}, "cancel"?: bool}
-         change or cancel one occurrence of a series -> the instance (or {"id"} when cancelled)
+         {"originalStartTime": RFC 3339 or date, "changes"?: {...}, "cancel"?: bool,
+          "restore"?: bool}
+         change, cancel or restore ("restore": true, after a cancel) one occurrence of a series
+         -> the instance (or {"id"} when cancelled)
   DELETE /_sandbox/calendars/{calendarId}/events/{eventId}   deleted in the UI (tombstone)
   POST   /_sandbox/calendars/{calendarId}/events/{eventId}/lose
          fault: the event vanishes and no sync token reports it (only a full listing shows it)
@@ -232,6 +234,10 @@ async def occurrence(request: web.Request) -> web.Response:
     if body.get("cancel"):
         sandbox.ui_delete_event(cal_id, instance_id)
         return json_response({"id": instance_id, "status": "cancelled"})
+    if body.get("restore"):
+        # The organizer undoes the cancellation (restores the occurrence from the Trash).
+        event = sandbox.ui_restore_event(cal_id, instance_id)
+        return json_bytes(event.wire_bytes())
     event = sandbox.ui_update_event(cal_id, instance_id, body.get("changes") or {})
     return json_bytes(event.wire_bytes())
 

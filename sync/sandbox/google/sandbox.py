@@ -88,6 +88,10 @@ class GoogleSandbox(SandboxState):
         if calendar.events.pop(event_id, None) is None:
             raise KeyError(f"no event {event_id}")
 
+    def ui_restore_event(self, calendar_id: str, event_id: str) -> StoredEvent:
+        """The owner restored a deleted event (or one deleted occurrence) from the Trash."""
+        return self.restore_event(self.calendar(calendar_id), event_id)
+
     def make_private(self, calendar_id: str, event_id: str) -> StoredEvent:
         """The owner marked the event private (``visibility: private``)."""
         return self.ui_update_event(calendar_id, event_id, {"visibility": "private"})

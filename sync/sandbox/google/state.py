@@ -412,6 +412,31 @@ class SandboxState:
             sharing.share(self, calendar, changed_id)
         self._guest_removed(calendar, event_id)
 
+    def restore_event(self, calendar: Calendar, event_id: str) -> StoredEvent:
+        """The owner restores a deleted event, or one deleted occurrence, from Calendar's Trash:
+        it comes back with its details and ``status: confirmed`` (a new change for sync). 404
+        when nothing deleted has that id."""
+        stored = calendar.events.get(event_id)
+        if stored is None or not stored.deleted:
+            raise errors.not_found()
+        start, end = stored.start, stored.end
+        master = calendar.events.get(stored.recurring_event_id or "")
+        if master is not None and end.moment <= start.moment:
+            # A deleted occurrence was kept with its original start only.
+            length = master.end.moment - master.start.moment
+            end = When(start.moment + length, start.all_day, master.end.tz_name)
+        ms = self._next_ms()
+        data = dict(stored.data)
+        data["status"] = "confirmed"
+        data["updated"] = rfc3339_ms(ms / 1000)
+        data["etag"] = f'"{ms * 1000}"'
+        data["sequence"] = int(data.get("sequence", 0)) + 1
+        event = StoredEvent(data, self._next_seq(), start, end)
+        calendar.touch(event)
+        self._changed(calendar)
+        sharing.share(self, calendar, event_id)
+        return event
+
     def _guest_removed(self, calendar: Calendar, event_id: str) -> None:
         """A guest deleting their copy declines the meeting on the organizer's copy."""
         origin = sharing.organizer_copy(self, calendar, event_id)

@@ -22,6 +22,7 @@ Events (body: a Graph event resource; "calendarId" optional; "organizer" may be 
   POST   /_sandbox/users/{email}/events/{id}/private       {"sensitivity"?: "private"}
   POST   /_sandbox/users/{email}/events/{id}/responses     {"attendee", "response"}
   POST   /_sandbox/users/{email}/events/{id}/occurrences/cancel   {"originalStart"}
+  POST   /_sandbox/users/{email}/events/{id}/occurrences/restore  {"originalStart"} undo a cancel
   PATCH  /_sandbox/users/{email}/events/{id}/occurrences          {"originalStart", "changes"}
   POST   /_sandbox/users/{email}/events/bulk      {"count", "start"?, "spanDays"?, "minutes"?,
                                                    "attendees"?, "calendarId"?} -> {"created"}
@@ -198,6 +199,13 @@ async def cancel_occurrence(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def restore_occurrence(request: web.Request) -> web.Response:
+    sandbox, email = _sandbox(request), _email(request)
+    body = await _body(request)
+    return _json(sandbox.restore_occurrence(
+        email, request.match_info["id"], str(body["originalStart"])))
+
+
 async def modify_occurrence(request: web.Request) -> web.Response:
     sandbox, email = _sandbox(request), _email(request)
     body = await _body(request)
@@ -330,6 +338,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/_sandbox/users/{email}/events/{id}/private", make_private)
     r.add_post("/_sandbox/users/{email}/events/{id}/responses", attendee_response)
     r.add_post("/_sandbox/users/{email}/events/{id}/occurrences/cancel", cancel_occurrence)
+    r.add_post("/_sandbox/users/{email}/events/{id}/occurrences/restore", restore_occurrence)
     r.add_patch("/_sandbox/users/{email}/events/{id}/occurrences", modify_occurrence)
     r.add_post("/_sandbox/delta/invalidate", invalidate_delta)
     r.add_post("/_sandbox/oauth/revoke-user", revoke_user)

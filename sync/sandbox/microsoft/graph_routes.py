@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import orjson
@@ -384,6 +384,10 @@ async def get_event(request: web.Request) -> web.Response:
     sandbox, user = _sandbox(request), _me(request)
     render = _Render(request)
     event = sandbox.store.get_event(user, _item_id(request))
+    if render.select is not None and "cancelledOccurrences" in render.select:
+        # Graph returns it only when selected, and only on a GET of the master by its id.
+        cancelled = sandbox.store.cancelled_occurrences(user, event["id"])
+        event = cast(Event, {**event, "cancelledOccurrences": cancelled})
     return json_response(_entity(user, event, render), headers=render.headers())
 
 

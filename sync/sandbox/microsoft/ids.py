@@ -64,6 +64,13 @@ def occurrence_id(master_id: str, original_start: str) -> str:
     return _OCCURRENCE_PREFIX + _b64(f"{master_id}\x00{original_start}".encode())
 
 
+def graph_occurrence_id(master_id: str, day: str) -> str:
+    """Graph's ``occurrenceId`` of an instance: ``OID.{seriesMasterId}.{date}``, the date of
+    its original start in the series' recurrence time zone (as ``cancelledOccurrences`` of
+    the master lists its cancelled instances)."""
+    return f"OID.{master_id}.{day}"
+
+
 def parse_occurrence_id(event_id: str) -> tuple[str, str] | None:
     """``(master_id, original_start)`` for an occurrence id, None for any other id."""
     if not event_id.startswith(_OCCURRENCE_PREFIX):

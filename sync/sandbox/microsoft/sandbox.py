@@ -146,6 +146,15 @@ class MicrosoftSandbox:
         """Delete one occurrence of a series (it leaves calendarView: ``@removed`` in delta)."""
         self.delete_event(email, self.occurrence_id(series_id, original_start))
 
+    def restore_occurrence(self, email: str, series_id: str, original_start: str) -> Event:
+        """Bring a deleted occurrence back (a control of the sandbox: Outlook has no button for
+        it, but a shared calendar's delegate re-adding it, or an admin restoring the item, gives
+        the same feed): it reappears as a plain occurrence."""
+        moment = parse_offset(original_start)
+        return self.store.restore_occurrence(
+            self.user(email), series_id, short_offset_text(moment)
+        )
+
     def modify_occurrence(
         self, email: str, series_id: str, original_start: str, changes: Mapping[str, Any]
     ) -> Event:

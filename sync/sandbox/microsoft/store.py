@@ -20,7 +20,14 @@ from typing import Any, Literal, cast
 from sync.microsoft.wire import Calendar, Event, User
 
 from .errors import GraphError, bad_request, not_found
-from .ids import IdFactory, etag, occurrence_ical_uid, occurrence_id, parse_occurrence_id
+from .ids import (
+    IdFactory,
+    etag,
+    graph_occurrence_id,
+    occurrence_ical_uid,
+    occurrence_id,
+    parse_occurrence_id,
+)
 from .recurrence import occurrence_starts
 from .resources import (
     NEVER,
@@ -327,8 +334,35 @@ class MailboxStore:
             end=end_value,
             iCalUId=occurrence_ical_uid(master.get("iCalUId", ""), local.year, local.month,
                                         local.day),
+            occurrenceId=graph_occurrence_id(master["id"], local.date().isoformat()),
         )
         data["webLink"] = web_link(data["id"])
+        return occurrence
+
+    def cancelled_occurrences(self, user: Mailbox, event_id: str) -> list[str]:
+        """A series master's ``cancelledOccurrences``: the ``occurrenceId`` of each deleted
+        occurrence, oldest first (empty for any other event)."""
+        record = user.events.get(event_id)
+        if record is None or not record.is_series:
+            return []
+        zone_of_series = record.series_zone()
+        days = sorted(
+            parse_dttz({"dateTime": key, "timeZone": "UTC"}).astimezone(zone_of_series).date()
+            for key in record.cancelled
+        )
+        return [graph_occurrence_id(event_id, day.isoformat()) for day in days]
+
+    def restore_occurrence(self, user: Mailbox, series_id: str, original: str) -> Event:
+        """Undo the deletion of one occurrence (``original`` is its originalStart key): it is
+        back in the calendar view as a plain occurrence (delta reports it as a new instance)."""
+        record = user.events.get(series_id)
+        if record is None or not record.is_series or original not in record.cancelled:
+            raise not_found()
+        record.cancelled.discard(original)
+        occurrence = self._occurrence(
+            record, parse_dttz({"dateTime": original, "timeZone": "UTC"})
+        )
+        self._emit(user, occurrence, "created")
         return occurrence
 
     def _resolve_occurrence(self, user: Mailbox, event_id: str) -> tuple[EventRecord, str]:
