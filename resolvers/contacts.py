@@ -19,6 +19,9 @@ from resolvers.validation import (
     normalize_email,
 )
 
+# A search is a name, an address or a company, never a document.
+MAX_SEARCH_LENGTH = 200
+
 
 @dataclass(frozen=True, slots=True)
 class ContactChanges:
@@ -47,8 +50,7 @@ async def contacts_page(
 ) -> Page[ContactRow]:
     viewer = await ctx.viewer()
     size = page_size(first)
-    if search is not None:
-        no_nul(search, field="search")
+    _check_search(search)
     rows = await contacts_db.list_contacts(
         ctx.pool, viewer.account_id, limit=size + 1, after=after, search=search
     )
@@ -57,11 +59,19 @@ async def contacts_page(
     return split_page(rows, size)
 
 
-async def count_contacts(ctx: Context, search: str | None) -> int:
+async def count_contacts(ctx: Context, search: str | None) -> tuple[int, bool]:
+    """(count, whether exact): counted up to `contacts_db.COUNT_CAP`."""
     viewer = await ctx.viewer()
-    if search is not None:
-        no_nul(search, field="search")
+    _check_search(search)
     return await contacts_db.count_contacts(ctx.pool, viewer.account_id, search)
+
+
+def _check_search(search: str | None) -> None:
+    if search is None:
+        return
+    no_nul(search, field="search")
+    if len(search) > MAX_SEARCH_LENGTH:
+        raise ValidationFailed(f"search: at most {MAX_SEARCH_LENGTH} characters", field="search")
 
 
 def _validated(changes: ContactChanges, *, creating: bool) -> ContactFields:
