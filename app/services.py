@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import aiohttp
 import asyncpg
@@ -69,6 +70,7 @@ class Services:
                 lease_seconds=settings.sync_lease_seconds,
                 push_quiet_seconds=settings.sync_push_quiet_seconds,
                 push_max_wait_seconds=settings.sync_push_max_wait_seconds,
+                retention=timedelta(days=settings.retention_days),
             ),
             dsn=self.dsn,
         )

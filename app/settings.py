@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     sync_push_quiet_seconds: float = Field(default=2.0, ge=0)
     # ... or this long after the first of them, when they keep coming.
     sync_push_max_wait_seconds: float = Field(default=30.0, ge=0)
+    # The timeline change log and scheduling idempotency keys are kept this many days, then
+    # pruned by the sync workers (in small batches, hourly) so the tables stay bounded.
+    retention_days: float = Field(default=30.0, gt=0)
     # Addresses at these domains are never logged (besides the account's own domains):
     # rooms and resources, and the service's own mailers.
     excluded_email_domains: Annotated[list[str], NoDecode] = Field(
