@@ -187,8 +187,9 @@ _INDEXED_SEARCH_LENGTH = 3
 
 
 def _matches_search(search: str | None, pattern: str, text: str) -> str:
-    """SQL: contact `c` matches the search, whose LIKE pattern is parameter `pattern` and
-    whose text is parameter `text` (always true without a search).
+    """SQL: contact `c` of the account in parameter $1 matches the search, whose LIKE
+    pattern is parameter `pattern` and whose text is parameter `text` (always true without a
+    search).
 
     A search of three characters or more first narrows the contacts to those holding all its
     trigrams (an index scan); the substring is then checked on those only. Shorter ones are
@@ -197,7 +198,8 @@ def _matches_search(search: str | None, pattern: str, text: str) -> str:
         # True, naming both parameters (PostgreSQL must see every parameter's type).
         return f"({pattern} IS NULL AND {text} = '')"
     if len(search) >= _INDEXED_SEARCH_LENGTH:
-        narrowed = f"c.search_grams @> chronik_search_grams(c.account_id, lower({text}))"
+        # The account as the parameter $1, not c.account_id: a constant is what the index needs.
+        narrowed = f"c.search_grams @> chronik_search_grams($1::bigint, lower({text}))"
     else:
         narrowed = f"{text} <> ''"  # nothing to narrow by (names the parameter, as above)
     return f"""{narrowed} AND (c.sort_key LIKE {pattern}
