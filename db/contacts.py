@@ -191,15 +191,15 @@ def _matches_search(search: str | None, pattern: str, text: str) -> str:
     pattern is parameter `pattern` and whose text is parameter `text` (always true without a
     search).
 
-    A search of three characters or more first narrows the contacts to those holding all its
-    trigrams (an index scan); the substring is then checked on those only. Shorter ones are
+    A search of three characters or more first narrows the contacts to those holding its
+    rarest trigrams (an index scan); the substring is then checked on those only. Shorter ones are
     checked on the account's contacts in list order (they are common: a page fills fast)."""
     if not search:
         # True, naming both parameters (PostgreSQL must see every parameter's type).
         return f"({pattern} IS NULL AND {text} = '')"
     if len(search) >= _INDEXED_SEARCH_LENGTH:
         # The account as the parameter $1, not c.account_id: a constant is what the index needs.
-        narrowed = f"c.search_grams @> chronik_search_grams($1::bigint, lower({text}))"
+        narrowed = f"c.search_grams @> chronik_search_keys($1::bigint, lower({text}))"
     else:
         narrowed = f"{text} <> ''"  # nothing to narrow by (names the parameter, as above)
     return f"""{narrowed} AND (c.sort_key LIKE {pattern}

@@ -15,6 +15,30 @@ AS $$
     FROM generate_series(1, length(body) - 2) AS i
 $$;
 
+-- The trigrams a search narrows by: its rarest few, by the column's statistics (a trigram
+-- the statistics do not list as common counts as rare). Any subset is correct, since the
+-- substring itself is checked on the candidates; the rarest few make the smallest candidate
+-- set for the least index work ("example.com" is in every address: reading its entry for a
+-- million contacts costs more than the rest of the search).
+CREATE FUNCTION chronik_search_keys(account_id bigint, search text, keys int DEFAULT 4)
+    RETURNS text[]
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $$
+    WITH common AS (
+        SELECT u.gram, u.freq
+        FROM pg_stats s,
+             unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS u(gram, freq)
+        WHERE s.schemaname = current_schema() AND s.tablename = 'contacts'
+          AND s.attname = 'search_grams'
+    )
+    SELECT coalesce(array_agg(gram), '{}') FROM (
+        SELECT g.gram FROM unnest(chronik_search_grams(account_id, search)) AS g(gram)
+        LEFT JOIN common USING (gram)
+        ORDER BY coalesce(common.freq, 0), g.gram
+        LIMIT keys
+    ) rarest
+$$;
+
 -- A contact's extra addresses (besides the primary one), one per line, so one row holds
 -- everything a search matches. Kept by a trigger on contact_emails, whoever writes there.
 ALTER TABLE contacts ADD COLUMN extra_addresses text NOT NULL DEFAULT '';
