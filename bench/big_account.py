@@ -8,11 +8,11 @@ Processes (all on 127.0.0.1): the sandboxes (`python -m app.cli sandbox`), `chro
 (with its in-process worker, as a new user runs it) and PostgreSQL (embedded pgserver unless
 CHRONIK_TEST_DATABASE_URL / --database-url).
 
-Per size, in a fresh database: an account whose user links a Google sandbox calendar through
-the real OAuth flow; then N contacts loaded server-side in one INSERT … SELECT (names from a
+Per size, in a database and `chronik serve` of its own: an account whose user links a Google
+sandbox calendar (one per size) through the real OAuth flow; then N contacts loaded server-side in one INSERT … SELECT (names from a
 list, an address and a company each; every fifth contact has a second address, so about
-1.2 N addresses), 500 users and ANALYZE. Then, `--changes` times: one event created in the
-calendar (guests: one contact, one stranger, one colleague), `syncCalendarNow`, and the
+1.2 N addresses), 500 users and ANALYZE. Then, `--changes` times, the sizes taking turns
+(so a machine whose load drifts treats them alike): one event created in the calendar (guests: one contact, one stranger, one colleague), `syncCalendarNow`, and the
 contact's timeline read over GraphQL until the meeting shows: "change → timeline". Then
 `--searches` searches of each kind over GraphQL (`contacts(first: 20, search: …)`, and
 `totalCount` alone): a common last name, a company, one contact's exact address, the middle of
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import random
 import statistics
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import asyncpg
 import common
 import httpx
-from sync_throughput import OWNER, link_calendar
+from sync_throughput import INSTALL, START
 
 FIRST = ["Anna", "Ben", "Carla", "David", "Elena", "Felix", "Greta", "Hugo", "Ida", "Jonas",
          "Klara", "Lukas", "Mia", "Noah", "Olga", "Paul", "Rosa", "Simon", "Tara", "Ugo",
@@ -121,71 +122,60 @@ def line(label: str, ms: list[float]) -> str:
             f"  p99 {pct(ms, 99):8.1f} ms  (n={len(ms)})")
 
 
-async def one_size(
-    args: argparse.Namespace, admin: str, sandbox_url: str, n: int, workdir: Path
-) -> dict[str, list[float] | float]:
-    name = f"chronik_bench_big_{n}_{int(time.time())}"
-    dsn = await common.create_database(admin, name)
-    port = common.free_port()
-    api = f"http://127.0.0.1:{port}"
-    env = common.chronik_env(
-        dsn, api, workdir / f"data-{n}",
-        CHRONIK_GOOGLE_SANDBOX_URL=sandbox_url,
-        CHRONIK_MICROSOFT_SANDBOX_URL=args.microsoft_url,
-    )
-    serve = common.Child(
-        common.python_cmd("-m", "app.cli", "serve", "--port", str(port)), env,
-        workdir / f"serve-{n}.log",
-    )
-    out: dict[str, Any] = {}
-    try:
-        await common.wait_http(f"{api}/readyz", serve)
-        account_id, _user_id, token = await common.provision(dsn, OWNER, "acme.test")
-        async with httpx.AsyncClient(timeout=120) as http:
-            r = await http.post(f"{sandbox_url}/_sandbox/reset")
-            assert r.status_code < 300, r.text
-        conn = await asyncpg.connect(dsn)
-        try:
-            out["load_s"] = await load_account(conn, account_id, n)
-            print(f"  {n:,} contacts loaded in {out['load_s']:.1f} s", flush=True)
-            await link_calendar(api, token, sandbox_url)
-            headers = {"Authorization": f"Bearer {token}"}
-            async with httpx.AsyncClient(timeout=120, headers=headers) as http:
+class Account:
+    """One size: its own database, `chronik serve` and linked sandbox calendar."""
 
-                async def gql(query: str, variables: dict[str, Any] | None = None) -> Any:
-                    r = await http.post(f"{api}/graphql",
-                                        json={"query": query, "variables": variables or {}})
-                    body = r.json()
-                    assert not body.get("errors"), body
-                    return body["data"]
+    def __init__(self, n: int, owner: str) -> None:
+        self.n = n
+        self.owner = owner
+        self.results: dict[str, Any] = {"change": []}
+        self.rng = random.Random(n)
 
-                rng = random.Random(n)
-                out["change"] = await changes(args, gql, http, sandbox_url, conn, account_id, rng)
-                out.update(await searches(args, gql, conn, account_id, rng))
-            size = await conn.fetchval("SELECT pg_database_size(current_database())")
-            out["db_mb"] = size / 2**20
-            out["rss_mb"] = serve.rss_mb() or 0.0
-        finally:
-            await conn.close()
-    finally:
-        serve.stop()
+    async def start(
+        self, args: argparse.Namespace, admin: str, sandbox_url: str, workdir: Path,
+        stack: contextlib.AsyncExitStack,
+    ) -> None:
+        self.sandbox_url = sandbox_url
+        name = f"chronik_bench_big_{self.n}_{int(time.time())}"
+        dsn = await common.create_database(admin, name)
         if not args.keep:
-            await common.drop_database(admin, name)
-    return out
+            stack.push_async_callback(common.drop_database, admin, name)
+        port = common.free_port()
+        self.api = f"http://127.0.0.1:{port}"
+        env = common.chronik_env(
+            dsn, self.api, workdir / f"data-{self.n}",
+            CHRONIK_GOOGLE_SANDBOX_URL=sandbox_url,
+            CHRONIK_MICROSOFT_SANDBOX_URL=args.microsoft_url,
+        )
+        self.serve = common.Child(
+            common.python_cmd("-m", "app.cli", "serve", "--port", str(port)), env,
+            workdir / f"serve-{self.n}.log",
+        )
+        stack.callback(self.serve.stop)
+        await common.wait_http(f"{self.api}/readyz", self.serve)
+        self.account_id, _user_id, token = await common.provision(dsn, self.owner, "acme.test")
+        self.conn = await asyncpg.connect(dsn)
+        stack.push_async_callback(self.conn.close)
+        self.results["load_s"] = await load_account(self.conn, self.account_id, self.n)
+        print(f"  {self.n:,} contacts loaded in {self.results['load_s']:.1f} s", flush=True)
+        await link(self.api, token, sandbox_url, self.owner)
+        self.http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=120, headers={"Authorization": f"Bearer {token}"})
+        )
 
+    async def gql(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+        r = await self.http.post(f"{self.api}/graphql",
+                                 json={"query": query, "variables": variables or {}})
+        body = r.json()
+        assert not body.get("errors"), body
+        return body["data"]
 
-async def changes(
-    args: argparse.Namespace, gql: Any, http: httpx.AsyncClient, sandbox_url: str,
-    conn: asyncpg.Connection, account_id: int, rng: random.Random,
-) -> list[float]:
-    """Change → timeline, `args.changes` times (each for another contact)."""
-    timings = []
-    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=2)
-    for i in range(args.changes + 1):  # the first one warms the server up, untimed
-        email = await random_email(conn, account_id, rng)
-        contact_id = (await gql(FIND, {"s": email}))["contacts"]["edges"][0]["node"]["id"]
+    async def change(self, i: int, *, timed: bool) -> None:
+        """One event in the calendar → on the contact's timeline."""
+        email = await random_email(self.conn, self.account_id, self.rng)
+        contact_id = (await self.gql(FIND, {"s": email}))["contacts"]["edges"][0]["node"]["id"]
         title = f"Change {i}"
-        when = start + dt.timedelta(hours=i)
+        when = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=2, hours=i)
         body = {
             "summary": title,
             "attendees": [{"email": email}, {"email": f"stranger{i}@elsewhere.test"},
@@ -194,21 +184,46 @@ async def changes(
             "end": {"dateTime": (when + dt.timedelta(hours=1)).isoformat(), "timeZone": "UTC"},
         }
         t0 = time.perf_counter()
-        r = await http.post(f"{sandbox_url}/_sandbox/calendars/{OWNER}/events", json=body)
+        r = await self.http.post(
+            f"{self.sandbox_url}/_sandbox/calendars/{self.owner}/events", json=body
+        )
         assert r.status_code < 300, r.text
-        await gql("mutation { syncCalendarNow { id } }")
-        deadline = t0 + 60
+        await self.gql("mutation { syncCalendarNow { id } }")
         while True:
-            timeline = await gql(CONTACT_TIMELINE, {"id": contact_id})
+            timeline = await self.gql(CONTACT_TIMELINE, {"id": contact_id})
             titles = [e["node"]["meeting"]["title"]
                       for e in timeline["contact"]["timeline"]["edges"]]
             if title in titles:
                 break
-            assert time.perf_counter() < deadline, f"{title} never reached the timeline"
+            assert time.perf_counter() < t0 + 60, f"{title} never reached the timeline"
             await asyncio.sleep(0.005)
-        if i:
-            timings.append(1000 * (time.perf_counter() - t0))
-    return timings
+        if timed:
+            self.results["change"].append(1000 * (time.perf_counter() - t0))
+
+    async def finish(self, args: argparse.Namespace) -> None:
+        self.results.update(await searches(args, self.gql, self.conn, self.account_id, self.rng))
+        size = await self.conn.fetchval("SELECT pg_database_size(current_database())")
+        self.results["db_mb"] = size / 2**20
+        self.results["rss_mb"] = self.serve.rss_mb() or 0.0
+
+
+async def link(api: str, token: str, sandbox_url: str, owner: str) -> None:
+    """Link `owner`'s sandbox calendar through the real OAuth flow (as the start page does)."""
+    async with httpx.AsyncClient(timeout=60) as http:
+        headers = {"Authorization": f"Bearer {token}"}
+        answer = await http.post(f"{api}/graphql", json={"query": INSTALL}, headers=headers)
+        assert not answer.json().get("errors"), answer.text
+        r = await http.post(f"{sandbox_url}/_sandbox/users", json={"email": owner})
+        assert r.status_code in (200, 201), r.text
+        answer = await http.post(f"{api}/graphql", headers=headers,
+                                 json={"query": START, "variables": {"hint": owner}})
+        url = answer.json()["data"]["startCalendarLink"]["authorizationUrl"]
+        state = url.split("state=", 1)[1]
+        proof = await http.post(url.split("?", 1)[0], json={"state": state, "token": token},
+                                headers={"Origin": api})
+        assert proof.status_code == 200, proof.text
+        final = await http.get(proof.json()["providerUrl"], follow_redirects=True)
+        assert "linked=google" in str(final.url), (final.url, final.text[:300])
 
 
 async def random_email(conn: asyncpg.Connection, account_id: int, rng: random.Random) -> str:
@@ -255,22 +270,32 @@ async def main_async(args: argparse.Namespace) -> None:
     print(common.machine_line("big account benchmark"), flush=True)
     admin = common.admin_dsn(args.database_url)
     workdir = Path(tempfile.mkdtemp(prefix="chronik-bench-big-"))
-    sandbox, sandbox_url, args.microsoft_url = common.start_sandboxes(workdir)
     sizes = [int(s) for s in args.sizes.split(",")]
-    results: dict[int, dict[str, Any]] = {}
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        sandbox, sandbox_url, args.microsoft_url = common.start_sandboxes(workdir)
+        stack.callback(sandbox.stop)
         await common.wait_http(f"{sandbox_url}/_sandbox/users", sandbox)
-        for n in sizes:
-            results[n] = res = await one_size(args, admin, sandbox_url, n, workdir)
-            print(f"  {n:,} contacts (database {res['db_mb']:.0f} MB, serve RSS"
+        accounts = [Account(n, f"owner{n}@acme.test") for n in sizes]
+        for account in accounts:
+            await account.start(args, admin, sandbox_url, workdir, stack)
+        # The sizes take turns, change by change, so both see the same machine (its load
+        # drifts over minutes); the first round warms the servers up, untimed.
+        print(f"  {args.changes} changes per size, sizes taking turns;"
+              f" {common.machine_line('start')}", flush=True)
+        for i in range(args.changes + 1):
+            for account in accounts:
+                await account.change(i, timed=i > 0)
+        for account in accounts:
+            await account.finish(args)
+            res = account.results
+            print(f"  {account.n:,} contacts (database {res['db_mb']:.0f} MB, serve RSS"
                   f" {res['rss_mb']:.0f} MB):")
             for key, value in res.items():
                 if isinstance(value, list):
                     print("    " + line("change → timeline" if key == "change" else key, value))
             sys.stdout.flush()
-    finally:
-        sandbox.stop()
-    small, big = results[sizes[0]], results[sizes[-1]]
+    print(f"  {common.machine_line('end')}")
+    small, big = accounts[0].results, accounts[-1].results
     for p in (50, 99):
         ratio = pct(big["change"], p) / pct(small["change"], p)
         print(f"  change → timeline p{p}: {pct(small['change'], p):.1f} ms at {sizes[0]:,},"
