@@ -9,14 +9,15 @@ Processes (all on 127.0.0.1): the sandboxes (`python -m app.cli sandbox`), `chro
 CHRONIK_TEST_DATABASE_URL / --database-url).
 
 Per size, in a database and `chronik serve` of its own: an account whose user links a Google
-sandbox calendar (one per size) through the real OAuth flow; then N contacts loaded server-side in one INSERT … SELECT (names from a
-list, an address and a company each; every fifth contact has a second address, so about
-1.2 N addresses), 500 users and ANALYZE. Then, `--changes` times, the sizes taking turns
-(so a machine whose load drifts treats them alike): one event created in the calendar (guests: one contact, one stranger, one colleague), `syncCalendarNow`, and the
-contact's timeline read over GraphQL until the meeting shows: "change → timeline". Then
-`--searches` searches of each kind over GraphQL (`contacts(first: 20, search: …)`, and
-`totalCount` alone): a common last name, a company, one contact's exact address, the middle of
-one address, and no search at all.
+sandbox calendar (one per size) through the real OAuth flow; then N contacts loaded
+server-side in one INSERT … SELECT (names from a list, an address and a company each; every
+fifth contact has a second address, so about 1.2 N addresses), 500 users and ANALYZE. Then,
+`--changes` times, the sizes taking turns (so a machine whose load drifts treats them alike):
+one event created in the calendar (guests: one contact, one stranger, one colleague),
+`syncCalendarNow`, and the contact's timeline read over GraphQL until the meeting shows:
+"change → timeline". Then `--searches` searches of each kind over GraphQL
+(`contacts(first: 20, search: …)`, and `totalCount` alone): a common last name, a company,
+one contact's exact address, the middle of one address, and no search at all.
 
 Prints p50 / p95 / p99 per measure and size, the ratio of the largest size to the smallest,
 and the database's size. With 15 changes, p99 is the slowest one.
