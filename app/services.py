@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import aiohttp
 import asyncpg
@@ -70,6 +71,7 @@ class Services:
                 push_quiet_seconds=settings.sync_push_quiet_seconds,
                 push_max_wait_seconds=settings.sync_push_max_wait_seconds,
                 reconcile_seconds=settings.sync_reconcile_seconds or None,
+                retention=timedelta(days=settings.retention_days),
             ),
             dsn=self.dsn,
         )

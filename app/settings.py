@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     # The most change-feed pages one sync run reads before it stops (cursor saved) and lets
     # the connection go: a feed that never ends (Graph repeating pages) cannot hold a worker.
     sync_max_pages_per_run: int = Field(default=2000, ge=1)
+    # The timeline change log and scheduling idempotency keys are kept this many days, then
+    # pruned by the sync workers (in small batches, hourly) so the tables stay bounded.
+    retention_days: float = Field(default=30.0, gt=0)
     # Addresses at these domains are never logged (besides the account's own domains):
     # rooms and resources, and the service's own mailers.
     excluded_email_domains: Annotated[list[str], NoDecode] = Field(

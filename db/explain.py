@@ -1,9 +1,8 @@
-"""Queries for explaining one event: what Chronik holds for it, and what the rules need to
-know about its addresses. Each reads only what the one event touches (no account-wide set)."""
+"""Queries for explaining one event: what Chronik holds for it (what the rules need to know
+about its addresses is db/addresses.py). Each reads only what the one event touches."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from db.types import Executor
@@ -48,41 +47,4 @@ async def held_meeting(
         record["deleted"],
         record["cancelled"],
         frozenset(record["contact_ids"]),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class AddressFacts:
-    contact_ids_by_email: dict[str, int]
-    internal_domains: frozenset[str]
-    user_emails: frozenset[str]  # those of `emails` that are the account's users
-    auto_create_contacts: bool
-
-
-async def address_facts(db: Executor, account_id: int, emails: Sequence[str]) -> AddressFacts:
-    """What the rules need about `emails` (lower-cased) in the account, in one round trip."""
-    record = await db.fetchrow(
-        """
-        SELECT
-          (SELECT coalesce(array_agg(email ORDER BY email), '{}') FROM contact_emails
-           WHERE account_id = $1 AND email = ANY($2::text[])) AS contact_emails,
-          (SELECT coalesce(array_agg(contact_id ORDER BY email), '{}') FROM contact_emails
-           WHERE account_id = $1 AND email = ANY($2::text[])) AS contact_ids,
-          (SELECT coalesce(array_agg(domain), '{}') FROM account_domains
-           WHERE account_id = $1) AS domains,
-          (SELECT coalesce(array_agg(email), '{}') FROM users
-           WHERE account_id = $1 AND email = ANY($2::text[])) AS users,
-          (SELECT auto_create_contacts FROM accounts WHERE id = $1) AS auto
-        """,
-        account_id,
-        list(emails),
-    )
-    assert record is not None
-    return AddressFacts(
-        contact_ids_by_email=dict(
-            zip(record["contact_emails"], record["contact_ids"], strict=True)
-        ),
-        internal_domains=frozenset(record["domains"]),
-        user_emails=frozenset(record["users"]),
-        auto_create_contacts=bool(record["auto"]),
     )

@@ -254,7 +254,8 @@ async def set_timelines(
             -- Only contacts that still exist: one deleted meanwhile simply gets no entry. The
             -- lock (taken once per contact, where a foreign key took one per row) makes a
             -- concurrent delete_contact wait for this page, then remove its entries too.
-            live AS (SELECT id FROM contacts WHERE id IN (SELECT c FROM u) FOR KEY SHARE)
+            -- By the ids' array, not a join: an index probe per contact at any account size.
+            live AS (SELECT id FROM contacts WHERE id = ANY($3::bigint[]) FOR KEY SHARE)
             INSERT INTO timeline_entries (account_id, contact_id, meeting_id, occurred_at)
             SELECT $1, u.c, u.m, coalesce(u.t, now())
             FROM u JOIN live ON live.id = u.c
@@ -262,6 +263,7 @@ async def set_timelines(
             """,
             account_id,
             orjson.dumps([{"c": c, "m": m, "t": t} for c, m, t in add]).decode(),
+            sorted({c for c, _, _ in add}),
         )
     if keep:
         contact_ids, ids, times = zip(*keep, strict=True)

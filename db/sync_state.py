@@ -415,16 +415,3 @@ async def push_target(db: Executor, channel_id: str) -> PushTarget | None:
         return None
     token_hash = bytes(record["push_token_hash"]) if record["push_token_hash"] else None
     return PushTarget(record["id"], record["provider"], token_hash)
-
-
-async def account_context_rows(
-    db: Executor, account_id: int
-) -> tuple[list[asyncpg.Record], list[str], list[str], bool]:
-    """(contact addresses, internal domains, user emails, auto_create_contacts) of an account."""
-    emails = await db.fetch(
-        "SELECT email, contact_id FROM contact_emails WHERE account_id = $1", account_id
-    )
-    domains = await db.fetch("SELECT domain FROM account_domains WHERE account_id = $1", account_id)
-    users = await db.fetch("SELECT email FROM users WHERE account_id = $1", account_id)
-    auto = await db.fetchval("SELECT auto_create_contacts FROM accounts WHERE id = $1", account_id)
-    return list(emails), [r["domain"] for r in domains], [r["email"] for r in users], bool(auto)

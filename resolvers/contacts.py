@@ -20,7 +20,6 @@ from resolvers.validation import (
     plain_text,
 )
 
-
 @dataclass(frozen=True, slots=True)
 class ContactChanges:
     """What a caller sent; on update, None means "not sent" and `clear` lists fields set to null."""
@@ -64,7 +63,8 @@ async def contacts_page(
     return split_page(rows, size)
 
 
-async def count_contacts(ctx: Context, search: str | None) -> int:
+async def count_contacts(ctx: Context, search: str | None) -> tuple[int, bool]:
+    """(count, whether exact): counted up to `contacts_db.COUNT_CAP`."""
     viewer = await ctx.viewer()
     _check_search(search)
     return await contacts_db.count_contacts(ctx.pool, viewer.account_id, search)

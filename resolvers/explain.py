@@ -27,6 +27,7 @@ from resolvers.errors import (
     ValidationFailed,
 )
 from resolvers.meetings import meeting as load_meeting
+from sync.address_book import AddressBook
 from sync.event_links import NotAnEvent, provider_event_id
 from sync.explain import Explanation, Held, SyncHealth, Verdict, explain, sentence, with_series
 from sync.model import ProviderEvent
@@ -38,7 +39,7 @@ from sync.provider import (
     ProviderName,
     ProviderUnavailable,
 )
-from sync.rules import AccountContext, Stored, participants
+from sync.rules import Stored
 
 ClientFor = Callable[[ConnectionRow], CalendarClient]
 
@@ -152,17 +153,13 @@ class _Explainer:
             self._pool, connection.account_id, connection.id, event_id
         )
         event = await self._read(event_id, known=held is not None)
-        facts = await explain_db.address_facts(
-            self._pool, connection.account_id, participants(event)
-        )
-        context = AccountContext(
-            contact_ids_by_email=facts.contact_ids_by_email,
-            internal_domains=facts.internal_domains,
-            member_emails=facts.user_emails | {connection.calendar_email},
-            excluded_domains=self._excluded,
+        book = AddressBook(
+            connection.account_id,
+            calendar_email=connection.calendar_email,
             linked_at=connection.linked_at,
-            auto_create_contacts=facts.auto_create_contacts,
+            excluded_domains=self._excluded,
         )
+        context = await book.context_for_events(self._pool, [event])
         stored = None
         if held is not None:
             # As the engine sees it: a meeting removed in Chronik is never synced again.

@@ -37,7 +37,8 @@ from resolvers.errors import (
 )
 from resolvers.meetings import meeting as load_meeting
 from resolvers.validation import clean_text, normalize_email, plain_text, time_zone
-from sync.engine import load_account_context, meeting_write
+from sync.address_book import AddressBook
+from sync.engine import meeting_write
 from sync.model import ProviderEvent
 from sync.provider import (
     CalendarClient,
@@ -238,13 +239,14 @@ async def _store(
 ) -> int:
     """Store what the provider confirmed, with its timeline entries (and the companies it was
     scheduled from, when given), in one transaction."""
-    context = await load_account_context(
-        ctx.pool,
+    # Only the meeting's own addresses are looked up (one query), whatever the account's size.
+    book = AddressBook(
         viewer.account_id,
         calendar_email=connection.calendar_email,
         linked_at=connection.linked_at,
         excluded_domains=ctx.services.engine.excluded_domains,
     )
+    context = await book.context_for_events(ctx.pool, [event])
     # The same rules as the sync, so the round trip (rule 10) changes nothing.
     decision = decide(event, context, None)
     contacts = decision.contact_ids if decision.action is Action.UPSERT else frozenset()

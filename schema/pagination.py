@@ -35,11 +35,34 @@ class Edge(Generic[Node]):
 class Connection(Generic[Node]):
     edges: list[Edge[Node]]
     page_info: PageInfo
-    count_all: strawberry.Private[Callable[[], Awaitable[int]]]
+    # The count, or (count, whether it is exact) for lists counted up to a cap.
+    count_all: strawberry.Private[Callable[[], Awaitable[int | tuple[int, bool]]]]
+    _counted: strawberry.Private[tuple[int, bool] | None] = None
 
-    @strawberry.field(description="How many items the whole list holds (costs one query).")
+    async def _count(self) -> tuple[int, bool]:
+        if self._counted is None:  # one query, however many of the count fields are asked
+            counted = await self.count_all()
+            self._counted = counted if isinstance(counted, tuple) else (counted, True)
+        return self._counted
+
+    @strawberry.field(
+        description=(
+            "How many items the whole list holds (costs one query). Lists that can be huge "
+            "count up to a cap: contacts up to 10,000. Past the cap this is the cap and "
+            "`totalCountIsExact` is false."
+        )
+    )
     async def total_count(self) -> int:
-        return await self.count_all()
+        return (await self._count())[0]
+
+    @strawberry.field(
+        description=(
+            "False when `totalCount` stopped at the list's cap (the list holds more); "
+            "asking for both costs one query."
+        )
+    )
+    async def total_count_is_exact(self) -> bool:
+        return (await self._count())[1]
 
 
 def encode_cursor(key: list[object]) -> str:

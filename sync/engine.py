@@ -27,12 +27,13 @@ from db import meetings as meetings_db
 from db import sync_state
 from db.meetings import AttendeeWrite, MeetingWrite, StoredMeeting, TimelineChange
 from db.sync_state import SyncJob
+from sync.address_book import AddressBook
 from sync.clients import calendar_client
 from sync.credentials import Credentials
 from sync.http import RetryPolicy
 from sync.model import Attendee, ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
 from sync.provider import CalendarClient, ProviderApp, ProviderError, ProviderName, PushChannel
-from sync.rules import AccountContext, Action, Stored, decide, is_cancelled_week
+from sync.rules import Action, Stored, decide, is_cancelled_week
 
 log = logging.getLogger("chronik.sync")
 
@@ -106,7 +107,7 @@ class SyncEngine:
         """Sync the connection until its feed is caught up; raises `LeaseLost`,
         `ProviderError` (incl. `NeedsReauth`, `ProviderUnavailable`) for the worker to record."""
         client = self.client_for(job)
-        context = await self._account_context(job)
+        book = self._address_book(job)
         result = RunResult()
         # A reconciliation starts a full round from the top: everything the provider no longer
         # lists is removed at its end, whatever its deltas missed.
@@ -161,7 +162,7 @@ class SyncEngine:
             try:
                 changes = await self._commit_page(
                     job,
-                    context,
+                    book,
                     page,
                     sync_round=sync_round,
                     full=full,
@@ -221,7 +222,7 @@ class SyncEngine:
     async def _commit_page(
         self,
         job: SyncJob,
-        context: AccountContext,
+        book: AddressBook,
         page: ChangePage,
         *,
         sync_round: int,
@@ -235,7 +236,7 @@ class SyncEngine:
                 conn, job.connection_id, self.worker_id, self._settings.lease_seconds
             ):
                 raise LeaseLost(f"connection {job.connection_id} is no longer leased to us")
-            changes = await self._apply(conn, job, context, page.events, sync_round)
+            changes = await self._apply(conn, job, book, page.events, sync_round)
             if page.complete and full:
                 gone = await meetings_db.unseen_meetings(conn, job.connection_id, sync_round)
                 changes += await meetings_db.remove_meetings(conn, gone)
@@ -263,10 +264,12 @@ class SyncEngine:
         self,
         conn: asyncpg.Connection,
         job: SyncJob,
-        context: AccountContext,
+        book: AddressBook,
         events: list[ProviderEvent],
         sync_round: int,
     ) -> list[TimelineChange]:
+        # The page's addresses not met before in this run, in one indexed query.
+        context = await book.context_for_events(conn, events)
         ids = [e.provider_event_id for e in events]
         ids += [alt for e in events if (alt := e.extra.get("occurrence_id"))]
         stored = await meetings_db.stored_meetings(conn, job.connection_id, ids)
@@ -293,6 +296,7 @@ class SyncEngine:
             elif known is not None:
                 seen_ids.append(known.meeting_id)
         created = await self._create_contacts(conn, job.account_id, upserts)
+        book.learn_contacts(created)
         for event, contact_ids, new_emails in upserts:
             more = frozenset(created[email] for email in new_emails if email in created)
             writes[event.provider_event_id] = meeting_write(event, contact_ids | more)
@@ -348,9 +352,8 @@ class SyncEngine:
             return {}
         return await contacts_db.create_guest_contacts(conn, account_id, wanted)
 
-    async def _account_context(self, job: SyncJob) -> AccountContext:
-        return await load_account_context(
-            self._pool,
+    def _address_book(self, job: SyncJob) -> AddressBook:
+        return AddressBook(
             job.account_id,
             calendar_email=job.calendar_email,
             linked_at=job.linked_at,
@@ -411,26 +414,6 @@ class SyncEngine:
             token_hash=None if renewed_in_place else push_token_hash(token),
             expires_at=channel.expires_at,
         )
-
-
-async def load_account_context(
-    db: asyncpg.Pool | asyncpg.Connection,
-    account_id: int,
-    *,
-    calendar_email: str,
-    linked_at: datetime,
-    excluded_domains: frozenset[str],
-) -> AccountContext:
-    """What the rules need to know about an account (its contacts' addresses, members)."""
-    emails, domains, users, auto = await sync_state.account_context_rows(db, account_id)
-    return AccountContext(
-        contact_ids_by_email={r["email"]: r["contact_id"] for r in emails},
-        internal_domains=frozenset(domains),
-        member_emails=frozenset([*users, calendar_email]),
-        excluded_domains=excluded_domains,
-        linked_at=linked_at,
-        auto_create_contacts=auto,
-    )
 
 
 class _RepeatGuard:

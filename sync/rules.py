@@ -35,6 +35,7 @@ already stored; the same functions give the test oracle.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -55,14 +56,19 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AccountContext:
+    """What the rules know about the account. The engine fills it only with the addresses the
+    events at hand carry (sync/address_book.py): an address or domain absent here is neither
+    a contact's, a user's nor the account's own, so every address decided must have been looked
+    up."""
+
     contact_ids_by_email: Mapping[str, int]
-    internal_domains: frozenset[str]
-    member_emails: frozenset[str]  # the account's users and the calendar owner
+    internal_domains: AbstractSet[str]
+    member_emails: AbstractSet[str]  # the account's users and the calendar owner
     excluded_domains: frozenset[str]
     linked_at: datetime
     auto_create_contacts: bool = False
-    # What rules 2-4 say about each address, memoized: a sync run asks about the same few
-    # thousand addresses for tens of thousands of events. Derived from the fields above only,
+    # What rules 2-4 say about each address, memoized: a page asks about the same few
+    # addresses for hundreds of events. Derived from the fields above only,
     # so never passed in: `dataclasses.replace` gives the new context an empty memo.
     verdicts: dict[str, int | None] = field(
         default_factory=dict, init=False, compare=False, repr=False

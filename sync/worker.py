@@ -16,6 +16,7 @@ import os
 import random
 import socket
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 
@@ -26,6 +27,7 @@ from db import sync_state
 from db.sync_state import SyncJob
 from sync.engine import LeaseLost, SyncEngine
 from sync.provider import NeedsReauth, PermissionMissing, ProviderError, ProviderUnavailable
+from sync.retention import prune_all
 
 log = logging.getLogger("chronik.worker")
 
@@ -43,6 +45,10 @@ class WorkerSettings:
     push_max_wait_seconds: float = 30.0
     # A full round this long after the last one catches what deltas cannot report (None: never).
     reconcile_seconds: float | None = 7 * 24 * 3600.0
+    # The change log and idempotency keys are kept this long (None: forever); the worker
+    # prunes them when it starts and then every `prune_every_seconds`.
+    retention: timedelta | None = None
+    prune_every_seconds: float = 3600.0
 
 
 def worker_name() -> str:
@@ -78,6 +84,8 @@ class SyncWorker:
         at once (their last committed page and cursor stay)."""
         listener = await self._listen()
         lanes = [asyncio.create_task(self._lane()) for _ in range(self._settings.concurrency)]
+        if self._settings.retention is not None:
+            lanes.append(asyncio.create_task(self._prune(self._settings.retention)))
         try:
             await self._stopping.wait()
             _, pending = await asyncio.wait(lanes, timeout=grace_seconds)
@@ -126,6 +134,15 @@ class SyncWorker:
                     await asyncio.wait_for(self._wake.wait(), self._settings.idle_seconds)
                 continue
             await self.run_job(job)
+
+    async def _prune(self, keep: timedelta) -> None:
+        while not self._stopping.is_set():
+            try:
+                await prune_all(self._pool, keep)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("worker %s could not prune old rows: %s", self.name, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._settings.prune_every_seconds)
 
     async def run_job(self, job: SyncJob) -> None:
         """Run one leased job and record its outcome (database, metrics, logs); never raises."""

@@ -135,3 +135,62 @@ async def test_sql_statements_for_50_contacts_equal_those_for_5(
     fifty = await statements_for_page(chronik, alice, 50)
     assert five == fifty
     assert fifty <= 2  # authenticate, then one query for the page with every address
+
+
+COUNT = """
+query($search: String) { contacts(first: 1, search: $search) { totalCount totalCountIsExact } }"""
+UPDATE = """
+mutation($id: ID!, $input: UpdateContactInput!) { updateContact(id: $id, input: $input) { id } }"""
+
+
+async def test_search_finds_substrings_of_names_addresses_and_companies_as_they_change(
+    chronik: RunningChronik, alice: TestUser, bob: TestUser, db: asyncpg.Connection
+) -> None:
+    await add_contacts(db, alice.account_id, ["Miller", "Smith"])
+    await add_contacts(db, bob.account_id, ["Millerson"])  # another account's: never found
+
+    async def search(text: str) -> list[str]:
+        page = (await chronik.graphql(PAGE, {"search": text}, token=alice.token)).ok()
+        return [e["node"]["name"] for e in page["contacts"]["edges"]]
+
+    assert await search("ILLE") == ["Miller"]  # inside a name
+    assert await search("er@other.t") == ["Miller"]  # inside an extra address
+    assert await search("mi") == ["Miller", "Smith"]  # short searches match too
+    smith = (await chronik.graphql(PAGE, {"search": "smith"}, token=alice.token)).ok()
+    smith_id = smith["contacts"]["edges"][0]["node"]["id"]
+    changed = await chronik.graphql(
+        UPDATE,
+        {"id": smith_id, "input": {"extraEmails": ["s.m@wholesale.test"], "companyName": "Quux"}},
+        token=alice.token,
+    )
+    changed.ok()
+    assert await search("wholesale") == ["Smith"]  # a new extra address
+    assert await search("smith@other") == []  # the replaced one
+    assert await search("uux") == ["Smith"]  # the company
+
+
+async def test_total_count_stops_at_ten_thousand_and_says_so(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    await db.execute(
+        "INSERT INTO contacts (account_id, last_name, email) "
+        "SELECT $1, 'Bulk', 'bulk' || n || '@client.test' FROM generate_series(1, 10001) AS n",
+        alice.account_id,
+    )
+    await add_contacts(db, alice.account_id, ["Miller"])
+
+    async def count(search: str | None) -> dict[str, object]:
+        result = await chronik.graphql(COUNT, {"search": search}, token=alice.token)
+        return dict(result.ok()["contacts"])
+
+    assert await count(None) == {"totalCount": 10_000, "totalCountIsExact": False}
+    assert await count("bulk") == {"totalCount": 10_000, "totalCountIsExact": False}
+    assert await count("miller") == {"totalCount": 1, "totalCountIsExact": True}
+
+
+async def test_a_search_longer_than_a_name_is_a_validation_error(
+    chronik: RunningChronik, alice: TestUser
+) -> None:
+    result = await chronik.graphql(PAGE, {"search": "x" * 201}, token=alice.token)
+    assert result.error_codes == ["VALIDATION"]
+    assert result.errors[0]["extensions"]["field"] == "search"
