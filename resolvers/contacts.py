@@ -20,6 +20,7 @@ from resolvers.validation import (
     plain_text,
 )
 
+
 @dataclass(frozen=True, slots=True)
 class ContactChanges:
     """What a caller sent; on update, None means "not sent" and `clear` lists fields set to null."""
