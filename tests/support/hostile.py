@@ -145,6 +145,18 @@ TIMES = st.one_of(
         ]
     ),
 )
+# Money: ordinary amounts, and what Python's Decimal reads but a NUMERIC column cannot hold.
+DECIMALS = st.one_of(
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=2, min_value=-(10**6), max_value=10**9
+    ).map(str),
+    st.sampled_from(["NaN", "sNaN", "Infinity", "-Infinity", "1e999999", "9" * 400, "-0"]),
+    st.sampled_from(["abc", "", "1,5", "0x10"]),
+)
+DATES = st.one_of(
+    st.dates().map(lambda day: day.isoformat()),  # year 1 to 9999
+    st.sampled_from(["0001-01-01", "9999-12-31", "2026-02-30", "tomorrow", ""]),
+)
 INTS = st.one_of(
     st.integers(-3, 120),
     st.sampled_from([2**31 - 1, -(2**31), 2**31, 2**53, 2**63, -(2**63) - 1, 10**30]),
@@ -212,6 +224,10 @@ def _non_null(type_: Any, argument: str, ids: list[str]) -> st.SearchStrategy[An
         return text_values(argument, ids)
     if type_.name == "DateTime":
         return TIMES
+    if type_.name == "Decimal":
+        return DECIMALS
+    if type_.name == "Date":
+        return DATES
     if type_.name == "Int":
         return INTS
     if type_.name == "Boolean":
