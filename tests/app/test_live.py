@@ -180,8 +180,7 @@ async def test_a_stalled_subscriber_delays_nobody_and_is_closed(database_url: st
                     # run for a while: what piles up in the socket meanwhile is dispatched in
                     # one go, so bursts stay well under the queue (the stalled one still takes
                     # 400 and overflows).
-                    sent = meeting_id + 1
-                    await eventually(lambda sent=sent: len(received) == sent)
+                    await eventually(lambda: len(received) == meeting_id + 1)  # noqa: B023
             await asyncio.wait_for(consumer, 10)
             assert received == list(range(400))  # all, in order, despite the stalled one
             with pytest.raises(SubscriberTooSlow):
