@@ -14,7 +14,9 @@ already stored; the same functions give the test oracle.
    the series (moved, edited, a response changed) is logged as a meeting of its own. A
    cancelled occurrence (one week of a weekly meeting) is logged as that week's meeting, with
    status cancelled, its original start and when it was cancelled, on the timelines of the
-   series' contacts (whoever its own guest list names); the series' own entry is untouched.
+   series' contacts (whoever its own guest list names): those on the series' entry, which is
+   untouched (a contact created after the series' last change is on neither until a full
+   resync; nothing is backfilled).
    A series not logged (or frozen, rule 7) gives its cancelled weeks no entries. Restoring
    the occurrence turns that entry back: an occurrence that still differs is that week's
    meeting again (rule 2's guests), one that no longer differs leaves the timelines, as the

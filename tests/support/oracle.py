@@ -35,7 +35,9 @@ The oracle defines the state a from-scratch full sync of the final calendar must
    put on an unchanged past meeting. A full resync (410 cursor expiry, or a new link) re-reads
    every event and does put it there. The oracle gives the full-sync answer; callers that
    check an incremental state must tolerate exactly those (contact, event) pairs whose
-   contact is newer than the event's last change (see `test_convergence.py`).
+   contact is newer than the event's last change (see `test_convergence.py`), and the
+   cancelled weeks (rule 6) of such a series for that contact, however new the week: a
+   week's entries are its series' entry's.
 2. Private events (rule 7). Whether an event was logged before it turned private is history,
    not final state: the caller records it in `frozen` (contact ids on it when it froze).
    A private event not in `frozen` is expected on no timeline.
