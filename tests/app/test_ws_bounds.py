@@ -118,23 +118,27 @@ async def test_sixty_thousand_operations_on_one_socket_keep_the_server_bounded(
             )
             peak = await peak_rss_while(server, flooding)
             closed = await asyncio.to_thread(client.read_close, 10)
+            dropped = await asyncio.to_thread(client.dropped, 5)
             client.close()
             await no_subscriptions_left(http, server)
-            floods[protocol] = (flooding.result(), peak, closed)
+            floods[protocol] = (flooding.result(), peak, closed, dropped)
         after = server.rss_bytes()
 
     print(f"\nRSS before {before / 2**20:.1f} MiB; peak while a reading client sent {OPERATIONS}")
     print(f"  operations: +{(reading_peak - before) / 2**20:.1f} MiB")
-    for protocol, (flood, peak, _) in floods.items():
+    for protocol, (flood, peak, _, _) in floods.items():
         print(
             f"  while a non-reading {protocol} client sent {flood.sent} of them: "
             f"+{(peak - before) / 2**20:.1f} MiB (stopped by {flood.stopped_by})"
         )
     print(f"  after: +{(after - before) / 2**20:.1f} MiB")
     assert reading_peak - before < RSS_GROWTH_BOUND
-    for flood, peak, closed in floods.values():
+    for flood, peak, closed, dropped in floods.values():
         assert peak - before < RSS_GROWTH_BOUND
-        # Cut off by the server: it stopped reading, then dropped the connection.
-        assert flood.stopped_by in ("ConnectionResetError", "BrokenPipeError")
-        assert flood.sent < OPERATIONS
+        # Cut off by the server: it stopped reading, then dropped the connection. On a busy
+        # machine the whole flood can fit in the socket buffers before the server gives up on
+        # the client; then it is dropped after it (never left open).
+        assert flood.stopped_by in ("ConnectionResetError", "BrokenPipeError", None)
+        assert flood.stopped_by is not None or flood.sent == OPERATIONS
+        assert dropped
         assert closed is None  # no close frame: it could not go out

@@ -90,6 +90,17 @@ class NonReadingClient:
         assert isinstance(event, CloseConnection)
         return event
 
+    def dropped(self, timeout: float) -> bool:
+        """Whether the server has ended the connection (end of stream or reset), rather than
+        keeping it open and silent for `timeout` seconds."""
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1) == b""
+        except TimeoutError:
+            return False
+        except OSError:
+            return True
+
     def close(self) -> None:
         self.sock.close()
 
