@@ -13,7 +13,7 @@ from db.errors import DuplicateError
 from resolvers.context import Context
 from resolvers.errors import Conflict, NotFound, ValidationFailed
 from resolvers.pagination import Page, page_size, split_page
-from resolvers.validation import MAX_PHONE, clean_text, no_nul, normalize_domain
+from resolvers.validation import MAX_PHONE, clean_text, normalize_domain, search_text
 
 MAX_DOMAINS = 20
 # Contacts linked or unlinked in one call (a page of the contact list, and then some).
@@ -47,8 +47,7 @@ async def companies_page(
 ) -> Page[CompanyRow]:
     viewer = await ctx.viewer()
     size = page_size(first)
-    if search is not None:
-        no_nul(search, field="search")
+    search_text(search)
     rows = await companies_db.list_companies(
         ctx.pool, viewer.account_id, limit=size + 1, after=after, search=search
     )
@@ -57,8 +56,7 @@ async def companies_page(
 
 async def count_companies(ctx: Context, search: str | None) -> int:
     viewer = await ctx.viewer()
-    if search is not None:
-        no_nul(search, field="search")
+    search_text(search)
     return await companies_db.count_companies(ctx.pool, viewer.account_id, search)
 
 

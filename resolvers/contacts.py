@@ -14,10 +14,9 @@ from resolvers.pagination import Page, page_size, split_page
 from resolvers.validation import (
     MAX_EXTRA_EMAILS,
     MAX_PHONE,
-    MAX_SEARCH,
     clean_text,
     normalize_email,
-    plain_text,
+    search_text,
 )
 
 
@@ -43,19 +42,12 @@ async def contact(ctx: Context, contact_id: int) -> ContactRow:
     return row
 
 
-def _check_search(search: str | None) -> None:
-    if search is not None:
-        plain_text(search, field="search")
-        if len(search) > MAX_SEARCH:
-            raise ValidationFailed(f"search: at most {MAX_SEARCH} characters", field="search")
-
-
 async def contacts_page(
     ctx: Context, *, first: int | None, after: tuple[str, int] | None, search: str | None
 ) -> Page[ContactRow]:
     viewer = await ctx.viewer()
     size = page_size(first)
-    _check_search(search)
+    search_text(search)
     rows = await contacts_db.list_contacts(
         ctx.pool, viewer.account_id, limit=size + 1, after=after, search=search
     )
@@ -67,7 +59,7 @@ async def contacts_page(
 async def count_contacts(ctx: Context, search: str | None) -> tuple[int, bool]:
     """(count, whether exact): counted up to `contacts_db.COUNT_CAP`."""
     viewer = await ctx.viewer()
-    _check_search(search)
+    search_text(search)
     return await contacts_db.count_contacts(ctx.pool, viewer.account_id, search)
 
 

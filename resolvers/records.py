@@ -14,7 +14,7 @@ from db.records import RecordEntryRow, RecordKind
 from resolvers.context import Context
 from resolvers.errors import NotFound, ValidationFailed
 from resolvers.pagination import Page, page_size, split_page
-from resolvers.validation import no_nul
+from resolvers.validation import search_text
 
 # Contacts linked or unlinked in one call.
 MAX_LINKED_AT_ONCE = 100
@@ -35,8 +35,7 @@ async def page(
 ) -> Page[asyncpg.Record]:
     viewer = await ctx.viewer()
     size = page_size(first)
-    if search is not None:
-        no_nul(search, field="search")
+    search_text(search)
     rows = await records_db.list_rows(
         ctx.pool, kind, viewer.account_id, limit=size + 1, after=after, search=search
     )
@@ -45,8 +44,7 @@ async def page(
 
 async def count(ctx: Context, kind: RecordKind, search: str | None) -> int:
     viewer = await ctx.viewer()
-    if search is not None:
-        no_nul(search, field="search")
+    search_text(search)
     return await records_db.count_rows(ctx.pool, kind, viewer.account_id, search)
 
 

@@ -54,8 +54,13 @@ def is_unicode(text: str) -> bool:
     return True
 
 
-# The earlier name, still used by callers that only cared about NUL.
-no_nul = plain_text
+def search_text(search: str | None) -> None:
+    """Refuse a `search` argument no list takes: text PostgreSQL cannot store, or longer than
+    `MAX_SEARCH` (a search is a name, an address or a subject, never a document)."""
+    if search is not None:
+        plain_text(search, field="search")
+        if len(search) > MAX_SEARCH:
+            raise ValidationFailed(f"search: at most {MAX_SEARCH} characters", field="search")
 
 
 def normalize_email(value: str, *, field: str = "email") -> str:
