@@ -21,8 +21,6 @@ from app.cors import GraphQLCors
 from app.graphql import graphql_app
 from app.limits import RequestLimits, graphql_limits
 from app.live_socket import LiveSocket, wants_lean_socket
-from app.logs import RequestContext
-from app.metrics import metrics_endpoint
 from app.security_headers import SecurityHeaders
 from app.services import Services, running_services
 from app.settings import Settings, load_settings
@@ -30,6 +28,8 @@ from app.ws_output import BoundedSend
 from db.listen import LiveFeed
 from db.migrate import pending_migrations
 from db.pool import QueryObserver
+from telemetry.logs import RequestContext
+from telemetry.metrics import metrics_endpoint
 
 log = logging.getLogger("chronik")
 

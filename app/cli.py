@@ -10,9 +10,9 @@ import sys
 from collections.abc import Sequence
 
 from app.lifetime import process_lifetime
-from app.logs import configure_logging, wants_json
 from app.settings import Settings, SettingsError, load_settings
 from app.token_commands import add_token_commands
+from telemetry.logs import configure_logging, wants_json
 
 log = logging.getLogger("chronik")
 
@@ -181,8 +181,8 @@ def _user_create(settings: Settings, args: argparse.Namespace) -> int:
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
-    from app.metrics import serve_worker_metrics
     from app.services import running_services
+    from telemetry.metrics import serve_worker_metrics
 
     metrics_port = settings.worker_metrics_port
     if metrics_port and _refuse_busy_ports(
@@ -206,7 +206,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
-    from sync.sandbox.runner import serve_forever
+    from sandboxes.runner import serve_forever
 
     if _refuse_busy_ports(
         [
@@ -340,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"chronik: {exc}", file=sys.stderr)
         return 2
-    configure_logging(json=wants_json(settings))
+    configure_logging(json=wants_json(settings.log_format, production=settings.is_production))
     # Every command that touches the data directory or the database says which, first: the
     # same command run from another directory (or with another .env) uses another one.
     uses_data_dir = getattr(args, "uses_data_dir", True)

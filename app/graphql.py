@@ -37,7 +37,6 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.legacy_socket import LegacyGraphQLWSHandler
-from app.logs import unicode_text
 from app.security_headers import GRAPHIQL_POLICY
 from resolvers.context import (
     TOKEN_REQUIRED,
@@ -48,6 +47,7 @@ from resolvers.context import (
 from resolvers.errors import RateLimited, SubscriptionNeedsWebsocket, Unauthenticated
 from resolvers.validation import is_unicode
 from schema.root import build_schema
+from telemetry.logs import unicode_text
 
 # The longest a RATE_LIMITED answer is held.
 RATE_LIMITED_HOLD_SECONDS = 1.0

@@ -64,15 +64,15 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
-from app import metrics
 from app.cors import socket_origin_allowed
 from app.limits import CostGate, QueryCost
-from app.logs import bind_account_lookup, set_log_context
 from app.ws_output import ClientNotReading
 from resolvers.context import Context, token_from_connection_params
 from resolvers.errors import TooManyOperations, Unauthenticated
 from schema.argument_checks import first_refusal
 from schema.masking import report_and_mask
+from telemetry import metrics
+from telemetry.logs import bind_account_lookup, set_log_context
 
 # Distinct documents remembered (clients send a handful of fixed ones; the bound keeps a
 # stream of unique texts from growing memory).

@@ -156,7 +156,7 @@ async def _start_local_sandboxes(
     wanted = sandbox_wanted(settings)
     if not wanted:
         return {}
-    from sync.sandbox.runner import start_sandboxes  # only a sandbox deployment loads it
+    from sandboxes.runner import start_sandboxes  # only a sandbox deployment loads it
 
     sandboxes = await start_sandboxes(
         host=settings.sandbox_host,

@@ -43,23 +43,148 @@ import common
 import httpx
 from sync_throughput import INSTALL, START
 
-FIRST = ["Anna", "Ben", "Carla", "David", "Elena", "Felix", "Greta", "Hugo", "Ida", "Jonas",
-         "Klara", "Lukas", "Mia", "Noah", "Olga", "Paul", "Rosa", "Simon", "Tara", "Ugo",
-         "Vera", "Walter", "Xenia", "Yusuf", "Zoe", "Amir", "Bea", "Chen", "Dana", "Emil",
-         "Fatima", "Gil", "Hana", "Ivan", "Jana", "Kemal", "Lea"]
-LAST = ["Schmidt", "Meyer", "Novak", "Garcia", "Rossi", "Dubois", "Kowalski", "Jansen",
-        "Silva", "Olsen", "Nagy", "Popescu", "Horvat", "Berg", "Costa", "Fischer", "Weber",
-        "Wagner", "Becker", "Hoffmann", "Keller", "Lang", "Moreau", "Lefebvre", "Fontaine",
-        "Ricci", "Marino", "Greco", "Bruno", "Gallo", "Conti", "Mancini", "Lombardi", "Moretti",
-        "Barbieri", "Santoro", "Rinaldi", "Caruso", "Ferrara", "Fabbri", "Bianco", "Martini",
-        "Leone", "Longo", "Gentile", "Martinelli", "Vitale", "Serra", "Coppola", "DeLuca",
-        "Mazza", "Testa", "Villa", "Parisi", "Ferri", "Fiore", "Rizzi", "Sala", "Monti",
-        "Cattaneo", "Morelli", "Amato", "Silvestri", "Mariani", "Pellegrini", "Palumbo",
-        "Sanna", "Farina", "Rizzo", "Grasso", "Sartori", "Messina", "Ruggiero", "Orlando",
-        "Gatti", "Neri", "Ferraro", "Bellini", "Basile", "Riva", "Donati", "Piras", "Vitali",
-        "Marchi", "Battaglia", "Sorrentino", "Valentini", "DeSantis", "Guerra", "Pagano",
-        "Fumagalli", "Bernardi", "Caputo", "Gentili", "Mattioli", "Giordano", "Romano",
-        "Colombo", "Ricciardi", "Esposito", "Russo"]
+FIRST = [
+    "Anna",
+    "Ben",
+    "Carla",
+    "David",
+    "Elena",
+    "Felix",
+    "Greta",
+    "Hugo",
+    "Ida",
+    "Jonas",
+    "Klara",
+    "Lukas",
+    "Mia",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Rosa",
+    "Simon",
+    "Tara",
+    "Ugo",
+    "Vera",
+    "Walter",
+    "Xenia",
+    "Yusuf",
+    "Zoe",
+    "Amir",
+    "Bea",
+    "Chen",
+    "Dana",
+    "Emil",
+    "Fatima",
+    "Gil",
+    "Hana",
+    "Ivan",
+    "Jana",
+    "Kemal",
+    "Lea",
+]
+LAST = [
+    "Schmidt",
+    "Meyer",
+    "Novak",
+    "Garcia",
+    "Rossi",
+    "Dubois",
+    "Kowalski",
+    "Jansen",
+    "Silva",
+    "Olsen",
+    "Nagy",
+    "Popescu",
+    "Horvat",
+    "Berg",
+    "Costa",
+    "Fischer",
+    "Weber",
+    "Wagner",
+    "Becker",
+    "Hoffmann",
+    "Keller",
+    "Lang",
+    "Moreau",
+    "Lefebvre",
+    "Fontaine",
+    "Ricci",
+    "Marino",
+    "Greco",
+    "Bruno",
+    "Gallo",
+    "Conti",
+    "Mancini",
+    "Lombardi",
+    "Moretti",
+    "Barbieri",
+    "Santoro",
+    "Rinaldi",
+    "Caruso",
+    "Ferrara",
+    "Fabbri",
+    "Bianco",
+    "Martini",
+    "Leone",
+    "Longo",
+    "Gentile",
+    "Martinelli",
+    "Vitale",
+    "Serra",
+    "Coppola",
+    "DeLuca",
+    "Mazza",
+    "Testa",
+    "Villa",
+    "Parisi",
+    "Ferri",
+    "Fiore",
+    "Rizzi",
+    "Sala",
+    "Monti",
+    "Cattaneo",
+    "Morelli",
+    "Amato",
+    "Silvestri",
+    "Mariani",
+    "Pellegrini",
+    "Palumbo",
+    "Sanna",
+    "Farina",
+    "Rizzo",
+    "Grasso",
+    "Sartori",
+    "Messina",
+    "Ruggiero",
+    "Orlando",
+    "Gatti",
+    "Neri",
+    "Ferraro",
+    "Bellini",
+    "Basile",
+    "Riva",
+    "Donati",
+    "Piras",
+    "Vitali",
+    "Marchi",
+    "Battaglia",
+    "Sorrentino",
+    "Valentini",
+    "DeSantis",
+    "Guerra",
+    "Pagano",
+    "Fumagalli",
+    "Bernardi",
+    "Caputo",
+    "Gentili",
+    "Mattioli",
+    "Giordano",
+    "Romano",
+    "Colombo",
+    "Ricciardi",
+    "Esposito",
+    "Russo",
+]
 COMPANIES = 5000
 USERS = 500
 
@@ -85,7 +210,11 @@ async def load_account(conn: asyncpg.Connection, account_id: int, n: int) -> flo
              LATERAL (SELECT ($3::text[])[1 + n % cardinality($3::text[])] AS f,
                              ($4::text[])[1 + (n / 7) % cardinality($4::text[])] AS l) names
         """,
-        account_id, n, FIRST, LAST, COMPANIES,
+        account_id,
+        n,
+        FIRST,
+        LAST,
+        COMPANIES,
     )
     await conn.execute(
         """
@@ -105,7 +234,8 @@ async def load_account(conn: asyncpg.Connection, account_id: int, n: int) -> flo
     await conn.execute(
         "INSERT INTO users (account_id, email) "
         "SELECT $1, 'user' || n || '@acme.test' FROM generate_series(1, $2) AS n",
-        account_id, USERS,
+        account_id,
+        USERS,
     )
     await conn.execute("VACUUM ANALYZE contacts")
     await conn.execute("VACUUM ANALYZE contact_emails")
@@ -119,8 +249,10 @@ def pct(values: list[float], p: float) -> float:
 
 
 def line(label: str, ms: list[float]) -> str:
-    return (f"{label:<34} p50 {pct(ms, 50):8.1f} ms  p95 {pct(ms, 95):8.1f} ms"
-            f"  p99 {pct(ms, 99):8.1f} ms  (n={len(ms)})")
+    return (
+        f"{label:<34} p50 {pct(ms, 50):8.1f} ms  p95 {pct(ms, 95):8.1f} ms"
+        f"  p99 {pct(ms, 99):8.1f} ms  (n={len(ms)})"
+    )
 
 
 class Account:
@@ -133,7 +265,11 @@ class Account:
         self.rng = random.Random(n)
 
     async def start(
-        self, args: argparse.Namespace, admin: str, sandbox_url: str, workdir: Path,
+        self,
+        args: argparse.Namespace,
+        admin: str,
+        sandbox_url: str,
+        workdir: Path,
         stack: contextlib.AsyncExitStack,
     ) -> None:
         self.sandbox_url = sandbox_url
@@ -144,12 +280,15 @@ class Account:
         port = common.free_port()
         self.api = f"http://127.0.0.1:{port}"
         env = common.chronik_env(
-            dsn, self.api, workdir / f"data-{self.n}",
+            dsn,
+            self.api,
+            workdir / f"data-{self.n}",
             CHRONIK_GOOGLE_SANDBOX_URL=sandbox_url,
             CHRONIK_MICROSOFT_SANDBOX_URL=args.microsoft_url,
         )
         self.serve = common.Child(
-            common.python_cmd("-m", "app.cli", "serve", "--port", str(port)), env,
+            common.python_cmd("-m", "app.cli", "serve", "--port", str(port)),
+            env,
             workdir / f"serve-{self.n}.log",
         )
         stack.callback(self.serve.stop)
@@ -165,8 +304,9 @@ class Account:
         )
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None) -> Any:
-        r = await self.http.post(f"{self.api}/graphql",
-                                 json={"query": query, "variables": variables or {}})
+        r = await self.http.post(
+            f"{self.api}/graphql", json={"query": query, "variables": variables or {}}
+        )
         body = r.json()
         assert not body.get("errors"), body
         return body["data"]
@@ -179,8 +319,11 @@ class Account:
         when = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=2, hours=i)
         body = {
             "summary": title,
-            "attendees": [{"email": email}, {"email": f"stranger{i}@elsewhere.test"},
-                          {"email": "user7@acme.test"}],
+            "attendees": [
+                {"email": email},
+                {"email": f"stranger{i}@elsewhere.test"},
+                {"email": "user7@acme.test"},
+            ],
             "start": {"dateTime": when.isoformat(), "timeZone": "UTC"},
             "end": {"dateTime": (when + dt.timedelta(hours=1)).isoformat(), "timeZone": "UTC"},
         }
@@ -192,8 +335,9 @@ class Account:
         await self.gql("mutation { syncCalendarNow { id } }")
         while True:
             timeline = await self.gql(CONTACT_TIMELINE, {"id": contact_id})
-            titles = [e["node"]["meeting"]["title"]
-                      for e in timeline["contact"]["timeline"]["edges"]]
+            titles = [
+                e["node"]["meeting"]["title"] for e in timeline["contact"]["timeline"]["edges"]
+            ]
             if title in titles:
                 break
             assert time.perf_counter() < t0 + 60, f"{title} never reached the timeline"
@@ -216,12 +360,14 @@ async def link(api: str, token: str, sandbox_url: str, owner: str) -> None:
         assert not answer.json().get("errors"), answer.text
         r = await http.post(f"{sandbox_url}/_sandbox/users", json={"email": owner})
         assert r.status_code in (200, 201), r.text
-        answer = await http.post(f"{api}/graphql", headers=headers,
-                                 json={"query": START, "variables": {"hint": owner}})
+        answer = await http.post(
+            f"{api}/graphql", headers=headers, json={"query": START, "variables": {"hint": owner}}
+        )
         url = answer.json()["data"]["startCalendarLink"]["authorizationUrl"]
         state = url.split("state=", 1)[1]
-        proof = await http.post(url.split("?", 1)[0], json={"state": state, "token": token},
-                                headers={"Origin": api})
+        proof = await http.post(
+            url.split("?", 1)[0], json={"state": state, "token": token}, headers={"Origin": api}
+        )
         assert proof.status_code == 200, proof.text
         final = await http.get(proof.json()["providerUrl"], follow_redirects=True)
         assert "linked=google" in str(final.url), (final.url, final.text[:300])
@@ -234,18 +380,27 @@ async def random_email(conn: asyncpg.Connection, account_id: int, rng: random.Ra
     while True:
         found = await conn.fetchval(
             "SELECT email FROM contacts WHERE id = $1 AND account_id = $2",
-            rng.randint(low, high), account_id,
+            rng.randint(low, high),
+            account_id,
         )
         if found:
             return str(found)
 
 
 async def searches(
-    args: argparse.Namespace, gql: Any, conn: asyncpg.Connection, account_id: int,
+    args: argparse.Namespace,
+    gql: Any,
+    conn: asyncpg.Connection,
+    account_id: int,
     rng: random.Random,
 ) -> dict[str, list[float]]:
-    kinds: dict[str, list[str | None]] = {"last name": [], "company": [], "exact address": [],
-                                          "part of an address": [], "no search": []}
+    kinds: dict[str, list[str | None]] = {
+        "last name": [],
+        "company": [],
+        "exact address": [],
+        "part of an address": [],
+        "no search": [],
+    }
     for _ in range(args.searches):
         email = await random_email(conn, account_id, rng)
         kinds["last name"].append(rng.choice(LAST))
@@ -253,7 +408,7 @@ async def searches(
         kinds["exact address"].append(email)
         local = email.split("@")[0]
         cut = rng.randrange(max(1, len(local) - 6))
-        kinds["part of an address"].append(local[cut:cut + 6])
+        kinds["part of an address"].append(local[cut : cut + 6])
         kinds["no search"].append(None)
     out: dict[str, list[float]] = {}
     for kind, terms in kinds.items():
@@ -281,16 +436,21 @@ async def main_async(args: argparse.Namespace) -> None:
             await account.start(args, admin, sandbox_url, workdir, stack)
         # The sizes take turns, change by change, so both see the same machine (its load
         # drifts over minutes); the first round warms the servers up, untimed.
-        print(f"  {args.changes} changes per size, sizes taking turns;"
-              f" {common.machine_line('start')}", flush=True)
+        print(
+            f"  {args.changes} changes per size, sizes taking turns;"
+            f" {common.machine_line('start')}",
+            flush=True,
+        )
         for i in range(args.changes + 1):
             for account in accounts:
                 await account.change(i, timed=i > 0)
         for account in accounts:
             await account.finish(args)
             res = account.results
-            print(f"  {account.n:,} contacts (database {res['db_mb']:.0f} MB, serve RSS"
-                  f" {res['rss_mb']:.0f} MB):")
+            print(
+                f"  {account.n:,} contacts (database {res['db_mb']:.0f} MB, serve RSS"
+                f" {res['rss_mb']:.0f} MB):"
+            )
             for key, value in res.items():
                 if isinstance(value, list):
                     print("    " + line("change → timeline" if key == "change" else key, value))
@@ -299,13 +459,17 @@ async def main_async(args: argparse.Namespace) -> None:
     small, big = accounts[0].results, accounts[-1].results
     for p in (50, 99):
         ratio = pct(big["change"], p) / pct(small["change"], p)
-        print(f"  change → timeline p{p}: {pct(small['change'], p):.1f} ms at {sizes[0]:,},"
-              f" {pct(big['change'], p):.1f} ms at {sizes[-1]:,}: ratio {ratio:.2f}"
-              " (target <= 1.5)")
+        print(
+            f"  change → timeline p{p}: {pct(small['change'], p):.1f} ms at {sizes[0]:,},"
+            f" {pct(big['change'], p):.1f} ms at {sizes[-1]:,}: ratio {ratio:.2f}"
+            " (target <= 1.5)"
+        )
     searched = [v for k, v in big.items() if k.startswith("page:") and k != "page: no search"]
     worst = max(pct(v, 95) for v in searched)
-    print(f"  search p95 at {sizes[-1]:,}: worst kind {worst:.1f} ms (target <= 50);"
-          f" median of all {statistics.median(x for v in searched for x in v):.1f} ms")
+    print(
+        f"  search p95 at {sizes[-1]:,}: worst kind {worst:.1f} ms (target <= 50);"
+        f" median of all {statistics.median(x for v in searched for x in v):.1f} ms"
+    )
 
 
 def main() -> None:
@@ -314,8 +478,11 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=15, help="timed changes per size")
     parser.add_argument("--searches", type=int, default=30, help="searches per kind")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
-    parser.add_argument("--database-url", help="admin DSN (default: CHRONIK_TEST_DATABASE_URL "
-                        "or an embedded pgserver in /tmp/chronik-bench)")
+    parser.add_argument(
+        "--database-url",
+        help="admin DSN (default: CHRONIK_TEST_DATABASE_URL "
+        "or an embedded pgserver in /tmp/chronik-bench)",
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -234,8 +234,9 @@ def start_sandboxes(workdir: Path) -> tuple[Child, str, str]:
     returns it with the Google and Microsoft base URLs."""
     gport, mport = free_port(), free_port()
     child = Child(
-        python_cmd("-m", "app.cli", "sandbox", "--google-port", str(gport),
-                   "--microsoft-port", str(mport)),
+        python_cmd(
+            "-m", "app.cli", "sandbox", "--google-port", str(gport), "--microsoft-port", str(mport)
+        ),
         chronik_env("postgresql://unused", "http://127.0.0.1:1", workdir / "data"),
         workdir / "sandbox.log",
     )
@@ -253,8 +254,19 @@ class PySpy:
     def __init__(self, pid: int, out: Path, rate: int = 200, duration: float | None = None):
         self.out = out
         spy = Path(sys.executable).parent / "py-spy"
-        argv = [str(spy), "record", "-r", str(rate), "-f", "raw", "-o", str(out),
-                "--pid", str(pid), "--nonblocking"]
+        argv = [
+            str(spy),
+            "record",
+            "-r",
+            str(rate),
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+            "--pid",
+            str(pid),
+            "--nonblocking",
+        ]
         if duration:
             argv += ["--duration", str(max(1, int(duration)))]
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -89,20 +89,32 @@ class Load:
         async def one(i: int) -> aiohttp.ClientWebSocketResponse:
             async with slots:
                 ws = await self.session.ws_connect(  # type: ignore[union-attr]
-                    urls[i % len(urls)] + "/graphql", protocols=("graphql-transport-ws",),
-                    autoping=True, max_msg_size=1 << 20, compress=15 if deflate else 0,
+                    urls[i % len(urls)] + "/graphql",
+                    protocols=("graphql-transport-ws",),
+                    autoping=True,
+                    max_msg_size=1 << 20,
+                    compress=15 if deflate else 0,
                 )
-                await ws.send_str(orjson.dumps(
-                    {"type": "connection_init",
-                     "payload": {"Authorization": f"Bearer {token}"}}).decode())
+                await ws.send_str(
+                    orjson.dumps(
+                        {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+                    ).decode()
+                )
                 ack = await ws.receive_json(timeout=60)
                 if ack.get("type") != "connection_ack":
                     raise RuntimeError(f"no ack: {ack}")
-                await ws.send_str(orjson.dumps({
-                    "id": "1", "type": "subscribe",
-                    "payload": {"query": SUBSCRIPTION,
-                                "variables": {"id": contacts[i % len(contacts)]}},
-                }).decode())
+                await ws.send_str(
+                    orjson.dumps(
+                        {
+                            "id": "1",
+                            "type": "subscribe",
+                            "payload": {
+                                "query": SUBSCRIPTION,
+                                "variables": {"id": contacts[i % len(contacts)]},
+                            },
+                        }
+                    ).decode()
+                )
                 # Read (and answer pings) at once: opening thousands takes long on a busy
                 # machine, and a socket not read for 40 s is closed by the server (1011).
                 self.readers.append(asyncio.create_task(self._read(i, ws, len(contacts))))
@@ -211,8 +223,9 @@ class LoadClient:
 # -- seeding -----------------------------------------------------------------------------------
 
 
-async def create_event(http: aiohttp.ClientSession, sandbox: str, title: str, guests: list[str],
-                       day: int) -> str:
+async def create_event(
+    http: aiohttp.ClientSession, sandbox: str, title: str, guests: list[str], day: int
+) -> str:
     starts = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=day)
     body = {
         "summary": title,
@@ -237,16 +250,28 @@ async def metric(http: aiohttp.ClientSession, api: str, name: str) -> float:
 
 
 async def phase(
-    name: str, args: argparse.Namespace, load: LoadClient, apis: list[str],
-    serves: list[common.Child], token: str, contacts: list[str], event_id: str,
-    sandbox: str, conn: asyncpg.Connection, worker: common.Child, workdir: Path,
+    name: str,
+    args: argparse.Namespace,
+    load: LoadClient,
+    apis: list[str],
+    serves: list[common.Child],
+    token: str,
+    contacts: list[str],
+    event_id: str,
+    sandbox: str,
+    conn: asyncpg.Connection,
+    worker: common.Child,
+    workdir: Path,
 ) -> dict[str, Any]:
     s = args.subscribers
     async with aiohttp.ClientSession() as http:
         rss0 = [c.rss_mb() or 0.0 for c in serves]
         load_rss0 = await load.call("rss")
         opened, open_s = await load.call(
-            "open", apis, token, [contacts[i % len(contacts)] for i in range(s)],
+            "open",
+            apis,
+            token,
+            [contacts[i % len(contacts)] for i in range(s)],
             not args.no_client_deflate,
         )
         deadline = time.monotonic() + 120
@@ -275,8 +300,10 @@ async def phase(
         live = [await metric(http, api, "chronik_live_subscriptions") for api in apis]
         spies = []
         if args.profile:
-            spies = [common.PySpy(c.target().pid, Path(args.profile) / f"{name}-serve{k}.txt")
-                     for k, c in enumerate(serves)]
+            spies = [
+                common.PySpy(c.target().pid, Path(args.profile) / f"{name}-serve{k}.txt")
+                for k, c in enumerate(serves)
+            ]
             await asyncio.sleep(1)
         latencies: list[float] = []
         per_change: list[tuple[float, float, float | None]] = []
@@ -289,8 +316,13 @@ async def phase(
             here = [t - t0 for t in got if t is not None]
             missing += sum(1 for t in got if t is None)
             latencies.extend(here)
-            per_change.append((statistics.median(here) if here else float("nan"),
-                               max(here) if here else float("nan"), sync_s))
+            per_change.append(
+                (
+                    statistics.median(here) if here else float("nan"),
+                    max(here) if here else float("nan"),
+                    sync_s,
+                )
+            )
             await asyncio.sleep(args.gap)
         cpu1 = [c.cpu() for c in serves]
         for spy in spies:
@@ -304,19 +336,30 @@ async def phase(
 
     syncs = [c[2] for c in per_change if c[2] is not None]
     return {
-        "name": name, "s": s, "opened": opened, "open_s": open_s, "live": live,
-        "p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": latencies[-1] * 1000,
-        "receipts": len(latencies), "missing": missing, "problems": problems,
+        "name": name,
+        "s": s,
+        "opened": opened,
+        "open_s": open_s,
+        "live": live,
+        "p50": pct(0.50),
+        "p90": pct(0.90),
+        "p99": pct(0.99),
+        "max": latencies[-1] * 1000,
+        "receipts": len(latencies),
+        "missing": missing,
+        "problems": problems,
         "sync_ms": statistics.median(syncs) * 1000 if syncs else float("nan"),
         "per_change": per_change,
         "cpu_ms_per_change": [
             (b - a) * 1000 / args.changes for a, b in zip(cpu0, cpu1, strict=True)
         ],
-        "rss0": rss0, "rss1": rss1,
+        "rss0": rss0,
+        "rss1": rss1,
         "kib_per_sub": (sum(rss1) - sum(rss0)) * 1024 / s,
         "load_kib_per_sub": (load_rss1 - load_rss0) / 1024 / s,
         "profiles": [Path(args.profile) / f"{name}-serve{k}.txt" for k in range(len(serves))]
-        if args.profile else [],
+        if args.profile
+        else [],
     }
 
 
@@ -333,8 +376,9 @@ def report(res: dict[str, Any]) -> None:
     )
     print(
         "      per change (median/max ms, sync ms): "
-        + ", ".join(f"{a * 1000:.0f}/{b * 1000:.0f}/{(c or 0) * 1000:.0f}"
-                    for a, b, c in res["per_change"])
+        + ", ".join(
+            f"{a * 1000:.0f}/{b * 1000:.0f}/{(c or 0) * 1000:.0f}" for a, b, c in res["per_change"]
+        )
     )
     cpu = res["cpu_ms_per_change"]
     print(
@@ -381,11 +425,13 @@ async def main_async(args: argparse.Namespace) -> None:
     try:
         await common.wait_http(f"{sandbox_url}/_sandbox/users", sandbox)
         for k, (port, api) in enumerate(zip(ports, apis, strict=True)):
-            serves.append(common.Child(
-                common.python_cmd("-m", "app.cli", "serve", "--port", str(port)),
-                common.chronik_env(dsn, api, workdir / "data", **extra),
-                workdir / f"serve{k}.log",
-            ))
+            serves.append(
+                common.Child(
+                    common.python_cmd("-m", "app.cli", "serve", "--port", str(port)),
+                    common.chronik_env(dsn, api, workdir / "data", **extra),
+                    workdir / f"serve{k}.log",
+                )
+            )
             await common.wait_http(f"{api}/readyz", serves[-1])  # the first one migrates
         worker = common.Child(
             common.python_cmd("-m", "app.cli", "worker"),
@@ -402,8 +448,11 @@ async def main_async(args: argparse.Namespace) -> None:
             async with aiohttp.ClientSession() as http:
                 hot = await create_event(http, sandbox_url, "Hot", ["contact0@example.com"], 2)
                 board = await create_event(
-                    http, sandbox_url, "Board",
-                    [f"contact{i}@example.com" for i in range(1, args.contacts + 1)], 3,
+                    http,
+                    sandbox_url,
+                    "Board",
+                    [f"contact{i}@example.com" for i in range(1, args.contacts + 1)],
+                    3,
                 )
             await asyncio.sleep(0.5)
             await wait_synced(conn, first["last_synced_at"], worker, 60)
@@ -423,16 +472,33 @@ async def main_async(args: argparse.Namespace) -> None:
             if args.mode in ("one", "both"):
                 plan.append(("one", [gid("contact0@example.com")], hot))
             if args.mode in ("spread", "both"):
-                plan.append(("spread", [gid(f"contact{i}@example.com")
-                                        for i in range(1, args.contacts + 1)], board))
+                plan.append(
+                    (
+                        "spread",
+                        [gid(f"contact{i}@example.com") for i in range(1, args.contacts + 1)],
+                        board,
+                    )
+                )
             print(
                 f"  replicas A {apis[0]} (webhooks) and B {apis[1]}, one `chronik worker`;"
                 f" S={args.subscribers:,} split over both, K={args.changes} changes per phase",
                 flush=True,
             )
             for label, contacts, event_id in plan:
-                res = await phase(label, args, load, apis, serves, token, contacts, event_id,
-                                  sandbox_url, conn, worker, workdir)
+                res = await phase(
+                    label,
+                    args,
+                    load,
+                    apis,
+                    serves,
+                    token,
+                    contacts,
+                    event_id,
+                    sandbox_url,
+                    conn,
+                    worker,
+                    workdir,
+                )
                 report(res)
                 sys.stdout.flush()
                 results.append(res)
@@ -452,8 +518,11 @@ async def main_async(args: argparse.Namespace) -> None:
     for k, res in enumerate(results):
         verdict_p99 = "met" if res["p99"] <= 250 and not res["missing"] else "MISSED"
         verdict_mem = "met" if res["kib_per_sub"] <= 30 else "MISSED"
-        memory = (f"{res['kib_per_sub']:.1f} KiB/idle subscriber ({verdict_mem})" if k == 0
-                  else "memory: see the first phase")
+        memory = (
+            f"{res['kib_per_sub']:.1f} KiB/idle subscriber ({verdict_mem})"
+            if k == 0
+            else "memory: see the first phase"
+        )
         print(
             f"  [{res['name']}] S={res['s']:,}: p99 {res['p99']:.0f} ms ({verdict_p99}),"
             f" {memory}, missing {res['missing']}; load avg {os.getloadavg()[0]:.2f}"
@@ -464,18 +533,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=2000)
     parser.add_argument("--changes", type=int, default=20)
-    parser.add_argument("--contacts", type=int, default=100,
-                        help="contacts the spread phase's subscribers are spread over")
+    parser.add_argument(
+        "--contacts",
+        type=int,
+        default=100,
+        help="contacts the spread phase's subscribers are spread over",
+    )
     parser.add_argument("--mode", choices=["one", "spread", "both"], default="both")
-    parser.add_argument("--timeout", type=float, default=20.0,
-                        help="seconds to wait for every receipt of one change")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=20.0,
+        help="seconds to wait for every receipt of one change",
+    )
     parser.add_argument("--gap", type=float, default=0.3, help="pause between changes (s)")
     parser.add_argument("--settle", type=float, default=2.0)
     parser.add_argument("--profile", help="py-spy both replicas during the timed changes")
-    parser.add_argument("--env", action="append", default=[], metavar="CHRONIK_X=value",
-                        help="extra setting for the Chronik processes (A/B experiments)")
-    parser.add_argument("--no-client-deflate", action="store_true",
-                        help="do not offer permessage-deflate (browsers always offer it)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="CHRONIK_X=value",
+        help="extra setting for the Chronik processes (A/B experiments)",
+    )
+    parser.add_argument(
+        "--no-client-deflate",
+        action="store_true",
+        help="do not offer permessage-deflate (browsers always offer it)",
+    )
     parser.add_argument("--database-url")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()

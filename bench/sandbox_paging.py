@@ -28,7 +28,7 @@ EMAIL = "bench@example.com"
 
 def _serve(conn: Connection, count: int) -> None:
     """Child process: start the Google sandbox, bulk-load ``count`` events, send URL + token."""
-    from sync.sandbox.runner import start_sandboxes
+    from sandboxes.runner import start_sandboxes
 
     async def main() -> None:
         running = await start_sandboxes(seed=1)
@@ -69,8 +69,9 @@ async def _page_through(
     async with aiohttp.ClientSession(headers=headers) as http:
         started = time.perf_counter()
         while True:
-            async with http.get(f"{url}/calendar/v3/calendars/primary/events",
-                                params=params) as resp:
+            async with http.get(
+                f"{url}/calendar/v3/calendars/primary/events", params=params
+            ) as resp:
                 resp.raise_for_status()
                 raw = await resp.read()
             if parse:
@@ -113,14 +114,18 @@ def run(count: int, rounds: int, page_size: int) -> float:
                 assert events == count, (events, count)
                 rate = events / elapsed
                 best[mode] = max(best[mode], rate)
-                print(f"  N={count:>7} round {i + 1} {mode:>5}: {events} events, {pages} pages "
-                      f"in {elapsed:.3f} s (first page {first * 1000:.0f} ms) "
-                      f"-> {rate:,.0f} events/s")
+                print(
+                    f"  N={count:>7} round {i + 1} {mode:>5}: {events} events, {pages} pages "
+                    f"in {elapsed:.3f} s (first page {first * 1000:.0f} ms) "
+                    f"-> {rate:,.0f} events/s"
+                )
     finally:
         parent.send("stop")
         proc.join(timeout=10)
-    print(f"  N={count:>7} bulk load {load_s:.2f} s; best {best['parse']:,.0f} events/s "
-          f"with client parsing, {best['raw']:,.0f} events/s raw")
+    print(
+        f"  N={count:>7} bulk load {load_s:.2f} s; best {best['parse']:,.0f} events/s "
+        f"with client parsing, {best['raw']:,.0f} events/s raw"
+    )
     return best["parse"]
 
 
@@ -130,9 +135,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--page-size", type=int, default=2500)
     args = parser.parse_args()
-    print(f"sandbox paging benchmark: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, "
-          f"nproc={os.cpu_count()}, mem={_memory_gib():.1f} GiB, "
-          f"python {platform.python_version()}, page size {args.page_size}")
+    print(
+        f"sandbox paging benchmark: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, "
+        f"nproc={os.cpu_count()}, mem={_memory_gib():.1f} GiB, "
+        f"python {platform.python_version()}, page size {args.page_size}"
+    )
     for count in args.sizes:
         run(count, args.rounds, args.page_size)
 

@@ -32,7 +32,7 @@ WINDOW = {"startDateTime": "2000-01-01T00:00:00Z", "endDateTime": "2100-01-01T00
 def _serve(conn: Connection, count: int) -> None:
     """Child process: start the Microsoft sandbox, bulk-load ``count`` events, send URL + token;
     on "touch" change 10 events; on "stop" shut down."""
-    from sync.sandbox.microsoft.testing import running_microsoft_sandbox
+    from sandboxes.microsoft.testing import running_microsoft_sandbox
 
     async def main() -> None:
         async with running_microsoft_sandbox(seed=1, email=EMAIL) as harness:
@@ -85,26 +85,32 @@ def _memory_gib() -> float:
     return 0.0
 
 
-async def _client(parent: Connection, base: str, token: str, count: int, rounds: int,
-                  page_size: int) -> float:
+async def _client(
+    parent: Connection, base: str, token: str, count: int, rounds: int, page_size: int
+) -> float:
     headers = {"Authorization": f"Bearer {token}", "Prefer": f"odata.maxpagesize={page_size}"}
     best = 0.0
     delta_link = ""
     async with aiohttp.ClientSession(headers=headers) as http:
         for i in range(rounds):
             items, pages, elapsed, first, delta_link = await _round(
-                http, f"{base}/v1.0/me/calendarView/delta", dict(WINDOW))
+                http, f"{base}/v1.0/me/calendarView/delta", dict(WINDOW)
+            )
             assert items == count, (items, count)
             rate = items / elapsed
             best = max(best, rate)
-            print(f"  N={count:>7} round {i + 1}: {items} events, {pages} pages in "
-                  f"{elapsed:.3f} s (first page {first * 1000:.0f} ms) -> {rate:,.0f} events/s")
+            print(
+                f"  N={count:>7} round {i + 1}: {items} events, {pages} pages in "
+                f"{elapsed:.3f} s (first page {first * 1000:.0f} ms) -> {rate:,.0f} events/s"
+            )
         parent.send("touch")
         touched = await asyncio.get_running_loop().run_in_executor(None, parent.recv)
         items, pages, elapsed, _, _ = await _round(http, delta_link, None)
         assert items == touched, (items, touched)
-        print(f"  N={count:>7} incremental round: {items} changes, {pages} page(s) in "
-              f"{elapsed * 1000:.0f} ms")
+        print(
+            f"  N={count:>7} incremental round: {items} changes, {pages} page(s) in "
+            f"{elapsed * 1000:.0f} ms"
+        )
     return best
 
 
@@ -128,9 +134,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--page-size", type=int, default=1000)
     args = parser.parse_args()
-    print(f"microsoft sandbox delta benchmark: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, "
-          f"nproc={os.cpu_count()}, mem={_memory_gib():.1f} GiB, "
-          f"python {platform.python_version()}, page size {args.page_size}")
+    print(
+        f"microsoft sandbox delta benchmark: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, "
+        f"nproc={os.cpu_count()}, mem={_memory_gib():.1f} GiB, "
+        f"python {platform.python_version()}, page size {args.page_size}"
+    )
     for count in args.sizes:
         run(count, args.rounds, args.page_size)
 

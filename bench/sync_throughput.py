@@ -11,7 +11,7 @@ unless CHRONIK_TEST_DATABASE_URL / --database-url).
 Per round, in a fresh database: 5,000 contacts contact0..4999@example.com, a user whose calendar
 is linked through the real OAuth flow against the sandbox (first sync: empty calendar), then
 N events bulk-loaded through the sandbox control API (`events:bulk`; pushes for it dropped so
-nothing syncs early) as a realistic seeded mix (`--seed`; see sync/sandbox/google/bulkmix.py:
+nothing syncs early) as a realistic seeded mix (`--seed`; see sandboxes/google/bulkmix.py:
 internal, contact and unknown guests, weekly series with moved and cancelled occurrences,
 private events, invitations from contacts, events without a contact guest; `--plain`: the old
 write-heaviest shape, two contact guests on every event), then `syncCalendarNow` → timed
@@ -67,7 +67,7 @@ def traced_worker(out: str) -> None:
 
     import app.services as services_mod
     import sync.engine as engine_mod
-    import sync.google.client as google_client
+    import sync.providers.google.client as google_client
     from app.cli import main
 
     sql: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
@@ -122,9 +122,11 @@ def traced_worker(out: str) -> None:
 async def link_calendar(api: str, token: str, sandbox_url: str) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(timeout=60) as http:
+
         async def gql(query: str, variables: dict[str, Any] | None = None) -> Any:
             r = await http.post(
-                f"{api}/graphql", json={"query": query, "variables": variables or {}},
+                f"{api}/graphql",
+                json={"query": query, "variables": variables or {}},
                 headers=headers,
             )
             body = r.json()
@@ -139,7 +141,8 @@ async def link_calendar(api: str, token: str, sandbox_url: str) -> None:
             # The start page's script: prove to be the user who started the link.
             state = url.split("state=", 1)[1]
             proof = await browser.post(
-                url.split("?", 1)[0], json={"state": state, "token": token},
+                url.split("?", 1)[0],
+                json={"state": state, "token": token},
                 headers={"Origin": api},
             )
             assert proof.status_code == 200, proof.text
@@ -184,13 +187,26 @@ def meeting_rows(
         starts = base + dt.timedelta(hours=i)
         event_id = f"bench{i:026d}"
         values = {
-            "id": i + 1, "account_id": account_id, "connection_id": connection_id,
-            "source": "google", "provider_event_id": event_id,
-            "ical_uid": f"{event_id}@google.com", "kind": "single", "title": f"Meeting {i}",
-            "starts_at": starts, "ends_at": starts + dt.timedelta(minutes=30),
-            "time_zone": "UTC", "all_day": False, "status": "confirmed", "frozen": False,
-            "organizer_email": OWNER, "provider_created_at": now, "provider_updated_at": now,
-            "etag": f'"{1764000000000000 + i}"', "seen_round": 7, "created_at": now,
+            "id": i + 1,
+            "account_id": account_id,
+            "connection_id": connection_id,
+            "source": "google",
+            "provider_event_id": event_id,
+            "ical_uid": f"{event_id}@google.com",
+            "kind": "single",
+            "title": f"Meeting {i}",
+            "starts_at": starts,
+            "ends_at": starts + dt.timedelta(minutes=30),
+            "time_zone": "UTC",
+            "all_day": False,
+            "status": "confirmed",
+            "frozen": False,
+            "organizer_email": OWNER,
+            "provider_created_at": now,
+            "provider_updated_at": now,
+            "etag": f'"{1764000000000000 + i}"',
+            "seen_round": 7,
+            "created_at": now,
             "updated_at": now,
         }
         rows.append(tuple(values.get(c) for c in cols))
@@ -203,19 +219,52 @@ async def copy_into_real_tables(
     """The same write set COPYed into the REAL tables (their indexes, FKs, identity ids),
     in one transaction that is rolled back: what the schema itself costs, minus the SQL shape.
     Seconds for: COPY meetings, read their ids back, COPY attendees, entries, changes."""
-    cols = ["account_id", "connection_id", "source", "provider_event_id", "ical_uid", "kind",
-            "title", "starts_at", "ends_at", "time_zone", "all_day", "status",
-            "organizer_email", "provider_created_at", "provider_updated_at", "etag",
-            "seen_round"]
+    cols = [
+        "account_id",
+        "connection_id",
+        "source",
+        "provider_event_id",
+        "ical_uid",
+        "kind",
+        "title",
+        "starts_at",
+        "ends_at",
+        "time_zone",
+        "all_day",
+        "status",
+        "organizer_email",
+        "provider_created_at",
+        "provider_updated_at",
+        "etag",
+        "seen_round",
+    ]
     base = dt.datetime(2030, 1, 1, 8, tzinfo=dt.UTC)
     now = dt.datetime.now(dt.UTC)
     rows = []
     for i in range(n):
         starts = base + dt.timedelta(hours=i)
         pid = f"copy{i:026d}"
-        rows.append((account_id, connection_id, "google", pid, f"{pid}@google.com", "single",
-                     f"Meeting {i}", starts, starts + dt.timedelta(minutes=30), "UTC", False,
-                     "confirmed", OWNER, now, now, '"1"', 7))
+        rows.append(
+            (
+                account_id,
+                connection_id,
+                "google",
+                pid,
+                f"{pid}@google.com",
+                "single",
+                f"Meeting {i}",
+                starts,
+                starts + dt.timedelta(minutes=30),
+                "UTC",
+                False,
+                "confirmed",
+                OWNER,
+                now,
+                now,
+                '"1"',
+                7,
+            )
+        )
     contact_ids = [r[0] for r in await conn.fetch("SELECT id FROM contacts ORDER BY id")]
     tr = conn.transaction()
     await tr.start()
@@ -227,7 +276,9 @@ async def copy_into_real_tables(
         await conn.copy_records_to_table("meetings", records=rows, columns=cols)
         got = await conn.fetch(
             "SELECT id, provider_event_id FROM meetings WHERE connection_id = $1 "
-            "AND provider_event_id LIKE 'copy%'", connection_id)
+            "AND provider_event_id LIKE 'copy%'",
+            connection_id,
+        )
         ids = {r[1]: r[0] for r in got}
         mids = [ids[r[3]] for r in rows]
         steps["meetings"], t = time.perf_counter() - t, time.perf_counter()
@@ -238,25 +289,31 @@ async def copy_into_real_tables(
                 for i in range(n)
                 for pos, (email, resp, org) in enumerate(
                     [(OWNER, "accepted", True)]
-                    + [(f"contact{(i * 7 + k) % 5000}@example.com", "needs_action", False)
-                       for k in range(2)]
+                    + [
+                        (f"contact{(i * 7 + k) % 5000}@example.com", "needs_action", False)
+                        for k in range(2)
+                    ]
                 )
             ],
-            columns=["meeting_id", "email", "display_name", "response", "is_organizer",
-                     "position"],
+            columns=["meeting_id", "email", "display_name", "response", "is_organizer", "position"],
         )
-        pairs = [(contact_ids[(i * 7 + k) % 5000], mids[i], rows[i][7])
-                 for i in range(n) for k in range(2)]
+        pairs = [
+            (contact_ids[(i * 7 + k) % 5000], mids[i], rows[i][7])
+            for i in range(n)
+            for k in range(2)
+        ]
         entry_rows = [(account_id, c, m, at) for c, m, at in pairs]
         change_rows = [(account_id, c, m, "added") for c, m, _ in pairs]
         steps["attendees"], t = time.perf_counter() - t, time.perf_counter()
         await conn.copy_records_to_table(
-            "timeline_entries", records=entry_rows,
+            "timeline_entries",
+            records=entry_rows,
             columns=["account_id", "contact_id", "meeting_id", "occurred_at"],
         )
         steps["entries"], t = time.perf_counter() - t, time.perf_counter()
         await conn.copy_records_to_table(
-            "timeline_changes", records=change_rows,
+            "timeline_changes",
+            records=change_rows,
             columns=["account_id", "contact_id", "meeting_id", "kind"],
         )
         steps["changes"] = time.perf_counter() - t
@@ -271,7 +328,8 @@ async def copy_limits(dsn: str, n: int, account_id: int, connection_id: int) -> 
     conn = await asyncpg.connect(dsn)
     try:
         cols = [
-            r["attname"] for r in await conn.fetch(
+            r["attname"]
+            for r in await conn.fetch(
                 "SELECT attname FROM pg_attribute WHERE attrelid = 'meetings'::regclass "
                 "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
             )
@@ -283,8 +341,10 @@ async def copy_limits(dsn: str, n: int, account_id: int, connection_id: int) -> 
             for i in range(n)
             for pos, (email, resp, org) in enumerate(
                 [(OWNER, "accepted", True)]
-                + [(f"contact{(i * 7 + k) % 5000}@example.com", "needs_action", False)
-                   for k in range(2)]
+                + [
+                    (f"contact{(i * 7 + k) % 5000}@example.com", "needs_action", False)
+                    for k in range(2)
+                ]
             )
         ]
         now = dt.datetime.now(dt.UTC)
@@ -296,8 +356,7 @@ async def copy_limits(dsn: str, n: int, account_id: int, connection_id: int) -> 
         out: dict[str, Any] = {}
         for attempt in range(2):
             await conn.execute(
-                "DROP TABLE IF EXISTS bench_copy_meetings, bench_copy_attendees, "
-                "bench_copy_entries"
+                "DROP TABLE IF EXISTS bench_copy_meetings, bench_copy_attendees, bench_copy_entries"
             )
             await conn.execute("CREATE TABLE bench_copy_meetings (LIKE meetings)")
             await conn.execute("CREATE TABLE bench_copy_attendees (LIKE meeting_attendees)")
@@ -308,26 +367,45 @@ async def copy_limits(dsn: str, n: int, account_id: int, connection_id: int) -> 
             meetings_s = time.perf_counter() - started
             started = time.perf_counter()
             await conn.copy_records_to_table(
-                "bench_copy_attendees", records=attendees,
-                columns=["meeting_id", "email", "display_name", "response", "is_organizer",
-                         "position"],
+                "bench_copy_attendees",
+                records=attendees,
+                columns=[
+                    "meeting_id",
+                    "email",
+                    "display_name",
+                    "response",
+                    "is_organizer",
+                    "position",
+                ],
             )
             await conn.copy_records_to_table(
-                "bench_copy_entries", records=entries,
-                columns=["id", "account_id", "contact_id", "meeting_id", "occurred_at",
-                         "created_at"],
+                "bench_copy_entries",
+                records=entries,
+                columns=[
+                    "id",
+                    "account_id",
+                    "contact_id",
+                    "meeting_id",
+                    "occurred_at",
+                    "created_at",
+                ],
             )
             rest_s = time.perf_counter() - started
             if attempt == 0 or meetings_s < out["meetings"]:
-                out = {"meetings": meetings_s, "write_set": meetings_s + rest_s,
-                       "attendee_rows": len(attendees), "entry_rows": len(entries)}
+                out = {
+                    "meetings": meetings_s,
+                    "write_set": meetings_s + rest_s,
+                    "attendee_rows": len(attendees),
+                    "entry_rows": len(entries),
+                }
         await conn.execute(
             "DROP TABLE IF EXISTS bench_copy_meetings, bench_copy_attendees, bench_copy_entries"
         )
         out["real_schema"] = await copy_into_real_tables(conn, n, account_id, connection_id)
         try:
             out["real_schema_no_fk"] = await copy_into_real_tables(
-                conn, n, account_id, connection_id, no_fk=True)
+                conn, n, account_id, connection_id, no_fk=True
+            )
         except asyncpg.InsufficientPrivilegeError:
             pass
         return out
@@ -364,8 +442,12 @@ class ExplainingConnection:
     async def copy_records_to_table(self, table: str, **kw: Any) -> Any:
         started = time.perf_counter()
         out = await self._conn.copy_records_to_table(table, **kw)
-        self.plans.append((f"COPY {table} ({len(kw['records'])} rows)",
-                           [f"client-side {1000 * (time.perf_counter() - started):.1f} ms"]))
+        self.plans.append(
+            (
+                f"COPY {table} ({len(kw['records'])} rows)",
+                [f"client-side {1000 * (time.perf_counter() - started):.1f} ms"],
+            )
+        )
         return out
 
 
@@ -381,31 +463,53 @@ async def explain_page(dsn: str, account_id: int, connection_id: int, size: int 
         for i in range(size):
             starts = now + dt.timedelta(hours=i)
             attendees = [meetings_db.AttendeeWrite(OWNER, None, "accepted", True)] + [
-                meetings_db.AttendeeWrite(f"contact{(i * 7 + k) % 5000}@example.com", None,
-                                          "needs_action", False) for k in range(2)
+                meetings_db.AttendeeWrite(
+                    f"contact{(i * 7 + k) % 5000}@example.com", None, "needs_action", False
+                )
+                for k in range(2)
             ]
-            writes.append(meetings_db.MeetingWrite(
-                provider_event_id=f"explain{i:020d}", provider_alt_id=None,
-                ical_uid=f"explain{i}@google.com", kind="single", series_id=None,
-                original_start=None, title=f"Explained {i}", description=None, location=None,
-                starts_at=starts, ends_at=starts + dt.timedelta(minutes=30), time_zone="UTC",
-                all_day=False, status="confirmed", organizer_email=OWNER,
-                provider_created_at=now, provider_updated_at=now, etag='"1"',
-                attendees=attendees,
-                contact_ids=frozenset(contact_ids[(i * 7 + k) % 5000] for k in range(2)),
-            ))
+            writes.append(
+                meetings_db.MeetingWrite(
+                    provider_event_id=f"explain{i:020d}",
+                    provider_alt_id=None,
+                    ical_uid=f"explain{i}@google.com",
+                    kind="single",
+                    series_id=None,
+                    original_start=None,
+                    title=f"Explained {i}",
+                    description=None,
+                    location=None,
+                    starts_at=starts,
+                    ends_at=starts + dt.timedelta(minutes=30),
+                    time_zone="UTC",
+                    all_day=False,
+                    status="confirmed",
+                    organizer_email=OWNER,
+                    provider_created_at=now,
+                    provider_updated_at=now,
+                    etag='"1"',
+                    attendees=attendees,
+                    contact_ids=frozenset(contact_ids[(i * 7 + k) % 5000] for k in range(2)),
+                )
+            )
         tr = conn.transaction()
         await tr.start()
         proxy = ExplainingConnection(conn)
         try:
-            await meetings_db.stored_meetings(proxy, connection_id,
-                                              [w.provider_event_id for w in writes])
+            await meetings_db.stored_meetings(
+                proxy, connection_id, [w.provider_event_id for w in writes]
+            )
             ids = await meetings_db.upsert_meetings(
-                proxy, account_id=account_id, connection_id=connection_id,
-                source="google", seen_round=99, writes=writes,
+                proxy,
+                account_id=account_id,
+                connection_id=connection_id,
+                source="google",
+                seen_round=99,
+                writes=writes,
             )
             changes = await meetings_db.set_timelines(
-                proxy, account_id,
+                proxy,
+                account_id,
                 [(m, w.starts_at, w.contact_ids) for m, w in zip(ids, writes, strict=True)],
             )
             await meetings_db.record_changes(proxy, account_id, changes)
@@ -416,36 +520,63 @@ async def explain_page(dsn: str, account_id: int, connection_id: int, size: int 
         for query, plan in proxy.plans:
             if "pg_notify" in query:
                 continue
-            keep = [ln.strip() for ln in plan if ln.strip().startswith(
-                ("Trigger", "Execution Time", "Planning Time", "client-side", "Insert on",
-                 "Update on", "Delete on", "Conflict", "Tuples"))]
+            keep = [
+                ln.strip()
+                for ln in plan
+                if ln.strip().startswith(
+                    (
+                        "Trigger",
+                        "Execution Time",
+                        "Planning Time",
+                        "client-side",
+                        "Insert on",
+                        "Update on",
+                        "Delete on",
+                        "Conflict",
+                        "Tuples",
+                    )
+                )
+            ]
             print(f"    {query}")
             for ln in keep:
                 print(f"        {ln}")
         if notifies:
-            total = sum(float(ln.split(":")[1].split()[0]) for _, plan in notifies
-                        for ln in plan if ln.strip().startswith("Execution Time"))
+            total = sum(
+                float(ln.split(":")[1].split()[0])
+                for _, plan in notifies
+                for ln in plan
+                if ln.strip().startswith("Execution Time")
+            )
             print(f"    SELECT pg_notify: {len(notifies)} statements, {total:.1f} ms execution")
     finally:
         await conn.close()
 
 
 async def one_round(
-    args: argparse.Namespace, admin: str, sandbox_url: str, n: int, label: str,
-    workdir: Path, pg_cpu: common.PostgresCpu, sandbox: common.Child,
+    args: argparse.Namespace,
+    admin: str,
+    sandbox_url: str,
+    n: int,
+    label: str,
+    workdir: Path,
+    pg_cpu: common.PostgresCpu,
+    sandbox: common.Child,
 ) -> dict[str, Any]:
     name = f"chronik_bench_sync_{os.getpid()}_{label}"
     dsn = await common.create_database(admin, name)
     port = common.free_port()
     api = f"http://127.0.0.1:{port}"
     env = common.chronik_env(
-        dsn, api, workdir / "data",
+        dsn,
+        api,
+        workdir / "data",
         CHRONIK_GOOGLE_SANDBOX_URL=sandbox_url,
         CHRONIK_MICROSOFT_SANDBOX_URL=args.microsoft_url,
         CHRONIK_RUN_WORKER="false",
     )
     serve = common.Child(
-        common.python_cmd("-m", "app.cli", "serve", "--port", str(port)), env,
+        common.python_cmd("-m", "app.cli", "serve", "--port", str(port)),
+        env,
         workdir / f"serve-{label}.log",
     )
     worker: common.Child | None = None
@@ -498,7 +629,8 @@ async def one_round(
             async with httpx.AsyncClient(timeout=60) as http:
                 t0 = time.time()
                 answer = await http.post(
-                    f"{api}/graphql", json={"query": SYNC_NOW},
+                    f"{api}/graphql",
+                    json={"query": SYNC_NOW},
                     headers={"Authorization": f"Bearer {token}"},
                 )
                 assert not answer.json().get("errors"), answer.text
@@ -515,12 +647,15 @@ async def one_round(
                 " (SELECT count(*) FROM timeline_changes) AS changes"
             )
             result.update(
-                elapsed=elapsed, observed=t_seen - t0, rate=n / elapsed,
-                rss_before=rss_before, peak_rss=worker.peak_rss_mb(),
+                elapsed=elapsed,
+                observed=t_seen - t0,
+                rate=n / elapsed,
+                rss_before=rss_before,
+                peak_rss=worker.peak_rss_mb(),
                 cpu_worker=cpu1[0] - cpu0[0],
-                cpu_pg=(cpu1[1] - cpu0[1]) if cpu0[1] is not None and cpu1[1] is not None
-                else None,
-                cpu_sandbox=cpu1[2] - cpu0[2], counts=dict(counts),
+                cpu_pg=(cpu1[1] - cpu0[1]) if cpu0[1] is not None and cpu1[1] is not None else None,
+                cpu_sandbox=cpu1[2] - cpu0[2],
+                counts=dict(counts),
                 connection_id=done["id"],
             )
             if args.plain and (counts["meetings"] != n or counts["entries"] != 2 * n):
@@ -675,27 +810,47 @@ def main() -> None:
     parser.add_argument("n", type=int, nargs="?", default=50_000, help="events (default 50000)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds at N (fresh DB each)")
     parser.add_argument(
-        "--memory-size", type=int, default=10_000,
+        "--memory-size",
+        type=int,
+        default=10_000,
         help="a second size for the peak-RSS comparison (0: skip)",
     )
     parser.add_argument("--full", action="store_true", help="time a full round (expired token)")
-    parser.add_argument("--plain", action="store_true",
-                        help="the old write-heaviest calendar (2 contact guests per event) "
-                        "instead of the realistic seeded mix (sync/sandbox/google/bulkmix.py)")
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="the old write-heaviest calendar (2 contact guests per event) "
+        "instead of the realistic seeded mix (sandboxes/google/bulkmix.py)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the event mix")
-    parser.add_argument("--profile", metavar="DIR",
-                        help="py-spy the worker during the timed sync (implies --trace)")
-    parser.add_argument("--trace", action="store_true",
-                        help="timers around fetch/commit + per-statement SQL log of the worker")
-    parser.add_argument("--explain", action="store_true",
-                        help="EXPLAIN ANALYZE the SQL of one 2,500-event page after the sync")
-    parser.add_argument("--drop-constraint", action="append", default=[], metavar="TABLE.NAME",
-                        help="experiment: drop this constraint in the bench database first")
+    parser.add_argument(
+        "--profile", metavar="DIR", help="py-spy the worker during the timed sync (implies --trace)"
+    )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="timers around fetch/commit + per-statement SQL log of the worker",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="EXPLAIN ANALYZE the SQL of one 2,500-event page after the sync",
+    )
+    parser.add_argument(
+        "--drop-constraint",
+        action="append",
+        default=[],
+        metavar="TABLE.NAME",
+        help="experiment: drop this constraint in the bench database first",
+    )
     parser.add_argument("--no-copy", action="store_true", help="skip the COPY measurement")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument("--timeout", type=float, default=600)
-    parser.add_argument("--database-url", help="admin DSN (default: CHRONIK_TEST_DATABASE_URL "
-                        "or an embedded pgserver in /tmp/chronik-bench)")
+    parser.add_argument(
+        "--database-url",
+        help="admin DSN (default: CHRONIK_TEST_DATABASE_URL "
+        "or an embedded pgserver in /tmp/chronik-bench)",
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -59,9 +59,13 @@ def flood_variables(max_nodes: int) -> tuple[dict[str, int], int]:
     best: tuple[dict[str, int], int] = ({"contacts": 1, "entries": 20}, 0)
     for contacts in range(1, 101):
         variables = {"contacts": contacts, "entries": 20}
-        nodes = ShapeAnalysis(schema._schema, document, variables).operation(
-            document.definitions[0]  # type: ignore[arg-type]
-        ).nodes
+        nodes = (
+            ShapeAnalysis(schema._schema, document, variables)
+            .operation(
+                document.definitions[0]  # type: ignore[arg-type]
+            )
+            .nodes
+        )
         if nodes > max_nodes:
             break
         best = (variables, nodes)
@@ -97,7 +101,11 @@ async def add_contacts(conn: asyncpg.Connection, account_id: int, prefix: str, c
 
 
 async def add_meetings(
-    conn: asyncpg.Connection, account_id: int, organizer: str, prefix: str, contacts: int,
+    conn: asyncpg.Connection,
+    account_id: int,
+    organizer: str,
+    prefix: str,
+    contacts: int,
     meetings: int,
 ) -> None:
     """`meetings` meetings of the organizer, each with 5 of the contacts and one stranger,
@@ -112,12 +120,33 @@ async def add_meetings(
     rows = []
     for i in range(meetings):
         starts = base - dt.timedelta(hours=2 * i)
-        rows.append((account_id, "crm", "single", f"Meeting {i}", starts,
-                     starts + dt.timedelta(minutes=30), "UTC", "confirmed", organizer))
+        rows.append(
+            (
+                account_id,
+                "crm",
+                "single",
+                f"Meeting {i}",
+                starts,
+                starts + dt.timedelta(minutes=30),
+                "UTC",
+                "confirmed",
+                organizer,
+            )
+        )
     await conn.copy_records_to_table(
-        "meetings", records=rows,
-        columns=["account_id", "source", "kind", "title", "starts_at", "ends_at", "time_zone",
-                 "status", "organizer_email"],
+        "meetings",
+        records=rows,
+        columns=[
+            "account_id",
+            "source",
+            "kind",
+            "title",
+            "starts_at",
+            "ends_at",
+            "time_zone",
+            "status",
+            "organizer_email",
+        ],
     )
     ids = [
         r["id"]
@@ -134,11 +163,13 @@ async def add_meetings(
             if email in by_email:
                 timeline.append((account_id, by_email[email], meeting_id, starts))
     await conn.copy_records_to_table(
-        "meeting_attendees", records=attendees,
+        "meeting_attendees",
+        records=attendees,
         columns=["meeting_id", "email", "display_name", "response", "is_organizer", "position"],
     )
     await conn.copy_records_to_table(
-        "timeline_entries", records=timeline,
+        "timeline_entries",
+        records=timeline,
         columns=["account_id", "contact_id", "meeting_id", "occurred_at"],
     )
 
@@ -163,8 +194,14 @@ async def seed(dsn: str) -> tuple[str, str]:
 
 
 def load_process(
-    conn: Connection, url: str, flood_token: str, quiet_token: str, duration: float,
-    rate: float, flood_clients: int, flood_vars: dict[str, int],
+    conn: Connection,
+    url: str,
+    flood_token: str,
+    quiet_token: str,
+    duration: float,
+    rate: float,
+    flood_clients: int,
+    flood_vars: dict[str, int],
 ) -> None:
     """Child process: the quiet phase, then the flood phase; sends back the quiet tenant's
     latencies of each and the flood's answers by kind."""
@@ -174,8 +211,7 @@ def load_process(
         """(latency, seconds into the phase) of each quiet request."""
         loop = asyncio.get_running_loop()
         body = orjson.dumps({"query": QUIET_QUERY})
-        headers = {"Authorization": f"Bearer {quiet_token}",
-                   "Content-Type": "application/json"}
+        headers = {"Authorization": f"Bearer {quiet_token}", "Content-Type": "application/json"}
         latencies: list[tuple[float, float]] = []
         failures: list[str] = []
 
@@ -201,8 +237,7 @@ def load_process(
     async def flood(http: aiohttp.ClientSession, until: float, answers: dict[str, int]) -> None:
         loop = asyncio.get_running_loop()
         body = orjson.dumps({"query": FLOOD_QUERY, "variables": flood_vars})
-        headers = {"Authorization": f"Bearer {flood_token}",
-                   "Content-Type": "application/json"}
+        headers = {"Authorization": f"Bearer {flood_token}", "Content-Type": "application/json"}
         while loop.time() < until:
             async with http.post(url, data=body, headers=headers) as resp:
                 answer = orjson.loads(await resp.read())
@@ -217,8 +252,11 @@ def load_process(
             # One checked answer of each query before the clock starts.
             checks = ((quiet_token, QUIET_QUERY, {}), (flood_token, FLOOD_QUERY, flood_vars))
             for token, query, variables in checks:
-                async with http.post(url, json={"query": query, "variables": variables},
-                                     headers={"Authorization": f"Bearer {token}"}) as resp:
+                async with http.post(
+                    url,
+                    json={"query": query, "variables": variables},
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as resp:
                     first = await resp.json()
                 if first.get("errors"):
                     return {"fatal": f"unexpected answer: {str(first)[:400]}"}
@@ -226,8 +264,9 @@ def load_process(
             alone = await quiet(http, loop.time() + duration)
             answers: dict[str, int] = {}
             until = loop.time() + duration
-            flooding = [asyncio.create_task(flood(http, until, answers))
-                        for _ in range(flood_clients)]
+            flooding = [
+                asyncio.create_task(flood(http, until, answers)) for _ in range(flood_clients)
+            ]
             during = await quiet(http, until)
             await asyncio.gather(*flooding)
         return {"alone": alone, "during": during, "answers": answers}
@@ -261,12 +300,19 @@ async def run_server(
     api = f"http://127.0.0.1:{port}"
     unused = f"http://127.0.0.1:{common.free_port()}"
     env = common.chronik_env(
-        dsn, api, workdir / f"data-{label.replace(' ', '_')}", CHRONIK_RUN_WORKER="false",
-        CHRONIK_GOOGLE_SANDBOX_URL=unused, CHRONIK_MICROSOFT_SANDBOX_URL=unused,
-        CHRONIK_GRAPHQL_MAX_NODES=str(args.max_nodes), **budget_env(args), **extra_env,
+        dsn,
+        api,
+        workdir / f"data-{label.replace(' ', '_')}",
+        CHRONIK_RUN_WORKER="false",
+        CHRONIK_GOOGLE_SANDBOX_URL=unused,
+        CHRONIK_MICROSOFT_SANDBOX_URL=unused,
+        CHRONIK_GRAPHQL_MAX_NODES=str(args.max_nodes),
+        **budget_env(args),
+        **extra_env,
     )
     serve = common.Child(
-        common.python_cmd("-m", "app.cli", "serve", "--port", str(port)), env,
+        common.python_cmd("-m", "app.cli", "serve", "--port", str(port)),
+        env,
         workdir / f"serve-{label.replace(' ', '_')}.log",
     )
     try:
@@ -276,8 +322,16 @@ async def run_server(
         parent, child = mp.get_context("spawn").Pipe()
         proc = mp.get_context("spawn").Process(
             target=load_process,
-            args=(child, f"{api}/graphql", flood_token, quiet_token, args.duration, args.rate,
-                  args.flood_clients, flood_vars),
+            args=(
+                child,
+                f"{api}/graphql",
+                flood_token,
+                quiet_token,
+                args.duration,
+                args.rate,
+                args.flood_clients,
+                flood_vars,
+            ),
         )
         cpu0 = serve.cpu()
         proc.start()
@@ -292,23 +346,32 @@ async def run_server(
         p50a, p99a = percentile(alone, 0.5), percentile(alone, 0.99)
         p50d, p99d = percentile(during, 0.5), percentile(during, 0.99)
         answers = ", ".join(f"{k} {v:,}" for k, v in sorted(res["answers"].items()))
-        print(f"  {label}: quiet tenant ({len(alone)} / {len(during)} requests at {args.rate:g}/s)"
-              f" alone p50 {1000 * p50a:.1f} ms p99 {1000 * p99a:.1f} ms | during the flood"
-              f" p50 {1000 * p50d:.1f} ms p99 {1000 * p99d:.1f} ms | p99 ratio"
-              f" {p99d / p99a:.2f} (target <= 2)", flush=True)
+        print(
+            f"  {label}: quiet tenant ({len(alone)} / {len(during)} requests at {args.rate:g}/s)"
+            f" alone p50 {1000 * p50a:.1f} ms p99 {1000 * p99a:.1f} ms | during the flood"
+            f" p50 {1000 * p50d:.1f} ms p99 {1000 * p99d:.1f} ms | p99 ratio"
+            f" {p99d / p99a:.2f} (target <= 2)",
+            flush=True,
+        )
         p99s = percentile(settled, 0.99)
         slowest = ", ".join(
             f"{1000 * lat:.0f} ms @{off:.1f}"
             for lat, off in sorted(res["during"], reverse=True)[:5]
         )
-        print(f"    during the flood past its first second (the budget's burst spent): p50"
-              f" {1000 * percentile(settled, 0.5):.1f} ms p99 {1000 * p99s:.1f} ms, ratio"
-              f" {p99s / p99a:.2f}; slowest quiet requests (latency @ seconds into the flood):"
-              f" {slowest}", flush=True)
-        print(f"    flood ({args.flood_clients} clients, {args.duration:g} s,"
-              f" {flood_vars['contacts']} contacts x 20 entries: {flood_nodes:,} of"
-              f" {args.max_nodes:,} nodes): {answers};"
-              f" server CPU over both phases {cpu:.1f} s", flush=True)
+        print(
+            f"    during the flood past its first second (the budget's burst spent): p50"
+            f" {1000 * percentile(settled, 0.5):.1f} ms p99 {1000 * p99s:.1f} ms, ratio"
+            f" {p99s / p99a:.2f}; slowest quiet requests (latency @ seconds into the flood):"
+            f" {slowest}",
+            flush=True,
+        )
+        print(
+            f"    flood ({args.flood_clients} clients, {args.duration:g} s,"
+            f" {flood_vars['contacts']} contacts x 20 entries: {flood_nodes:,} of"
+            f" {args.max_nodes:,} nodes): {answers};"
+            f" server CPU over both phases {cpu:.1f} s",
+            flush=True,
+        )
     finally:
         serve.stop()
         await common.drop_database(admin, name)
@@ -322,8 +385,9 @@ async def main_async(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     await run_server(args, admin, workdir, "with the budget")
     if args.without_budget:
-        await run_server(args, admin, workdir, "without the budget",
-                         CHRONIK_GRAPHQL_BUDGET_POINTS=str(10**12))
+        await run_server(
+            args, admin, workdir, "without the budget", CHRONIK_GRAPHQL_BUDGET_POINTS=str(10**12)
+        )
     print(f"  done in {time.perf_counter() - started:.0f} s")
 
 
@@ -332,15 +396,24 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
     parser.add_argument("--rate", type=float, default=20.0, help="quiet requests per second")
     parser.add_argument("--flood-clients", type=int, default=16)
-    parser.add_argument("--max-nodes", type=int, default=None,
-                        help="CHRONIK_GRAPHQL_MAX_NODES (default: the setting's default)")
+    parser.add_argument(
+        "--max-nodes",
+        type=int,
+        default=None,
+        help="CHRONIK_GRAPHQL_MAX_NODES (default: the setting's default)",
+    )
     parser.add_argument("--budget-points", type=int, help="CHRONIK_GRAPHQL_BUDGET_POINTS")
-    parser.add_argument("--budget-window", type=float,
-                        help="CHRONIK_GRAPHQL_BUDGET_WINDOW_SECONDS")
-    parser.add_argument("--without-budget", action="store_true",
-                        help="also run against a server whose budget is out of reach")
-    parser.add_argument("--database-url", help="admin DSN (default: CHRONIK_TEST_DATABASE_URL "
-                        "or an embedded pgserver in /tmp/chronik-bench)")
+    parser.add_argument("--budget-window", type=float, help="CHRONIK_GRAPHQL_BUDGET_WINDOW_SECONDS")
+    parser.add_argument(
+        "--without-budget",
+        action="store_true",
+        help="also run against a server whose budget is out of reach",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="admin DSN (default: CHRONIK_TEST_DATABASE_URL "
+        "or an embedded pgserver in /tmp/chronik-bench)",
+    )
     args = parser.parse_args()
     if args.max_nodes is None:
         from app.settings import Settings

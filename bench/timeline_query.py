@@ -116,7 +116,8 @@ async def seed(dsn: str, entries: int, noise: int) -> tuple[str, int, int]:
             await conn.execute(
                 "INSERT INTO contact_emails (account_id, contact_id, email, is_primary, position)"
                 " VALUES ($1, $2, 'carla@client.test', true, 1)",
-                account_id, carla,
+                account_id,
+                carla,
             )
             by_email = {
                 r["email"]: r["contact_id"]
@@ -127,15 +128,37 @@ async def seed(dsn: str, entries: int, noise: int) -> tuple[str, int, int]:
             meetings = []
             for i in range(total):
                 starts = base - dt.timedelta(hours=3 * i)
-                meetings.append((
-                    account_id, "crm", "single", f"Meeting {i} with Carla" if i < entries
-                    else f"Other meeting {i}", f"Agenda of meeting {i}", "Room 1", starts,
-                    starts + dt.timedelta(minutes=45), "Europe/Berlin", "confirmed", OWNER,
-                ))
+                meetings.append(
+                    (
+                        account_id,
+                        "crm",
+                        "single",
+                        f"Meeting {i} with Carla" if i < entries else f"Other meeting {i}",
+                        f"Agenda of meeting {i}",
+                        "Room 1",
+                        starts,
+                        starts + dt.timedelta(minutes=45),
+                        "Europe/Berlin",
+                        "confirmed",
+                        OWNER,
+                    )
+                )
             await conn.copy_records_to_table(
-                "meetings", records=meetings,
-                columns=["account_id", "source", "kind", "title", "description", "location",
-                         "starts_at", "ends_at", "time_zone", "status", "organizer_email"],
+                "meetings",
+                records=meetings,
+                columns=[
+                    "account_id",
+                    "source",
+                    "kind",
+                    "title",
+                    "description",
+                    "location",
+                    "starts_at",
+                    "ends_at",
+                    "time_zone",
+                    "status",
+                    "organizer_email",
+                ],
             )
             ids = [r[0] for r in await conn.fetch("SELECT id FROM meetings ORDER BY id")]
             attendees, timeline = [], []
@@ -153,12 +176,20 @@ async def seed(dsn: str, entries: int, noise: int) -> tuple[str, int, int]:
                     if contact_id is not None:
                         timeline.append((account_id, contact_id, meeting_id, starts))
             await conn.copy_records_to_table(
-                "meeting_attendees", records=attendees,
-                columns=["meeting_id", "email", "display_name", "response", "is_organizer",
-                         "position"],
+                "meeting_attendees",
+                records=attendees,
+                columns=[
+                    "meeting_id",
+                    "email",
+                    "display_name",
+                    "response",
+                    "is_organizer",
+                    "position",
+                ],
             )
             await conn.copy_records_to_table(
-                "timeline_entries", records=timeline,
+                "timeline_entries",
+                records=timeline,
                 columns=["account_id", "contact_id", "meeting_id", "occurred_at"],
             )
         await conn.execute("ANALYZE")
@@ -186,23 +217,47 @@ async def seed_company(dsn: str, contacts: int, meetings: int) -> tuple[str, int
             }
             await conn.copy_records_to_table(
                 "company_contacts",
-                records=[(account_id, company, by_email[f"contact{n}@example.com"])
-                         for n in range(contacts)],
+                records=[
+                    (account_id, company, by_email[f"contact{n}@example.com"])
+                    for n in range(contacts)
+                ],
                 columns=["account_id", "company_id", "contact_id"],
             )
             base = dt.datetime(2026, 6, 1, 9, tzinfo=dt.UTC)
             rows = []
             for i in range(meetings):
                 starts = base - dt.timedelta(hours=3 * i)
-                rows.append((
-                    account_id, "crm", "single", f"Meeting {i} with Client Co",
-                    f"Agenda of meeting {i}", "Room 1", starts,
-                    starts + dt.timedelta(minutes=45), "Europe/Berlin", "confirmed", OWNER,
-                ))
+                rows.append(
+                    (
+                        account_id,
+                        "crm",
+                        "single",
+                        f"Meeting {i} with Client Co",
+                        f"Agenda of meeting {i}",
+                        "Room 1",
+                        starts,
+                        starts + dt.timedelta(minutes=45),
+                        "Europe/Berlin",
+                        "confirmed",
+                        OWNER,
+                    )
+                )
             await conn.copy_records_to_table(
-                "meetings", records=rows,
-                columns=["account_id", "source", "kind", "title", "description", "location",
-                         "starts_at", "ends_at", "time_zone", "status", "organizer_email"],
+                "meetings",
+                records=rows,
+                columns=[
+                    "account_id",
+                    "source",
+                    "kind",
+                    "title",
+                    "description",
+                    "location",
+                    "starts_at",
+                    "ends_at",
+                    "time_zone",
+                    "status",
+                    "organizer_email",
+                ],
             )
             ids = [r[0] for r in await conn.fetch("SELECT id FROM meetings ORDER BY id")]
             attendees, timeline = [], []
@@ -219,12 +274,20 @@ async def seed_company(dsn: str, contacts: int, meetings: int) -> tuple[str, int
                     if contact_id is not None:
                         timeline.append((account_id, contact_id, meeting_id, starts))
             await conn.copy_records_to_table(
-                "meeting_attendees", records=attendees,
-                columns=["meeting_id", "email", "display_name", "response", "is_organizer",
-                         "position"],
+                "meeting_attendees",
+                records=attendees,
+                columns=[
+                    "meeting_id",
+                    "email",
+                    "display_name",
+                    "response",
+                    "is_organizer",
+                    "position",
+                ],
             )
             await conn.copy_records_to_table(
-                "timeline_entries", records=timeline,
+                "timeline_entries",
+                records=timeline,
                 columns=["account_id", "contact_id", "meeting_id", "occurred_at"],
             )
         await conn.execute("ANALYZE")
@@ -243,8 +306,15 @@ def global_id(kind: str, pk: int) -> str:
 
 
 def load_process(
-    conn: Connection, url: str, token: str, contact: str, concurrency: int,
-    warmup: float, duration: float, serial_count: int, query: str = QUERY,
+    conn: Connection,
+    url: str,
+    token: str,
+    contact: str,
+    concurrency: int,
+    warmup: float,
+    duration: float,
+    serial_count: int,
+    query: str = QUERY,
     root: str = "contact",
 ) -> None:
     """Child process: `concurrency` keep-alive clients POST the query for warmup + duration
@@ -266,7 +336,7 @@ def load_process(
             # one checked answer before the clock starts
             async with http.post(url, data=body) as resp:
                 first = orjson.loads(await resp.read())
-            edges = (((first.get("data") or {}).get(root) or {}).get("timeline") or {})
+            edges = ((first.get("data") or {}).get(root) or {}).get("timeline") or {}
             edges = edges.get("edges") or []
             if len(edges) != 50 or first.get("errors"):
                 return {"fatal": f"unexpected answer: {str(first)[:400]}"}
@@ -303,9 +373,15 @@ def load_process(
 
             await asyncio.gather(*(client() for _ in range(concurrency)))
             window = duration
-        return {"latencies": latencies, "errors": errors, "window": window, "sample": sample,
-                "serial": serial, "answered": answered + 1 + len(serial),
-                "bytes": len(orjson.dumps(first))}
+        return {
+            "latencies": latencies,
+            "errors": errors,
+            "window": window,
+            "sample": sample,
+            "serial": serial,
+            "answered": answered + 1 + len(serial),
+            "bytes": len(orjson.dumps(first)),
+        }
 
     conn.send(asyncio.run(main()))
 
@@ -353,10 +429,15 @@ async def preload(
             contacts[-1] = any_contact
     finally:
         await conn.close()
-    return {"rows": rows, "attendees": attendees, "ids_by_email": ids_by_email,
-            "contacts": contacts, "carla": -1 if company else carla,
-            "query": COMPANY_QUERY if company else QUERY,
-            "root": "company" if company else "contact"}
+    return {
+        "rows": rows,
+        "attendees": attendees,
+        "ids_by_email": ids_by_email,
+        "contacts": contacts,
+        "carla": -1 if company else carla,
+        "query": COMPANY_QUERY if company else QUERY,
+        "root": "company" if company else "contact",
+    }
 
 
 def ceiling(data: dict[str, Any], seconds: float) -> dict[str, float]:
@@ -384,21 +465,34 @@ def ceiling(data: dict[str, Any], seconds: float) -> dict[str, float]:
             return " ".join(p for p in (r.first_name, r.last_name) if p) or r.email
 
         def timeline(self, info: Any, first: int | None = None, after: str | None = None) -> Any:
-            return {"edges": [
-                {"cursor": str(r.id), "node": {
-                    "id": r.id, "occurredAt": r.occurred_at,
-                    "meeting": {
-                        "id": r.meeting.id, "title": r.meeting.title,
-                        "startsAt": r.meeting.starts_at,
-                        "attendees": [
-                            {"email": a.email, "contact": (
-                                ContactObj(contacts[ids_by_email[a.email]])
-                                if a.email in ids_by_email else None)}
-                            for a in data["attendees"].get(r.meeting.id, [])
-                        ],
-                    }}}
-                for r in data["rows"][: first or 50]
-            ]}
+            return {
+                "edges": [
+                    {
+                        "cursor": str(r.id),
+                        "node": {
+                            "id": r.id,
+                            "occurredAt": r.occurred_at,
+                            "meeting": {
+                                "id": r.meeting.id,
+                                "title": r.meeting.title,
+                                "startsAt": r.meeting.starts_at,
+                                "attendees": [
+                                    {
+                                        "email": a.email,
+                                        "contact": (
+                                            ContactObj(contacts[ids_by_email[a.email]])
+                                            if a.email in ids_by_email
+                                            else None
+                                        ),
+                                    }
+                                    for a in data["attendees"].get(r.meeting.id, [])
+                                ],
+                            },
+                        },
+                    }
+                    for r in data["rows"][: first or 50]
+                ]
+            }
 
     def resolve_contact(root: Any, info: Any, id: str) -> Any:
         return ContactObj(contacts[data["carla"]])
@@ -470,8 +564,13 @@ def ceiling(data: dict[str, Any], seconds: float) -> dict[str, float]:
     finally:
         loop.close()
     execute, full_time = bench(execute_only), bench(full)
-    return {"execute": execute, "full": full_time, "async": async_time,
-            "execute_cpu": cpu_best[execute_only], "full_cpu": cpu_best[full]}
+    return {
+        "execute": execute,
+        "full": full_time,
+        "async": async_time,
+        "execute_cpu": cpu_best[execute_only],
+        "full_cpu": cpu_best[full],
+    }
 
 
 # -- the benchmark -----------------------------------------------------------------------------
@@ -492,8 +591,12 @@ async def main_async(args: argparse.Namespace) -> None:
     api = f"http://127.0.0.1:{port}"
     unused = f"http://127.0.0.1:{common.free_port()}"
     env = common.chronik_env(
-        dsn, api, workdir / "data", CHRONIK_RUN_WORKER="false",
-        CHRONIK_GOOGLE_SANDBOX_URL=unused, CHRONIK_MICROSOFT_SANDBOX_URL=unused,
+        dsn,
+        api,
+        workdir / "data",
+        CHRONIK_RUN_WORKER="false",
+        CHRONIK_GOOGLE_SANDBOX_URL=unused,
+        CHRONIK_MICROSOFT_SANDBOX_URL=unused,
     )
     serve_args = ["serve", "--port", str(port)]
     trace = workdir / "sql.json"
@@ -513,15 +616,19 @@ async def main_async(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         company = args.company_contacts > 0
         if company:
-            token, account_id, carla = await seed_company(
-                dsn, args.company_contacts, args.entries
+            token, account_id, carla = await seed_company(dsn, args.company_contacts, args.entries)
+            print(
+                f"  seeded a company of {args.company_contacts} contacts with {args.entries}"
+                f" meetings in {time.perf_counter() - started:.1f} s",
+                flush=True,
             )
-            print(f"  seeded a company of {args.company_contacts} contacts with {args.entries}"
-                  f" meetings in {time.perf_counter() - started:.1f} s", flush=True)
         else:
             token, account_id, carla = await seed(dsn, args.entries, args.noise)
-            print(f"  seeded {args.entries} entries for the contact (+{args.noise} other"
-                  f" meetings) in {time.perf_counter() - started:.1f} s", flush=True)
+            print(
+                f"  seeded {args.entries} entries for the contact (+{args.noise} other"
+                f" meetings) in {time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
         contact = global_id("Company" if company else "Contact", carla)
         data = await preload(dsn, account_id, carla, company=company)
         ctx = mp.get_context("spawn")
@@ -531,8 +638,18 @@ async def main_async(args: argparse.Namespace) -> None:
             parent, child = ctx.Pipe()
             proc = ctx.Process(
                 target=load_process,
-                args=(child, f"{api}/graphql", token, contact, args.concurrency,
-                      args.warmup, args.duration, args.serial, data["query"], data["root"]),
+                args=(
+                    child,
+                    f"{api}/graphql",
+                    token,
+                    contact,
+                    args.concurrency,
+                    args.warmup,
+                    args.duration,
+                    args.serial,
+                    data["query"],
+                    data["root"],
+                ),
             )
             cpu0, wall0 = serve.cpu(), time.perf_counter()
             proc.start()
@@ -559,15 +676,20 @@ async def main_async(args: argparse.Namespace) -> None:
                 f" p90 {1000 * percentile(lat, 0.9):.1f} ms, p99 {1000 * percentile(lat, 0.99):.1f}"
                 f" ms, mean {1000 * statistics.fmean(lat):.1f} ms; errors {len(res['errors'])};"
                 f" server CPU {cpu1 - cpu0:.1f} s ({(cpu1 - cpu0) / (wall1 - wall0):.0%}"
-                f" of a core); answer {res['bytes']:,} bytes", flush=True,
+                f" of a core); answer {res['bytes']:,} bytes",
+                flush=True,
             )
-            print(f"    server CPU per answer {1000 * cpu_per_request[-1]:.2f} ms ->"
-                  f" {1 / cpu_per_request[-1]:,.1f} answers per server CPU-second")
+            print(
+                f"    server CPU per answer {1000 * cpu_per_request[-1]:.2f} ms ->"
+                f" {1 / cpu_per_request[-1]:,.1f} answers per server CPU-second"
+            )
             if res["serial"]:
                 ser = res["serial"]
-                print(f"    one request at a time ({len(ser)}): median"
-                      f" {1000 * statistics.median(ser):.1f} ms, min {1000 * min(ser):.1f} ms"
-                      f" -> {1 / statistics.median(ser):,.1f} req/s serial")
+                print(
+                    f"    one request at a time ({len(ser)}): median"
+                    f" {1000 * statistics.median(ser):.1f} ms, min {1000 * min(ser):.1f} ms"
+                    f" -> {1 / statistics.median(ser):,.1f} req/s serial"
+                )
             if res["errors"]:
                 print(f"    first error: {res['errors'][0]}")
         ceil = await asyncio.get_running_loop().run_in_executor(
@@ -622,24 +744,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=60, help="the contact's entries (>= 50)")
     parser.add_argument("--noise", type=int, default=5000, help="other meetings in the account")
-    parser.add_argument("--company-contacts", type=int, default=0, metavar="N",
-                        help="ask for the timeline of a company of N contacts instead, whose"
-                        " timelines hold --entries meetings")
+    parser.add_argument(
+        "--company-contacts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="ask for the timeline of a company of N contacts instead, whose"
+        " timelines hold --entries meetings",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per round")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--serial", type=int, default=20,
-                        help="requests sent one at a time before the load (service time)")
+    parser.add_argument(
+        "--serial",
+        type=int,
+        default=20,
+        help="requests sent one at a time before the load (service time)",
+    )
     parser.add_argument("--ceiling-seconds", type=float, default=3.0)
     parser.add_argument("--profile", metavar="DIR", help="py-spy the server during the load")
     parser.add_argument("--trace", action="store_true", help="per-statement SQL log of the server")
     parser.add_argument("--keep", action="store_true", help="keep the database")
-    parser.add_argument("--serve-launcher", metavar="SCRIPT",
-                        help="run `python SCRIPT serve --port P` instead of `python -m app.cli"
-                        " serve ...` (to A/B a patched server)")
-    parser.add_argument("--database-url", help="admin DSN (default: CHRONIK_TEST_DATABASE_URL "
-                        "or an embedded pgserver in /tmp/chronik-bench)")
+    parser.add_argument(
+        "--serve-launcher",
+        metavar="SCRIPT",
+        help="run `python SCRIPT serve --port P` instead of `python -m app.cli"
+        " serve ...` (to A/B a patched server)",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="admin DSN (default: CHRONIK_TEST_DATABASE_URL "
+        "or an embedded pgserver in /tmp/chronik-bench)",
+    )
     args = parser.parse_args()
     if args.entries < 50:
         parser.error("--entries must be >= 50")

@@ -52,10 +52,28 @@ class CompanyFields:
 # Addresses at these domains are people's own mailboxes, not a company's: a contact at one is
 # never found a company by its domain (nor at the account's own domains).
 WEBMAIL_DOMAINS = (
-    "aol.com", "gmail.com", "gmx.at", "gmx.ch", "gmx.de", "gmx.net", "googlemail.com",
-    "hotmail.com", "icloud.com", "live.com", "mail.com", "mail.ru", "me.com", "msn.com",
-    "outlook.com", "proton.me", "protonmail.com", "qq.com", "t-online.de", "web.de",
-    "yahoo.com", "yandex.ru",
+    "aol.com",
+    "gmail.com",
+    "gmx.at",
+    "gmx.ch",
+    "gmx.de",
+    "gmx.net",
+    "googlemail.com",
+    "hotmail.com",
+    "icloud.com",
+    "live.com",
+    "mail.com",
+    "mail.ru",
+    "me.com",
+    "msn.com",
+    "outlook.com",
+    "proton.me",
+    "protonmail.com",
+    "qq.com",
+    "t-online.de",
+    "web.de",
+    "yahoo.com",
+    "yandex.ru",
 )
 
 

@@ -73,15 +73,12 @@ async def update_deal(
             args.append(value)
             assignments.append(f"{name} = ${len(args)}")
     record = await db.fetchrow(
-        f"UPDATE deals SET {', '.join(assignments)} WHERE account_id = $1 AND id = $2 "
-        "RETURNING *",
+        f"UPDATE deals SET {', '.join(assignments)} WHERE account_id = $1 AND id = $2 RETURNING *",
         *args,
     )
     return deal_row(record) if record is not None else None
 
 
-async def deals_by_ids(
-    db: Executor, account_id: int, deal_ids: list[int]
-) -> dict[int, DealRow]:
+async def deals_by_ids(db: Executor, account_id: int, deal_ids: list[int]) -> dict[int, DealRow]:
     found = await records.rows_by_ids(db, records.DEALS, account_id, deal_ids)
     return {deal_id: deal_row(r) for deal_id, r in found.items()}

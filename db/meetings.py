@@ -132,12 +132,26 @@ async def upsert_meetings(
     rows_json = orjson.dumps(
         [
             {
-                "p": w.provider_event_id, "alt": w.provider_alt_id, "uid": w.ical_uid,
-                "k": w.kind, "s": w.series_id, "os": w.original_start, "t": w.title,
-                "d": w.description, "l": w.location, "st": w.starts_at, "en": w.ends_at,
-                "tz": w.time_zone, "ad": w.all_day, "stt": w.status, "org": w.organizer_email,
-                "pc": w.provider_created_at, "pu": w.provider_updated_at, "e": w.etag,
-                "cw": w.cancelled_week, "ca": w.cancelled_at,
+                "p": w.provider_event_id,
+                "alt": w.provider_alt_id,
+                "uid": w.ical_uid,
+                "k": w.kind,
+                "s": w.series_id,
+                "os": w.original_start,
+                "t": w.title,
+                "d": w.description,
+                "l": w.location,
+                "st": w.starts_at,
+                "en": w.ends_at,
+                "tz": w.time_zone,
+                "ad": w.all_day,
+                "stt": w.status,
+                "org": w.organizer_email,
+                "pc": w.provider_created_at,
+                "pu": w.provider_updated_at,
+                "e": w.etag,
+                "cw": w.cancelled_week,
+                "ca": w.cancelled_at,
             }
             for w in writes
         ]

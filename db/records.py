@@ -147,9 +147,7 @@ async def link_contacts(
                 record_id,
                 sorted(known),
             )
-        await conn.execute(
-            f"UPDATE {kind.table} SET updated_at = now() WHERE id = $1", record_id
-        )
+        await conn.execute(f"UPDATE {kind.table} SET updated_at = now() WHERE id = $1", record_id)
     return []
 
 

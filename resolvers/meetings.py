@@ -34,9 +34,7 @@ async def timeline(
     return split_page(rows, size)
 
 
-async def timeline_attendees(
-    ctx: Context, meeting_ids: list[int]
-) -> dict[int, list[PageAttendee]]:
+async def timeline_attendees(ctx: Context, meeting_ids: list[int]) -> dict[int, list[PageAttendee]]:
     """The attendees of a page of the caller's meetings, each with its contact, in one read."""
     viewer = await ctx.viewer()
     # Callers pass ids of meetings they read through this account (a page of its timeline).

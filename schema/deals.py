@@ -101,8 +101,9 @@ class CreateDealInput:
     company_id: strawberry.ID | None = None
 
 
-@strawberry.input(description="Only the fields sent change; null clears amount, closeDate or "
-                  "companyId.")
+@strawberry.input(
+    description="Only the fields sent change; null clears amount, closeDate or companyId."
+)
 class UpdateDealInput:
     name: str | None = strawberry.UNSET
     stage: DealStage | None = strawberry.UNSET

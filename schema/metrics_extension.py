@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
 
-from app import metrics
-from app.logs import bind_account_lookup
+from telemetry import metrics
+from telemetry.logs import bind_account_lookup
 
 
 class OperationMetrics(SchemaExtension):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import aiohttp
 
 from sync.credentials import TokenSource
-from sync.google.client import GoogleCalendarClient
 from sync.http import RetryPolicy
-from sync.microsoft.client import GraphCalendarClient
 from sync.provider import CalendarClient, ProviderApp, ProviderName
+from sync.providers.google.client import GoogleCalendarClient
+from sync.providers.microsoft.client import GraphCalendarClient
 
 
 def calendar_client(

@@ -3,10 +3,10 @@ event's id — as the provider event id, for the provider of their linked calend
 
 from __future__ import annotations
 
-from sync.google import links as google_links
-from sync.google.client import is_event_id as is_google_id
-from sync.microsoft import links as microsoft_links
 from sync.provider import ProviderName
+from sync.providers.google import links as google_links
+from sync.providers.google.client import is_event_id as is_google_id
+from sync.providers.microsoft import links as microsoft_links
 
 MAX_LENGTH = 4096
 

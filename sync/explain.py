@@ -103,8 +103,8 @@ def explain(
     decision = decide(event, ctx, held.stored)
     # A cancelled week's contacts are its series' (rule 6), copied by the sync in SQL; they
     # are not this event's to judge, so it is taken as the sync left it.
-    wanted = held.on_timelines if decision.reason is Reason.CANCELLED_WEEK else _wanted(
-        decision, held
+    wanted = (
+        held.on_timelines if decision.reason is Reason.CANCELLED_WEEK else _wanted(decision, held)
     )
     unmatched = tuple(e for e in participants(event) if verdict(e, ctx) is None)
     base = Explanation(

@@ -21,9 +21,9 @@ from typing import Any
 import aiohttp
 import orjson
 
-from app.metrics import observe_provider_request
 from sync.credentials import TokenSource
 from sync.provider import ProviderUnavailable
+from telemetry.metrics import observe_provider_request
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -77,6 +77,7 @@ class ProviderSession:
         tokens: TokenSource,
         *,
         label: str,
+        metric_name: str,
         policy: RetryPolicy | None = None,
         is_throttled: Callable[[ProviderResponse], bool] = _never,
         max_in_flight: int | None = None,
@@ -84,6 +85,7 @@ class ProviderSession:
         self._http = http
         self._tokens = tokens
         self._label = label
+        self._metric_name = metric_name
         self._policy = policy or RetryPolicy()
         self._is_throttled = is_throttled
         # At most this many requests of this session on the wire at once (Outlook serves 4
@@ -141,14 +143,14 @@ class ProviderSession:
                         timeout=aiohttp.ClientTimeout(total=policy.timeout),
                     ) as raw:
                         status = raw.status
-                        response = ProviderResponse(
-                            raw.status, dict(raw.headers), await raw.read()
-                        )
+                        response = ProviderResponse(raw.status, dict(raw.headers), await raw.read())
                 except (TimeoutError, aiohttp.ClientError) as exc:
                     last_problem = f"{type(exc).__name__} talking to {self._label}"
                     continue
                 finally:
-                    observe_provider_request(self._label, status, time.perf_counter() - started)
+                    observe_provider_request(
+                        self._metric_name, status, time.perf_counter() - started
+                    )
             if response.status == 401 and not renewed:
                 token = await self._tokens.rejected(token)
                 renewed = True

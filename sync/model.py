@@ -1,6 +1,6 @@
 """Chronik's provider-neutral calendar event: what the sync engine and the rules see.
 
-Provider parsers (`sync/google/parse.py`, `sync/microsoft/parse.py`) turn wire payloads into
+Provider parsers (`sync/providers/*/parse.py`) turn wire payloads into
 `ProviderEvent`s; nothing after them ever asks which provider an event came from.
 """
 

@@ -18,6 +18,7 @@ log = logging.getLogger("chronik.retention")
 # A short pause between batches lets other statements in on a busy database.
 PAUSE_BETWEEN_BATCHES = 0.05
 
+
 async def prune_all(
     pool: asyncpg.Pool, keep: timedelta, *, batch_rows: int = retention_db.BATCH_ROWS
 ) -> dict[str, int]:

@@ -20,14 +20,14 @@ from datetime import timedelta
 
 import asyncpg
 
-from app import metrics
-from app.logs import log_context
 from db import connections as connections_db
 from db import sync_state
 from db.sync_state import SyncJob
 from sync.engine import LeaseLost, SyncEngine
 from sync.provider import NeedsReauth, PermissionMissing, ProviderError, ProviderUnavailable
 from sync.retention import prune_all
+from telemetry import metrics
+from telemetry.logs import log_context
 
 log = logging.getLogger("chronik.worker")
 

@@ -18,7 +18,7 @@ import pytest
 from app.settings import Environment, Settings
 from db.embedded import start_embedded_postgres
 from db.provisioning import provision_user
-from sync.sandbox.runner import RunningSandboxes, start_sandboxes
+from sandboxes.runner import RunningSandboxes, start_sandboxes
 from tests.support.postgres import clone_database, create_template, drop_database, with_database
 from tests.support.server import RunningChronik, free_port, running_chronik
 

@@ -16,9 +16,9 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.logs import JsonFormatter, configure_logging
 from app.settings import Settings
-from sync.sandbox.runner import RunningSandboxes
+from sandboxes.runner import RunningSandboxes
+from telemetry.logs import JsonFormatter, configure_logging
 from tests.conftest import TEST_SECRET_KEY, TestUser
 from tests.support.linking import link_calendar, sandbox_control
 from tests.support.server import RunningChronik, free_port, running_chronik

@@ -15,8 +15,8 @@ import pytest
 import websockets
 
 from app.settings import Settings
-from sync.sandbox.faults import Fault, FaultKind
-from sync.sandbox.runner import RunningSandboxes
+from sandboxes.faults import Fault, FaultKind
+from sandboxes.runner import RunningSandboxes
 from tests.conftest import TestUser
 from tests.support.linking import link_calendar
 from tests.support.server import RunningChronik, free_port, running_chronik

@@ -21,11 +21,24 @@ START = datetime(2027, 3, 1, 9, tzinfo=UTC)
 def _write(n: int, guests: list[str]) -> MeetingWrite:
     starts = START + timedelta(days=n)
     return MeetingWrite(
-        provider_event_id=f"ev{n}", provider_alt_id=None, ical_uid=None, kind="single",
-        series_id=None, original_start=None, title=f"Meeting {n}", description=None,
-        location=None, starts_at=starts, ends_at=starts + timedelta(hours=1), time_zone="UTC",
-        all_day=False, status="confirmed", organizer_email="owner@acme.test",
-        provider_created_at=None, provider_updated_at=None, etag=None,
+        provider_event_id=f"ev{n}",
+        provider_alt_id=None,
+        ical_uid=None,
+        kind="single",
+        series_id=None,
+        original_start=None,
+        title=f"Meeting {n}",
+        description=None,
+        location=None,
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=1),
+        time_zone="UTC",
+        all_day=False,
+        status="confirmed",
+        organizer_email="owner@acme.test",
+        provider_created_at=None,
+        provider_updated_at=None,
+        etag=None,
         attendees=[AttendeeWrite(g, None, "needs_action", False) for g in guests],
         contact_ids=frozenset(),
     )
@@ -36,8 +49,12 @@ async def _world(db: asyncpg.Connection, name: str = "Acme") -> dict[str, int]:
     owner = await provision_user(db, account_name=name, email=f"owner@{name.lower()}.test")
     account_id, user_id = owner.account.id, owner.user.id
     link = await connections.save_link(
-        db, account_id=account_id, user_id=user_id, provider="google",
-        calendar_email=f"owner@{name.lower()}.test", token_ciphertext=b"x",
+        db,
+        account_id=account_id,
+        user_id=user_id,
+        provider="google",
+        calendar_email=f"owner@{name.lower()}.test",
+        token_ciphertext=b"x",
         token_expires_at=START,
     )
     domain = f"{name.lower()}.com"
@@ -45,7 +62,11 @@ async def _world(db: asyncpg.Connection, name: str = "Acme") -> dict[str, int]:
     bob = await contacts.create_contact(db, account_id, ContactFields(email=f"bob@{domain}"))
     async with db.transaction():
         ids = await meetings.upsert_meetings(
-            db, account_id=account_id, connection_id=link.id, source="google", seen_round=1,
+            db,
+            account_id=account_id,
+            connection_id=link.id,
+            source="google",
+            seen_round=1,
             writes=[_write(1, [ann.email, bob.email]), _write(2, [ann.email, bob.email])],
             created_by_user_id=user_id,
         )
@@ -53,8 +74,15 @@ async def _world(db: asyncpg.Connection, name: str = "Acme") -> dict[str, int]:
             db, account_id, [(m, START, frozenset({ann.id, bob.id})) for m in ids]
         )
         await meetings.record_changes(db, account_id, changes)
-    return {"account": account_id, "user": user_id, "connection": link.id, "ann": ann.id,
-            "bob": bob.id, "m1": ids[0], "m2": ids[1]}
+    return {
+        "account": account_id,
+        "user": user_id,
+        "connection": link.id,
+        "ann": ann.id,
+        "bob": bob.id,
+        "m1": ids[0],
+        "m2": ids[1],
+    }
 
 
 async def _count(db: asyncpg.Connection, sql: str, *args: object) -> int:
@@ -97,19 +125,29 @@ async def test_deleting_a_user_or_connection_keeps_the_meetings_unlinked(
         w = await _world(db)
         other = await _world(db, "Globex")
         assert await connections.delete_connection(db, other["connection"])
-        assert await _count(
-            db, "SELECT count(*) FROM meetings WHERE account_id = $1 AND connection_id IS NULL",
-            other["account"]) == 2
+        assert (
+            await _count(
+                db,
+                "SELECT count(*) FROM meetings WHERE account_id = $1 AND connection_id IS NULL",
+                other["account"],
+            )
+            == 2
+        )
 
         assert await users.delete_user(db, w["user"])
         rows = await db.fetch(
             "SELECT connection_id, created_by_user_id FROM meetings WHERE account_id = $1",
-            w["account"])
+            w["account"],
+        )
         assert [tuple(r) for r in rows] == [(None, None), (None, None)]
         assert await _count(db, "SELECT count(*) FROM calendar_connections") == 0
         # The meetings stay on the contacts' timelines.
-        assert await _count(db, "SELECT count(*) FROM timeline_entries WHERE account_id = $1",
-                            w["account"]) == 4
+        assert (
+            await _count(
+                db, "SELECT count(*) FROM timeline_entries WHERE account_id = $1", w["account"]
+            )
+            == 4
+        )
         assert not await users.delete_user(db, w["user"])
         assert await orphaned_rows(db) == {}
     finally:
@@ -143,8 +181,12 @@ async def test_a_contact_deleted_while_a_sync_page_writes_it_leaves_no_entry(
         tr = sync.transaction()
         await tr.start()
         [m3] = await meetings.upsert_meetings(
-            sync, account_id=w["account"], connection_id=w["connection"], source="google",
-            seen_round=2, writes=[_write(3, [])],
+            sync,
+            account_id=w["account"],
+            connection_id=w["connection"],
+            source="google",
+            seen_round=2,
+            writes=[_write(3, [])],
         )
         await meetings.set_timelines(sync, w["account"], [(m3, START, frozenset({w["ann"]}))])
         # … when Ann is deleted: the delete waits for the page, then removes that entry too.
@@ -153,8 +195,12 @@ async def test_a_contact_deleted_while_a_sync_page_writes_it_leaves_no_entry(
         assert not deleting.done()
         await tr.commit()
         assert await asyncio.wait_for(deleting, 10)
-        assert await _count(db, "SELECT count(*) FROM timeline_entries WHERE contact_id = $1",
-                            w["ann"]) == 0
+        assert (
+            await _count(
+                db, "SELECT count(*) FROM timeline_entries WHERE contact_id = $1", w["ann"]
+            )
+            == 0
+        )
         assert await orphaned_rows(db) == {}
     finally:
         await sync.close()

@@ -58,9 +58,7 @@ async def test_a_company_shows_its_contacts_meetings_and_schedules_on_a_deal(
     await form.get_by_label("Starts").fill(SOON.strftime("%Y-%m-%dT%H:%M"))
     await form.get_by_label("Also on deal").select_option(label="Renewal 2027")
     await form.get_by_role("button", name="Schedule").click()
-    await page.locator("#notice", has_text="Scheduled “Renewal pricing”").wait_for(
-        timeout=WAIT_MS
-    )
+    await page.locator("#notice", has_text="Scheduled “Renewal pricing”").wait_for(timeout=WAIT_MS)
     await timeline.get_by_role("heading", name="Renewal pricing").wait_for(timeout=WAIT_MS)
     assert await page.locator("#company-count").inner_text() == "2 meetings"
 

@@ -98,8 +98,10 @@ async def test_linking_from_the_live_page(
     await _consent(page, "ana.cal@acme.test")
 
     await page.locator("#connection dd[data-status=ACTIVE]").wait_for(timeout=WAIT_MS)
-    await page.locator("#notice").get_by_text("Calendar linked: ana.cal@acme.test").wait_for(
-        timeout=WAIT_MS
+    await (
+        page.locator("#notice")
+        .get_by_text("Calendar linked: ana.cal@acme.test")
+        .wait_for(timeout=WAIT_MS)
     )
     connection = await _connection(chronik, alice)
     assert connection is not None and connection["calendarEmail"] == "ana.cal@acme.test"
@@ -148,9 +150,9 @@ async def test_a_calendar_linked_elsewhere_is_refused_and_the_live_page_says_why
     await _consent(page, "shared.cal@acme.test")
 
     await page.get_by_role("heading", name="Calendar not linked").wait_for(timeout=WAIT_MS)
-    assert "already linked to Chronik by someone else" in await page.locator(
-        "#message"
-    ).inner_text()
+    assert (
+        "already linked to Chronik by someone else" in await page.locator("#message").inner_text()
+    )
     await page.get_by_role("link", name="Back to Chronik").click()
     problem = page.locator("#link-problem")
     await problem.get_by_text("one place at a time").wait_for(timeout=WAIT_MS)

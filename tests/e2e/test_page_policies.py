@@ -63,8 +63,10 @@ async def test_graphiql_renders_and_queries_without_a_violation(
     await page.wait_for_selector(".graphiql-container", timeout=WAIT_MS)
     # Run the default query with the toolbar's button: the answer comes back over fetch.
     await page.get_by_role("button", name="Execute query").first.click()
-    await page.locator(".result-window").get_by_text("UNAUTHENTICATED").first.wait_for(
-        timeout=WAIT_MS
+    await (
+        page.locator(".result-window")
+        .get_by_text("UNAUTHENTICATED")
+        .first.wait_for(timeout=WAIT_MS)
     )
     assert await _violations(page) == []
     assert await page.evaluate(INJECT_INLINE_SCRIPT) is False

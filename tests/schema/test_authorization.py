@@ -482,8 +482,7 @@ async def _check_subscription(
             await asyncio.sleep(0.2)  # the subscription is registered before the change
             colleague = scene.member if cell.caller is scene.admin else scene.admin
             scheduled = await scene.chronik.graphql(
-                "mutation($input: ScheduleMeetingInput!) { scheduleMeeting(input: $input) "
-                "{ id } }",
+                "mutation($input: ScheduleMeetingInput!) { scheduleMeeting(input: $input) { id } }",
                 {"input": _meeting_input(scene, f"Seen by {cell.column}")},
                 token=colleague.token,
             )
@@ -507,5 +506,3 @@ async def _socket_refused(chronik: RunningChronik) -> int:
             await asyncio.wait_for(socket.recv(), 10)
     assert closed.value.rcvd is not None
     return closed.value.rcvd.code
-
-

@@ -118,8 +118,12 @@ async def test_bad_input_names_its_field_and_changes_nothing(
 async def test_companies_page_by_name_and_search_names_and_domains(
     chronik: RunningChronik, alice: TestUser, bob: TestUser
 ) -> None:
-    for name, domain in [("Umbrella", "umbrella.test"), ("acme", "acme-corp.test"),
-                         ("Globex", "globex.test"), ("Hooli", "hooli.test")]:
+    for name, domain in [
+        ("Umbrella", "umbrella.test"),
+        ("acme", "acme-corp.test"),
+        ("Globex", "globex.test"),
+        ("Hooli", "hooli.test"),
+    ]:
         await create(chronik, alice, name=name, domains=[domain])
     await create(chronik, bob, name="Bob's own", domains=["bobs.test"])
     names: list[str] = []
@@ -145,26 +149,29 @@ async def test_contacts_belong_to_companies_many_to_many(
     globex = (await create(chronik, alice, name="Globex"))["id"]
     carla = await contact(chronik, alice, "carla@client.test")
     dan = await contact(chronik, alice, "dan@client.test")
-    added = await chronik.graphql(ADD, {"company": initech, "contacts": [dan, carla]},
-                                  token=alice.token)
+    added = await chronik.graphql(
+        ADD, {"company": initech, "contacts": [dan, carla]}, token=alice.token
+    )
     assert added.ok()["addCompanyContacts"]["contacts"] == [
-        {"email": "carla@client.test"}, {"email": "dan@client.test"}
+        {"email": "carla@client.test"},
+        {"email": "dan@client.test"},
     ]
     await chronik.graphql(ADD, {"company": globex, "contacts": [carla]}, token=alice.token)
     # Adding again is fine and changes nothing.
-    again = await chronik.graphql(ADD, {"company": initech, "contacts": [carla]},
-                                  token=alice.token)
+    again = await chronik.graphql(ADD, {"company": initech, "contacts": [carla]}, token=alice.token)
     assert len(again.ok()["addCompanyContacts"]["contacts"]) == 2
     companies = await chronik.graphql(CONTACT_COMPANIES, {"id": carla}, token=alice.token)
     assert companies.ok()["contact"]["companies"] == [{"name": "Globex"}, {"name": "Initech"}]
 
     # All or none: one contact of another account refuses the whole call.
     bobs = await contact(chronik, bob, "erin@client.test")
-    refused = await chronik.graphql(REMOVE, {"company": initech, "contacts": [carla, bobs]},
-                                    token=alice.token)
+    refused = await chronik.graphql(
+        REMOVE, {"company": initech, "contacts": [carla, bobs]}, token=alice.token
+    )
     assert refused.error_codes == ["NOT_FOUND"]
-    removed = await chronik.graphql(REMOVE, {"company": initech, "contacts": [carla]},
-                                    token=alice.token)
+    removed = await chronik.graphql(
+        REMOVE, {"company": initech, "contacts": [carla]}, token=alice.token
+    )
     assert removed.ok()["removeCompanyContacts"]["contacts"] == [{"email": "dan@client.test"}]
     empty = await chronik.graphql(ADD, {"company": initech, "contacts": []}, token=alice.token)
     assert empty.errors[0]["extensions"]["field"] == "contactIds"
@@ -304,14 +311,15 @@ async def test_contacts_found_by_domain_when_the_account_opts_in(
     await cal.contact("milton@gmail.com", name="Milton")
     await cal.contact("bill@acme.test", name="Bill")  # acme.test: alice's account's own domain
     joanna = await chronik.graphql(
-        "mutation { createContact(input: {email: \"joanna@chotchkies.test\", "
-        "extraEmails: [\"joanna@initech.test\"]}) { id } }",
+        'mutation { createContact(input: {email: "joanna@chotchkies.test", '
+        'extraEmails: ["joanna@initech.test"]}) { id } }',
         token=alice.token,
     )
     joanna.ok()
     initech = (
-        await create(chronik, alice, name="Initech",
-                     domains=["initech.test", "gmail.com", "acme.test"])
+        await create(
+            chronik, alice, name="Initech", domains=["initech.test", "gmail.com", "acme.test"]
+        )
     )["id"]
     start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     await cal.calendar.create(title="TPS reports", start=start, guests=["peter@initech.test"])
@@ -325,7 +333,8 @@ async def test_contacts_found_by_domain_when_the_account_opts_in(
     assert await _titles(chronik, alice, initech) == []
     settings = await chronik.graphql(SETTINGS, {"on": True}, token=alice.token)
     assert settings.ok()["updateAccountSettings"] == {
-        "matchCompaniesByDomain": True, "autoCreateContacts": False
+        "matchCompaniesByDomain": True,
+        "autoCreateContacts": False,
     }
     assert sorted(await members()) == ["joanna@chotchkies.test", "peter@initech.test"]
     assert await _titles(chronik, alice, initech) == ["TPS reports"]
@@ -373,7 +382,9 @@ async def test_the_company_timeline_updates_live(
         gone = await asyncio.wait_for(socket.next(), 10)
         update = gone["payload"]["data"]["companyTimeline"]
         assert (update["kind"], update["entry"], update["meeting"]["title"]) == (
-            "REMOVED", None, "Both"
+            "REMOVED",
+            None,
+            "Both",
         )
     finally:
         await socket.close()

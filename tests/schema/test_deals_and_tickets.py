@@ -57,12 +57,19 @@ async def test_deal_lifecycle_with_contacts_and_company(
             chronik,
             alice,
             CREATE_DEAL,
-            i={"name": " Renewal 2027 ", "amount": "12500.5", "closeDate": "2027-03-31",
-               "companyId": initech},
+            i={
+                "name": " Renewal 2027 ",
+                "amount": "12500.5",
+                "closeDate": "2027-03-31",
+                "companyId": initech,
+            },
         )
     )["createDeal"]
     assert (made["name"], made["stage"], made["amount"], made["closeDate"]) == (
-        "Renewal 2027", "APPOINTMENT_SCHEDULED", "12500.50", "2027-03-31"
+        "Renewal 2027",
+        "APPOINTMENT_SCHEDULED",
+        "12500.50",
+        "2027-03-31",
     )
     assert made["company"] == {"name": "Initech"}
     linked = await _ok(
@@ -76,7 +83,10 @@ async def test_deal_lifecycle_with_contacts_and_company(
     assert linked["addDealContacts"]["contacts"] == [{"email": "carla@client.test"}]
     updated = (
         await _ok(
-            chronik, alice, UPDATE_DEAL, id=made["id"],
+            chronik,
+            alice,
+            UPDATE_DEAL,
+            id=made["id"],
             i={"stage": "CLOSED_WON", "amount": None, "companyId": None},
         )
     )["updateDeal"]
@@ -85,15 +95,25 @@ async def test_deal_lifecycle_with_contacts_and_company(
 
     # Deleting the company keeps the deal; deleting the deal keeps its contact.
     await _ok(chronik, alice, UPDATE_DEAL, id=made["id"], i={"companyId": initech})
-    await _ok(chronik, alice, "mutation($id: ID!) { deleteCompany(id: $id) { deletedCompanyId } }",
-              id=initech)
-    read = await _ok(chronik, alice, f"query($id: ID!) {{ deal(id: $id) {{ {DEAL} }} }}",
-                     id=made["id"])
+    await _ok(
+        chronik,
+        alice,
+        "mutation($id: ID!) { deleteCompany(id: $id) { deletedCompanyId } }",
+        id=initech,
+    )
+    read = await _ok(
+        chronik, alice, f"query($id: ID!) {{ deal(id: $id) {{ {DEAL} }} }}", id=made["id"]
+    )
     assert read["deal"]["company"] is None
-    await _ok(chronik, alice, "mutation($id: ID!) { deleteDeal(id: $id) { deletedDealId } }",
-              id=made["id"])
-    gone = await chronik.graphql(f"query($id: ID!) {{ deal(id: $id) {{ {DEAL} }} }}",
-                                 {"id": made["id"]}, token=alice.token)
+    await _ok(
+        chronik,
+        alice,
+        "mutation($id: ID!) { deleteDeal(id: $id) { deletedDealId } }",
+        id=made["id"],
+    )
+    gone = await chronik.graphql(
+        f"query($id: ID!) {{ deal(id: $id) {{ {DEAL} }} }}", {"id": made["id"]}, token=alice.token
+    )
     assert gone.error_codes == ["NOT_FOUND"]
     contact = await _ok(chronik, alice, "query($id: ID!) { contact(id: $id) { email } }", id=carla)
     assert contact["contact"]["email"] == "carla@client.test"
@@ -107,13 +127,20 @@ async def test_ticket_lifecycle(chronik: RunningChronik, alice: TestUser) -> Non
     assert (made["subject"], made["status"], made["priority"]) == ("Login fails", "NEW", "MEDIUM")
     assert made["company"] == {"name": "Globex"}
     updated = (
-        await _ok(chronik, alice, UPDATE_TICKET, id=made["id"],
-                  i={"status": "WAITING_ON_US", "priority": "URGENT"})
+        await _ok(
+            chronik,
+            alice,
+            UPDATE_TICKET,
+            id=made["id"],
+            i={"status": "WAITING_ON_US", "priority": "URGENT"},
+        )
     )["updateTicket"]
     assert (updated["status"], updated["priority"], updated["subject"]) == (
-        "WAITING_ON_US", "URGENT", "Login fails"
+        "WAITING_ON_US",
+        "URGENT",
+        "Login fails",
     )
-    listed = await _ok(chronik, alice, "{ tickets(search: \"LOGIN\") { totalCount } }")
+    listed = await _ok(chronik, alice, '{ tickets(search: "LOGIN") { totalCount } }')
     assert listed["tickets"]["totalCount"] == 1
 
 
@@ -141,8 +168,9 @@ async def test_bad_input_names_its_field_and_changes_nothing(
             assert result.errors[0]["extensions"]["field"] == field
     listed = await _ok(chronik, alice, DEALS)
     assert [e["node"]["name"] for e in listed["deals"]["edges"]] == ["Deal"]
-    read = await _ok(chronik, alice, f"query($id: ID!) {{ ticket(id: $id) {{ {TICKET} }} }}",
-                     id=ticket)
+    read = await _ok(
+        chronik, alice, f"query($id: ID!) {{ ticket(id: $id) {{ {TICKET} }} }}", id=ticket
+    )
     assert read["ticket"]["company"] is None and read["ticket"]["priority"] == "MEDIUM"
 
 
@@ -178,21 +206,30 @@ async def test_meetings_scheduled_from_a_deal_and_a_ticket_are_on_their_timeline
         "attendees": [{"email": "buyer@client.test"}],
     }
     schedule = "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }"
-    refused = await chronik.graphql(schedule, {"i": {**meeting, "dealIds": [bobs_deal]}},
-                                    token=alice.token)
+    refused = await chronik.graphql(
+        schedule, {"i": {**meeting, "dealIds": [bobs_deal]}}, token=alice.token
+    )
     assert refused.error_codes == ["NOT_FOUND"]
     assert await cal.db.fetchval("SELECT count(*) FROM meetings") == 0
     made = await _ok(chronik, alice, schedule, i={**meeting, "dealIds": [deal]})
     await _ok(
-        chronik, alice, schedule,
-        i={**meeting, "title": "Postmortem", "startsAt": (start + timedelta(days=1)).isoformat(),
-           "endsAt": (start + timedelta(days=1, hours=1)).isoformat(),
-           "dealIds": [deal], "ticketIds": [ticket]},
+        chronik,
+        alice,
+        schedule,
+        i={
+            **meeting,
+            "title": "Postmortem",
+            "startsAt": (start + timedelta(days=1)).isoformat(),
+            "endsAt": (start + timedelta(days=1, hours=1)).isoformat(),
+            "dealIds": [deal],
+            "ticketIds": [ticket],
+        },
     )
     await cal.sync()
     shown = await _ok(chronik, alice, TIMELINES, deal=deal, ticket=ticket)
     assert [e["node"]["meeting"]["title"] for e in shown["deal"]["timeline"]["edges"]] == [
-        "Postmortem", "Pricing"
+        "Postmortem",
+        "Pricing",
     ]
     assert [e["node"]["meeting"]["title"] for e in shown["ticket"]["timeline"]["edges"]] == [
         "Postmortem"
@@ -203,25 +240,34 @@ async def test_meetings_scheduled_from_a_deal_and_a_ticket_are_on_their_timeline
     for _ in range(2):
         chronik.statements.clear()
         page = await _ok(
-            chronik, alice,
+            chronik,
+            alice,
             "query($d: ID!, $a: String) { deal(id: $d) { timeline(first: 1, after: $a) {"
             " edges { node { meeting { title attendees { email contact { email } } } } }"
             " pageInfo { endCursor } } } }",
-            d=deal, a=after,
+            d=deal,
+            a=after,
         )
         counts.append(len(chronik.statements))
         after = page["deal"]["timeline"]["pageInfo"]["endCursor"]
     assert counts[0] == counts[1], counts
     # Deleting the meeting in Chronik takes it off; deleting the deal keeps the other meeting.
-    await _ok(chronik, alice, "mutation($id: ID!) { deleteMeeting(id: $id) { deletedMeetingId } }",
-              id=made["scheduleMeeting"]["id"])
+    await _ok(
+        chronik,
+        alice,
+        "mutation($id: ID!) { deleteMeeting(id: $id) { deletedMeetingId } }",
+        id=made["scheduleMeeting"]["id"],
+    )
     shown = await _ok(chronik, alice, TIMELINES, deal=deal, ticket=ticket)
     assert shown["deal"]["timeline"]["totalCount"] == 1
-    await _ok(chronik, alice, "mutation($id: ID!) { deleteDeal(id: $id) { deletedDealId } }",
-              id=deal)
+    await _ok(
+        chronik, alice, "mutation($id: ID!) { deleteDeal(id: $id) { deletedDealId } }", id=deal
+    )
     assert await cal.db.fetchval("SELECT count(*) FROM meetings WHERE deleted_at IS NULL") == 1
     shown = await _ok(
-        chronik, alice,
-        "query($t: ID!) { ticket(id: $t) { timeline { totalCount } } }", t=ticket,
+        chronik,
+        alice,
+        "query($t: ID!) { ticket(id: $t) { timeline { totalCount } } }",
+        t=ticket,
     )
     assert shown["ticket"]["timeline"]["totalCount"] == 1

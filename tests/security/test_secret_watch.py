@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sync.sandbox.runner import RunningSandboxes
+from sandboxes.runner import RunningSandboxes
 from tests.conftest import TEST_SECRET_KEY, TestUser
 from tests.support import secret_watch
 from tests.support.linking import sandbox_control

@@ -15,7 +15,7 @@ import secrets
 
 import asyncpg
 
-from sync.sandbox.runner import RunningSandboxes
+from sandboxes.runner import RunningSandboxes
 from tests.conftest import TEST_SECRET_KEY, TestUser
 from tests.support.linking import sandbox_control
 from tests.support.server import RunningChronik

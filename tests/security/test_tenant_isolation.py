@@ -220,8 +220,7 @@ async def test_no_id_taking_field_reaches_another_accounts_objects(
     await cal.calendar.create(title=MEETING_TITLE, start=START, guests=["carla@client.test"])
     await cal.sync()
     made = await chronik.graphql(
-        'mutation { createCompany(input: {name: "Acme Client", domains: ["client.test"]}) '
-        "{ id } }",
+        'mutation { createCompany(input: {name: "Acme Client", domains: ["client.test"]}) { id } }',
         token=alice.token,
     )
     company = made.ok()["createCompany"]["id"]

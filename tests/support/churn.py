@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync.sandbox.microsoft.timefmt import dttz
-from sync.sandbox.runner import RunningSandboxes
+from sandboxes.microsoft.timefmt import dttz
+from sandboxes.runner import RunningSandboxes
 
 KINDS = ("create", "edit", "move", "guests", "cancel", "delete")
 WEIGHTS = (30, 25, 15, 10, 10, 10)

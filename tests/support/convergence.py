@@ -26,11 +26,11 @@ from app.services import Services
 from app.settings import Environment, Settings
 from db import sync_state
 from db.sync_state import SyncJob
+from sandboxes.faults import Fault, FaultKind
+from sandboxes.google.push import PushSettings
+from sandboxes.runner import RunningSandboxes, start_sandboxes
 from sync.engine import EngineSettings, SyncEngine
 from sync.http import RetryPolicy
-from sync.sandbox.faults import Fault, FaultKind
-from sync.sandbox.google.push import PushSettings
-from sync.sandbox.runner import RunningSandboxes, start_sandboxes
 from sync.worker import SyncWorker, WorkerSettings
 from tests.support.postgres import clone_database, drop_database, with_database
 from tests.support.server import RunningChronik, free_port, running_chronik

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from sync.sandbox.runner import RunningSandboxes
+from sandboxes.runner import RunningSandboxes
 from tests.support.oracle import (
     Entry,
     actual_timelines,

@@ -65,13 +65,13 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import asyncpg
 
+from sandboxes.runner import RunningSandboxes
 from sync.credentials import StaticToken
-from sync.google.client import GoogleCalendarClient
-from sync.microsoft.client import GraphCalendarClient
 from sync.model import EventKind, ProviderEvent
 from sync.provider import CalendarClient
+from sync.providers.google.client import GoogleCalendarClient
+from sync.providers.microsoft.client import GraphCalendarClient
 from sync.rules import AccountContext, Action, decide
-from sync.sandbox.runner import RunningSandboxes
 
 Entry = tuple[str, str]  # (contact primary email, meeting key = provider event id)
 

@@ -2,7 +2,7 @@
 
 For the whole session it
 - copies every log record of the test process, formatted as production writes it (JSON
-  lines, credentials redacted by `app.logs`), into `<session dir>/pytest.log`; Chronik's own
+  lines, credentials redacted by `telemetry.logs`), into `<session dir>/pytest.log`; Chronik's own
   loggers (`chronik.*`) are read down to DEBUG, while what reaches the other handlers
   (pytest's capture, a test's own handler) stays what it was (`SecretWatch.capture`);
 - has every `chronik` subprocess a test starts (their environment comes from
@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from app.logs import JsonFormatter, RedactSecrets
+from telemetry.logs import JsonFormatter, RedactSecrets
 
 LOG_COPY_ENV = "CHRONIK_TEST_LOG_COPY"
 SITE_DIR = Path(__file__).parent / "secret_watch_site"
@@ -184,9 +184,9 @@ class SecretWatch:
         import sync.linking
         import sync.oauth_client
         from app.settings import Settings
-        from sync.sandbox.google.model import Channel
-        from sync.sandbox.microsoft.subscriptions import SubscriptionState
-        from sync.sandbox.oauth import OAuthAuthority
+        from sandboxes.google.model import Channel
+        from sandboxes.microsoft.subscriptions import SubscriptionState
+        from sandboxes.oauth import OAuthAuthority
 
         def result(value: Any, _args: tuple[Any, ...]) -> None:
             self.remember(value)

@@ -41,9 +41,9 @@ from hypothesis.stateful import (
 )
 
 from db.orphans import orphaned_rows
+from sandboxes.runner import RunningSandboxes
 from sync.model import ProviderEvent
 from sync.rules import is_cancelled_week
-from sync.sandbox.runner import RunningSandboxes
 from tests.conftest import make_user
 from tests.support.calendar import GoogleCalendar, OutlookCalendar, SandboxCalendar
 from tests.support.convergence import (

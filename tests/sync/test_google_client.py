@@ -13,12 +13,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from sandboxes.runner import RunningSandboxes
 from sync.credentials import StaticToken
-from sync.google.client import FeedCursor, GoogleCalendarClient
 from sync.http import RetryPolicy
 from sync.model import ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
 from sync.provider import ProviderError, ProviderUnavailable
-from sync.sandbox.runner import RunningSandboxes
+from sync.providers.google.client import FeedCursor, GoogleCalendarClient
 
 ALICE = "alice@acme.test"
 CALENDAR = f"/_sandbox/calendars/{ALICE}"

@@ -1,14 +1,14 @@
-"""sync/google/parse.py on hand-written Google Calendar payloads shaped like events.list items
-(singleEvents=false): singles, all-day, series masters, exceptions, tombstones, privacy,
-attendee responses and sparse items."""
+"""sync/providers/google/parse.py on hand-written Google Calendar payloads shaped like
+events.list items (singleEvents=false): singles, all-day, series masters, exceptions,
+tombstones, privacy, attendee responses and sparse items."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sync.google.parse import parse_event
-from sync.google.wire import Event
 from sync.model import Attendee, EventKind, EventStatus, EventType, ProviderEvent, Response
+from sync.providers.google.parse import parse_event
+from sync.providers.google.wire import Event
 
 SINGLE: Event = {
     "kind": "calendar#event",

@@ -18,12 +18,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from sandboxes.runner import RunningSandboxes
 from sync.credentials import StaticToken
-from sync.google.client import GoogleCalendarClient, event_id_for
 from sync.http import RetryPolicy
 from sync.model import EventStatus, ProviderEvent, Response
 from sync.provider import EventChanged, EventDraft, EventGone, ProviderError
-from sync.sandbox.runner import RunningSandboxes
+from sync.providers.google.client import GoogleCalendarClient, event_id_for
 
 ALICE = "alice@acme.test"
 PETER = "peter@initech.example"

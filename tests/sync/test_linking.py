@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from sync.sandbox.runner import RunningSandboxes
+from sandboxes.runner import RunningSandboxes
 from tests.conftest import TestUser, make_user
 from tests.support.linking import (
     INSTALL,
@@ -246,8 +246,12 @@ async def test_the_database_refuses_a_second_place_for_one_calendar(
     from db.connections import save_link
     from db.errors import DuplicateError
 
-    link = {"provider": "google", "calendar_email": "shared.cal@acme.test",
-            "token_ciphertext": b"x", "token_expires_at": datetime.now(UTC)}
+    link = {
+        "provider": "google",
+        "calendar_email": "shared.cal@acme.test",
+        "token_ciphertext": b"x",
+        "token_expires_at": datetime.now(UTC),
+    }
     await save_link(db, account_id=alice.account_id, user_id=alice.user_id, **link)
     with pytest.raises(DuplicateError):
         await save_link(db, account_id=bob.account_id, user_id=bob.user_id, **link)
@@ -486,8 +490,13 @@ async def test_malformed_proofs_are_refused_without_a_server_error(
 ) -> None:
     url = await _prepared(chronik, alice)
     start = url.split("?", 1)[0]
-    bodies = [b"[]", b"not json", b'{"state": 1, "token": 2}', b'{"state": "x", "token": null}',
-              b'{"token": "' + alice.token.encode() + b'"}']
+    bodies = [
+        b"[]",
+        b"not json",
+        b'{"state": 1, "token": 2}',
+        b'{"state": "x", "token": null}',
+        b'{"token": "' + alice.token.encode() + b'"}',
+    ]
     async with httpx.AsyncClient() as browser:
         for body in bodies:
             answer = await browser.post(

@@ -16,13 +16,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from sandboxes.runner import RunningSandboxes, start_sandboxes
 from sync.credentials import StaticToken
 from sync.http import RetryPolicy
-from sync.microsoft.client import GraphCalendarClient
-from sync.microsoft.parse import parse_timestamp
 from sync.model import ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
 from sync.provider import ProviderError
-from sync.sandbox.runner import RunningSandboxes, start_sandboxes
+from sync.providers.microsoft.client import GraphCalendarClient
+from sync.providers.microsoft.parse import parse_timestamp
 
 ALICE = "alice@contoso.example"
 OLGA = "olga@fabrikam.example"  # an outside organizer who invites Alice

@@ -9,10 +9,10 @@ from typing import Any, cast
 
 import pytest
 
-from sync.microsoft.parse import draft_to_event, parse_event, parse_page, parse_series
-from sync.microsoft.wire import Event, RemovedEvent
 from sync.model import Attendee, EventKind, EventStatus, ProviderEvent, Response
 from sync.provider import EventDraft, NotSupported
+from sync.providers.microsoft.parse import draft_to_event, parse_event, parse_page, parse_series
+from sync.providers.microsoft.wire import Event, RemovedEvent
 
 MASTER_ID = "AAMkAGI2TAAA-series="
 ORGANIZER = {"emailAddress": {"name": "Alice Contoso", "address": "Alice@Contoso.example"}}
@@ -437,6 +437,7 @@ def test_a_deleted_occurrence_is_a_cancelled_week_of_its_series() -> None:
 
 def test_an_instance_carries_its_occurrence_id_as_alternative_key() -> None:
     oid = f"OID.{MASTER_ID}.2026-12-14"
-    assert parse_event(_instance("occurrence", "AAMkOcc-2", "2026-12-14T09:00:00",
-                                 occurrenceId=oid)).extra == {"occurrence_id": oid}
+    assert parse_event(
+        _instance("occurrence", "AAMkOcc-2", "2026-12-14T09:00:00", occurrenceId=oid)
+    ).extra == {"occurrence_id": oid}
     assert parse_event(_single()).extra == {}

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
+from sandboxes.runner import RunningSandboxes, start_sandboxes
 from sync.credentials import StaticToken
 from sync.http import RetryPolicy
-from sync.microsoft.client import NOTIFICATIONS_UNAVOIDABLE, GraphCalendarClient
 from sync.model import EventStatus, ProviderEvent, Response
 from sync.provider import EventChanged, EventDraft, EventGone, ProviderError
-from sync.sandbox.runner import RunningSandboxes, start_sandboxes
+from sync.providers.microsoft.client import NOTIFICATIONS_UNAVOIDABLE, GraphCalendarClient
 
 ALICE = "alice@contoso.example"
 DANA = "dana@fabrikam.example"

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from app.settings import Settings
-from sync.sandbox.runner import RunningSandboxes
+from sandboxes.runner import RunningSandboxes
 from tests.conftest import TestUser
 from tests.support.linking import link_calendar, sandbox_control
 from tests.support.server import RunningChronik, running_chronik

@@ -41,4 +41,3 @@ async def test_a_weekly_full_round_removes_what_the_delta_missed(
     assert await cal.titles(carla) == ["Kept"]
     recent = "SELECT full_round_at > now() - interval '1 minute' FROM calendar_connections"
     assert await db.fetchval(recent)
-

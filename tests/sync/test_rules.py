@@ -129,8 +129,10 @@ def test_rule_6_restoring_a_cancelled_week_turns_it_back() -> None:
     cancelled = Stored(meeting_id=7, frozen=False, cancelled=True)
     # Still a changed occurrence (Google): that week's meeting again, with its own guests.
     restored = replace(
-        cancelled_week(status=EventStatus.CONFIRMED), attendees=(Attendee("carla@client.test"),),
-        starts_at=LINKED + timedelta(days=9), created_at=LINKED + timedelta(days=1),
+        cancelled_week(status=EventStatus.CONFIRMED),
+        attendees=(Attendee("carla@client.test"),),
+        starts_at=LINKED + timedelta(days=9),
+        created_at=LINKED + timedelta(days=1),
     )
     decision = decide(restored, CTX, cancelled, frozenset({1, 2}))
     assert (decision.action, decision.contact_ids) == (Action.UPSERT, {1})

@@ -6,7 +6,7 @@ import asyncio
 
 import asyncpg
 
-from sync.sandbox.runner import RunningSandboxes
+from sandboxes.runner import RunningSandboxes
 from tests.conftest import TestUser
 from tests.support.linking import sandbox_control
 from tests.support.server import RunningChronik

@@ -22,7 +22,7 @@ from pathlib import Path
 import asyncpg
 
 from app.settings import Settings
-from sync.sandbox.runner import RunningSandboxes
+from sandboxes.runner import RunningSandboxes
 from tests.conftest import TestUser, make_user
 from tests.support.audit import (
     duplicates,

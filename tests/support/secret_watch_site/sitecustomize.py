@@ -9,7 +9,7 @@ _directory = os.environ.get("CHRONIK_TEST_LOG_COPY")
 if _directory:
     import logging
 
-    from app.logs import JsonFormatter, RedactSecrets
+    from telemetry.logs import JsonFormatter, RedactSecrets
 
     _handler = logging.FileHandler(os.path.join(_directory, f"{os.getpid()}.log"), delay=True)
     _handler.setFormatter(JsonFormatter())

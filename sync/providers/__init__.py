@@ -1,0 +1,1 @@
+"""One package per calendar provider: its API client, wire format and parsing."""

@@ -1,0 +1,1 @@
+"""Logs and metrics: the ground floor every other package may use; it imports none of them."""
