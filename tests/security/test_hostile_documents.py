@@ -18,9 +18,12 @@ from tests.conftest import TestUser
 from tests.support.server import RunningChronik
 from tests.support.ws import GraphQLSocket
 
-# "At once", generously (these take well under 0.1 s on an idle machine; CI's 2 cores may be
-# busy): the fan-out at 20 levels took 5 s before, at 30 levels minutes.
+# "At once", generously (these take well under 0.1 s on an idle machine): the fan-out at 20
+# levels took 5 s before, at 30 levels minutes. On a machine busy with other work every answer
+# slows down alike, so the bound grows with an ordinary request's time measured just before:
+# a hostile document may cost what 100 ordinary requests cost, never the 400-1000x it once did.
 AT_ONCE_SECONDS = 2.0
+ORDINARY_REQUESTS_PER_HOSTILE = 100
 
 
 def fragment_fan_out(levels: int) -> str:
@@ -62,6 +65,17 @@ async def timed(answer: Awaitable[Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
+async def at_once_bound(chronik: RunningChronik, token: str | None = None) -> float:
+    """Seconds "at once" means now: `AT_ONCE_SECONDS`, or more on a machine busy enough that
+    an ordinary `{ me { email } }` (median of three) takes over a hundredth of it."""
+    ordinary = []
+    for _ in range(3):
+        result, elapsed = await timed(chronik.graphql("{ me { email } }", token=token))
+        assert result.status == 200
+        ordinary.append(elapsed)
+    return max(AT_ONCE_SECONDS, ORDINARY_REQUESTS_PER_HOSTILE * sorted(ordinary)[1])
+
+
 async def healthz_while(chronik: RunningChronik, request: Awaitable[Any]) -> tuple[Any, float]:
     """`request`'s answer, and how long `/healthz` took when asked right after it was sent."""
 
@@ -79,25 +93,27 @@ async def healthz_while(chronik: RunningChronik, request: Awaitable[Any]) -> tup
 async def test_fragment_fan_out_without_a_token_is_refused_at_once(
     chronik: RunningChronik, levels: int
 ) -> None:
+    bound = await at_once_bound(chronik)
     (result, elapsed), health_seconds = await healthz_while(
         chronik, timed(chronik.graphql(fragment_fan_out(levels)))
     )
     assert result.data is None
     assert result.error_codes == ["UNAUTHENTICATED"]
-    assert elapsed < AT_ONCE_SECONDS
-    assert health_seconds < AT_ONCE_SECONDS
+    assert elapsed < bound
+    assert health_seconds < bound
 
 
 @pytest.mark.parametrize("levels", [20, 40])
 async def test_fragment_fan_out_with_a_token_is_answered_at_once(
     chronik: RunningChronik, alice: TestUser, levels: int
 ) -> None:
+    bound = await at_once_bound(chronik, alice.token)
     (result, elapsed), health_seconds = await healthz_while(
         chronik, timed(chronik.graphql(fragment_fan_out(levels), token=alice.token))
     )
     assert result.ok() == {"contacts": {"totalCount": 0}}
-    assert elapsed < AT_ONCE_SECONDS
-    assert health_seconds < AT_ONCE_SECONDS
+    assert elapsed < bound
+    assert health_seconds < bound
 
 
 async def test_hostile_shapes_of_8_kib_are_answered_at_once(
@@ -105,14 +121,15 @@ async def test_hostile_shapes_of_8_kib_are_answered_at_once(
 ) -> None:
     for shape, query in hostile_shapes().items():
         assert 5_000 < len(query) < 9_000, (shape, len(query))
+        bound = await at_once_bound(chronik, alice.token)
         (result, elapsed), health_seconds = await healthz_while(
             chronik, timed(chronik.graphql(query, token=alice.token))
         )
         assert result.status == 200, shape
         # Each is answered, or refused as too complex: never an internal error.
         assert set(result.error_codes) <= {"QUERY_TOO_COMPLEX"}, (shape, result.errors[:1])
-        assert elapsed < AT_ONCE_SECONDS, (shape, elapsed)
-        assert health_seconds < AT_ONCE_SECONDS, (shape, health_seconds)
+        assert elapsed < bound, (shape, elapsed, bound)
+        assert health_seconds < bound, (shape, health_seconds, bound)
 
 
 async def test_fragment_cycles_and_unknown_fragments_are_refused_at_once(
@@ -121,9 +138,10 @@ async def test_fragment_cycles_and_unknown_fragments_are_refused_at_once(
     cycle = "{ me { ...A } } fragment A on User { email ...B } fragment B on User { ...A }"
     unknown = "{ me { ...Nowhere } }"
     for query in (cycle, unknown):
+        bound = await at_once_bound(chronik, alice.token)
         result, elapsed = await timed(chronik.graphql(query, token=alice.token))
         assert result.error_codes == ["GRAPHQL_VALIDATION_FAILED"], result.errors
-        assert elapsed < AT_ONCE_SECONDS
+        assert elapsed < bound
 
 
 async def test_a_caller_without_a_token_learns_nothing_about_its_document(
@@ -152,6 +170,7 @@ async def test_production_refuses_anonymous_introspection(production: RunningChr
 async def test_fan_out_over_a_websocket_is_answered_at_once(
     chronik: RunningChronik, alice: TestUser
 ) -> None:
+    bound = await at_once_bound(chronik, alice.token)
     socket = await GraphQLSocket.open(chronik.url, alice.token)
     try:
         started = time.perf_counter()
@@ -161,4 +180,4 @@ async def test_fan_out_over_a_websocket_is_answered_at_once(
     finally:
         await socket.close()
     assert answer["payload"] == {"data": {"contacts": {"totalCount": 0}}}
-    assert elapsed < AT_ONCE_SECONDS
+    assert elapsed < bound
