@@ -10,9 +10,20 @@ with a traceback, which buried real faults under hundreds of lines per test run)
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    Node,
+    ObjectFieldNode,
+    VariableNode,
+    Visitor,
+    visit,
+)
 from graphql.validation.validate import ValidationAbortedError
 from strawberry import Schema
 from strawberry.extensions import SchemaExtension
@@ -57,12 +68,60 @@ def mask(error: GraphQLError) -> GraphQLError:
     )
 
 
+_REFUSED_VARIABLE = re.compile(r"^Variable '\$(\w+)'")
+
+
+class _ArgumentOf(Visitor):
+    """Finds the argument (or input field) whose value is `value`, or uses `$variable`."""
+
+    def __init__(self, value: Node | None, variable: str | None) -> None:
+        super().__init__()
+        self.value, self.variable = value, variable
+        self.found: str | None = None
+
+    def _check(self, node: ArgumentNode | ObjectFieldNode) -> None:
+        if self.found is not None:
+            return
+        inner = node.value
+        if self.value is not None and inner.loc == self.value.loc:
+            self.found = node.name.value
+        elif isinstance(inner, VariableNode) and inner.name.value == self.variable:
+            self.found = node.name.value
+
+    def enter_argument(self, node: ArgumentNode, *_: object) -> None:
+        self._check(node)
+
+    def enter_object_field(self, node: ObjectFieldNode, *_: object) -> None:
+        self._check(node)
+
+
+def name_refused_field(error: GraphQLError, document: DocumentNode | None) -> None:
+    """Give a refused value's error `extensions.field`: the argument (or input field) it was
+    given for, as every other validation error names its field. A literal carries its own
+    node; a variable its name, found where the document uses it (else the variable itself)."""
+    extensions = error.extensions or {}
+    if extensions.get("code") != InvalidQuery.code or "field" in extensions:
+        return
+    refused = _REFUSED_VARIABLE.match(error.message)
+    variable = refused.group(1) if refused else None
+    value = error.nodes[0] if error.nodes and variable is None else None
+    if document is None or (variable is None and value is None):
+        return
+    finder = _ArgumentOf(value, variable)
+    visit(document, finder)
+    field = finder.found or (f"${variable}" if variable else None)
+    if field is not None:
+        error.extensions = {**extensions, "field": field}
+
+
 class MaskInternalErrors(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [mask(error) for error in result.errors]
+            for error in result.errors:
+                name_refused_field(error, self.execution_context.graphql_document)
 
 
 def report_and_mask(error: GraphQLError) -> GraphQLError:

@@ -163,3 +163,24 @@ async def test_a_nul_character_in_any_text_is_a_validation_error(
             wrong.append((variables, result.error_codes))
     assert wrong == []
     assert await rows(db) == before
+
+
+async def test_values_the_graphql_layer_refuses_name_the_argument_they_were_given_for(
+    chronik: RunningChronik, alice: TestUser
+) -> None:
+    # An Int out of 32-bit range, inline or in a variable, and a bad DateTime inside a
+    # variable: each refused before anything ran, naming the argument like our own checks do.
+    inline = await chronik.graphql(
+        "{ contacts(first: 1099511627776) { totalCount } }", token=alice.token
+    )
+    assert inline.error_codes == ["GRAPHQL_VALIDATION_FAILED"]
+    assert [e["extensions"].get("field") for e in inline.errors] == ["first"]
+    variable = await chronik.graphql(
+        "query($n: Int) { contacts(first: $n) { totalCount } }", {"n": 2**40}, token=alice.token
+    )
+    assert variable.error_codes == ["GRAPHQL_VALIDATION_FAILED"]
+    assert [e["extensions"].get("field") for e in variable.errors] == ["first"]
+    dates = await chronik.graphql(
+        FREE_BUSY, {"s": "tomorrow", "e": END.isoformat()}, token=alice.token
+    )
+    assert [e["extensions"].get("field") for e in dates.errors] == ["start"]
