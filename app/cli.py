@@ -194,7 +194,12 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
         async with running_services(settings, migrate=True, own_sandboxes=False) as services:
             worker = services.new_worker()
             if settings.worker_metrics_port:
-                serve_worker_metrics(settings.worker_metrics_port)
+                token = settings.metrics_token
+                serve_worker_metrics(
+                    settings.worker_metrics_port,
+                    token=token.get_secret_value() if token is not None else None,
+                    production=settings.is_production,
+                )
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, worker.stop)

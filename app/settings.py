@@ -149,7 +149,8 @@ class Settings(BaseSettings):
     # `/metrics` of `chronik serve` answers only `Authorization: Bearer <this token>` when set;
     # unset, it is open outside production and refused in production.
     metrics_token: SecretStr | None = None
-    # `chronik worker` serves its Prometheus metrics on this port (all interfaces) when set.
+    # `chronik worker` serves its Prometheus metrics on this port (all interfaces) when set,
+    # under `metrics_token` as `/metrics` is.
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     sandbox_host: str = "127.0.0.1"
     sandbox_google_port: int = Field(default=8701, ge=1, le=65535)

@@ -11,16 +11,19 @@ from __future__ import annotations
 import contextlib
 import hmac
 import re
+import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from socketserver import ThreadingMixIn
+from typing import Any, Protocol
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
-    start_http_server,
+    make_wsgi_app,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -182,10 +185,50 @@ def exposition(live: LiveFeed | None) -> bytes:
     return text
 
 
-def serve_worker_metrics(port: int) -> None:
-    """Serve this process's metrics at http://<any interface>:`port`/metrics from a daemon
-    thread (a `chronik worker` has no web server of its own)."""
-    start_http_server(port, registry=REGISTRY)
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # scrapes are not news
+        pass
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def _refusal(token: str | None, production: bool, authorization: str) -> tuple[int, str] | None:
+    """Why a scrape is refused (status, text), or None: the policy of `/metrics` everywhere."""
+    if token is not None:
+        expected = f"Bearer {token}".encode()
+        if not hmac.compare_digest(authorization.encode("latin-1", "replace"), expected):
+            return 401, "send Authorization: Bearer <CHRONIK_METRICS_TOKEN>"
+    elif production:
+        return 403, "metrics are off in production until CHRONIK_METRICS_TOKEN is set"
+    return None
+
+
+def serve_worker_metrics(
+    port: int, *, token: str | None, production: bool, host: str = "0.0.0.0"
+) -> WSGIServer:
+    """Serve this process's metrics at http://`host`:`port`/metrics from a daemon thread (a
+    `chronik worker` has no web server of its own), under the same token as `chronik
+    serve`'s `/metrics`: the worker's port listens on every interface."""
+    exposition_app = make_wsgi_app(REGISTRY)
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        refused = _refusal(token, production, environ.get("HTTP_AUTHORIZATION", ""))
+        if refused is None:
+            return exposition_app(environ, start_response)
+        status, text = refused
+        headers = [("Content-Type", "text/plain; charset=utf-8")]
+        if status == 401:
+            headers.append(("WWW-Authenticate", 'Bearer realm="metrics"'))
+        start_response(f"{status} {'Unauthorized' if status == 401 else 'Forbidden'}", headers)
+        return [text.encode()]
+
+    server = make_server(
+        host, port, guarded, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )
+    threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
+    return server
 
 
 def metrics_endpoint(
@@ -195,22 +238,13 @@ def metrics_endpoint(
     Prometheus' `authorization` scrape setting expects); without one, open outside production
     and 403 in production, where metrics (operation names, provider error rates, subscriber
     counts) are not for the public network."""
-    expected = f"Bearer {token}".encode() if token else None
 
     async def metrics(request: Request) -> Response:
-        if expected is not None:
-            sent = request.headers.get("authorization", "").encode("latin-1", "replace")
-            if not hmac.compare_digest(sent, expected):
-                return PlainTextResponse(
-                    "send Authorization: Bearer <CHRONIK_METRICS_TOKEN>",
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
-                )
-        elif production:
-            return PlainTextResponse(
-                "metrics are off in production until CHRONIK_METRICS_TOKEN is set",
-                status_code=403,
-            )
+        refused = _refusal(token, production, request.headers.get("authorization", ""))
+        if refused is not None:
+            status, text = refused
+            headers = {"WWW-Authenticate": 'Bearer realm="metrics"'} if status == 401 else None
+            return PlainTextResponse(text, status_code=status, headers=headers)
         services = getattr(request.app.state, "services", None)
         live = services.live if services is not None else None
         return Response(exposition(live), media_type=CONTENT_TYPE)

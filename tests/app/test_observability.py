@@ -309,17 +309,30 @@ async def test_a_worker_process_serves_its_sync_metrics(
     api_only: RunningChronik, alice: TestUser, db: asyncpg.Connection
 ) -> None:
     port = free_port()
-    env = chronik_env(api_only.settings, CHRONIK_WORKER_METRICS_PORT=str(port))
+    # The worker's port listens on every interface: it takes the same token as `/metrics`.
+    env = chronik_env(
+        api_only.settings,
+        CHRONIK_WORKER_METRICS_PORT=str(port),
+        CHRONIK_METRICS_TOKEN="worker-scrape-token-0123456789",
+    )
     worker = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app.cli", "worker", env=env, stdout=asyncio.subprocess.DEVNULL
     )
+    url = f"http://127.0.0.1:{port}/metrics"
     try:
         await linked_calendar(api_only, alice, db, "GOOGLE")  # synced by the worker
-        response = await api_only.http.get(f"http://127.0.0.1:{port}/metrics")
+        anonymous = await api_only.http.get(url)
+        wrong = await api_only.http.get(url, headers={"Authorization": "Bearer guess"})
+        response = await api_only.http.get(
+            url, headers={"Authorization": "Bearer worker-scrape-token-0123456789"}
+        )
     finally:
         worker.terminate()
         await asyncio.wait_for(worker.wait(), 30)
 
+    assert (anonymous.status_code, wrong.status_code) == (401, 401)
+    assert "chronik_" not in anonymous.text + wrong.text
+    assert response.status_code == 200
     samples = {
         (s.name, frozenset(s.labels.items())): s.value
         for family in text_string_to_metric_families(response.text)
