@@ -83,3 +83,22 @@ async def test_graphiql_runs_the_readmes_subscription_and_shows_a_change_from_th
     assert sockets == [chronik.url.replace("http://", "ws://") + "/graphql"]
     # The page's policy (connect-src 'self') let the websocket through: nothing was blocked.
     assert await page.evaluate("window.__violations") == []
+
+
+async def test_graphiql_says_at_once_when_a_subscriptions_token_is_refused(
+    browser: BrowserContext, chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    # A newcomer with a typo in the token: the subscription must say what is wrong and stop,
+    # not retry a refused token behind a spinner (graphql-ws retries close code 4403).
+    cal = await linked_calendar(chronik, alice, db, "GOOGLE")
+    carla = await cal.contact("carla@client.test", name="Carla")
+    page = await browser.new_page()
+    sockets: list[str] = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    await graphiql_with_headers(page, chronik, {"Authorization": f"Bearer {alice.token}x"})
+    await run(page, f'subscription {{ contactTimeline(contactId: "{carla}") {{ kind }} }}')
+    result = page.locator(".result-window")
+    await result.get_by_text("The API token was refused").first.wait_for(timeout=WAIT_MS)
+    assert "Headers tab" in await result.inner_text()
+    assert len(sockets) == 1  # one attempt, no retries
+    assert chronik.app.state.services.live.subscriber_count == 0
