@@ -108,7 +108,8 @@ class ProviderSession:
         that is not idempotent, whose lost answer may hide that it took effect (a retry with
         the same body would be refused as a duplicate).
 
-        Raises `ProviderUnavailable` after the last retry, `NeedsReauth` when the token cannot
+        Raises `ProviderUnavailable` (its `status` the last answer retried, None when that
+        attempt got no answer) after the last retry, `NeedsReauth` when the token cannot
         be renewed.
         """
         policy = self._policy
@@ -116,6 +117,7 @@ class ProviderSession:
         renewed = False
         last_problem = "no attempt made"
         retry_after: float | None = None
+        last_status: int | None = None  # of the last answer retried, None after a lost one
         data = orjson.dumps(json) if json is not None else None
         for attempt in range(policy.attempts):
             if attempt:
@@ -146,6 +148,7 @@ class ProviderSession:
                         response = ProviderResponse(raw.status, dict(raw.headers), await raw.read())
                 except (TimeoutError, aiohttp.ClientError) as exc:
                     last_problem = f"{type(exc).__name__} talking to {self._label}"
+                    last_status = None
                     continue
                 finally:
                     observe_provider_request(
@@ -158,9 +161,11 @@ class ProviderSession:
             if response.status in RETRYABLE_STATUS or self._is_throttled(response):
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"))
                 last_problem = f"{self._label} answered HTTP {response.status}"
+                last_status = response.status
                 continue
             return response
         raise ProviderUnavailable(
             f"{last_problem} after {policy.attempts} attempts; Chronik will try again later.",
+            status=last_status,
             retry_after=retry_after,
         )

@@ -104,7 +104,9 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
             items=[],
             position=0,
             page_size=size,
-            next_sync_token=sandbox.issue_sync_token(calendar, single=False),
+            next_sync_token=sandbox.issue_sync_token(
+                calendar, single=False, show_deleted=show_deleted
+            ),
             events=list(calendar.events.values()),
             show_deleted=show_deleted,
         )
@@ -133,9 +135,12 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
     if time_min is not None and time_max is not None and time_max <= time_min:
         raise errors.time_range_empty()
 
+    event_types = _event_types(params)
     if sync_token is not None:
-        since = sandbox.resolve_sync_token(calendar, sync_token, single=single)
-        items = list(_incremental(calendar, since, single, show_deleted))
+        since = sandbox.resolve_sync_token(
+            calendar, sync_token, single=single, show_deleted=show_deleted, event_types=event_types
+        )
+        items = list(_incremental(calendar, since, single, show_deleted, event_types))
     else:
         updated_min = (
             parse_rfc3339(params["updatedMin"], "updatedMin") if "updatedMin" in params else None
@@ -151,13 +156,15 @@ def list_events(sandbox: SandboxState, calendar: Calendar, params: Mapping[str, 
             query=params.get("q"),
             ical_uid=params.get("iCalUID"),
             properties=_property_filters(params),
-            event_types=_event_types(params),
+            event_types=event_types,
         )
     snapshot = PageSnapshot(
         items=items,
         position=0,
         page_size=size,
-        next_sync_token=sandbox.issue_sync_token(calendar, single=single),
+        next_sync_token=sandbox.issue_sync_token(
+            calendar, single=single, show_deleted=show_deleted, event_types=event_types
+        ),
     )
     return _serve(sandbox, calendar, snapshot, size)
 
@@ -268,14 +275,21 @@ def _serve(sandbox: SandboxState, calendar: Calendar, snapshot: PageSnapshot, si
 
 
 def _incremental(
-    calendar: Calendar, since: int, single: bool, show_deleted: bool
+    calendar: Calendar,
+    since: int,
+    single: bool,
+    show_deleted: bool,
+    event_types: set[str] | None = None,
 ) -> Iterator[bytes]:
     """Everything changed after change number ``since``, cancelled and deleted included
-    (deleted ones in their sparse form unless ``show_deleted``)."""
+    (deleted ones in their sparse form unless ``show_deleted``), of ``event_types`` only when
+    the listing that issued the token was filtered by type."""
     changed: list[StoredEvent] = []
     for event in reversed(calendar.events.values()):
         if event.seq <= since:
             break
+        if event_types is not None and event.data.get("eventType", "default") not in event_types:
+            continue
         changed.append(event)
     changed.reverse()
     if not single:

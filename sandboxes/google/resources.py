@@ -6,7 +6,7 @@ import base64
 import re
 from typing import Any
 
-from sandboxes.google import errors, recurrence
+from sandboxes.google import errors, event_types, recurrence
 from sandboxes.google.model import Calendar, When, parse_when
 
 # Client-writable fields, in the order Google renders them (computed ones are slotted in).
@@ -30,6 +30,7 @@ _WRITABLE = (
     "reminders",
     "source",
     "eventType",
+    *event_types.PROPERTIES.values(),
 )
 _SIGNIFICANT = ("start", "end", "recurrence", "location")
 _ID_RE = re.compile(r"^[a-v0-9]{5,1024}$")
@@ -59,6 +60,7 @@ _OBJECTS = (
     "reminders",
     "extendedProperties",
     "source",
+    *event_types.PROPERTIES.values(),
 )
 _LISTS = ("attendees", "recurrence")
 _BOOLEANS = (
@@ -243,10 +245,12 @@ def build_event(
     display_names: dict[str, str],
     i_cal_uid: str | None = None,
     extra: dict[str, Any] | None = None,
+    type_before: str | None = None,
 ) -> tuple[dict[str, Any], When, When]:
     """Validate ``fields`` and assemble the full resource in Google's field order.
 
-    ``extra`` carries ``recurringEventId``/``originalStartTime`` for instance exceptions.
+    ``extra`` carries ``recurringEventId``/``originalStartTime`` for instance exceptions;
+    ``type_before`` is the stored event's ``eventType`` (None on insert: see event_types.py).
     Returns the resource and its parsed start and end.
     """
     owner = calendar.owner
@@ -256,6 +260,7 @@ def build_event(
         raise errors.invalid("Start and end times must either both be date or both be dateTime.")
     if end.moment < start.moment:
         raise errors.time_range_empty("end")
+    event_types.check(fields, calendar, start, end, type_before)
     status = fields.get("status", "confirmed")
     if status not in _STATUSES:
         raise errors.invalid("Invalid value for: status", "status")
@@ -311,4 +316,7 @@ def build_event(
             data[key] = fields[key]
     data["reminders"] = fields.get("reminders") or {"useDefault": True}
     data["eventType"] = fields.get("eventType", "default")
+    properties = event_types.PROPERTIES.get(data["eventType"])
+    if properties is not None and properties in fields:
+        data[properties] = fields[properties]
     return data, start, end

@@ -36,6 +36,23 @@ DEFAULT_CHANNEL_TTL_MS = 7 * 24 * 3600 * 1000  # Google's default (and cap) for 
 MAX_PAGE_SNAPSHOTS = 512
 
 
+# The events.list parameters a sync token remembers, in the order _parse_shape returns them.
+_SHAPE_PARAMS = ("singleEvents", "showDeleted", "eventTypes")
+
+
+def _listing_shape(single: bool, show_deleted: bool, event_types: Iterable[str] | None) -> str:
+    """``m``/``s`` (series or instances), ``d`` with showDeleted, ``.type+type`` when the
+    listing was filtered by event type (no ``:``, which separates the token's fields)."""
+    shape = ("s" if single else "m") + ("d" if show_deleted else "")
+    types = sorted(set(event_types or ()))
+    return shape + ("." + "+".join(types) if types else "")
+
+
+def _parse_shape(shape: str) -> tuple[bool, bool, frozenset[str]]:
+    flags, _, types = shape.partition(".")
+    return flags.startswith("s"), "d" in flags, frozenset(t for t in types.split("+") if t)
+
+
 @dataclass
 class PageSnapshot:
     """A listing fixed at its first page; each page then costs O(page).
@@ -333,6 +350,9 @@ class SandboxState:
         if if_match is not None and if_match not in ("*", before["etag"]):
             raise errors.condition_not_met()
         fields = resources.merge_fields(before, body, replace=replace)
+        type_before = str(before.get("eventType") or "default")
+        if replace and "eventType" not in body:
+            fields["eventType"] = type_before  # an update cannot change it, even by omission
         if extra is not None:
             fields.pop("recurrence", None)
         sequence = int(before.get("sequence", 0))
@@ -350,6 +370,7 @@ class SandboxState:
             display_names=self.display_names(),
             i_cal_uid=i_cal_uid,
             extra=extra,
+            type_before=type_before,
         )
         if bump_sequence or resources.significant_change(before, data):
             data["sequence"] = sequence + 1
@@ -528,22 +549,41 @@ class SandboxState:
 
     # -- sync tokens -----------------------------------------------------------------------------
 
-    def issue_sync_token(self, calendar: Calendar, *, single: bool = False) -> str:
+    def issue_sync_token(
+        self,
+        calendar: Calendar,
+        *,
+        single: bool = False,
+        show_deleted: bool = False,
+        event_types: Iterable[str] | None = None,
+    ) -> str:
         """An opaque token for "everything up to now" on ``calendar``. Stateless (the change
-        number, the calendar's token epoch, whether the listing expanded series
-        (``singleEvents``) and the calendar's id, signed with a key derived from the seed), so
-        a long-running sandbox keeps no per-token memory and forgeries are refused."""
-        shape = "s" if single else "m"
+        number, the calendar's token epoch, the listing's parameters a later incremental
+        request must repeat (``singleEvents``, ``showDeleted``, ``eventTypes``) and the
+        calendar's id, signed with a key derived from the seed), so a long-running sandbox
+        keeps no per-token memory and forgeries are refused."""
+        shape = _listing_shape(single, show_deleted, event_types)
         payload = f"{self._seq}:{calendar.sync_epoch}:{shape}:{calendar.id}".encode()
         mac = hmac.new(self._token_key, payload, hashlib.sha256).digest()[:12]
         return "C" + base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
 
-    def resolve_sync_token(self, calendar: Calendar, token: str, *, single: bool = False) -> int:
+    def resolve_sync_token(
+        self,
+        calendar: Calendar,
+        token: str,
+        *,
+        single: bool = False,
+        show_deleted: bool = False,
+        event_types: Iterable[str] | None = None,
+    ) -> int:
         """The change number a token stands for; 410 ``fullSyncRequired`` when it is malformed,
-        forged, for another calendar, or was invalidated by expire_sync_tokens; 400 when the
-        request's ``singleEvents`` differs from the listing that issued the token (the sync
-        guide: incremental requests repeat the full sync's parameters, and the two shapes name
-        a series' occurrences differently: https://developers.google.com/calendar/api/guides/sync)."""
+        forged, for another calendar, or was invalidated by expire_sync_tokens; 400 (location
+        ``syncToken``) when the request's ``singleEvents``, ``showDeleted`` or ``eventTypes``
+        differ from the listing that issued the token. The sync guide: incremental requests
+        keep "all other query parameters" of the initial full sync
+        (https://developers.google.com/calendar/api/guides/sync); a series listing and an
+        instance listing name a series' occurrences differently, and a listing without
+        ``showDeleted`` holds nothing of what was deleted before it."""
         try:
             raw = base64.urlsafe_b64decode(token[1:] + "=" * (-(len(token) - 1) % 4))
             mac, payload = raw[:12], raw[12:]
@@ -560,11 +600,14 @@ class SandboxState:
             or seq > self._seq
         ):
             raise errors.full_sync_required()
-        if shape != ("s" if single else "m"):
-            raise errors.invalid(
-                "Sync token was issued for a listing with another singleEvents value.",
-                "syncToken",
-            )
+        issued = _parse_shape(shape)
+        asked = (single, show_deleted, frozenset(event_types or ()))
+        for name, was, now in zip(_SHAPE_PARAMS, issued, asked, strict=True):
+            if was != now:
+                raise errors.invalid(
+                    f"Sync token was issued for a listing with another {name} value.",
+                    "syncToken",
+                )
         return seq
 
     def expire_sync_tokens(self, calendar_id: str) -> None:

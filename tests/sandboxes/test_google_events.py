@@ -308,7 +308,9 @@ async def test_list_filters_by_extended_property(google: GoogleHarness) -> None:
 
 
 async def test_list_filters_by_event_types(google: GoogleHarness) -> None:
-    _, ooo, _ = await google.call("POST", EVENTS, json=meeting(eventType="outOfOffice"))
+    _, ooo, _ = await google.call(
+        "POST", EVENTS, json=meeting(eventType="outOfOffice", outOfOfficeProperties={})
+    )
     _, normal, _ = await google.call("POST", EVENTS, json=meeting())
     _, body, _ = await google.call("GET", f"{EVENTS}?eventTypes=default")
     assert [item["id"] for item in body["items"]] == [normal["id"]]
@@ -361,7 +363,9 @@ async def test_insert_refuses_event_types_the_api_cannot_create(google: GoogleHa
         status, body, _ = await google.call("POST", EVENTS, json=meeting(eventType=refused))
         assert status == 400, refused
         assert body["error"]["errors"][0]["location"] == "eventType"
-    status, focus, _ = await google.call("POST", EVENTS, json=meeting(eventType="focusTime"))
+    status, focus, _ = await google.call(
+        "POST", EVENTS, json=meeting(eventType="focusTime", focusTimeProperties={})
+    )
     assert status == 200 and focus["eventType"] == "focusTime"
 
 
@@ -403,3 +407,111 @@ async def test_a_birthday_is_one_private_transparent_yearly_day_without_guests(
         assert status == 400, change
     status, made, _ = await google.call("POST", EVENTS, json=birthday)
     assert status == 200 and made["eventType"] == "birthday"
+
+
+STATUS_EVENTS: dict[str, dict[str, Any]] = {
+    "focusTime": meeting(
+        eventType="focusTime",
+        focusTimeProperties={
+            "autoDeclineMode": "declineOnlyNewConflictingInvitations",
+            "chatStatus": "doNotDisturb",
+        },
+    ),
+    "outOfOffice": meeting(
+        eventType="outOfOffice",
+        outOfOfficeProperties={
+            "autoDeclineMode": "declineAllConflictingInvitations",
+            "declineMessage": "Away",
+        },
+    ),
+    "workingLocation": meeting(
+        eventType="workingLocation",
+        visibility="public",
+        transparency="transparent",
+        workingLocationProperties={"type": "customLocation", "customLocation": {"label": "Cafe"}},
+    ),
+}
+ALL_DAY = {"start": {"date": "2026-12-01"}, "end": {"date": "2026-12-02"}}
+
+
+async def test_status_events_are_made_as_the_guide_says_and_nothing_else(
+    google: GoogleHarness,
+) -> None:
+    """Focus time, out of office and working location (the calendar-status guide): primary
+    calendars only, the type's properties required, no guests; focus time and out of office
+    opaque and timed; working location public, transparent, timed or one all-day date.
+    https://developers.google.com/calendar/api/guides/calendar-status"""
+    secondary = google.sandbox.add_calendar(ALICE, "Team")
+    guest = {"attendees": [{"email": "carla@client.test"}]}
+    refused: list[tuple[str, dict[str, Any], str]] = [
+        ("focusTime", {"focusTimeProperties": None}, "focusTimeProperties"),
+        ("focusTime", guest, "attendees"),
+        ("focusTime", ALL_DAY, "start"),
+        ("focusTime", {"transparency": "transparent"}, "transparency"),
+        ("focusTime", {"focusTimeProperties": {"chatStatus": "busy"}}, None),
+        ("focusTime", {"outOfOfficeProperties": {}}, "outOfOfficeProperties"),
+        ("outOfOffice", {"outOfOfficeProperties": None}, "outOfOfficeProperties"),
+        ("outOfOffice", guest, "attendees"),
+        ("outOfOffice", ALL_DAY, "start"),
+        ("outOfOffice", {"outOfOfficeProperties": {"autoDeclineMode": "always"}}, None),
+        ("workingLocation", {"workingLocationProperties": None}, "workingLocationProperties"),
+        ("workingLocation", {"workingLocationProperties": {}}, "workingLocationProperties.type"),
+        ("workingLocation", {"workingLocationProperties": {"type": "moon"}}, None),
+        ("workingLocation", {"visibility": "default"}, "visibility"),
+        ("workingLocation", {"transparency": "opaque"}, "transparency"),
+        ("workingLocation", guest, "attendees"),
+        ("workingLocation", {"start": {"date": "2026-12-01"}, "end": {"date": "2026-12-03"}}, None),
+    ]
+    for event_type, change, location in refused:
+        body = {**STATUS_EVENTS[event_type], **change}
+        status, answer, _ = await google.call("POST", EVENTS, json=body)
+        assert status == 400, (event_type, change)
+        [error] = answer["error"]["errors"]
+        assert error["reason"] in ("invalid", "required"), error
+        if location is not None:
+            assert error["location"] == location, (event_type, change, error)
+    on_secondary = f"/calendar/v3/calendars/{secondary.id}/events"
+    for event_type, body in STATUS_EVENTS.items():
+        status, answer, _ = await google.call("POST", on_secondary, json=body)
+        assert status == 400 and answer["error"]["errors"][0]["location"] == "eventType"
+        status, made, _ = await google.call("POST", EVENTS, json=body)
+        assert status == 200, made
+        key = f"{event_type}Properties"
+        assert made["eventType"] == event_type and made[key] == body[key]
+    status, _, _ = await google.call(
+        "POST", EVENTS, json={**STATUS_EVENTS["workingLocation"], **ALL_DAY}
+    )
+    assert status == 200
+
+
+async def test_an_event_keeps_its_type_and_a_status_event_its_required_fields(
+    google: GoogleHarness,
+) -> None:
+    """eventType "cannot be modified after the event is created" (events resource); an update
+    of a status event "must maintain the required fields" (calendar-status guide)."""
+    _, plain, _ = await google.call("POST", EVENTS, json=meeting())
+    status, answer, _ = await google.call(
+        "PATCH",
+        f"{EVENTS}/{plain['id']}",
+        json={"eventType": "focusTime", "focusTimeProperties": {}},
+    )
+    assert status == 400 and answer["error"]["errors"][0]["location"] == "eventType"
+
+    _, focus, _ = await google.call("POST", EVENTS, json=STATUS_EVENTS["focusTime"])
+    path = f"{EVENTS}/{focus['id']}"
+    for change in ({"eventType": "default"}, {"focusTimeProperties": None}, guest_list()):
+        status, _, _ = await google.call("PATCH", path, json=change)
+        assert status == 400, change
+    # An update (PUT) without the required property object is refused too, with or without
+    # eventType: the type stays what it was.
+    without = {k: v for k, v in STATUS_EVENTS["focusTime"].items() if k != "focusTimeProperties"}
+    for body in (without, {k: v for k, v in without.items() if k != "eventType"}):
+        status, _, _ = await google.call("PUT", path, json=body)
+        assert status == 400, body
+    status, renamed, _ = await google.call("PATCH", path, json={"summary": "Deep work"})
+    assert status == 200 and renamed["eventType"] == "focusTime"
+    assert renamed["focusTimeProperties"] == STATUS_EVENTS["focusTime"]["focusTimeProperties"]
+
+
+def guest_list() -> dict[str, Any]:
+    return {"attendees": [{"email": "carla@client.test"}]}

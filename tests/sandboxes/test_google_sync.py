@@ -95,9 +95,10 @@ async def test_incremental_sync_returns_exactly_the_changes(google: GoogleHarnes
 async def test_incremental_with_show_deleted_keeps_deleted_details(google: GoogleHarness) -> None:
     _, event, _ = await google.call("POST", EVENTS, json=meeting("doomed", 1))
     _, token = await full_sync(google)
+    _, detailed_token = await full_sync(google, showDeleted="true")
     await google.call("DELETE", f"{EVENTS}/{event['id']}")
     sparse, _ = await full_sync(google, syncToken=token)
-    detailed, _ = await full_sync(google, syncToken=token, showDeleted="true")
+    detailed, _ = await full_sync(google, syncToken=detailed_token, showDeleted="true")
     assert sparse[0]["status"] == detailed[0]["status"] == "cancelled"
     assert "summary" not in sparse[0] and detailed[0]["summary"] == "doomed"
 
@@ -249,9 +250,12 @@ async def test_sync_token_refuses_show_deleted_false(google: GoogleHarness) -> N
     )
     assert status == 400
     assert body["error"]["errors"][0]["location"] == "showDeleted"
-    assert (await google.call("GET", EVENTS, params={"syncToken": token, "showDeleted": "true"}))[
-        0
-    ] == 200
+    _, detailed_token = await full_sync(google, showDeleted="true")
+    assert (
+        await google.call(
+            "GET", EVENTS, params={"syncToken": detailed_token, "showDeleted": "true"}
+        )
+    )[0] == 200
 
 
 async def test_sync_token_keeps_the_single_events_of_its_full_sync(
@@ -272,3 +276,48 @@ async def test_sync_token_keeps_the_single_events_of_its_full_sync(
     assert (
         await google.call("GET", EVENTS, params={"syncToken": single_token, "singleEvents": "true"})
     )[0] == 200
+
+
+async def test_sync_token_keeps_the_show_deleted_of_its_full_sync(google: GoogleHarness) -> None:
+    """A token remembers its listing's showDeleted: a listing without it holds nothing of what
+    was deleted before it, so its token cannot start an incremental listing with it (and the
+    other way round); the answer is 400 naming the syncToken, as for singleEvents."""
+    _, event, _ = await google.call("POST", EVENTS, json=meeting("doomed", 1))
+    await google.call("DELETE", f"{EVENTS}/{event['id']}")
+    _, plain_token = await full_sync(google)
+    _, deleted_token = await full_sync(google, showDeleted="true")
+    for token, extra in ((plain_token, {"showDeleted": "true"}), (deleted_token, {})):
+        status, body, _ = await google.call("GET", EVENTS, params={"syncToken": token, **extra})
+        assert status == 400, extra
+        assert body["error"]["errors"][0] == {
+            "domain": "global",
+            "reason": "invalid",
+            "message": "Sync token was issued for a listing with another showDeleted value.",
+            "location": "syncToken",
+            "locationType": "parameter",
+        }
+    assert (await google.call("GET", EVENTS, params={"syncToken": plain_token}))[0] == 200
+    params = {"syncToken": deleted_token, "showDeleted": "true"}
+    assert (await google.call("GET", EVENTS, params=params))[0] == 200
+
+
+async def test_sync_token_keeps_the_event_types_of_its_full_sync(google: GoogleHarness) -> None:
+    """A listing filtered by eventTypes hands out a token for those types: an incremental
+    request must name the same types, and it reports changes of those types only."""
+    _, token = await full_sync(google, eventTypes="default")
+    _, typed, _ = await google.call("POST", EVENTS, json=meeting("typed", 2))
+    google.sandbox.ui_create_event(
+        ALICE,
+        {
+            "eventType": "focusTime",
+            "start": {"dateTime": "2026-12-03T10:00:00Z"},
+            "end": {"dateTime": "2026-12-03T11:00:00Z"},
+            "focusTimeProperties": {"chatStatus": "doNotDisturb"},
+        },
+    )
+    for params in ({"syncToken": token}, {"syncToken": token, "eventTypes": "focusTime"}):
+        status, body, _ = await google.call("GET", EVENTS, params=params)
+        assert status == 400, params
+        assert body["error"]["errors"][0]["location"] == "syncToken"
+    changes, _ = await full_sync(google, syncToken=token, eventTypes="default")
+    assert [item["id"] for item in changes] == [typed["id"]]

@@ -199,6 +199,29 @@ async def test_expired_sync_token_raises_cursor_expired(google: Google) -> None:
     assert len(events_of(pages)) == 1
 
 
+async def test_a_sync_token_of_a_listing_with_other_parameters_raises_cursor_expired(
+    google: Google,
+) -> None:
+    """A token remembers its listing's parameters. A cursor stored when Chronik's full round
+    sent no `showDeleted` (its token from such a listing) meets Google's 400 on the
+    incremental request, which sends it: a full round starts instead of failing forever."""
+    await google.create("Standing", 1)
+    async with google.http.post(f"{google.url}/_sandbox/users/{ALICE}/token", json={}) as resp:
+        token = (await resp.json())["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    listing = f"{google.url}/calendar/v3/calendars/primary/events"
+    async with google.http.get(listing, params={"singleEvents": "false"}, headers=headers) as resp:
+        status, body = resp.status, await resp.json()
+    assert status == 200
+    old_cursor = FeedCursor(body["nextSyncToken"], None).encode()
+
+    with pytest.raises(CursorExpired, match="another showDeleted"):
+        await google.client.fetch_changes(old_cursor, window_start=WINDOW_START)
+    pages, cursor = await sync_round(google)  # the full round's token fits
+    assert len(events_of(pages)) == 1
+    assert (await google.client.fetch_changes(cursor, window_start=WINDOW_START)).complete
+
+
 async def test_forgotten_page_token_raises_cursor_expired(google: Google) -> None:
     await google.control("POST", f"{CALENDAR}/events:bulk", json={"count": 2501})
     first = await google.client.fetch_changes(None, window_start=WINDOW_START)

@@ -43,8 +43,21 @@ async def test_only_meetings_reach_timelines_and_gmails_placeholder_is_nobody(
     assert opted.ok()
     carla = await cal.contact("carla@client.test")
     events = f"calendars/{alice.email}/events"
-    for day, event_type in enumerate(("focusTime", "outOfOffice", "workingLocation", "fromGmail")):
-        await cal.calendar._call("POST", events, _body(event_type, day, eventType=event_type))
+    # Status events as Google makes them (calendar-status guide): no guests, their properties.
+    status_events: dict[str, dict[str, Any]] = {
+        "focusTime": {"focusTimeProperties": {"chatStatus": "doNotDisturb"}},
+        "outOfOffice": {"outOfOfficeProperties": {"declineMessage": "Away"}},
+        "workingLocation": {
+            "workingLocationProperties": {"type": "homeOffice", "homeOffice": {}},
+            "visibility": "public",
+            "transparency": "transparent",
+        },
+    }
+    for day, (event_type, extra) in enumerate(status_events.items()):
+        body = _body(event_type, day, eventType=event_type, **extra)
+        del body["attendees"]
+        await cal.calendar._call("POST", events, body)
+    await cal.calendar._call("POST", events, _body("fromGmail", 3, eventType="fromGmail"))
     # An older Gmail event without the fromGmail type: a meeting, but its organizer is nobody.
     await cal.calendar._call(
         "POST", events, _body("Dinner booking", 5, organizer={"email": GMAIL_ORGANIZER})

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 import aiohttp
 import pytest
@@ -20,7 +21,7 @@ from sandboxes.runner import RunningSandboxes, start_sandboxes
 from sync.credentials import StaticToken
 from sync.http import RetryPolicy
 from sync.model import ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
-from sync.provider import ProviderError
+from sync.provider import ProviderError, ProviderUnavailable
 from sync.providers.microsoft.client import GraphCalendarClient
 from sync.providers.microsoft.parse import parse_timestamp
 
@@ -485,3 +486,115 @@ async def test_a_lost_answer_to_the_subscription_post_leaves_no_orphan(
     [subscription] = (await graph.control("GET", "/_sandbox/subscriptions"))["value"]
     assert subscription["id"] == channel.channel_id
     assert subscription["clientState"] == "s3cret"
+
+
+# -- windows Graph cannot serve ------------------------------------------------------------------
+
+
+def _window_end(cursor: str) -> datetime:
+    """The end of the window a cursor's round reads (the client keeps it in the fragment)."""
+    [end] = parse_qs(cursor.partition("#")[2])["windowEnd"]
+    return parse_timestamp(end)
+
+
+async def test_a_window_graph_answers_503_for_is_halved_until_graph_serves_it(
+    graph: Graph,
+) -> None:
+    """calendarView delta over a long window can answer 503 for good (microsoft-graph-docs
+    #3657, #6499; quirk `maxWindowDays`). The full round's first request is asked again over
+    half the look-ahead until Graph serves it; nothing inside that window is missed, and the
+    round's deltaLink goes on over the same window."""
+    await graph.control("POST", "/_sandbox/quirks", json={"maxWindowDays": 400})
+    inside = [await graph.create(f"Inside {n}", day=30 * n + 1) for n in range(8)]
+    beyond = await graph.create("Beyond", day=500)
+    events, pages = await graph.round()
+    assert sorted(e.provider_event_id for e in events) == sorted(inside)
+    end = _window_end(pages[-1].cursor)
+    # 3 years -> 1.5 years -> 9 months: the first window Graph serves.
+    assert timedelta(days=200) < end - WINDOW_START <= timedelta(days=400)
+    assert beyond not in {e.provider_event_id for e in events}
+
+    await graph.control("PATCH", f"{EVENTS}/{inside[3]}", json={"subject": "Moved on"})
+    changes, later = await graph.round(pages[-1].cursor)
+    assert [(e.provider_event_id, e.title) for e in changes] == [(inside[3], "Moved on")]
+    assert _window_end(later[-1].cursor) == end
+
+
+async def test_a_window_graph_never_serves_ends_the_round_at_the_floor(graph: Graph) -> None:
+    """Halving stops at `MIN_LOOKAHEAD` past now: a window Graph refuses even then is
+    `ProviderUnavailable`, as before (the run ends with the 503 and is tried again)."""
+    await graph.control("POST", "/_sandbox/quirks", json={"maxWindowDays": 10})
+    with pytest.raises(ProviderUnavailable):
+        await graph.round()
+    windows = [path for method, path, _ in graph.api_requests() if "calendarView" in path]
+    # Each window is asked FAST_RETRIES.attempts times: 3 y, 1.5 y, 9 m, 4.5 m, the floor.
+    assert len(windows) == 5 * FAST_RETRIES.attempts
+
+
+async def test_a_later_page_answering_504_starts_a_full_round_over_half_the_window(
+    graph: Graph,
+) -> None:
+    """Graph can also fail a long window's later page for good (#3657: 504 on the nextLink).
+    The round is given up (`CursorExpired`, the engine starts a full round) and the next full
+    round of the client asks for half the window."""
+    ids = [await graph.create(f"Meeting {n}", day=n + 1) for n in range(7)]
+    first = await graph.client.fetch_changes(None, window_start=WINDOW_START)
+    assert not first.complete
+    await graph.control(
+        "POST",
+        "/_sandbox/faults",
+        json={
+            "kind": "server_error",
+            "status": 504,
+            "pathContains": "skiptoken",
+            "nextN": FAST_RETRIES.attempts,
+        },
+    )
+    with pytest.raises(CursorExpired, match="504"):
+        await graph.client.fetch_changes(first.cursor, window_start=WINDOW_START)
+    events, pages = await graph.round()
+    assert sorted(e.provider_event_id for e in events) == sorted(ids)
+    full = _years_later_days(WINDOW_START)
+    assert _window_end(pages[-1].cursor) - WINDOW_START == full / 2
+
+
+def _years_later_days(start: datetime) -> timedelta:
+    return start.replace(year=start.year + 3) - start
+
+
+# -- the mailbox's concurrency is shared by every client of it ----------------------------------
+
+
+async def test_two_clients_of_one_mailbox_over_its_concurrency_are_throttled_and_retry_through(
+    graph: Graph,
+) -> None:
+    """Outlook serves 4 concurrent requests of one app per mailbox; each client keeps to 4 of
+    its own, but two clients of the same mailbox (a sync run beside a scheduling call, or two
+    worker processes) can have 8 in flight. Graph answers the excess 429 ApplicationThrottled
+    "MailboxConcurrency" with a Retry-After; each client backs off and retries, and both
+    finish with everything (https://learn.microsoft.com/en-us/graph/throttling-limits
+    #outlook-service-limits)."""
+    monday = NOW + (7 - NOW.weekday()) * DAY
+    masters = {await create_weekly(graph, monday + n * DAY / 8, weeks=1) for n in range(12)}
+    await graph.control("POST", "/_sandbox/quirks", json={"mailboxLatencyMs": 60})
+    await graph.control("DELETE", "/_sandbox/faults")
+    patient = RetryPolicy(attempts=20, base_delay=0.01, max_delay=0.05, timeout=10.0)
+    clients = [
+        GraphCalendarClient(
+            graph.http, graph.url, StaticToken(graph.token), patient, page_size=PAGE_SIZE
+        )
+        for _ in range(2)
+    ]
+
+    async def full_round(client: GraphCalendarClient) -> set[str]:
+        page = await client.fetch_changes(None, window_start=WINDOW_START)
+        found = set(_series_items(page.events))
+        while not page.complete:
+            page = await client.fetch_changes(page.cursor, window_start=WINDOW_START)
+            found |= set(_series_items(page.events))
+        return found
+
+    rounds = await asyncio.gather(*(full_round(client) for client in clients))
+    assert rounds == [masters, masters]
+    injected = (await graph.control("GET", "/_sandbox/faults"))["injected"]
+    assert injected.get("mailbox_concurrency", 0) > 0  # throttled, and retried through

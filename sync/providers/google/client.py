@@ -92,6 +92,17 @@ def is_stale_page_token(response: ProviderResponse) -> bool:
     return _error_location(response) == "pageToken" or "page token" in message.lower()
 
 
+def is_unfitting_sync_token(response: ProviderResponse) -> bool:
+    """Google's 400 for a sync token that does not fit the request: issued by a listing with
+    other parameters (a token remembers its full sync's `singleEvents`, `showDeleted`, ...:
+    incremental requests keep "all other query parameters" of the initial full sync,
+    https://developers.google.com/calendar/api/guides/sync). Only a full round makes a token
+    that fits, e.g. for a cursor stored before Chronik's full round sent `showDeleted`."""
+    if response.status != 400:
+        return False
+    return _error_location(response) == "syncToken"
+
+
 def is_throttled(response: ProviderResponse) -> bool:
     return response.status == 403 and error_reason(response)[0] in _THROTTLE_REASONS
 
@@ -191,14 +202,20 @@ class GoogleCalendarClient:
         `window_start` is ignored: Google refuses `timeMin` next to a sync token.
 
         Raises `CursorExpired` on 410 (sync token expired, `fullSyncRequired`), on a page token
-        Google no longer knows, and on a cursor this client did not write; `ProviderError` on
+        Google no longer knows, on a sync token Google refuses for this request's parameters
+        (400 naming `syncToken`, see `is_unfitting_sync_token`), and on a cursor this client
+        did not write; `ProviderError` on
         any other error answer; `ProviderUnavailable` when retries ran out.
         """
         position = FeedCursor.decode(cursor)
         response = await self._session.request(
             "GET", f"{self._base}/calendars/primary/events", params=position.params()
         )
-        if response.status == 410 or (position.page_token and is_stale_page_token(response)):
+        if (
+            response.status == 410
+            or (position.page_token and is_stale_page_token(response))
+            or (position.sync_token and is_unfitting_sync_token(response))
+        ):
             reason, message = error_reason(response)
             raise CursorExpired(f"{LABEL}: {reason or response.status} {message}".strip())
         raise_for_status(response, "list the calendar's events")

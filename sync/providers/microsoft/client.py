@@ -1,8 +1,10 @@
 """Microsoft Graph v1.0 over HTTP: requests and error handling only, no database.
 
 The change feed is calendarView delta on the user's default calendar (`/me/calendarView/delta`)
-over a window of `WINDOW_YEARS` from the engine's `window_start`. A cursor is the URL Graph gave
-last: the round's `@odata.nextLink` while it lasts, then its `@odata.deltaLink`. Delta lists
+over a window of `WINDOW_YEARS` from the engine's `window_start`, shortened when Graph cannot
+serve it (see `fetch_changes`). A cursor is the URL Graph gave last: the round's
+`@odata.nextLink` while it lasts, then its `@odata.deltaLink`, with a fragment naming the
+window's end (Graph never sees it; see `_Position`). Delta lists
 series instances but never their masters, so the client reads the master of each series with an
 instance on a page (cached for the life of the client, which the engine makes per run; read
 again when an instance shows the series changed): the master is the series' SERIES item. Push
@@ -18,11 +20,12 @@ therefore refuses the two requests for silence it cannot honour (see `create_eve
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlencode
 
 import aiohttp
 
@@ -57,11 +60,20 @@ from sync.providers.microsoft.wire import (
     Subscription,
 )
 
+log = logging.getLogger(__name__)
+
 LABEL = "Microsoft 365"
 # Graph's largest delta page: fewer round trips per sync.
 DELTA_PAGE_SIZE = 1000
 WINDOW_YEARS = 3
-# The longest lifetime Graph has granted event subscriptions (4230 minutes, just under 3 days),
+# calendarView delta over a long window with endless series can answer 503/504 for good
+# (microsoft-graph-docs #3657, #6499). A full round whose request keeps failing so starts again
+# over half the window, and again, but the window always reaches this far past now (or past
+# its start, when that lies ahead).
+MIN_LOOKAHEAD = timedelta(days=90)
+_WINDOW_STATUSES = frozenset(
+    {503, 504}
+)  # The longest lifetime Graph has granted event subscriptions (4230 minutes, just under 3 days),
 # less a margin for clock skew between Chronik and Graph, which refuses anything longer.
 SUBSCRIPTION_LIFETIME = timedelta(minutes=4230) - timedelta(minutes=5)
 # Outlook serves at most 4 concurrent requests of one app per mailbox, and answers more with
@@ -139,6 +151,10 @@ class GraphCalendarClient:
         self._delta_headers = {"Prefer": f"odata.maxpagesize={page_size}, {_PREFER_UTC}"}
         self._series: dict[str, _KnownSeries] = {}
         self._window_start: datetime | None = None
+        # The end of the current round's window (None: `WINDOW_YEARS` from its start), and the
+        # end a full round of this client found Graph could serve (None: the whole window).
+        self._window_end: datetime | None = None
+        self._served_end: datetime | None = None
         self._owner: str | None = None
 
     async def calendar_owner(self) -> str:
@@ -157,30 +173,45 @@ class GraphCalendarClient:
         """GET one calendarView delta page of the default calendar and parse its items.
 
         `cursor` None starts a full round over [`window_start`, `window_start` + 3 years)
-        (`window_start` must be timezone-aware); otherwise `cursor` is the nextLink or
-        deltaLink of an earlier page and `window_start` is ignored (the link carries the
+        (`window_start` must be timezone-aware); otherwise `cursor` is a cursor of an earlier
+        page (its nextLink or deltaLink) and `window_start` is ignored (the link carries the
         window). Every request asks for `DELTA_PAGE_SIZE` items and UTC times. Series masters
         of the page's occurrences not read before are read first (see `parse_event` for
         what becomes SERIES). Returns the page with the nextLink (`complete=False`) or the
         deltaLink (`complete=True`) as its cursor.
 
+        A window Graph cannot serve (microsoft-graph-docs #3657, #6499: 503/504 on long
+        windows over endless series) is shortened. When a full round's first request still
+        answers 503 or 504 after every retry, it is asked again over half the look-ahead,
+        down to `MIN_LOOKAHEAD` past now; when a later page of a full round does, the round
+        is given up (`CursorExpired`) and the next full round of this client starts over half
+        of its window. The window's end travels in the cursor, so the round's deltaLink and
+        `gone_series` keep to it. Meetings beyond a shortened window are not read: a full
+        round over it removes those Chronik held (see docs/providers.md).
+
         Raises `CursorExpired` when the sync state is gone: 410, or a 400/404 whose code is a
         sync-state one (syncStateNotFound, resyncRequired: Graph documents "a 40X-series error"
         for an expired token, https://learn.microsoft.com/en-us/graph/delta-query-overview),
-        and for a stored cursor outside this client's Graph base URL (another host, e.g. after
+        for a stored cursor outside this client's Graph base URL (another host, e.g. after
         the Graph URL setting changed: the token is never sent there, a full round starts
-        instead). `ProviderError` for other error answers, `ProviderUnavailable` when retries
-        ran out.
+        instead), and for a full round's page that keeps answering 503/504 (above).
+        `ProviderError` for other error answers, `ProviderUnavailable` when retries ran out.
         https://learn.microsoft.com/en-us/graph/api/event-delta
         """
         self._window_start = window_start  # the window `gone_series` looks in
         if cursor is None:
-            url, params = self._first_page(window_start)
+            position, response = await self._first_page(window_start)
         else:
-            url, params = self._checked(cursor), None
-        response = await self._session.request(
-            "GET", url, params=params, headers=self._delta_headers
-        )
+            position = _Position.decode(self._checked(cursor))
+            self._window_end = position.window_end
+            try:
+                response = await self._session.request(
+                    "GET", position.url, headers=self._delta_headers
+                )
+            except ProviderUnavailable as exc:
+                if position.full_round and exc.status in _WINDOW_STATUSES:
+                    self._give_up_window(window_start, position.window_end, exc)
+                raise
         if _sync_state_lost(response):
             code, message = error_code(response)
             raise CursorExpired(f"{LABEL}: {code or 'HTTP 410'} {message}".strip())
@@ -190,23 +221,66 @@ class GraphCalendarClient:
         events = parse_page(items, await self._masters(items))
         next_link = page.get("@odata.nextLink")
         if next_link:
-            return ChangePage(events, next_link, complete=False)
+            following = _Position(next_link, position.window_end, position.full_round)
+            return ChangePage(events, following.encode(), complete=False)
         delta_link = page.get("@odata.deltaLink")
         if not delta_link:
             raise ProviderError(f"{LABEL} ended a delta page without a next or delta link.")
-        return ChangePage(events, delta_link, complete=True)
+        return ChangePage(
+            events, _Position(delta_link, position.window_end, False).encode(), complete=True
+        )
 
-    def _first_page(self, window_start: datetime) -> tuple[str, dict[str, str]]:
-        return f"{self._base}/me/calendarView/delta", self._window_params(window_start)
+    async def _first_page(self, window_start: datetime) -> tuple[_Position, ProviderResponse]:
+        """A full round's first page, over a window Graph can serve (see `fetch_changes`)."""
+        end = self._served_end
+        while True:
+            params = self._window_params(window_start, end)
+            try:
+                response = await self._session.request(
+                    "GET",
+                    f"{self._base}/me/calendarView/delta",
+                    params=params,
+                    headers=self._delta_headers,
+                )
+            except ProviderUnavailable as exc:
+                shorter = _shorter_window(window_start, end)
+                if exc.status not in _WINDOW_STATUSES or shorter is None:
+                    raise
+                log.warning(
+                    "%s answered %s for calendarView delta up to %s; asking up to %s",
+                    LABEL,
+                    exc.status,
+                    params["endDateTime"],
+                    _iso(shorter),
+                )
+                end = self._served_end = shorter
+                continue
+            self._window_end = end
+            position = _Position(f"{self._base}/me/calendarView/delta", end, True)
+            return position, response
+
+    def _give_up_window(
+        self, window_start: datetime, window_end: datetime | None, exc: ProviderUnavailable
+    ) -> None:
+        """A later page of a full round keeps failing: the next full round asks for half the
+        window (`CursorExpired`), unless it is as short as it may be (the caller re-raises)."""
+        shorter = _shorter_window(window_start, window_end)
+        if shorter is None:
+            return
+        self._served_end = shorter
+        raise CursorExpired(
+            f"{LABEL} answered {exc.status} reading the calendar's changes; a full round "
+            f"starts again over a window up to {_iso(shorter)}"
+        ) from exc
 
     @staticmethod
-    def _window_params(window_start: datetime) -> dict[str, str]:
+    def _window_params(window_start: datetime, window_end: datetime | None) -> dict[str, str]:
         if window_start.tzinfo is None:
             raise ValueError("window_start must be timezone-aware")
         start = window_start.astimezone(UTC)
         return {
             "startDateTime": _iso(start),
-            "endDateTime": _iso(_years_later(start, WINDOW_YEARS)),
+            "endDateTime": _iso(window_end or _years_later(start, WINDOW_YEARS)),
         }
 
     def _checked(self, cursor: str) -> str:
@@ -256,7 +330,7 @@ class GraphCalendarClient:
         gone = {series_id for series_id in series_ids if self._series[series_id].master is None}
         if self._window_start is None:
             return gone
-        window = self._window_params(self._window_start)
+        window = self._window_params(self._window_start, self._window_end)
         limit = asyncio.Semaphore(MASTER_READS_AT_ONCE)
 
         async def empty(series_id: str) -> bool:
@@ -640,6 +714,49 @@ def _iso(moment: datetime) -> str:
 def _wall_utc(moment: datetime) -> str:
     """`2026-01-05T09:00:00`: a UTC instant as a `dateTimeTimeZone` dateTime (no offset)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _shorter_window(window_start: datetime, window_end: datetime | None) -> datetime | None:
+    """The end of a window half as long as [window_start, window_end) (None: the whole
+    `WINDOW_YEARS`), never before `MIN_LOOKAHEAD` past now or past the start; None when the
+    window is that short already."""
+    start = window_start.astimezone(UTC)
+    end = window_end or _years_later(start, WINDOW_YEARS)
+    floor = max(start, datetime.now(UTC)) + MIN_LOOKAHEAD
+    shorter = max(start + (end - start) / 2, floor).replace(microsecond=0)
+    return shorter if shorter < end else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Position:
+    """A cursor: Graph's link, the end of the window its round reads (None: the whole
+    `WINDOW_YEARS`), and whether the round is a full one (its first request had no token).
+
+    Encoded as the link with a fragment (`#windowEnd=...&round=full`), which no HTTP client
+    sends: a cursor stored before windows could shrink (no fragment) reads as the whole
+    window, and an incremental round's."""
+
+    url: str
+    window_end: datetime | None
+    full_round: bool
+
+    def encode(self) -> str:
+        fields: dict[str, str] = {}
+        if self.window_end is not None:
+            fields["windowEnd"] = _iso(self.window_end)
+        if self.full_round:
+            fields["round"] = "full"
+        return f"{self.url}#{urlencode(fields)}" if fields else self.url
+
+    @classmethod
+    def decode(cls, cursor: str) -> _Position:
+        url, _, fragment = cursor.partition("#")
+        fields = {key: values[-1] for key, values in parse_qs(fragment).items()}
+        try:
+            end = parse_timestamp(fields["windowEnd"]) if "windowEnd" in fields else None
+        except ValueError as exc:
+            raise CursorExpired(f"{LABEL}: unreadable cursor") from exc
+        return cls(url, end, fields.get("round") == "full")
 
 
 def _years_later(moment: datetime, years: int) -> datetime:
