@@ -1,7 +1,8 @@
 """Authenticated requests to a provider API, retried the way the providers ask.
 
-Every provider call goes through `ProviderSession.request`: it adds the bearer token, swaps a
-rejected token (401) for a refreshed one once, and retries throttling (429, and whatever the
+Every provider call goes through `ProviderSession.request`: it adds the token source's
+`Authorization` header (a bearer token, or HTTP Basic for a provider linked with a password),
+swaps a rejected token (401) for a refreshed one once, and retries throttling (429, and whatever the
 provider's `is_throttled` recognises, e.g. Google's 403 rateLimitExceeded), 5xx, timeouts and
 connection resets with exponential backoff and jitter, honouring `Retry-After`.
 """
@@ -124,7 +125,7 @@ class ProviderSession:
             if json_per_attempt is not None:
                 data = orjson.dumps(json_per_attempt())
             request_headers = {
-                "Authorization": f"Bearer {token.value}",
+                "Authorization": token.authorization,
                 "Accept": "application/json",
             }
             if data is not None:
