@@ -85,15 +85,14 @@ def _basic(address: str, password: str) -> str:
     return base64.b64encode(f"{address}:{password}".encode()).decode()
 
 
-def _calendar_of(token: AccessToken) -> DummyCalendar:
-    """What a server would do with the `Authorization` header: Basic, matching password."""
+def _calendar_of(token: AccessToken) -> DummyCalendar | None:
+    """What a server does with the `Authorization` header: Basic, with the right password
+    (None: it would answer 401)."""
     if token.scheme != "Basic":
-        raise NeedsReauth("the dummy server only takes Basic credentials")
+        return None
     address, _, password = base64.b64decode(token.value).decode().partition(":")
     found = CALENDARS.get(address)
-    if found is None or found.password != password:
-        raise NeedsReauth("the dummy server refused the credentials")
-    return found
+    return found if found is not None and found.password == password else None
 
 
 async def check(
@@ -117,7 +116,13 @@ class DummyClient:
         self._tokens = tokens
 
     async def _calendar(self) -> DummyCalendar:
-        return _calendar_of(await self._tokens.current())
+        token = await self._tokens.current()
+        found = _calendar_of(token)
+        if found is None:  # a 401: the token source decides (stored credentials: relink)
+            found = _calendar_of(await self._tokens.rejected(token))
+        if found is None:
+            raise NeedsReauth("the dummy server refused the credentials")
+        return found
 
     async def calendar_owner(self) -> str:
         return (await self._calendar()).owner
