@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -43,6 +43,9 @@ class AccessToken:
     # The `Authorization` scheme: OAuth tokens are bearer tokens; a provider linked with a
     # username and password may send `Basic` credentials instead.
     scheme: str = "Bearer"
+    # What else a provider linked with typed credentials stored for its client (e.g. a CalDAV
+    # calendar's URL), from its spec's `authorization`; empty for OAuth.
+    details: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def authorization(self) -> str:
@@ -98,8 +101,7 @@ class Credentials:
         if typed is not None:
             assert usable.token_ciphertext is not None
             secrets = self._vault.decrypt(usable.token_ciphertext)
-            token = typed.authorization(secrets)
-            return AccessToken(token.value, usable.token_version, token.scheme)
+            return replace(typed.authorization(secrets), version=usable.token_version)
         if _fresh(usable):
             assert usable.token_ciphertext is not None
             return AccessToken(

@@ -102,12 +102,14 @@ class ProviderSession:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         json_per_attempt: Callable[[], Any] | None = None,
+        body: bytes | None = None,
     ) -> ProviderResponse:
         """The provider's final answer (any status that retrying cannot change).
 
         `json_per_attempt`, instead of `json`, builds a new body for every attempt: for a POST
         that is not idempotent, whose lost answer may hide that it took effect (a retry with
-        the same body would be refused as a duplicate).
+        the same body would be refused as a duplicate). `body`, instead of either, is sent as
+        it is, with the `Content-Type` the caller puts in `headers` (e.g. a CalDAV REPORT's XML).
 
         Raises `ProviderUnavailable` after the last retry, `NeedsReauth` when the token cannot
         be renewed.
@@ -117,7 +119,7 @@ class ProviderSession:
         renewed = False
         last_problem = "no attempt made"
         retry_after: float | None = None
-        data = orjson.dumps(json) if json is not None else None
+        data = orjson.dumps(json) if json is not None else body
         for attempt in range(policy.attempts):
             if attempt:
                 await asyncio.sleep(policy.backoff(attempt - 1, retry_after))
@@ -128,7 +130,7 @@ class ProviderSession:
                 "Authorization": token.authorization,
                 "Accept": "application/json",
             }
-            if data is not None:
+            if json is not None or json_per_attempt is not None:
                 request_headers["Content-Type"] = "application/json"
             request_headers.update(headers or {})
             status = None

@@ -121,7 +121,9 @@ class CredentialLinking:
 
     fields: tuple[CredentialField, ...]
     check: CredentialCheck
-    # The stored secrets → the token every request carries (e.g. HTTP Basic).
+    # The stored secrets → the token every request carries (e.g. HTTP Basic), with in its
+    # `details` what the client needs besides (e.g. the calendar's URL on the user's server):
+    # the client factory gets the token source, never the stored secrets themselves.
     authorization: Callable[[Mapping[str, str]], AccessToken]
 
 

@@ -86,13 +86,16 @@ def _basic(address: str, password: str) -> str:
 
 
 def _calendar_of(token: AccessToken) -> DummyCalendar | None:
-    """What a server does with the `Authorization` header: Basic, with the right password
-    (None: it would answer 401)."""
+    """What a server does with a request for the calendar at `details["calendar"]` (as a
+    CalDAV client would name the calendar's URL) and its `Authorization` header: Basic, with
+    the owner's right password (None: it would answer 401)."""
     if token.scheme != "Basic":
         return None
     address, _, password = base64.b64decode(token.value).decode().partition(":")
-    found = CALENDARS.get(address)
-    return found if found is not None and found.password == password else None
+    found = CALENDARS.get(token.details.get("calendar", ""))
+    if found is None or found.owner != address or found.password != password:
+        return None
+    return found
 
 
 async def check(
@@ -106,7 +109,11 @@ async def check(
 
 
 def authorization(secrets: Mapping[str, str]) -> AccessToken:
-    return AccessToken(_basic(secrets["address"], secrets["password"]), scheme="Basic")
+    return AccessToken(
+        _basic(secrets["address"], secrets["password"]),
+        scheme="Basic",
+        details={"calendar": secrets["address"]},
+    )
 
 
 class DummyClient:
