@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from app.lifetime import process_lifetime
 from app.settings import Settings, SettingsError, load_settings
 from app.token_commands import add_token_commands
+from sync.providers.spec import ProviderSpec
 from telemetry.logs import configure_logging, wants_json
 
 log = logging.getLogger("chronik")
@@ -39,16 +40,21 @@ def _refuse_busy_ports(ports: list[tuple[str, int, str]]) -> bool:
 
 
 def _sandbox_ports(settings: Settings) -> list[tuple[str, int, str]]:
-    """The ports `serve` runs its own sandboxes on (none when providers are configured)."""
-    from app.providers import sandbox_wanted
+    """The ports `serve` runs its own sandboxes on (none for providers configured otherwise)."""
+    from app.providers import sandbox_ports
 
-    if not sandbox_wanted(settings):
-        return []
     host = settings.sandbox_host
     return [
-        (host, settings.sandbox_google_port, "CHRONIK_SANDBOX_GOOGLE_PORT"),
-        (host, settings.sandbox_microsoft_port, "CHRONIK_SANDBOX_MICROSOFT_PORT"),
+        (host, port, spec.sandbox.port_variable)
+        for spec, port in sandbox_ports(settings)
+        if spec.sandbox is not None
     ]
+
+
+def _sandboxed_providers() -> list[ProviderSpec]:
+    from sync.providers import registry
+
+    return [spec for spec in registry.specs() if spec.sandbox is not None]
 
 
 def _links_miss(settings: Settings, host: str, port: int) -> bool:
@@ -213,14 +219,17 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
     from sandboxes.runner import serve_forever
 
-    if _refuse_busy_ports(
-        [
-            (args.host, args.google_port, "--google-port"),
-            (args.host, args.microsoft_port, "--microsoft-port"),
-        ]
-    ):
+    served = [
+        (spec.label, spec.sandbox.factory, getattr(args, f"{spec.name}_port"), spec.name)
+        for spec in _sandboxed_providers()
+        if spec.sandbox is not None
+    ]
+    flags = [(args.host, port, f"--{name}-port") for _, _, port, name in served]
+    if _refuse_busy_ports(flags):
         return 1
-    serve_forever(args.host, args.google_port, args.microsoft_port, args.seed)
+    serve_forever(
+        args.host, [(label, factory, port) for label, factory, port, _ in served], args.seed
+    )
     return 0
 
 
@@ -309,10 +318,17 @@ def build_parser() -> argparse.ArgumentParser:
         run=_worker
     )
 
-    sandbox = commands.add_parser("sandbox", help="run the Google and Microsoft sandboxes")
+    sandboxed = _sandboxed_providers()
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run the providers' sandboxes (" + ", ".join(s.label for s in sandboxed) + ")",
+    )
     sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--google-port", type=_port_number, default=8701)
-    sandbox.add_argument("--microsoft-port", type=_port_number, default=8702)
+    for spec in sandboxed:
+        assert spec.sandbox is not None
+        sandbox.add_argument(
+            f"--{spec.name}-port", type=_port_number, default=spec.sandbox.default_port
+        )
     sandbox.add_argument("--seed", type=int, default=0)
     sandbox.set_defaults(run=_sandbox, uses_data_dir=False)
 

@@ -19,7 +19,8 @@ from starlette.routing import Route
 from app.security_headers import LINK_START_POLICY
 from db import users
 from sync.linking import BROWSER_COOKIE, LINK_TTL, LinkError, LinkProblem
-from sync.provider import ProviderName
+from sync.providers import registry
+from sync.providers.spec import ProviderSpec
 
 _STYLE = "body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}"
 
@@ -32,7 +33,7 @@ def _page(title: str, message: str, status: int) -> HTMLResponse:
     return HTMLResponse(body, status_code=status)
 
 
-def _start_page(provider: ProviderName, state: str) -> HTMLResponse:
+def _start_page(provider: ProviderSpec, state: str) -> HTMLResponse:
     label = html.escape(provider.label)
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -66,12 +67,11 @@ from Chronik instead.</small></p>
     )
 
 
-def _provider(request: Request) -> ProviderName | None:
-    try:
-        provider = ProviderName(request.path_params["provider"])
-    except ValueError:
-        return None
-    return provider if provider in request.app.state.services.apps else None
+def _provider(request: Request) -> ProviderSpec | None:
+    """The path's provider: registered, configured here, and linking through OAuth."""
+    name = request.path_params["provider"]
+    app = request.app.state.services.apps.get(name)
+    return registry.spec(name) if app is not None and app.oauth is not None else None
 
 
 def _origin(url: str) -> str:
@@ -86,7 +86,7 @@ async def start_page(request: Request) -> Response:
     if provider is None or not state:
         return _page("Calendar not linked", "This link is not valid.", 400)
     try:
-        await request.app.state.services.linker.check_open(provider, state)
+        await request.app.state.services.linker.check_open(provider.name, state)
     except LinkError as exc:
         return _page("Calendar not linked", str(exc), 400)
     return _start_page(provider, state)
@@ -118,7 +118,7 @@ async def prove_and_continue(request: Request) -> Response:
     if user is None:
         return _refused("That API token is not valid.", 401, final=False)
     try:
-        binding = await services.linker.open_in_browser(provider, state, user_id=user.id)
+        binding = await services.linker.open_in_browser(provider.name, state, user_id=user.id)
     except LinkError as exc:
         return _refused(str(exc), 403, final=False)
     response = JSONResponse({"providerUrl": binding.provider_url})
@@ -149,14 +149,14 @@ async def callback(request: Request) -> Response:
         )
         if params.get("state"):
             await services.linker.decline(
-                provider, state=params["state"], browser_cookie=cookie, message=message
+                provider.name, state=params["state"], browser_cookie=cookie, message=message
             )
         return _page("Calendar not linked", message, 400)
     if not params.get("state") or not params.get("code"):
         return _page("Calendar not linked", "The provider's answer is incomplete.", 400)
     try:
         connection = await services.linker.complete(
-            provider, state=params["state"], code=params["code"], browser_cookie=cookie
+            provider.name, state=params["state"], code=params["code"], browser_cookie=cookie
         )
     except LinkError as exc:
         status = 409 if exc.problem is LinkProblem.CONFLICT else 400
@@ -164,7 +164,7 @@ async def callback(request: Request) -> Response:
     public_root = str(services.settings.public_url).rstrip("/") + "/"
     target = services.settings.link_success_url or public_root
     separator = "&" if "?" in target else "?"
-    query = urlencode({"linked": provider.value, "calendar": connection.calendar_email})
+    query = urlencode({"linked": provider.name, "calendar": connection.calendar_email})
     response = RedirectResponse(f"{target}{separator}{query}", status_code=302)
     response.delete_cookie(BROWSER_COOKIE, path="/oauth/")
     return response

@@ -12,17 +12,20 @@ import aiohttp
 import asyncpg
 
 from app.database import database_url
-from app.providers import provider_apps, sandbox_wanted
+from app.providers import provider_apps, sandbox_ports
 from app.settings import Settings
 from db.listen import LiveFeed
 from db.migrate import apply_migrations
 from db.pool import QueryObserver, create_pool
+from db.providers import register_providers
 from sync.clients import calendar_client
 from sync.credentials import Credentials
 from sync.engine import EngineSettings, SyncEngine
 from sync.linking import Linker
 from sync.oauth_client import OAuthClient
-from sync.provider import CalendarClient, ProviderApp, ProviderName
+from sync.provider import CalendarClient
+from sync.providers import registry
+from sync.providers.spec import CredentialLinking, ProviderApp
 from sync.token_vault import TokenVault
 from sync.worker import SyncWorker, WorkerSettings, worker_name
 
@@ -39,7 +42,8 @@ class Services:
     sync_pool: asyncpg.Pool
     http: aiohttp.ClientSession
     vault: TokenVault
-    apps: dict[ProviderName, ProviderApp]
+    # The configured providers, by name (a provider that is not configured has none).
+    apps: dict[str, ProviderApp]
     linker: Linker
     credentials: Credentials
     engine: SyncEngine
@@ -52,11 +56,10 @@ class Services:
         return self.live
 
     def calendar_client(self, provider: str, connection_id: int) -> CalendarClient:
-        """The API client of a stored connection (tokens refreshed as needed)."""
+        """The API client of a stored connection (tokens refreshed as needed); `KeyError`
+        naming the provider when it is not configured here."""
         return calendar_client(
-            self.apps[ProviderName(provider)],
-            self.http,
-            self.credentials.for_connection(connection_id),
+            self.apps[provider], self.http, self.credentials.for_connection(connection_id)
         )
 
     def new_worker(self) -> SyncWorker:
@@ -101,6 +104,9 @@ async def running_services(
         if migrate:
             async with pool.acquire() as conn:
                 await apply_migrations(conn)
+        # The provider columns are FK'd to calendar_providers: every registered provider is
+        # there before anything is stored for it.
+        await register_providers(pool, [(spec.name, spec.label) for spec in registry.specs()])
         sync_pool = await create_pool(dsn, min_size=0, max_size=settings.worker_concurrency + 2)
         stack.push_async_callback(sync_pool.close)
         local = (
@@ -110,13 +116,22 @@ async def running_services(
         )
         http = await stack.enter_async_context(aiohttp.ClientSession())
         apps = provider_apps(settings, local)
-        oauth = {name: OAuthClient(app, http) for name, app in apps.items()}
-        credentials = Credentials(pool, vault, oauth)
+        oauth = {
+            name: OAuthClient(app.oauth, http, label=registry.spec(name).label)
+            for name, app in apps.items()
+            if app.oauth is not None
+        }
+        typed = {
+            spec.name: spec.linking
+            for spec in registry.specs()
+            if isinstance(spec.linking, CredentialLinking)
+        }
+        credentials = Credentials(pool, vault, oauth, typed)
         engine = SyncEngine(
             sync_pool,
             apps,
             http,
-            Credentials(sync_pool, vault, oauth),
+            Credentials(sync_pool, vault, oauth, typed),
             EngineSettings(
                 public_url=str(settings.public_url),
                 excluded_domains=frozenset(d.lower() for d in settings.excluded_email_domains),
@@ -139,39 +154,29 @@ async def running_services(
         )
 
 
-def _served_sandboxes(settings: Settings) -> dict[ProviderName, str]:
-    host, ports = (
-        settings.sandbox_host,
-        {
-            ProviderName.GOOGLE: settings.sandbox_google_port,
-            ProviderName.MICROSOFT: settings.sandbox_microsoft_port,
-        },
-    )
-    return {name: f"http://{host}:{ports[name]}" for name in sandbox_wanted(settings)}
+def _served_sandboxes(settings: Settings) -> dict[str, str]:
+    """The sandboxes `chronik serve` runs on their ports (for a `chronik worker`)."""
+    host = settings.sandbox_host
+    return {spec.name: f"http://{host}:{port}" for spec, port in sandbox_ports(settings)}
 
 
 async def _start_local_sandboxes(
     settings: Settings, stack: contextlib.AsyncExitStack
-) -> dict[ProviderName, str]:
-    wanted = sandbox_wanted(settings)
+) -> dict[str, str]:
+    """Start the sandbox of every provider configured with neither an app nor a sandbox URL;
+    their URLs by provider name."""
+    wanted = sandbox_ports(settings)
     if not wanted:
         return {}
-    from sandboxes.runner import start_sandboxes  # only a sandbox deployment loads it
+    from sandboxes.runner import serve_sandbox  # only a sandbox deployment loads it
 
-    sandboxes = await start_sandboxes(
-        host=settings.sandbox_host,
-        google_port=settings.sandbox_google_port,
-        microsoft_port=settings.sandbox_microsoft_port,
-    )
-    stack.push_async_callback(sandboxes.close)
-    urls = {ProviderName.GOOGLE: sandboxes.google_url}
-    if sandboxes.microsoft_url:
-        urls[ProviderName.MICROSOFT] = sandboxes.microsoft_url
-    for name in wanted:
-        if name in urls:
-            log.info(
-                "%s: no credentials configured, using the local sandbox at %s",
-                name.label,
-                urls[name],
-            )
-    return {name: url for name, url in urls.items() if name in wanted}
+    urls = {}
+    for spec, port in wanted:
+        assert spec.sandbox is not None
+        sandbox = await serve_sandbox(spec.sandbox.factory, host=settings.sandbox_host, port=port)
+        stack.push_async_callback(sandbox.close)
+        log.info(
+            "%s: no credentials configured, using the local sandbox at %s", spec.label, sandbox.url
+        )
+        urls[spec.name] = sandbox.url
+    return urls

@@ -6,7 +6,7 @@ import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -19,6 +19,9 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 from strawberry.http.websocket_origin import normalize_allowed_origins
+
+from sync.providers import registry
+from sync.providers.spec import ProviderSettings
 
 ENV_PREFIX = "CHRONIK_"
 
@@ -64,22 +67,11 @@ class Settings(BaseSettings):
     # Where a browser lands after linking a calendar (default: the public URL's root page).
     link_success_url: str | None = None
 
-    # Provider apps. Without a client id, the provider is Chronik's local sandbox.
-    google_client_id: str | None = None
-    google_client_secret: SecretStr | None = None
-    microsoft_client_id: str | None = None
-    microsoft_client_secret: SecretStr | None = None
-    microsoft_tenant: str = "common"
-    # Base URLs; unset: the real providers when a client id is set, else the sandbox.
-    google_api_url: str | None = None
-    google_auth_url: str | None = None
-    google_token_url: str | None = None
-    google_revoke_url: str | None = None
-    microsoft_graph_url: str | None = None
-    microsoft_login_url: str | None = None
-    # A sandbox running elsewhere (`chronik sandbox`); unset: `chronik serve` starts its own.
-    google_sandbox_url: str | None = None
-    microsoft_sandbox_url: str | None = None
+    # Each registered provider's own settings (its spec's class, read from the environment
+    # under its own prefix: `CHRONIK_GOOGLE_CLIENT_ID`, `CHRONIK_SANDBOX_GOOGLE_PORT` ...), by
+    # provider name. Given here (tests), a provider's entry may be a dict of its fields; the
+    # environment fills in the rest.
+    providers: dict[str, Any] = Field(default_factory=dict, exclude=True)
     # Sync: `chronik serve` runs a worker in-process unless turned off (then run
     # `chronik worker` processes); polling catches changes whose push was lost.
     run_worker: bool = True
@@ -152,9 +144,9 @@ class Settings(BaseSettings):
     # `chronik worker` serves its Prometheus metrics on this port (all interfaces) when set,
     # under `metrics_token` as `/metrics` is.
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Where `chronik serve` runs the sandboxes of providers configured with neither an app
+    # nor a sandbox URL (each on its provider's port setting).
     sandbox_host: str = "127.0.0.1"
-    sandbox_google_port: int = Field(default=8701, ge=1, le=65535)
-    sandbox_microsoft_port: int = Field(default=8702, ge=1, le=65535)
 
     @field_validator("database_url")
     @classmethod
@@ -203,6 +195,40 @@ class Settings(BaseSettings):
             return sorted(normalize_allowed_origins([part.strip() for part in value]))
         except ValueError as exc:
             raise ValueError(str(exc).replace("allowed_origins", "the list")) from None
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _not_from_the_environment(cls, value: object) -> object:
+        # `CHRONIK_PROVIDERS` is no setting: each provider reads its own variables.
+        return value if isinstance(value, dict) else {}
+
+    @model_validator(mode="after")
+    def _every_provider_read(self) -> Settings:
+        """Each registered provider's settings, read under its prefix; an invalid one names
+        its variable (an unknown provider given here is an error)."""
+        given = self.providers
+        unknown = sorted(set(given) - set(registry.names()))
+        if unknown:
+            raise ValueError(f"no calendar provider named {', '.join(map(repr, unknown))}")
+        read: dict[str, ProviderSettings] = {}
+        problems: list[str] = []
+        for spec in registry.specs():
+            value = given.get(spec.name)
+            if isinstance(value, spec.settings):
+                read[spec.name] = value
+                continue
+            try:
+                read[spec.name] = spec.settings(**(value or {}))
+            except ValidationError as exc:
+                problems.extend(_named(spec.settings, error) for error in exc.errors())
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.providers = read
+        return self
+
+    def provider(self, name: str) -> Any:
+        """The settings of the provider `name` (its spec's class)."""
+        return self.providers[name]
 
     @model_validator(mode="after")
     def _budget_fits_a_query(self) -> Settings:
@@ -255,6 +281,14 @@ class Settings(BaseSettings):
 
     def previous_keys(self) -> list[str]:
         return [key.get_secret_value() for key in self.previous_secret_keys]
+
+
+def _named(settings: type[ProviderSettings], error: Any) -> str:
+    """A provider setting's problem, named by its environment variable."""
+    field = ".".join(str(part) for part in error["loc"])
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    variable = field.upper() if field.upper().startswith(ENV_PREFIX) else prefix + field.upper()
+    return f"{variable}: {error['msg']}"
 
 
 def load_settings(**overrides: object) -> Settings:

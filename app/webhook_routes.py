@@ -1,48 +1,41 @@
-"""`/webhooks/google` and `/webhooks/microsoft`: where providers POST change notifications."""
+"""`/webhooks/{provider}`: where providers POST change notifications, each verified by its
+provider's spec (`push`); a provider without push, or an unknown one, has no such address."""
 
 from __future__ import annotations
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from sync.webhooks import google_notification, graph_notifications
+from sync.providers import registry
+from sync.providers.registry import UnknownProvider
+from sync.providers.spec import WebhookRequest
 
 # Notifications are tiny; anything bigger is not from a provider.
 MAX_BODY = 256 * 1024
 
 
-async def google(request: Request) -> Response:
-    status = await google_notification(
-        request.app.state.services.pool,
-        channel_id=request.headers.get("x-goog-channel-id"),
-        token=request.headers.get("x-goog-channel-token"),
-        state=request.headers.get("x-goog-resource-state"),
-    )
-    return Response(status_code=status)
-
-
-async def microsoft(request: Request) -> Response:
-    validation = request.query_params.get("validationToken")
-    if validation is not None:
-        # Graph's subscription handshake: echo the token as plain text within 10 seconds.
-        return PlainTextResponse(validation)
+async def notification(request: Request) -> Response:
+    try:
+        spec = registry.spec(request.path_params["provider"])
+    except UnknownProvider:
+        return Response(status_code=404)
+    if spec.push is None:
+        return Response(status_code=404)
     body = await request.body()
     if len(body) > MAX_BODY:
         return Response(status_code=413)
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return Response(status_code=400)
-    items = payload.get("value") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        return Response(status_code=400)
-    status = await graph_notifications(request.app.state.services.pool, items)
-    return Response(status_code=status)
+    answer = await spec.push(
+        request.app.state.services.pool,
+        WebhookRequest(
+            headers={name.lower(): value for name, value in request.headers.items()},
+            query=dict(request.query_params),
+            body=body,
+        ),
+    )
+    if answer.text is not None:
+        return PlainTextResponse(answer.text, status_code=answer.status)
+    return Response(status_code=answer.status)
 
 
-routes = [
-    Route("/webhooks/google", google, methods=["POST"]),
-    Route("/webhooks/microsoft", microsoft, methods=["POST"]),
-]
+routes = [Route("/webhooks/{provider}", notification, methods=["POST"])]

@@ -59,7 +59,7 @@ async def save_link(
     provider: str,
     calendar_email: str,
     token_ciphertext: bytes,
-    token_expires_at: datetime,
+    token_expires_at: datetime | None,
 ) -> ConnectionRow:
     """Store a completed link: a new connection, or new tokens for the user's existing one.
 
@@ -87,7 +87,7 @@ async def _upsert_link(
     provider: str,
     calendar_email: str,
     token_ciphertext: bytes,
-    token_expires_at: datetime,
+    token_expires_at: datetime | None,
 ) -> asyncpg.Record:
     record = await db.fetchrow(
         """

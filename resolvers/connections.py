@@ -5,6 +5,9 @@ Who may call what is checked before these run (schema/permissions.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from db import accounts as accounts_db
 from db import connections as connections_db
 from db.accounts import AccountRow
@@ -12,27 +15,41 @@ from db.connections import ConnectionRow
 from db.link_states import AttemptRow
 from resolvers.accounts import account as caller_account
 from resolvers.context import Context
-from resolvers.errors import Conflict, NotFound, PreconditionFailed
-from resolvers.validation import normalize_email
-from sync.linking import StartedLink
-from sync.provider import ProviderName
+from resolvers.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from resolvers.validation import normalize_email, plain_text
+from sync.linking import LinkError, LinkProblem, StartedLink
+from sync.providers import registry
+from sync.providers.spec import CredentialLinking, OAuthLinking, ProviderSpec
 
 
-def _require_configured(ctx: Context, provider: ProviderName) -> None:
-    if provider not in ctx.services.apps:
+@dataclass(frozen=True)
+class ProviderOffer:
+    """A registered provider as this server offers it."""
+
+    spec: ProviderSpec
+    configured: bool
+
+
+def providers(ctx: Context) -> list[ProviderOffer]:
+    """Every registered provider, and whether this server is configured for it."""
+    return [ProviderOffer(spec, spec.name in ctx.services.apps) for spec in registry.specs()]
+
+
+def _require_configured(ctx: Context, provider: ProviderSpec) -> None:
+    if provider.name not in ctx.services.apps:
         raise PreconditionFailed(
             f"{provider.label} is not configured on this Chronik server; ask its operator."
         )
 
 
-async def install_integration(ctx: Context, provider: ProviderName) -> AccountRow:
-    """Choose the account's calendar provider (idempotent); `CONFLICT` while the other one is
-    installed — an account syncs with Google or Microsoft, never both."""
+async def install_integration(ctx: Context, provider: ProviderSpec) -> AccountRow:
+    """Choose the account's calendar provider (idempotent); `CONFLICT` while another one is
+    installed — an account syncs with one provider, never two."""
     viewer = await ctx.viewer()
     _require_configured(ctx, provider)
-    if not await accounts_db.install_integration(ctx.pool, viewer.account_id, provider.value):
+    if not await accounts_db.install_integration(ctx.pool, viewer.account_id, provider.name):
         current = await caller_account(ctx)
-        other = ProviderName(current.integration_provider or provider.value)
+        other = registry.spec(current.integration_provider or provider.name)
         raise Conflict(
             f"This account already uses {other.label}. Uninstall it before installing "
             f"{provider.label}."
@@ -50,22 +67,89 @@ async def uninstall_integration(ctx: Context) -> AccountRow:
     return await caller_account(ctx)
 
 
-async def start_link(ctx: Context, provider: ProviderName, login_hint: str | None) -> StartedLink:
-    viewer = await ctx.viewer()
+async def _require_installed(ctx: Context, provider: ProviderSpec) -> None:
     account = await caller_account(ctx)
     if account.integration_provider is None:
         raise PreconditionFailed(
             "No calendar integration is installed for this account: an admin must install "
-            "Google Calendar or Microsoft 365 first (installCalendarIntegration)."
+            "one first (installCalendarIntegration)."
         )
-    if account.integration_provider != provider.value:
-        installed = ProviderName(account.integration_provider)
+    if account.integration_provider != provider.name:
+        installed = registry.spec(account.integration_provider)
         raise Conflict(f"This account uses {installed.label}; link a {installed.label} calendar.")
     _require_configured(ctx, provider)
+
+
+async def start_link(ctx: Context, provider: ProviderSpec, login_hint: str | None) -> StartedLink:
+    viewer = await ctx.viewer()
+    await _require_installed(ctx, provider)
+    if not isinstance(provider.linking, OAuthLinking):
+        raise PreconditionFailed(
+            f"{provider.label} links with the credentials you type, not through a sign-in "
+            "page: use linkCalendarWithCredentials."
+        )
     hint = normalize_email(login_hint, field="loginHint") if login_hint else None
     return await ctx.services.linker.start(
-        user_id=viewer.user_id, provider=provider, login_hint=hint
+        user_id=viewer.user_id, provider=provider.name, login_hint=hint
     )
+
+
+def _credential_values(
+    linking: CredentialLinking, given: Sequence[tuple[str, str]]
+) -> dict[str, str]:
+    """The typed values by field name: every field of the provider once, nothing else."""
+    fields = {f.name: f for f in linking.fields}
+    values: dict[str, str] = {}
+    for name, value in given:
+        field = fields.get(name)
+        if field is None:
+            expected = ", ".join(fields)
+            raise ValidationFailed(
+                f"credentials: no field {name!r} (this provider asks for {expected})",
+                field="credentials",
+            )
+        path = f"credentials.{name}"
+        if name in values:
+            raise ValidationFailed(f"{path}: given twice", field=path)
+        if not value.strip() or len(value) > field.max_length:
+            raise ValidationFailed(
+                f"{path}: {field.label} must be 1 to {field.max_length} characters", field=path
+            )
+        values[name] = plain_text(value, field=path)
+    missing = [f for f in linking.fields if f.name not in values]
+    if missing:
+        path = f"credentials.{missing[0].name}"
+        raise ValidationFailed(f"{path}: {missing[0].label} is required", field=path)
+    return values
+
+
+async def link_with_credentials(
+    ctx: Context, provider: ProviderSpec, given: Sequence[tuple[str, str]]
+) -> ConnectionRow:
+    """Link the caller's calendar of a provider that links with typed credentials: checked
+    with the provider at once, stored encrypted, synced next. `PRECONDITION_FAILED` when the
+    provider refuses them (the message says why) or links through a sign-in page instead."""
+    viewer = await ctx.viewer()
+    await _require_installed(ctx, provider)
+    linking = provider.linking
+    if not isinstance(linking, CredentialLinking):
+        raise PreconditionFailed(
+            f"{provider.label} links through its sign-in page: use startCalendarLink."
+        )
+    values = _credential_values(linking, given)
+    try:
+        return await ctx.services.linker.link_with_credentials(
+            account_id=viewer.account_id,
+            user_id=viewer.user_id,
+            provider=provider.name,
+            values=values,
+        )
+    except LinkError as exc:
+        if exc.problem is LinkProblem.CONFLICT:
+            raise Conflict(str(exc)) from None
+        raise PreconditionFailed(
+            str(exc), reason=exc.problem.value if exc.problem else None
+        ) from None
 
 
 async def my_connection(ctx: Context) -> ConnectionRow | None:

@@ -36,7 +36,6 @@ from sync.provider import (
     EventGone,
     NeedsReauth,
     ProviderError,
-    ProviderName,
     ProviderUnavailable,
 )
 from sync.rules import Stored
@@ -97,16 +96,15 @@ async def explain_for_user(
     connection = await connections_db.connection_for_user(pool, user_id)
     if connection is None or connection.status == "disconnected":
         raise PreconditionFailed(
-            "Link your Google or Microsoft 365 calendar first (startCalendarLink): Chronik "
+            "Link your calendar first (startCalendarLink): Chronik "
             "explains events of your own linked calendar."
         )
     if connection.status != "active":
         raise PreconditionFailed(
             "Your calendar link has expired or was revoked: link the calendar again, then retry."
         )
-    provider = ProviderName(connection.provider)
     try:
-        event_id = provider_event_id(event, provider)
+        event_id = provider_event_id(event, connection.provider)
     except NotAnEvent as exc:
         raise ValidationFailed(f"event: {exc}", field="event") from None
     explainer = _Explainer(pool, connection, client_for(connection), excluded_domains)

@@ -1,9 +1,12 @@
-"""Start the Google and Microsoft sandboxes on real ports (tests, benchmarks, `chronik sandbox`)."""
+"""Start sandboxes on real ports: any provider's by its spec's factory (`chronik serve`,
+`chronik sandbox`), or the Google and Microsoft ones together (tests, benchmarks)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -45,6 +48,32 @@ async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     return runner, f"http://{host}:{actual}"
 
 
+@dataclass
+class ServedSandbox:
+    """One sandbox listening on a real port."""
+
+    url: str
+    app: web.Application
+    _runner: web.AppRunner = field(repr=False)
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+
+
+def load_factory(factory: str) -> Callable[..., web.Application]:
+    """The function a spec's `module:function` dotted path names."""
+    module, _, name = factory.partition(":")
+    made: Callable[..., web.Application] = getattr(importlib.import_module(module), name)
+    return made
+
+
+async def serve_sandbox(factory: str, *, host: str, port: int, seed: int = 0) -> ServedSandbox:
+    """Build the sandbox `factory` names and serve it on `host:port` (0: an ephemeral port)."""
+    app = load_factory(factory)(seed=seed)
+    runner, url = await _serve(app, host, port)
+    return ServedSandbox(url, app, runner)
+
+
 async def start_sandboxes(
     *, host: str = "127.0.0.1", google_port: int = 0, microsoft_port: int = 0, seed: int = 0
 ) -> RunningSandboxes:
@@ -66,19 +95,22 @@ async def start_sandboxes(
     )
 
 
-def serve_forever(host: str, google_port: int, microsoft_port: int, seed: int) -> None:
-    """Run both sandboxes until interrupted; prints the two base URLs first."""
+def serve_forever(host: str, sandboxes: Sequence[tuple[str, str, int]], seed: int) -> None:
+    """Run the sandboxes `(label, factory, port)` until interrupted; prints their base URLs
+    first."""
 
     async def main() -> None:
-        running = await start_sandboxes(
-            host=host, google_port=google_port, microsoft_port=microsoft_port, seed=seed
-        )
-        print(f"Google sandbox:    {running.google_url}", flush=True)
-        print(f"Microsoft sandbox: {running.microsoft_url}", flush=True)
+        served: list[ServedSandbox] = []
         try:
+            width = max((len(label) for label, _, _ in sandboxes), default=0)
+            for label, factory, port in sandboxes:
+                sandbox = await serve_sandbox(factory, host=host, port=port, seed=seed)
+                served.append(sandbox)
+                print(f"{label} sandbox: {' ' * (width - len(label))}{sandbox.url}", flush=True)
             await asyncio.Event().wait()
         finally:
-            await running.close()
+            for sandbox in served:
+                await sandbox.close()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())

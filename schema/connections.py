@@ -17,7 +17,8 @@ from schema.accounts import Account
 from schema.enums import CalendarProvider, ConnectionStatus
 from schema.ids import Node, encode_id
 from schema.permissions import AdminOnly, OwnCalendar, guarded_by
-from sync.provider import ProviderName
+from sync.providers import registry
+from sync.providers.spec import CredentialLinking
 
 ChronikInfo = Info[Context, None]
 
@@ -148,8 +149,66 @@ class StartCalendarLinkPayload:
     expires_at: datetime
 
 
+@strawberry.enum(description="How a person links a calendar of a provider.")
+class CalendarLinkMethod(Enum):
+    OAUTH = "oauth"
+    CREDENTIALS = "credentials"
+
+
+@strawberry.type(description="A value a person types to link a calendar.")
+class CredentialField:
+    name: str = strawberry.field(description="Its `name` in `linkCalendarWithCredentials`.")
+    label: str
+    secret: bool = strawberry.field(description="A password: masked, and stored encrypted.")
+
+
+@strawberry.type(description="A calendar provider this server knows.")
+class CalendarProviderInfo:
+    provider: CalendarProvider
+    label: str = strawberry.field(description="Its name, as people know it.")
+    configured: bool = strawberry.field(
+        description="Whether this server is set up for it (only then can it be installed)."
+    )
+    link_method: CalendarLinkMethod = strawberry.field(
+        description="OAUTH: startCalendarLink (the provider's sign-in page); CREDENTIALS: "
+        "linkCalendarWithCredentials with `credentialFields`."
+    )
+    credential_fields: list[CredentialField]
+
+
+@strawberry.input(description="One typed value of `linkCalendarWithCredentials`.")
+class CredentialInput:
+    name: str
+    value: str
+
+
 @strawberry.type
 class ConnectionQueries:
+    @strawberry.field(
+        description="The calendar providers this server knows, and how each links.",
+        extensions=guarded_by(OwnCalendar()),
+    )
+    async def calendar_providers(self, info: ChronikInfo) -> list[CalendarProviderInfo]:
+        offers = []
+        for offer in resolve.providers(info.context):
+            linking = offer.spec.linking
+            typed = isinstance(linking, CredentialLinking)
+            offers.append(
+                CalendarProviderInfo(
+                    provider=CalendarProvider(offer.spec.name),
+                    label=offer.spec.label,
+                    configured=offer.configured,
+                    link_method=CalendarLinkMethod.CREDENTIALS
+                    if typed
+                    else CalendarLinkMethod.OAUTH,
+                    credential_fields=[
+                        CredentialField(name=f.name, label=f.label, secret=f.secret)
+                        for f in (linking.fields if isinstance(linking, CredentialLinking) else ())
+                    ],
+                )
+            )
+        return offers
+
     @strawberry.field(
         description="The caller's calendar connection, if any.",
         extensions=guarded_by(OwnCalendar()),
@@ -185,7 +244,7 @@ class ConnectionMutations:
     async def install_calendar_integration(
         self, info: ChronikInfo, provider: CalendarProvider
     ) -> Account:
-        row = await resolve.install_integration(info.context, ProviderName(provider.value))
+        row = await resolve.install_integration(info.context, registry.spec(provider.value))
         return Account.from_row(row)
 
     @strawberry.mutation(
@@ -203,10 +262,26 @@ class ConnectionMutations:
     async def start_calendar_link(
         self, info: ChronikInfo, provider: CalendarProvider, login_hint: str | None = None
     ) -> StartCalendarLinkPayload:
-        started = await resolve.start_link(info.context, ProviderName(provider.value), login_hint)
+        started = await resolve.start_link(info.context, registry.spec(provider.value), login_hint)
         return StartCalendarLinkPayload(
             authorization_url=started.authorization_url, expires_at=started.expires_at
         )
+
+    @strawberry.mutation(
+        description="Link the caller's primary calendar of a provider that links with typed "
+        "credentials (`calendarProviders`' `credentialFields`, each given once): checked with "
+        "the provider at once, stored encrypted, synced next.",
+        extensions=guarded_by(OwnCalendar()),
+    )
+    async def link_calendar_with_credentials(
+        self, info: ChronikInfo, provider: CalendarProvider, credentials: list[CredentialInput]
+    ) -> CalendarConnection:
+        row = await resolve.link_with_credentials(
+            info.context,
+            registry.spec(provider.value),
+            [(given.name, given.value) for given in credentials],
+        )
+        return CalendarConnection.from_row(row)
 
     @strawberry.mutation(
         description="Sync the caller's calendar now (queued, not waited for).",

@@ -17,6 +17,7 @@ from resolvers import companies as resolve_companies
 from resolvers import meetings as resolve
 from resolvers import records as resolve_records
 from resolvers.context import Context
+from schema.enums import provider_enum
 from schema.ids import Node, decode_id, encode_id
 from schema.pagination import Connection, Edge, PageInfo, encode_cursor, time_keyset
 from schema.permissions import AccountMeetings, guarded_by
@@ -27,11 +28,16 @@ if TYPE_CHECKING:
 ChronikInfo = Info[Context, None]
 
 
-@strawberry.enum
-class MeetingSource(Enum):
-    CRM = "crm"
-    GOOGLE = "google"
-    MICROSOFT = "microsoft"
+if TYPE_CHECKING:  # the members are CRM and the registered providers'
+
+    class MeetingSource(Enum): ...
+
+else:
+    MeetingSource = provider_enum(
+        "MeetingSource",
+        "Where a meeting came from: created in Chronik (CRM), or synced from a provider.",
+        CRM="crm",
+    )
 
 
 @strawberry.enum

@@ -6,9 +6,9 @@ import aiohttp
 
 from sync.credentials import TokenSource
 from sync.http import RetryPolicy
-from sync.provider import CalendarClient, ProviderApp, ProviderName
-from sync.providers.google.client import GoogleCalendarClient
-from sync.providers.microsoft.client import GraphCalendarClient
+from sync.provider import CalendarClient
+from sync.providers import registry
+from sync.providers.spec import ProviderApp
 
 
 def calendar_client(
@@ -17,6 +17,5 @@ def calendar_client(
     tokens: TokenSource,
     policy: RetryPolicy | None = None,
 ) -> CalendarClient:
-    if app.provider is ProviderName.GOOGLE:
-        return GoogleCalendarClient(http, app.api_url, tokens, policy)
-    return GraphCalendarClient(http, app.api_url, tokens, policy)
+    """The client of `app`'s provider; `UnknownProvider` when no spec has its name."""
+    return registry.spec(app.provider).client(app, http, tokens, policy)

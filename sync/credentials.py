@@ -1,5 +1,9 @@
 """Valid access tokens for calendar connections.
 
+For a provider linked with typed credentials (a password), the token is what its spec builds
+from the stored secrets (e.g. HTTP Basic); nothing refreshes it: a 401 marks the connection
+NEEDS_REAUTH (the password changed) and only linking again helps.
+
 Tokens are refreshed shortly before they expire and whenever the provider rejects one (401).
 A refresh happens once per connection at a time: an asyncio lock serialises the callers of
 this process, a row lock those of every other process, and the token version tells a waiter
@@ -13,17 +17,20 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import asyncpg
 
 from db import connections as connections_db
 from db.connections import ConnectionRow
 from sync.oauth_client import OAuthClient
-from sync.provider import NeedsReauth, ProviderName
+from sync.provider import NeedsReauth
 from sync.token_vault import TokenVault
+
+if TYPE_CHECKING:  # the spec module imports this one
+    from sync.providers.spec import CredentialLinking
 
 REFRESH_MARGIN = timedelta(seconds=60)
 
@@ -33,6 +40,17 @@ class AccessToken:
     value: str
     # The connection's token version it came from (None: not from a stored connection).
     version: int | None = None
+    # The `Authorization` scheme: OAuth tokens are bearer tokens; a provider linked with a
+    # username and password may send `Basic` credentials instead.
+    scheme: str = "Bearer"
+    # What else a provider linked with typed credentials stored for its client (e.g. a CalDAV
+    # calendar's URL), from its spec's `authorization`; empty for OAuth.
+    details: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def authorization(self) -> str:
+        """The `Authorization` header's value."""
+        return f"{self.scheme} {self.value}"
 
 
 class TokenSource(Protocol):
@@ -61,11 +79,15 @@ class Credentials:
         self,
         pool: asyncpg.Pool,
         vault: TokenVault,
-        oauth: Mapping[ProviderName, OAuthClient],
+        oauth: Mapping[str, OAuthClient],
+        typed: Mapping[str, CredentialLinking] | None = None,
     ) -> None:
         self._pool = pool
         self._vault = vault
+        # By provider name: how an OAuth provider's tokens refresh, how a provider linked with
+        # typed credentials turns its stored secrets into a token.
         self._oauth = oauth
+        self._typed = dict(typed or {})
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def for_connection(self, connection_id: int) -> ConnectionTokens:
@@ -75,6 +97,11 @@ class Credentials:
         """A token valid for at least a minute; `NeedsReauth` when the link is broken."""
         row = await connections_db.connection_by_id(self._pool, connection_id)
         usable = self._usable(row)
+        typed = self._typed.get(usable.provider)
+        if typed is not None:
+            assert usable.token_ciphertext is not None
+            secrets = self._vault.decrypt(usable.token_ciphertext)
+            return replace(typed.authorization(secrets), version=usable.token_version)
         if _fresh(usable):
             assert usable.token_ciphertext is not None
             return AccessToken(
@@ -83,7 +110,16 @@ class Credentials:
         return await self._refresh(connection_id, seen_version=usable.token_version, force=False)
 
     async def token_rejected(self, connection_id: int, token: AccessToken) -> AccessToken:
-        """Refresh after a 401, unless another caller already replaced that token."""
+        """Refresh after a 401, unless another caller already replaced that token. Typed
+        credentials cannot be refreshed: the connection needs the person to link again."""
+        row = self._usable(await connections_db.connection_by_id(self._pool, connection_id))
+        if row.provider in self._typed:
+            message = (
+                "The calendar server refused the stored credentials (was the password "
+                "changed or revoked?): link the calendar again."
+            )
+            await connections_db.mark_needs_reauth(self._pool, connection_id, message)
+            raise NeedsReauth(message)
         return await self._refresh(connection_id, seen_version=token.version, force=True)
 
     @staticmethod
@@ -106,7 +142,7 @@ class Credentials:
                 replaced = row.token_version != seen_version
                 if replaced or (not force and _fresh(row)):
                     return AccessToken(tokens["access_token"], row.token_version)
-                oauth = self._oauth[ProviderName(row.provider)]
+                oauth = self._oauth[row.provider]
                 try:
                     grant = await oauth.refresh(tokens["refresh_token"])
                 except NeedsReauth as exc:

@@ -32,7 +32,9 @@ from sync.clients import calendar_client
 from sync.credentials import Credentials
 from sync.http import RetryPolicy
 from sync.model import Attendee, ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
-from sync.provider import CalendarClient, ProviderApp, ProviderError, ProviderName, PushChannel
+from sync.provider import CalendarClient, ProviderError, PushChannel
+from sync.providers import registry
+from sync.providers.spec import ProviderApp
 from sync.rules import Action, Stored, decide, is_cancelled_week
 
 log = logging.getLogger("chronik.sync")
@@ -80,7 +82,7 @@ class SyncEngine:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        apps: Mapping[ProviderName, ProviderApp],
+        apps: Mapping[str, ProviderApp],
         http: aiohttp.ClientSession,
         credentials: Credentials,
         settings: EngineSettings,
@@ -98,8 +100,17 @@ class SyncEngine:
     def excluded_domains(self) -> frozenset[str]:
         return self._settings.excluded_domains
 
+    def _app(self, provider: str) -> ProviderApp:
+        """The connection's provider as configured here; never another provider's."""
+        try:
+            return self._apps[provider]
+        except KeyError:
+            raise ProviderError(
+                f"The calendar provider {provider!r} is not configured on this server."
+            ) from None
+
     def client_for(self, job: SyncJob) -> CalendarClient:
-        app = self._apps[ProviderName(job.provider)]
+        app = self._app(job.provider)
         tokens = self._credentials.for_connection(job.connection_id)
         return calendar_client(app, self._http, tokens, self._settings.retry_policy)
 
@@ -364,8 +375,10 @@ class SyncEngine:
         """Register (or renew) the push channel; a registration that expired, or that the
         provider no longer knows (404 on renewal), is replaced by a new one. Failures only log:
         polling still runs."""
-        app = self._apps[ProviderName(job.provider)]
+        app = self._app(job.provider)
         public = self._settings.public_url.rstrip("/")
+        if registry.spec(job.provider).push is None:  # a provider without push: polling only
+            return
         # Real providers only deliver to public HTTPS addresses.
         if not app.sandbox and not public.startswith("https://"):
             return

@@ -1,7 +1,8 @@
 """Authenticated requests to a provider API, retried the way the providers ask.
 
-Every provider call goes through `ProviderSession.request`: it adds the bearer token, swaps a
-rejected token (401) for a refreshed one once, and retries throttling (429, and whatever the
+Every provider call goes through `ProviderSession.request`: it adds the token source's
+`Authorization` header (a bearer token, or HTTP Basic for a provider linked with a password),
+swaps a rejected token (401) for a refreshed one once, and retries throttling (429, and whatever the
 provider's `is_throttled` recognises, e.g. Google's 403 rateLimitExceeded), 5xx, timeouts and
 connection resets with exponential backoff and jitter, honouring `Retry-After`.
 """
@@ -101,12 +102,14 @@ class ProviderSession:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         json_per_attempt: Callable[[], Any] | None = None,
+        body: bytes | None = None,
     ) -> ProviderResponse:
         """The provider's final answer (any status that retrying cannot change).
 
         `json_per_attempt`, instead of `json`, builds a new body for every attempt: for a POST
         that is not idempotent, whose lost answer may hide that it took effect (a retry with
-        the same body would be refused as a duplicate).
+        the same body would be refused as a duplicate). `body`, instead of either, is sent as
+        it is, with the `Content-Type` the caller puts in `headers` (e.g. a CalDAV REPORT's XML).
 
         Raises `ProviderUnavailable` (its `status` the last answer retried, None when that
         attempt got no answer) after the last retry, `NeedsReauth` when the token cannot
@@ -118,7 +121,7 @@ class ProviderSession:
         last_problem = "no attempt made"
         retry_after: float | None = None
         last_status: int | None = None  # of the last answer retried, None after a lost one
-        data = orjson.dumps(json) if json is not None else None
+        data = orjson.dumps(json) if json is not None else body
         for attempt in range(policy.attempts):
             if attempt:
                 await asyncio.sleep(policy.backoff(attempt - 1, retry_after))
@@ -126,10 +129,10 @@ class ProviderSession:
             if json_per_attempt is not None:
                 data = orjson.dumps(json_per_attempt())
             request_headers = {
-                "Authorization": f"Bearer {token.value}",
+                "Authorization": token.authorization,
                 "Accept": "application/json",
             }
-            if data is not None:
+            if json is not None or json_per_attempt is not None:
                 request_headers["Content-Type"] = "application/json"
             request_headers.update(headers or {})
             status = None

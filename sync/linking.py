@@ -1,5 +1,8 @@
 """Linking a user's primary calendar: start an OAuth attempt, open it in the starting user's
-browser, complete it at the callback, and disconnect.
+browser, complete it at the callback; or link at once with credentials the user typed; and
+disconnect.
+
+How a provider links is in its spec (`OAuthLinking` or `CredentialLinking`).
 
 The flow is the authorization code flow with PKCE (S256), bound to the Chronik user who
 started it:
@@ -13,6 +16,9 @@ started it:
    browser before it uses the state (another browser burns nothing), exchanges the code with
    the verifier, checks every calendar permission was granted, asks the provider whose primary
    calendar it is, and stores the encrypted tokens — unless that calendar is linked elsewhere.
+
+With typed credentials, `link_with_credentials` checks them with the provider at once (its
+spec's check answers whose calendar it is and what to keep) and stores them encrypted.
 """
 
 from __future__ import annotations
@@ -38,13 +44,13 @@ from db.link_states import LinkState, StateProblem
 from sync.clients import calendar_client
 from sync.credentials import Credentials, StaticToken
 from sync.oauth_client import OAuthClient, new_code_verifier
-from sync.provider import (
-    PERMISSION_LABELS,
-    SIGN_IN_SCOPES,
+from sync.provider import ProviderError, PushChannel
+from sync.providers import registry
+from sync.providers.spec import (
+    CredentialLinking,
+    CredentialsRefused,
+    OAuthLinking,
     ProviderApp,
-    ProviderError,
-    ProviderName,
-    PushChannel,
 )
 from sync.token_vault import TokenVault
 
@@ -62,6 +68,7 @@ class LinkProblem(StrEnum):
     DECLINED = "declined"  # the person did not allow access
     PROVIDER_ERROR = "provider_error"  # the provider refused or failed
     INTEGRATION_CHANGED = "integration_changed"  # the account changed provider meanwhile
+    CREDENTIALS_REFUSED = "credentials_refused"  # the provider refused what the person typed
 
 
 class LinkError(Exception):
@@ -109,7 +116,7 @@ class Linker:
         self,
         pool: asyncpg.Pool,
         vault: TokenVault,
-        apps: Mapping[ProviderName, ProviderApp],
+        apps: Mapping[str, ProviderApp],
         http: aiohttp.ClientSession,
         public_url: str,
         credentials: Credentials | None = None,
@@ -122,14 +129,18 @@ class Linker:
         # Stored connections' tokens (refreshed as needed), to stop push on disconnect.
         self._credentials = credentials
 
-    def oauth(self, provider: ProviderName) -> OAuthClient:
-        return OAuthClient(self._apps[provider], self._http)
+    def oauth(self, provider: str) -> OAuthClient:
+        """The OAuth client of a configured provider that links through a consent page."""
+        oauth = self._apps[provider].oauth
+        if oauth is None:
+            raise LinkError(f"{_label(provider)} does not link through a consent page.")
+        return OAuthClient(oauth, self._http, label=_label(provider))
 
-    def redirect_uri(self, provider: ProviderName) -> str:
-        return f"{self._public_url}/oauth/{provider.value}/callback"
+    def redirect_uri(self, provider: str) -> str:
+        return f"{self._public_url}/oauth/{provider}/callback"
 
     async def start(
-        self, *, user_id: int, provider: ProviderName, login_hint: str | None = None
+        self, *, user_id: int, provider: str, login_hint: str | None = None
     ) -> StartedLink:
         """Record a new attempt for the user and return the URL the browser must open."""
         state = generate_token(43)
@@ -139,22 +150,20 @@ class Linker:
             self._pool,
             state_hash=_hash(state),
             user_id=user_id,
-            provider=provider.value,
+            provider=provider,
             verifier_cipher=verifier,
             expires_at=expires_at,
         )
         query = urlencode({"state": state})
-        return StartedLink(f"{self._public_url}/oauth/{provider.value}/start?{query}", expires_at)
+        return StartedLink(f"{self._public_url}/oauth/{provider}/start?{query}", expires_at)
 
-    async def check_open(self, provider: ProviderName, state: str) -> None:
+    async def check_open(self, provider: str, state: str) -> None:
         """`LinkError` when the attempt can no longer be continued (nothing changes)."""
         problem = await link_states.check_state(self._pool, _hash(state))
         if problem is not None:
             raise LinkError(_STATE_MESSAGES[problem])
 
-    async def open_in_browser(
-        self, provider: ProviderName, state: str, *, user_id: int
-    ) -> BrowserBinding:
+    async def open_in_browser(self, provider: str, state: str, *, user_id: int) -> BrowserBinding:
         """Bind the attempt to this browser, which proved to be `user_id`'s: the provider URL
         to go on to and the cookie value. `LinkError` (nothing bound) for anyone but the user
         who started the attempt."""
@@ -171,7 +180,7 @@ class Linker:
         return BrowserBinding(url, nonce)
 
     async def complete(
-        self, provider: ProviderName, *, state: str, code: str, browser_cookie: str | None
+        self, provider: str, *, state: str, code: str, browser_cookie: str | None
     ) -> ConnectionRow:
         """Finish the attempt: `LinkError` with a message for the person, nothing stored."""
         attempt = await self._consume(provider, state, browser_cookie)
@@ -191,7 +200,7 @@ class Linker:
         return row
 
     async def decline(
-        self, provider: ProviderName, *, state: str, browser_cookie: str | None, message: str
+        self, provider: str, *, state: str, browser_cookie: str | None, message: str
     ) -> None:
         """The provider sent the browser back without a code (the person said no): remember
         it for the user's own browser; another browser changes nothing."""
@@ -203,15 +212,13 @@ class Linker:
             self._pool, _hash(state), linked=False, problem=LinkProblem.DECLINED, message=message
         )
 
-    async def _consume(
-        self, provider: ProviderName, state: str, browser_cookie: str | None
-    ) -> LinkState:
+    async def _consume(self, provider: str, state: str, browser_cookie: str | None) -> LinkState:
         browser = _hash(browser_cookie) if browser_cookie else None
         async with self._pool.acquire() as conn:
             used = await link_states.consume_state(conn, _hash(state), browser)
         return self._checked(used, provider)
 
-    async def _link(self, provider: ProviderName, attempt: LinkState, code: str) -> ConnectionRow:
+    async def _link(self, provider: str, attempt: LinkState, code: str) -> ConnectionRow:
         secrets = self._vault.decrypt(attempt.verifier_cipher)
         oauth = self.oauth(provider)
         try:
@@ -220,7 +227,9 @@ class Linker:
                 redirect_uri=self.redirect_uri(provider),
                 code_verifier=secrets["code_verifier"],
             )
-            require_permissions(self._apps[provider], grant.scope)
+            linking = registry.spec(provider).linking
+            assert isinstance(linking, OAuthLinking)
+            require_permissions(linking, grant.scope)
             client = calendar_client(
                 self._apps[provider], self._http, StaticToken(grant.access_token)
             )
@@ -229,24 +238,74 @@ class Linker:
             raise LinkError(str(exc), LinkProblem.PERMISSION_MISSING) from None
         except ProviderError as exc:
             raise LinkError(
-                f"{provider.label} did not complete the link: {exc}", LinkProblem.PROVIDER_ERROR
+                f"{_label(provider)} did not complete the link: {exc}", LinkProblem.PROVIDER_ERROR
             ) from None
-        account = await accounts_db.get_account(self._pool, attempt.account_id)
-        if account is None or account.integration_provider != provider.value:
+        tokens = {"access_token": grant.access_token, "refresh_token": grant.refresh_token}
+        return await self._save(
+            provider,
+            account_id=attempt.account_id,
+            user_id=attempt.user_id,
+            owner=owner,
+            secrets=tokens,
+            expires_at=grant.expires_at,
+        )
+
+    async def link_with_credentials(
+        self, *, account_id: int, user_id: int, provider: str, values: Mapping[str, str]
+    ) -> ConnectionRow:
+        """Link the user's calendar of a provider that links with typed credentials: check
+        them with the provider now, store what its check returned (encrypted), and sync.
+        `LinkError` with a message for the person (nothing stored) when the provider refuses
+        them, cannot answer, or the calendar is linked elsewhere. `values` hold exactly the
+        spec's fields (checked by the caller)."""
+        linking = registry.spec(provider).linking
+        assert isinstance(linking, CredentialLinking)
+        try:
+            checked = await linking.check(self._apps[provider], self._http, values)
+        except CredentialsRefused as exc:
+            raise LinkError(str(exc), LinkProblem.CREDENTIALS_REFUSED) from None
+        except ProviderError as exc:
             raise LinkError(
-                f"Your account no longer uses {provider.label}; nothing was linked.",
+                f"{_label(provider)} did not complete the link: {exc}", LinkProblem.PROVIDER_ERROR
+            ) from None
+        row = await self._save(
+            provider,
+            account_id=account_id,
+            user_id=user_id,
+            owner=checked.owner.lower(),
+            secrets=dict(checked.secrets),
+            expires_at=None,
+        )
+        await sync_state.request_sync(self._pool, row.id)
+        return row
+
+    async def _save(
+        self,
+        provider: str,
+        *,
+        account_id: int,
+        user_id: int,
+        owner: str,
+        secrets: Mapping[str, str | None],
+        expires_at: datetime | None,
+    ) -> ConnectionRow:
+        """Store the link, unless the account changed provider meanwhile or the calendar is
+        linked elsewhere (`LinkError`)."""
+        account = await accounts_db.get_account(self._pool, account_id)
+        if account is None or account.integration_provider != provider:
+            raise LinkError(
+                f"Your account no longer uses {_label(provider)}; nothing was linked.",
                 LinkProblem.INTEGRATION_CHANGED,
             )
-        tokens = {"access_token": grant.access_token, "refresh_token": grant.refresh_token}
         try:
             saved = await connections_db.save_link(
                 self._pool,
-                account_id=attempt.account_id,
-                user_id=attempt.user_id,
-                provider=provider.value,
+                account_id=account_id,
+                user_id=user_id,
+                provider=provider,
                 calendar_email=owner,
-                token_ciphertext=self._vault.encrypt(tokens),
-                token_expires_at=grant.expires_at,
+                token_ciphertext=self._vault.encrypt(dict(secrets)),
+                token_expires_at=expires_at,
             )
         except DuplicateError:
             raise LinkError(
@@ -263,10 +322,10 @@ class Linker:
         return await link_states.latest_attempt(self._pool, user_id)
 
     @staticmethod
-    def _checked(result: LinkState | StateProblem, provider: ProviderName) -> LinkState:
+    def _checked(result: LinkState | StateProblem, provider: str) -> LinkState:
         if isinstance(result, StateProblem):
             raise LinkError(_STATE_MESSAGES[result])
-        if result.provider != provider.value:
+        if result.provider != provider:
             raise LinkError(_STATE_MESSAGES[StateProblem.UNKNOWN])
         return result
 
@@ -276,11 +335,11 @@ class Linker:
         await self._stop_push(row)
         if row.token_ciphertext is not None:
             tokens = self._vault.decrypt(row.token_ciphertext)
-            provider = ProviderName(row.provider)
-            if provider in self._apps:
+            app = self._apps.get(row.provider)
+            if app is not None and app.oauth is not None:
                 token = tokens.get("refresh_token") or tokens.get("access_token")
                 if token:
-                    await self.oauth(provider).revoke(token)
+                    await self.oauth(row.provider).revoke(token)
         await sync_state.forget_push(self._pool, row.id)
         await connections_db.disconnect(self._pool, row.id)
 
@@ -288,15 +347,13 @@ class Linker:
         """Stop the connection's push channel or subscription, so the provider stops calling
         (Google channels.stop, Graph DELETE subscription). Failures are logged: the
         registration expires on its own, and its calls are refused once disconnected."""
-        provider = ProviderName(row.provider)
-        if self._credentials is None or provider not in self._apps:
+        app = self._apps.get(row.provider)
+        if self._credentials is None or app is None:
             return
         stored = await sync_state.stored_push(self._pool, row.id)
         if stored is None:
             return
-        client = calendar_client(
-            self._apps[provider], self._http, self._credentials.for_connection(row.id)
-        )
+        client = calendar_client(app, self._http, self._credentials.for_connection(row.id))
         channel = PushChannel(stored.channel_id, stored.resource_id, stored.expires_at)
         try:
             await client.stop(channel)
@@ -308,7 +365,16 @@ class MissingPermission(ProviderError):
     """The person unticked a calendar permission on the consent page."""
 
 
-def require_permissions(app: ProviderApp, granted: str | None) -> None:
+# Scopes that only sign the user in; every other scope Chronik asks for is a calendar
+# permission it cannot work without.
+SIGN_IN_SCOPES = frozenset({"openid", "email", "profile", "offline_access"})
+
+
+def _label(provider: str) -> str:
+    return registry.spec(provider).label
+
+
+def require_permissions(linking: OAuthLinking, granted: str | None) -> None:
     """`MissingPermission` naming every calendar permission the grant lacks. Providers report
     Graph scopes with their resource prefix (`https://graph.microsoft.com/Calendars.ReadWrite`)
     and in any case; a response without `scope` granted what was asked."""
@@ -317,15 +383,14 @@ def require_permissions(app: ProviderApp, granted: str | None) -> None:
     have = {g.lower() for g in granted.split()}
     missing = [
         scope
-        for scope in app.scopes
+        for scope in linking.scopes
         if scope not in SIGN_IN_SCOPES
         and scope.lower() not in have
         and not any(g.endswith("/" + scope.lower()) for g in have)
     ]
     if missing:
-        named = "; ".join(
-            f"{PERMISSION_LABELS[s]} ({s})" if s in PERMISSION_LABELS else s for s in missing
-        )
+        labels = linking.permission_labels
+        named = "; ".join(f"{labels[s]} ({s})" if s in labels else s for s in missing)
         raise MissingPermission(
             f"You did not allow Chronik to: {named}. Chronik needs every calendar permission "
             "it asks for: link again and leave them all ticked. Nothing was linked."

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import aiohttp
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from sync.provider import NeedsReauth, ProviderApp, ProviderError, ProviderUnavailable
+from sync.provider import NeedsReauth, ProviderError, ProviderUnavailable
+
+if TYPE_CHECKING:  # the spec module imports this one (through sync.credentials)
+    from sync.providers.spec import OAuthApp
 
 _TIMEOUT = aiohttp.ClientTimeout(total=20)
 _FORM = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
@@ -45,8 +49,9 @@ def new_code_verifier() -> str:
 
 
 class OAuthClient:
-    def __init__(self, app: ProviderApp, http: aiohttp.ClientSession) -> None:
+    def __init__(self, app: OAuthApp, http: aiohttp.ClientSession, *, label: str) -> None:
         self.app = app
+        self.label = label  # the provider's, for messages
         self._http = http
 
     def authorization_url(
@@ -123,7 +128,7 @@ class OAuthClient:
                     payload = {}
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise ProviderUnavailable(
-                f"{self.app.provider.label} did not answer the token request ({type(exc).__name__})"
+                f"{self.label} did not answer the token request ({type(exc).__name__})"
             ) from None
         if not isinstance(payload, dict):
             payload = {}
@@ -138,17 +143,17 @@ class OAuthClient:
         error = str(payload.get("error") or f"http_{status}")
         if error in _USER_MUST_RETURN:
             raise NeedsReauth(
-                f"{self.app.provider.label} no longer accepts this calendar link "
+                f"{self.label} no longer accepts this calendar link "
                 f"({_USER_MUST_RETURN[error]}): link the calendar again.",
                 status=status,
                 reason=error,
             )
         if status >= 500 or status == 429:
             raise ProviderUnavailable(
-                f"{self.app.provider.label} token endpoint failed with HTTP {status}", status=status
+                f"{self.label} token endpoint failed with HTTP {status}", status=status
             )
         raise ProviderError(
-            f"{self.app.provider.label} refused the token request: {error}",
+            f"{self.label} refused the token request: {error}",
             status=status,
             reason=error,
         )

@@ -1,67 +1,14 @@
-"""What every calendar provider has in common: its name and the errors its clients raise."""
+"""What every calendar provider's client offers (`CalendarClient`) and the errors it raises.
+What else Chronik knows of a provider is in its spec (sync/providers/spec.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
 from sync.model import ChangePage, ProviderEvent
-
-
-class ProviderName(StrEnum):
-    GOOGLE = "google"
-    MICROSOFT = "microsoft"
-
-    @property
-    def label(self) -> str:
-        return {"google": "Google Calendar", "microsoft": "Microsoft 365"}[self.value]
-
-
-GOOGLE_SCOPES = (
-    "openid",
-    "email",
-    # Read and write events of the user's calendars; Chronik only touches the primary one.
-    "https://www.googleapis.com/auth/calendar.events",
-    # Read the primary calendar's id (its owner's address) and free/busy.
-    "https://www.googleapis.com/auth/calendar.readonly",
-)
-MICROSOFT_SCOPES = ("offline_access", "openid", "email", "User.Read", "Calendars.ReadWrite")
-
-# Scopes that only sign the user in; every other scope Chronik asks for is a calendar
-# permission it cannot work without.
-SIGN_IN_SCOPES = frozenset({"openid", "email", "profile", "offline_access"})
-
-# How the providers' consent pages name the permissions, so a person recognises the one they
-# unticked.
-PERMISSION_LABELS = {
-    "https://www.googleapis.com/auth/calendar.events": "View and edit events on all your calendars",
-    "https://www.googleapis.com/auth/calendar.readonly": "See and download any calendar you can "
-    "access using your Google Calendar",
-    "User.Read": "Sign you in and read your profile",
-    "Calendars.ReadWrite": "Have full access to your calendars",
-}
-
-SANDBOX_CLIENT_ID = "chronik-sandbox"
-
-
-@dataclass(frozen=True)
-class ProviderApp:
-    """A provider's OAuth client registration and base URLs, as Chronik uses them."""
-
-    provider: ProviderName
-    client_id: str
-    client_secret: str | None
-    authorize_url: str
-    token_url: str
-    revoke_url: str | None
-    api_url: str
-    scopes: tuple[str, ...]
-    # Extra authorization parameters, e.g. Google's `access_type=offline` for refresh tokens.
-    authorize_params: Mapping[str, str] = field(default_factory=dict)
-    sandbox: bool = False
 
 
 class ProviderError(Exception):

@@ -15,6 +15,8 @@ import asyncpg
 import hypothesis
 import pytest
 
+# Registers the dummy provider: first, before any import builds the GraphQL schema.
+from tests.support import dummy_provider  # noqa: F401  # isort: skip
 from app.settings import Environment, Settings
 from db.embedded import start_embedded_postgres
 from db.provisioning import provision_user
@@ -110,8 +112,10 @@ def settings(database_url: str, tmp_path: Path, sandboxes: RunningSandboxes) -> 
         data_dir=tmp_path / "chronik",
         secret_key=TEST_SECRET_KEY,  # type: ignore[arg-type]
         public_url=f"http://127.0.0.1:{free_port()}",  # type: ignore[arg-type]
-        google_sandbox_url=sandboxes.google_url,
-        microsoft_sandbox_url=sandboxes.microsoft_url,
+        providers={
+            "google": {"sandbox_url": sandboxes.google_url},
+            "microsoft": {"sandbox_url": sandboxes.microsoft_url},
+        },
         # Tests read whole timelines over and over; the budget has tests of its own
         # (tests/security/test_query_cost.py).
         graphql_budget_points=10**9,

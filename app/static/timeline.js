@@ -52,10 +52,19 @@ const CONNECTION = `{
     syncState { phase syncing lastSyncedAt lastError }
   }
   calendarLinkAttempt { status message }
+  calendarProviders {
+    provider label configured linkMethod
+    credentialFields { name label secret }
+  }
 }`;
 
 const SYNC_STATE_UPDATES = `
   subscription { calendarSyncState { phase syncing lastSyncedAt lastError } }`;
+
+const LINK_WITH_CREDENTIALS = `
+  mutation LinkWithCredentials($provider: CalendarProvider!, $credentials: [CredentialInput!]!) {
+    linkCalendarWithCredentials(provider: $provider, credentials: $credentials) { id }
+  }`;
 
 const START_LINK = `
   mutation StartLink($provider: CalendarProvider!) {
@@ -111,6 +120,7 @@ const state = {
   fetches: 0, // numbers the timeline fetches: only the latest one is applied
   connection: null, // the calendar connection shown in the side panel
   linkAttempt: null, // the latest calendar link attempt, shown while nothing is linked
+  providers: [], // the calendar providers the server knows (calendarProviders)
   why: new Map(), // meeting id → the answer of its "Why?" (kept across re-renders)
   company: null, // the selected company, as COMPANY reads it ({id} while it loads)
   companyData: null, // the whole COMPANY answer (its deals and tickets too), for re-renders
@@ -169,9 +179,13 @@ function showLiveStatus(status, detail) {
 // ---- Calendar connection ------------------------------------------------------------------
 
 async function loadConnection() {
-  const { calendarConnection, calendarLinkAttempt } = await graphql(state.token, CONNECTION);
+  const { calendarConnection, calendarLinkAttempt, calendarProviders } = await graphql(
+    state.token,
+    CONNECTION,
+  );
   state.connection = calendarConnection;
   state.linkAttempt = calendarLinkAttempt;
+  state.providers = calendarProviders;
   renderConnection();
   // Sync progress streams only for a linked calendar (otherwise the server answers NOT_FOUND).
   if (calendarConnection && !state.stopSyncStateUpdates) {
@@ -201,8 +215,9 @@ function renderConnection() {
     box.append(
       el("p", {}, "No calendar linked yet."),
       ...(failed ? [el("p", { class: "error", id: "link-problem" }, failed)] : []),
-      el("button", { type: "button", onclick: () => startLink("GOOGLE") }, "Link Google Calendar"),
-      el("button", { type: "button", onclick: () => startLink("MICROSOFT") }, "Link Microsoft 365"),
+      // The providers this server is configured for, as it lists them: a button to the
+      // provider's sign-in page, or a form for the credentials a provider links with.
+      ...state.providers.filter((p) => p.configured).map(linkControl),
     );
     return;
   }
@@ -221,6 +236,52 @@ function renderConnection() {
     ),
   );
   if (s.lastError) box.append(el("p", { class: "error" }, s.lastError));
+}
+
+function linkControl(provider) {
+  const title = `Link ${provider.label}`;
+  if (provider.linkMethod === "OAUTH") {
+    return el("button", { type: "button", onclick: () => startLink(provider.provider) }, title);
+  }
+  const inputs = provider.credentialFields.map((field) =>
+    el(
+      "label",
+      {},
+      field.label,
+      el("input", {
+        name: field.name,
+        type: field.secret ? "password" : "text",
+        autocomplete: "off",
+        required: "",
+      }),
+    ),
+  );
+  const form = el(
+    "form",
+    { class: "link-credentials", "data-provider": provider.provider },
+    el("p", {}, title),
+    ...inputs,
+    el("button", { type: "submit" }, title),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const credentials = provider.credentialFields.map((field) => ({
+      name: field.name,
+      value: form.elements[field.name].value,
+    }));
+    linkWithCredentials(provider.provider, credentials);
+  });
+  return form;
+}
+
+async function linkWithCredentials(provider, credentials) {
+  try {
+    // Checked with the provider at once: linked (and syncing), or an error saying why.
+    await graphql(state.token, LINK_WITH_CREDENTIALS, { provider, credentials });
+    await loadConnection();
+  } catch (error) {
+    showNotice(error.message, true);
+  }
 }
 
 async function startLink(provider) {
@@ -630,7 +691,8 @@ function formatRange(meeting) {
 }
 
 function providerName(source) {
-  return { GOOGLE: "Google", MICROSOFT: "Microsoft 365", CRM: "Chronik" }[source] ?? source;
+  if (source === "CRM") return "Chronik";
+  return state.providers.find((p) => p.provider === source)?.label ?? source;
 }
 
 function responseLabel(attendee) {

@@ -107,6 +107,26 @@ async def test_linking_from_the_live_page(
     assert connection is not None and connection["calendarEmail"] == "ana.cal@acme.test"
 
 
+async def test_linking_with_credentials_from_the_live_page(
+    browser: BrowserContext, chronik: RunningChronik, alice: TestUser
+) -> None:
+    """A provider that links with typed credentials (the tests' dummy provider) gets a form
+    of its fields on the live page, learnt from the server (`calendarProviders`)."""
+    from tests.support import dummy_provider
+
+    dummy_provider.calendar(alice.email, "app-password")
+    await _install(chronik, alice, "DUMMY")
+    page = await signed_in_page(browser, chronik, alice.token)
+    form = page.locator("form.link-credentials[data-provider=DUMMY]")
+    await form.get_by_label("Calendar address").fill(alice.email)
+    await form.get_by_label("App password").fill("app-password")
+    await form.get_by_role("button", name="Link Dummy Calendar").click()
+
+    await page.locator("#connection dd[data-status=ACTIVE]").wait_for(timeout=WAIT_MS)
+    connection = await _connection(chronik, alice)
+    assert connection is not None and connection["calendarEmail"] == alice.email
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_a_link_sent_to_another_person_links_nothing(
     browser: BrowserContext,

@@ -40,7 +40,11 @@ async def test_serve_forever_prints_both_urls_and_serves() -> None:
     import asyncio
     import sys
 
-    code = "from sandboxes.runner import serve_forever; serve_forever('127.0.0.1', 0, 0, 5)"
+    code = (
+        "from sandboxes.runner import serve_forever; serve_forever('127.0.0.1', ["
+        "('Google Calendar', 'sandboxes.google.app:create_google_sandbox', 0), "
+        "('Microsoft 365', 'sandboxes.microsoft.app:create_microsoft_sandbox', 0)], 5)"
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE
     )
@@ -48,7 +52,8 @@ async def test_serve_forever_prints_both_urls_and_serves() -> None:
         assert proc.stdout is not None
         lines = [(await asyncio.wait_for(proc.stdout.readline(), 20)).decode() for _ in range(2)]
         urls = [line.split()[-1] for line in lines]
-        assert lines[0].startswith("Google sandbox:") and lines[1].startswith("Microsoft sandbox:")
+        assert lines[0].startswith("Google Calendar sandbox:")
+        assert lines[1].startswith("Microsoft 365 sandbox:")
         async with aiohttp.ClientSession() as http:
             for url in urls:
                 async with http.get(url + "/_sandbox/users") as resp:

@@ -27,6 +27,7 @@ from schema.ids import decode_id, encode_id
 from schema.permissions import Outcome
 from schema.root import schema
 from tests.conftest import TestUser, make_user
+from tests.support import dummy_provider
 from tests.support.calendar import GoogleCalendar
 from tests.support.linking import INSTALL, link_calendar, sandbox_url
 from tests.support.server import RunningChronik
@@ -190,6 +191,21 @@ def _meeting_input(scene: Scene, title: str) -> dict[str, Any]:
     }
 
 
+async def a_dummy_calendar(scene: Scene, cell: Cell) -> dict[str, Any]:
+    """The account on the test's dummy provider (it links with typed credentials), and the
+    caller's dummy calendar's address and password."""
+    admin = scene.admin.token
+    for change in (
+        "mutation { uninstallCalendarIntegration { integrationProvider } }",
+        "mutation { installCalendarIntegration(provider: DUMMY) { integrationProvider } }",
+    ):
+        (await scene.chronik.graphql(change, token=admin)).ok()
+    owner = (cell.caller or scene.member).email
+    dummy_provider.calendar(owner, "app-password")
+    values = {"address": owner, "password": "app-password"}
+    return {"credentials": [{"name": name, "value": value} for name, value in values.items()]}
+
+
 @dataclass(frozen=True)
 class Call:
     document: str
@@ -210,6 +226,7 @@ CALLS: dict[str, Call] = {
     "deal": Call("query($id: ID!) { deal(id: $id) { name } }", a_new_deal),
     "tickets": Call("{ tickets(first: 5) { totalCount } }"),
     "ticket": Call("query($id: ID!) { ticket(id: $id) { subject } }", a_new_ticket),
+    "calendarProviders": Call("{ calendarProviders { provider configured linkMethod } }"),
     "calendarConnection": Call("{ calendarConnection { status } }"),
     "calendarLinkAttempt": Call("{ calendarLinkAttempt { status } }"),
     "calendarConnections": Call("{ calendarConnections { calendarEmail } }"),
@@ -321,6 +338,11 @@ CALLS: dict[str, Call] = {
     ),
     "startCalendarLink": Call(
         "mutation { startCalendarLink(provider: GOOGLE) { authorizationUrl } }"
+    ),
+    "linkCalendarWithCredentials": Call(
+        "mutation($credentials: [CredentialInput!]!) { linkCalendarWithCredentials("
+        "provider: DUMMY, credentials: $credentials) { calendarEmail status } }",
+        a_dummy_calendar,
     ),
     "syncCalendarNow": Call("mutation { syncCalendarNow { id } }", calendars=True),
     "disconnectCalendar": Call("mutation { disconnectCalendar { status } }", calendars=True),

@@ -336,8 +336,10 @@ async def _start(
         data_dir=data_dir,
         secret_key=TEST_SECRET_KEY,  # type: ignore[arg-type]
         public_url=f"http://127.0.0.1:{free_port()}",  # type: ignore[arg-type]
-        google_sandbox_url=sandboxes.google_url,
-        microsoft_sandbox_url=sandboxes.microsoft_url,
+        providers={
+            "google": {"sandbox_url": sandboxes.google_url},
+            "microsoft": {"sandbox_url": sandboxes.microsoft_url},
+        },
         run_worker=False,
         excluded_email_domains=[EXCLUDED_DOMAIN],
     )

@@ -23,7 +23,7 @@ MY_CONNECTION = """
 
 def sandbox_url(chronik: RunningChronik, provider: str) -> str:
     settings = chronik.settings
-    url = settings.google_sandbox_url if provider == "GOOGLE" else settings.microsoft_sandbox_url
+    url = settings.provider(provider.lower()).sandbox_url
     assert url
     return url
 

@@ -338,8 +338,8 @@ async def test_chronik_explain_prints_the_same_answer(
         "CHRONIK_DATABASE_URL": str(settings.database_url),
         "CHRONIK_SECRET_KEY": TEST_SECRET_KEY,
         "CHRONIK_PUBLIC_URL": str(settings.public_url),
-        "CHRONIK_GOOGLE_SANDBOX_URL": str(settings.google_sandbox_url),
-        "CHRONIK_MICROSOFT_SANDBOX_URL": str(settings.microsoft_sandbox_url),
+        "CHRONIK_GOOGLE_SANDBOX_URL": str(settings.provider("google").sandbox_url),
+        "CHRONIK_MICROSOFT_SANDBOX_URL": str(settings.provider("microsoft").sandbox_url),
     }
 
     async def run(*args: str) -> tuple[int, str, str]:

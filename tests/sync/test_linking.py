@@ -332,10 +332,9 @@ async def test_refresh_of_20_concurrent_calls_happens_once(
     before = (await sandbox_control(chronik, "GOOGLE", "GET", "oauth/stats"))["tokenRequests"]
 
     from sync.clients import calendar_client
-    from sync.provider import ProviderName
 
     client = calendar_client(
-        services.apps[ProviderName.GOOGLE],
+        services.apps["google"],
         services.http,
         services.credentials.for_connection(connection_id),
     )
@@ -369,10 +368,10 @@ async def test_revoked_grant_marks_needs_reauth_without_a_retry_storm(
     await db.execute("UPDATE calendar_connections SET token_expires_at = now()")
 
     from sync.clients import calendar_client
-    from sync.provider import NeedsReauth, ProviderName
+    from sync.provider import NeedsReauth
 
     client = calendar_client(
-        services.apps[ProviderName.GOOGLE],
+        services.apps["google"],
         services.http,
         services.credentials.for_connection(connection_id),
     )
@@ -439,10 +438,9 @@ async def test_a_rejected_access_token_is_refreshed_once_and_the_call_succeeds(
     before = (await sandbox_control(chronik, "MICROSOFT", "GET", "oauth/stats"))["tokenRequests"]
 
     from sync.clients import calendar_client
-    from sync.provider import ProviderName
 
     client = calendar_client(
-        services.apps[ProviderName.MICROSOFT],
+        services.apps["microsoft"],
         services.http,
         services.credentials.for_connection(connection_id),
     )
@@ -474,15 +472,16 @@ def test_a_grant_without_a_calendar_permission_names_it(
     provider: str, granted: str, named: str, not_named: str
 ) -> None:
     from sync.linking import MissingPermission, require_permissions
-    from sync.provider import GOOGLE_SCOPES, MICROSOFT_SCOPES, ProviderApp, ProviderName
+    from sync.providers import registry
+    from sync.providers.spec import OAuthLinking
 
-    scopes = MICROSOFT_SCOPES if provider == "microsoft" else GOOGLE_SCOPES
-    app = ProviderApp(ProviderName(provider), "id", None, "a", "t", None, "api", scopes)
+    linking = registry.spec(provider).linking
+    assert isinstance(linking, OAuthLinking)
     with pytest.raises(MissingPermission) as refused:
-        require_permissions(app, granted)
+        require_permissions(linking, granted)
     assert named in str(refused.value) and not_named not in str(refused.value)
-    require_permissions(app, " ".join(scopes))  # everything granted: fine
-    require_permissions(app, None)  # no scope in the answer: what was asked
+    require_permissions(linking, " ".join(linking.scopes))  # everything granted: fine
+    require_permissions(linking, None)  # no scope in the answer: what was asked
 
 
 async def test_malformed_proofs_are_refused_without_a_server_error(

@@ -75,7 +75,9 @@ async def test_a_stored_cursor_of_another_host_starts_a_full_round(
     assert state["failureCount"] == 0 and state["lastError"] is None
     assert await cal.titles(carla) == ["Still here"]
     cursor = await db.fetchval("SELECT sync_cursor FROM calendar_connections")
-    assert cursor.startswith(chronik.settings.microsoft_sandbox_url or "http://127.0.0.1")
+    assert cursor.startswith(
+        chronik.settings.provider("microsoft").sandbox_url or "http://127.0.0.1"
+    )
 
 
 async def test_delta_pages_repeated_under_fresh_links_are_read_through(
