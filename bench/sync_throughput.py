@@ -66,6 +66,7 @@ def traced_worker(out: str) -> None:
     import collections
 
     import app.services as services_mod
+    import sync.apply as apply_mod
     import sync.engine as engine_mod
     import sync.providers.google.client as google_client
     from app.cli import main
@@ -103,7 +104,7 @@ def traced_worker(out: str) -> None:
 
     timed(google_client.GoogleCalendarClient, "fetch_changes")
     timed(engine_mod.SyncEngine, "_commit_page")
-    timed(engine_mod.SyncEngine, "_apply")
+    timed(apply_mod, "apply_page")
     timed(engine_mod.SyncEngine, "run")
     import sync.http as http_mod
 

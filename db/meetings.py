@@ -45,6 +45,8 @@ class AttendeeWrite:
 @dataclass(slots=True)
 class MeetingWrite:
     provider_event_id: str
+    # A second key the meeting is found under: a Graph instance's occurrenceId, how Graph
+    # names that week once it is cancelled (`ProviderEvent.extra["occurrence_id"]`).
     provider_alt_id: str | None
     ical_uid: str | None
     kind: str

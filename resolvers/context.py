@@ -3,23 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import asyncpg
 
 from db import users
+from db.listen import LiveFeed
 from resolvers.errors import Unauthenticated
 from resolvers.loaders import Loaders
-
-if TYPE_CHECKING:
-    from app.services import Services
+from sync.engine import SyncEngine
+from sync.linking import Linker
+from sync.provider import CalendarClient
+from sync.providers.spec import ProviderApp
 
 # A few, so a request's list items still load concurrently, but never the whole pool.
 CONNECTIONS_PER_REQUEST = 3
 
 TOKEN_REQUIRED = "A valid API token is required: send 'Authorization: Bearer <token>'."
+
+
+class Services(Protocol):
+    """What requests use of the services a process shares (`app.services.Services` is one):
+    declared here, on the floor that uses it, so nothing here imports the app."""
+
+    @property
+    def apps(self) -> Mapping[str, ProviderApp]: ...
+
+    @property
+    def linker(self) -> Linker: ...
+
+    @property
+    def engine(self) -> SyncEngine: ...
+
+    def live_feed(self) -> LiveFeed: ...
+
+    def calendar_client(self, provider: str, connection_id: int) -> CalendarClient: ...
 
 
 @dataclass(frozen=True, slots=True)

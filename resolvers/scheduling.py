@@ -37,8 +37,8 @@ from resolvers.errors import (
 )
 from resolvers.meetings import meeting as load_meeting
 from resolvers.validation import clean_text, normalize_email, plain_text, time_zone
+from sync import apply
 from sync.address_book import AddressBook
-from sync.engine import meeting_write
 from sync.model import ProviderEvent
 from sync.provider import (
     CalendarClient,
@@ -51,7 +51,6 @@ from sync.provider import (
     ProviderError,
     ProviderUnavailable,
 )
-from sync.rules import Action, decide
 
 T = TypeVar("T")
 
@@ -246,25 +245,11 @@ async def _store(
         linked_at=connection.linked_at,
         excluded_domains=ctx.services.engine.excluded_domains,
     )
-    context = await book.context_for_events(ctx.pool, [event])
-    # The same rules as the sync, so the round trip (rule 10) changes nothing.
-    decision = decide(event, context, None)
-    contacts = decision.contact_ids if decision.action is Action.UPSERT else frozenset()
-    write = meeting_write(event, contacts)
+    target = apply.Target(viewer.account_id, connection.id, "crm", connection.sync_round)
     async with ctx.pool.acquire() as conn, conn.transaction():
-        (meeting_id,) = await meetings_db.upsert_meetings(
-            conn,
-            account_id=viewer.account_id,
-            connection_id=connection.id,
-            source="crm",
-            seen_round=connection.sync_round,
-            writes=[write],
-            created_by_user_id=viewer.user_id,
+        meeting_id = await apply.apply_scheduled(
+            conn, target, book, event, created_by_user_id=viewer.user_id
         )
-        changes = await meetings_db.set_timelines(
-            conn, viewer.account_id, [(meeting_id, write.starts_at, write.contact_ids)]
-        )
-        await meetings_db.record_changes(conn, viewer.account_id, changes)
         if fields is not None:
             await _associate(conn, viewer.account_id, meeting_id, fields)
         if idempotency_key:

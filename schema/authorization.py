@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from graphql import GraphQLObjectType
 from strawberry import Schema
-from strawberry.types.field import StrawberryField
+from strawberry.types import get_object_definition
+from strawberry.types.base import StrawberryObjectDefinition
 
 from schema.permissions import Grants, Outcome, Rule, rule_of
 
@@ -43,25 +43,23 @@ class UnguardedField(Exception):
     """A root field carries no rule: every operation must be in the table."""
 
 
-def root_types(schema: Schema) -> Iterator[tuple[str, GraphQLObjectType]]:
-    # The graphql-core schema, whose fields keep their strawberry definition (and so the rule).
-    core = schema._schema
+def root_types(schema: Schema) -> Iterator[tuple[str, StrawberryObjectDefinition]]:
+    """The schema's root types (Strawberry's definitions, whose fields carry their rule)."""
     for operation, root in zip(
-        OPERATIONS, (core.query_type, core.mutation_type, core.subscription_type), strict=True
+        OPERATIONS, (schema.query, schema.mutation, schema.subscription), strict=True
     ):
         if root is not None:
-            yield operation, root
+            yield operation, get_object_definition(root, strict=True)
 
 
 def rows(schema: Schema) -> list[Row]:
     """One row per root field, plus one per variant of its rule, in schema order."""
     found: list[Row] = []
+    names = schema.config.name_converter
     for operation, root in root_types(schema):
-        for name, field in root.fields.items():
-            definition = field.extensions.get("strawberry-definition")
-            rule = None
-            if isinstance(definition, StrawberryField):
-                rule = rule_of(definition.extensions)
+        for field in root.fields:
+            name = names.get_graphql_name(field)
+            rule = rule_of(field.extensions)
             if rule is None:
                 raise UnguardedField(f"{operation} {name} has no rule (schema/permissions.py)")
             found.append(Row(operation, name, rule, rule.grants, {}))

@@ -21,6 +21,7 @@ from schema.enums import provider_enum
 from schema.ids import Node, decode_id, encode_id
 from schema.pagination import Connection, Edge, PageInfo, encode_cursor, time_keyset
 from schema.permissions import AccountMeetings, guarded_by
+from sync.model import EventStatus, Response
 
 if TYPE_CHECKING:
     from schema.contacts import Contact
@@ -40,21 +41,11 @@ else:
     )
 
 
-@strawberry.enum
-class MeetingStatus(Enum):
-    CONFIRMED = "confirmed"
-    TENTATIVE = "tentative"
-    CANCELLED = "cancelled"
-
-
-@strawberry.enum
-class AttendeeResponse(Enum):
-    NEEDS_ACTION = "needs_action"
-    ACCEPTED = "accepted"
-    TENTATIVE = "tentative"
-    DECLINED = "declined"
-    ORGANIZER = "organizer"
-    NONE = "none"
+# The sync model's enums, exposed under the schema's names (same members, same values).
+strawberry.enum(EventStatus, name="MeetingStatus")
+strawberry.enum(Response, name="AttendeeResponse")
+MeetingStatus = EventStatus
+AttendeeResponse = Response
 
 
 # Enum members by stored value: a dict lookup, where calling the Enum costs ~1 us a row.

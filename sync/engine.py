@@ -1,11 +1,11 @@
 """The sync engine: one connection's provider changes onto contact timelines.
 
 For a leased connection it reads the provider's change feed page by page, decides each event
-with the product's rules, and applies the page — meetings, attendees, timeline entries, the
-change log, and the cursor after the page — in ONE transaction. A crash anywhere re-reads at
-most one page, and the upserts make re-reading harmless. An expired cursor starts a new full
-round; when a full round completes, meetings it did not see are gone at the provider and are
-removed, so a resync reconciles instead of duplicating.
+with the product's rules and applies the page (sync/apply.py) — meetings, attendees, timeline
+entries, the change log, and the cursor after the page — in ONE transaction. A crash anywhere
+re-reads at most one page, and the upserts make re-reading harmless. An expired cursor starts a
+new full round; when a full round completes, meetings it did not see are gone at the provider
+and are removed, so a resync reconciles instead of duplicating.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,20 +22,18 @@ import aiohttp
 import asyncpg
 from authlib.common.security import generate_token
 
-from db import contacts as contacts_db
 from db import meetings as meetings_db
 from db import sync_state
-from db.meetings import AttendeeWrite, MeetingWrite, StoredMeeting, TimelineChange
 from db.sync_state import SyncJob
+from sync import apply
 from sync.address_book import AddressBook
 from sync.clients import calendar_client
 from sync.credentials import Credentials
 from sync.http import RetryPolicy
-from sync.model import Attendee, ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
+from sync.model import ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
 from sync.provider import CalendarClient, ProviderError, PushChannel
 from sync.providers import registry
 from sync.providers.spec import ProviderApp
-from sync.rules import Action, Stored, decide, is_cancelled_week
 
 log = logging.getLogger("chronik.sync")
 
@@ -247,7 +245,8 @@ class SyncEngine:
                 conn, job.connection_id, self.worker_id, self._settings.lease_seconds
             ):
                 raise LeaseLost(f"connection {job.connection_id} is no longer leased to us")
-            changes = await self._apply(conn, job, book, page.events, sync_round)
+            target = apply.Target(job.account_id, job.connection_id, job.provider, sync_round)
+            changes = await apply.apply_page(conn, target, book, page.events)
             if page.complete and full:
                 gone = await meetings_db.unseen_meetings(conn, job.connection_id, sync_round)
                 changes += await meetings_db.remove_meetings(conn, gone)
@@ -270,98 +269,6 @@ class SyncEngine:
             await meetings_db.record_changes(conn, job.account_id, changes)
             await sync_state.announce_state(conn, job.connection_id)
         return len(changes)
-
-    async def _apply(
-        self,
-        conn: asyncpg.Connection,
-        job: SyncJob,
-        book: AddressBook,
-        events: list[ProviderEvent],
-        sync_round: int,
-    ) -> list[TimelineChange]:
-        # The page's addresses not met before in this run, in one indexed query.
-        context = await book.context_for_events(conn, events)
-        ids = [e.provider_event_id for e in events]
-        ids += [alt for e in events if (alt := e.extra.get("occurrence_id"))]
-        stored = await meetings_db.stored_meetings(conn, job.connection_id, ids)
-        writes: dict[str, MeetingWrite] = {}
-        removes: list[int] = []
-        freezes: list[int] = []
-        seen_ids: list[int] = []
-        upserts: list[tuple[ProviderEvent, frozenset[int], frozenset[str]]] = []
-        for event in events:
-            known = stored.get(event.provider_event_id)
-            week = _cancelled_week_of(event, stored)
-            if week is not None and week is not known:
-                if known is None and event.kind is EventKind.OCCURRENCE:
-                    known = week  # back as a plain occurrence: the rule takes the week off
-                elif not week.frozen:
-                    removes.append(week.meeting_id)  # back as a changed occurrence
-            decision = decide(event, context, _as_stored(known))
-            if decision.action is Action.UPSERT:
-                upserts.append((event, decision.contact_ids, decision.new_contact_emails))
-            elif decision.action is Action.REMOVE and known is not None:
-                removes.append(known.meeting_id)
-            elif decision.action is Action.FREEZE and known is not None:
-                freezes.append(known.meeting_id)
-            elif known is not None:
-                seen_ids.append(known.meeting_id)
-        created = await self._create_contacts(conn, job.account_id, upserts)
-        book.learn_contacts(created)
-        for event, contact_ids, new_emails in upserts:
-            more = frozenset(created[email] for email in new_emails if email in created)
-            writes[event.provider_event_id] = meeting_write(event, contact_ids | more)
-        changes: list[TimelineChange] = []
-        if writes:
-            ordered = list(writes.values())
-            meeting_ids = await meetings_db.upsert_meetings(
-                conn,
-                account_id=job.account_id,
-                connection_id=job.connection_id,
-                source=job.provider,
-                seen_round=sync_round,
-                writes=ordered,
-            )
-            changes += await meetings_db.set_timelines(
-                conn,
-                job.account_id,
-                [
-                    (mid, w.starts_at, w.contact_ids)
-                    for mid, w in zip(meeting_ids, ordered, strict=True)
-                    # A cancelled week's contacts are its series' (rule 6), copied in SQL
-                    # below by `refresh_cancelled_weeks` once the series itself is written.
-                    if not w.cancelled_week
-                ],
-            )
-        changes += await meetings_db.remove_meetings(conn, removes, seen_round=sync_round)
-        await meetings_db.freeze_meetings(conn, freezes, sync_round)
-        await meetings_db.mark_seen(conn, seen_ids, sync_round)
-        # Series written, removed or frozen on this page, and series with a cancelled week on
-        # it: their cancelled weeks follow the series' entry as it now stands.
-        series_ids = sorted(
-            {e.provider_event_id for e in events if e.kind is EventKind.SERIES or e.removed}
-            | {e.series_id for e in events if e.series_id and is_cancelled_week(e)}
-        )
-        changes += await meetings_db.refresh_cancelled_weeks(
-            conn, job.account_id, job.connection_id, series_ids
-        )
-        return changes
-
-    @staticmethod
-    async def _create_contacts(
-        conn: asyncpg.Connection,
-        account_id: int,
-        upserts: list[tuple[ProviderEvent, frozenset[int], frozenset[str]]],
-    ) -> dict[str, int]:
-        """Accounts that opted in get a contact for each unknown guest (rule 3's exception)."""
-        wanted: dict[str, str | None] = {}
-        for event, _, new_emails in upserts:
-            names = {a.email: a.display_name for a in event.attendees}
-            for email in new_emails:
-                wanted.setdefault(email, names.get(email))
-        if not wanted:
-            return {}
-        return await contacts_db.create_guest_contacts(conn, account_id, wanted)
 
     def _address_book(self, job: SyncJob) -> AddressBook:
         return AddressBook(
@@ -459,63 +366,3 @@ async def _abandon(task: asyncio.Task[ChangePage] | None) -> None:
     await asyncio.wait([task])
     if not task.cancelled():
         task.exception()  # retrieved, so asyncio does not log it as never retrieved
-
-
-def _cancelled_week_of(
-    event: ProviderEvent, stored: Mapping[str, StoredMeeting]
-) -> StoredMeeting | None:
-    """The cancelled week stored under this occurrence's alternative id (Graph keys a deleted
-    occurrence by its occurrenceId), when the occurrence itself is back."""
-    alt = event.extra.get("occurrence_id")
-    if alt is None or event.removed or is_cancelled_week(event):
-        return None
-    week = stored.get(alt)
-    if week is None or week.provider_event_id != alt or not week.cancelled:
-        return None
-    return week
-
-
-def _as_stored(known: StoredMeeting | None) -> Stored | None:
-    if known is None:
-        return None
-    return Stored(known.meeting_id, known.frozen, known.cancelled)
-
-
-def meeting_write(event: ProviderEvent, contact_ids: frozenset[int]) -> MeetingWrite:
-    """How a provider event is stored, with the contacts whose timelines it belongs on."""
-    cancelled_week = is_cancelled_week(event)
-    return MeetingWrite(
-        provider_event_id=event.provider_event_id,
-        provider_alt_id=event.extra.get("occurrence_id"),
-        ical_uid=event.ical_uid,
-        kind=event.kind.value,
-        series_id=event.series_id,
-        original_start=event.original_start,
-        title=event.title,
-        description=event.description,
-        location=event.location,
-        # A cancelled occurrence may come with its original start only.
-        starts_at=event.starts_at or (event.original_start if cancelled_week else None),
-        ends_at=event.ends_at,
-        time_zone=event.time_zone,
-        all_day=event.all_day,
-        status=event.status.value,
-        organizer_email=event.organizer_email,
-        provider_created_at=event.created_at,
-        provider_updated_at=event.updated_at,
-        etag=event.etag,
-        attendees=_one_per_address(event.attendees),
-        contact_ids=contact_ids,
-        cancelled_week=cancelled_week,
-        cancelled_at=event.updated_at if cancelled_week else None,
-    )
-
-
-def _one_per_address(attendees: Iterable[Attendee]) -> list[AttendeeWrite]:
-    """The guests as stored, one per address: a provider may list an address twice (Graph
-    keeps "Ana@x.com" next to "ana@x.com"), addresses are stored lower-cased and keyed."""
-    kept: dict[str, AttendeeWrite] = {}
-    for a in attendees:
-        if a.email not in kept or (a.is_organizer and not kept[a.email].is_organizer):
-            kept[a.email] = AttendeeWrite(a.email, a.display_name, a.response.value, a.is_organizer)
-    return list(kept.values())

@@ -94,6 +94,9 @@ class ProviderEvent:
     created_at: datetime | None = None  # when the event was created at the provider
     updated_at: datetime | None = None
     etag: str | None = None
+    # Provider-specific keys. `occurrence_id` (Graph instances): the occurrenceId, which is how
+    # Graph names this week once it is cancelled; the meeting is stored under it too
+    # (meetings.provider_alt_id), so the week and the instance find each other (rule 6).
     extra: dict[str, str] = field(default_factory=dict)
     event_type: EventType = EventType.MEETING
 

@@ -1,6 +1,8 @@
 """Google Calendar API v3 / Google OAuth 2.0 wire formats as TypedDicts (Google's field names).
 
-Shared by the sandbox (sandboxes/google) and Chronik's Google client so both agree on shapes.
+What Chronik's Google client sends and its parser reads. The Google sandbox (sandboxes/google)
+does not use these types: it builds Google's JSON itself, so the client tests against it check
+that both agree on the shapes.
 All keys are optional (``total=False``) because Google omits empty or default fields.
 """
 
