@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import asyncpg
 import orjson
 
+from db import once
 from db.meetings import TIMELINE_CHANNEL
 from db.sync_state import SYNC_STATE_CHANNEL
 
@@ -55,13 +56,9 @@ class LiveEvent:
 
     async def shared(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         """`load()`, run once for all the subscribers handed this event: at 2,000 subscribers
-        of one contact, one query per change and process instead of 2,000. The load runs as
-        its own task, so one subscriber leaving (cancelled) does not cancel it for the rest."""
-        future = self._shared.get(key)
-        if future is None:
-            future = self._shared[key] = asyncio.ensure_future(load())
-        result: T = await asyncio.shield(future)
-        return result
+        of one contact, one query per change and process instead of 2,000 (db/once.py: the
+        load runs as its own task, so one subscriber leaving does not cancel it for the rest)."""
+        return await once.shared(self._shared, key, load)
 
 
 _OVERFLOW = LiveEvent("overflow", 0)

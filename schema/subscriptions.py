@@ -9,17 +9,17 @@ variables, viewer) and hands the same result to every subscriber asking exactly 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator
 from enum import Enum
+from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import ExecutionResult
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
+from db.once import run_once
 from resolvers import live
 from resolvers.context import Context
 from schema.connections import CalendarConnection, SyncState
@@ -98,21 +98,14 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         key = self._sharing_key() if isinstance(results, dict) else None
         if results is None or key is None:
             return super().execute_operation(serially)
-        shared = results.get(key)
-        if shared is None:
-            result = super().execute_operation(serially)
-            if not self.is_awaitable(result):
-                results[key] = result
-                return result
-            # Its own task: the first subscriber leaving must not cancel it for the others.
-            shared = results[key] = asyncio.ensure_future(result)
-        if isinstance(shared, asyncio.Future):
-            return _await_shared(shared)
-        return shared
+        # Its own task when it awaits: the first subscriber leaving must not cancel it for
+        # the others.
+        return run_once(results, key, partial(super().execute_operation, serially))
 
     def _sharing_key(self) -> tuple[Any, ...] | None:
         operation = self.operation
-        viewer = getattr(self.context_value, "_viewer", None)
+        context = self.context_value
+        viewer = context.known_viewer if isinstance(context, Context) else None
         if operation.loc is None or viewer is None:
             return None
         try:
@@ -122,10 +115,6 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         name = operation.name.value if operation.name else None
         return (operation.loc.source.body, name, variables, viewer.user_id)
-
-
-async def _await_shared(shared: Awaitable[ExecutionResult]) -> ExecutionResult:
-    return await asyncio.shield(shared)
 
 
 @strawberry.type
