@@ -1,0 +1,122 @@
+-- Live timelines of companies, deals and tickets: the meetings scheduled from a record.
+--
+-- A contact's timeline changes are announced by the code that writes them (db/meetings.py,
+-- `chronik_timeline`). A record's scheduled meetings change by more paths: linked and unlinked
+-- when a meeting is scheduled or updated, gone with the record, the meeting or the account,
+-- and the meeting itself changed by the sync, by scheduling, cancelled or deleted in Chronik
+-- (whether or not any contact is among its guests). These triggers announce every such change
+-- on `chronik_records`, in the writer's transaction (delivered on commit only), as
+-- {"a": account, "r": [[kind, record id, meeting id, change], ...]}: kind c(ompany), d(eal) or
+-- t(icket), change a(dded), r(emoved) or u(pdated). Ids only: subscribers load what is there
+-- now. Statement-level: one query per statement, whatever the number of rows; a statement
+-- that touches no scheduled meeting announces nothing.
+
+CREATE FUNCTION chronik_announce_records(changes jsonb) RETURNS void
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    batch record;
+BEGIN
+    -- pg_notify payloads must stay under 8000 bytes: at most 150 changes (~40 bytes) each.
+    FOR batch IN
+        SELECT c.account, jsonb_agg(c.item) AS items
+        FROM (
+            SELECT (e ->> 0)::bigint AS account, e -> 1 AS item,
+                   (row_number() OVER (PARTITION BY e ->> 0) - 1) / 150 AS part
+            FROM jsonb_array_elements(changes) AS e
+        ) c
+        GROUP BY c.account, c.part
+    LOOP
+        PERFORM pg_notify(
+            'chronik_records', jsonb_build_object('a', batch.account, 'r', batch.items)::text
+        );
+    END LOOP;
+END;
+$$;
+
+-- A record's link to a meeting made or gone (TG_ARGV: the kind's letter, the record column).
+CREATE FUNCTION chronik_record_links_changed() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    changes jsonb;
+BEGIN
+    SELECT jsonb_agg(jsonb_build_array(
+               x.account_id,
+               jsonb_build_array(TG_ARGV[0], (to_jsonb(x) ->> TG_ARGV[1])::bigint, x.meeting_id,
+                                 CASE TG_OP WHEN 'INSERT' THEN 'a' ELSE 'r' END)))
+    INTO changes
+    FROM changed_links x
+    LEFT JOIN meetings m ON m.id = x.meeting_id
+    -- Only a meeting on the record's timeline (one cancelled or deleted in Chronik is not);
+    -- a meeting gone altogether was, as far as anyone knows.
+    WHERE m.id IS NULL OR (m.deleted_at IS NULL AND m.status <> 'cancelled');
+    IF changes IS NOT NULL THEN
+        PERFORM chronik_announce_records(changes);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER company_meetings_linked AFTER INSERT ON company_meetings
+    REFERENCING NEW TABLE AS changed_links FOR EACH STATEMENT
+    EXECUTE FUNCTION chronik_record_links_changed('c', 'company_id');
+CREATE TRIGGER company_meetings_unlinked AFTER DELETE ON company_meetings
+    REFERENCING OLD TABLE AS changed_links FOR EACH STATEMENT
+    EXECUTE FUNCTION chronik_record_links_changed('c', 'company_id');
+CREATE TRIGGER deal_meetings_linked AFTER INSERT ON deal_meetings
+    REFERENCING NEW TABLE AS changed_links FOR EACH STATEMENT
+    EXECUTE FUNCTION chronik_record_links_changed('d', 'deal_id');
+CREATE TRIGGER deal_meetings_unlinked AFTER DELETE ON deal_meetings
+    REFERENCING OLD TABLE AS changed_links FOR EACH STATEMENT
+    EXECUTE FUNCTION chronik_record_links_changed('d', 'deal_id');
+CREATE TRIGGER ticket_meetings_linked AFTER INSERT ON ticket_meetings
+    REFERENCING NEW TABLE AS changed_links FOR EACH STATEMENT
+    EXECUTE FUNCTION chronik_record_links_changed('t', 'ticket_id');
+CREATE TRIGGER ticket_meetings_unlinked AFTER DELETE ON ticket_meetings
+    REFERENCING OLD TABLE AS changed_links FOR EACH STATEMENT
+    EXECUTE FUNCTION chronik_record_links_changed('t', 'ticket_id');
+
+-- A meeting scheduled from records changed: announced when it is or was on their timelines
+-- and anything but its bookkeeping (the round it was last seen in, when it was written)
+-- changed. The sync rewrites thousands of meetings a page; those scheduled from no record
+-- cost a probe of each link table's meeting index.
+CREATE FUNCTION chronik_record_meetings_changed() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    changes jsonb;
+BEGIN
+    WITH changed AS (
+        SELECT n.id, n.account_id
+        FROM new_meetings n JOIN old_meetings o ON o.id = n.id
+        WHERE ((n.deleted_at IS NULL AND n.status <> 'cancelled')
+               OR (o.deleted_at IS NULL AND o.status <> 'cancelled'))
+          AND EXISTS (SELECT 1 FROM company_meetings x WHERE x.meeting_id = n.id
+                      UNION ALL SELECT 1 FROM deal_meetings x WHERE x.meeting_id = n.id
+                      UNION ALL SELECT 1 FROM ticket_meetings x WHERE x.meeting_id = n.id)
+          AND to_jsonb(n) - 'seen_round' - 'updated_at'
+              IS DISTINCT FROM to_jsonb(o) - 'seen_round' - 'updated_at'
+    )
+    SELECT jsonb_agg(jsonb_build_array(l.account_id, jsonb_build_array(l.kind, l.record, l.id, 'u')))
+    INTO changes
+    FROM (
+        SELECT c.account_id, 'c' AS kind, x.company_id AS record, c.id
+        FROM changed c JOIN company_meetings x ON x.meeting_id = c.id
+        UNION ALL
+        SELECT c.account_id, 'd', x.deal_id, c.id
+        FROM changed c JOIN deal_meetings x ON x.meeting_id = c.id
+        UNION ALL
+        SELECT c.account_id, 't', x.ticket_id, c.id
+        FROM changed c JOIN ticket_meetings x ON x.meeting_id = c.id
+    ) l;
+    IF changes IS NOT NULL THEN
+        PERFORM chronik_announce_records(changes);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER meetings_of_records_changed AFTER UPDATE ON meetings
+    REFERENCING OLD TABLE AS old_meetings NEW TABLE AS new_meetings FOR EACH STATEMENT
+    EXECUTE FUNCTION chronik_record_meetings_changed();
