@@ -8,8 +8,7 @@
 -- on `chronik_records`, in the writer's transaction (delivered on commit only), as
 -- {"a": account, "r": [[kind, record id, meeting id, change], ...]}: kind c(ompany), d(eal) or
 -- t(icket), change a(dded), r(emoved) or u(pdated). Ids only: subscribers load what is there
--- now. Statement-level: one query per statement, whatever the number of rows; a statement
--- that touches no scheduled meeting announces nothing.
+-- now. A statement that touches no scheduled meeting announces nothing.
 
 CREATE FUNCTION chronik_announce_records(changes jsonb) RETURNS void
     LANGUAGE plpgsql
@@ -78,37 +77,27 @@ CREATE TRIGGER ticket_meetings_unlinked AFTER DELETE ON ticket_meetings
     EXECUTE FUNCTION chronik_record_links_changed('t', 'ticket_id');
 
 -- A meeting scheduled from records changed: announced when it is or was on their timelines
--- and anything but its bookkeeping (the round it was last seen in, when it was written)
--- changed. The sync rewrites thousands of meetings a page; those scheduled from no record
--- cost a probe of each link table's meeting index.
-CREATE FUNCTION chronik_record_meetings_changed() RETURNS trigger
+-- and something a timeline shows changed (not its bookkeeping: the round it was last seen in,
+-- when it was written). Row-level with the test in WHEN, which PostgreSQL evaluates without
+-- calling the function: the sync rewrites thousands of meetings a page and marks thousands
+-- seen, and only those that really changed are looked up in the link tables (an index probe
+-- each); a statement-level trigger would capture every row of every such statement.
+CREATE FUNCTION chronik_record_meeting_changed() RETURNS trigger
     LANGUAGE plpgsql
 AS $$
 DECLARE
     changes jsonb;
 BEGIN
-    WITH changed AS (
-        SELECT n.id, n.account_id
-        FROM new_meetings n JOIN old_meetings o ON o.id = n.id
-        WHERE ((n.deleted_at IS NULL AND n.status <> 'cancelled')
-               OR (o.deleted_at IS NULL AND o.status <> 'cancelled'))
-          AND EXISTS (SELECT 1 FROM company_meetings x WHERE x.meeting_id = n.id
-                      UNION ALL SELECT 1 FROM deal_meetings x WHERE x.meeting_id = n.id
-                      UNION ALL SELECT 1 FROM ticket_meetings x WHERE x.meeting_id = n.id)
-          AND to_jsonb(n) - 'seen_round' - 'updated_at'
-              IS DISTINCT FROM to_jsonb(o) - 'seen_round' - 'updated_at'
-    )
-    SELECT jsonb_agg(jsonb_build_array(l.account_id, jsonb_build_array(l.kind, l.record, l.id, 'u')))
+    SELECT jsonb_agg(jsonb_build_array(NEW.account_id,
+                                       jsonb_build_array(l.kind, l.record, NEW.id, 'u')))
     INTO changes
     FROM (
-        SELECT c.account_id, 'c' AS kind, x.company_id AS record, c.id
-        FROM changed c JOIN company_meetings x ON x.meeting_id = c.id
+        SELECT 'c' AS kind, x.company_id AS record FROM company_meetings x
+        WHERE x.meeting_id = NEW.id
         UNION ALL
-        SELECT c.account_id, 'd', x.deal_id, c.id
-        FROM changed c JOIN deal_meetings x ON x.meeting_id = c.id
+        SELECT 'd', x.deal_id FROM deal_meetings x WHERE x.meeting_id = NEW.id
         UNION ALL
-        SELECT c.account_id, 't', x.ticket_id, c.id
-        FROM changed c JOIN ticket_meetings x ON x.meeting_id = c.id
+        SELECT 't', x.ticket_id FROM ticket_meetings x WHERE x.meeting_id = NEW.id
     ) l;
     IF changes IS NOT NULL THEN
         PERFORM chronik_announce_records(changes);
@@ -117,6 +106,16 @@ BEGIN
 END;
 $$;
 
-CREATE TRIGGER meetings_of_records_changed AFTER UPDATE ON meetings
-    REFERENCING OLD TABLE AS old_meetings NEW TABLE AS new_meetings FOR EACH STATEMENT
-    EXECUTE FUNCTION chronik_record_meetings_changed();
+CREATE TRIGGER meetings_of_records_changed AFTER UPDATE ON meetings FOR EACH ROW
+    WHEN (((OLD.deleted_at IS NULL AND OLD.status <> 'cancelled')
+           OR (NEW.deleted_at IS NULL AND NEW.status <> 'cancelled'))
+          AND (OLD.title, OLD.description, OLD.location, OLD.starts_at, OLD.ends_at,
+               OLD.time_zone, OLD.all_day, OLD.status, OLD.frozen, OLD.organizer_email,
+               OLD.etag, OLD.provider_updated_at, OLD.cancelled_at, OLD.deleted_at,
+               OLD.connection_id, OLD.kind, OLD.series_id, OLD.original_start)
+              IS DISTINCT FROM
+              (NEW.title, NEW.description, NEW.location, NEW.starts_at, NEW.ends_at,
+               NEW.time_zone, NEW.all_day, NEW.status, NEW.frozen, NEW.organizer_email,
+               NEW.etag, NEW.provider_updated_at, NEW.cancelled_at, NEW.deleted_at,
+               NEW.connection_id, NEW.kind, NEW.series_id, NEW.original_start))
+    EXECUTE FUNCTION chronik_record_meeting_changed();
