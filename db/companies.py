@@ -497,16 +497,6 @@ async def count_timeline(db: Executor, account_id: int, company_id: int) -> int:
     )
 
 
-async def member_ids(db: Executor, account_id: int, company_id: int) -> list[int]:
-    """The company's contacts now (linked, or found by domain when the account opted in)."""
-    rows = await db.fetch(
-        f"SELECT DISTINCT contact_id FROM ({_members('ARRAY[$1::bigint]', '$2')}) m",
-        company_id,
-        account_id,
-    )
-    return sorted(r["contact_id"] for r in rows)
-
-
 async def timeline_entry(
     db: Executor, account_id: int, company_id: int, meeting_id: int
 ) -> tuple[CompanyEntryRow | None, MeetingRow | None]:

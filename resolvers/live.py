@@ -197,6 +197,7 @@ async def record_timeline_updates(
     account_id = viewer.account_id
     if not await records_db.existing_ids(ctx.pool, kind, account_id, [record_id]):
         raise records.not_found(kind)  # NOT_FOUND for another account's record
+    ctx.renew_loaders()
     key = _RECORD_KEYS[kind.table]
     async with ctx.services.live_feed().subscribe(
         account_id=account_id, keys=[(key, record_id)]
@@ -204,6 +205,7 @@ async def record_timeline_updates(
         said = _Said()
         try:
             async for event in subscriber.events():
+                ctx.renew_loaders()
                 if event.kind == "resync":
                     said.forget()
                     yield RecordTimelineUpdate("resync", None, None)
