@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import statistics
 import sys
 import time
@@ -140,6 +141,7 @@ async def run(args: argparse.Namespace) -> None:
                                     writes=source[at : at + PAGE],
                                 )
                         timings.setdefault((shape, on), []).append(time.perf_counter() - started)
+        explained = await _trigger_work(conn, ids[:PAGE], seen_round)
         await conn.close()
         print(
             f"  {args.meetings:,} meetings ({args.linked} scheduled from deals), pages of "
@@ -152,9 +154,41 @@ async def run(args: argparse.Namespace) -> None:
                 f"  {shape:9}  trigger on {on:7.1f} ms/page   off {off:7.1f} ms/page   "
                 f"on/off {on / off:.3f}"
             )
+        for line in explained:
+            print(f"  {line}")
         print(f"  {common.machine_line('done')}")
     finally:
         await common.drop_database(admin, name)
+
+
+async def _trigger_work(conn: asyncpg.Connection, page: list[int], seen_round: int) -> list[str]:
+    """What PostgreSQL itself reports of the trigger (EXPLAIN ANALYZE: its calls and time)
+    for one page of each shape, as UPDATEs (rolled back): wall times on a shared machine
+    drift more than the trigger costs."""
+    await conn.execute(f"ALTER TABLE meetings ENABLE TRIGGER {TRIGGER}")
+    statements = {
+        "unchanged": "UPDATE meetings SET updated_at = now(), seen_round = seen_round + 1, "
+        "title = title WHERE id = ANY($1::bigint[])",
+        "changed": "UPDATE meetings SET updated_at = now(), title = title || '.' "
+        "WHERE id = ANY($1::bigint[])",
+        "seen": f"UPDATE meetings SET seen_round = {seen_round + 1} WHERE id = ANY($1::bigint[])",
+    }
+    lines = []
+    for shape, sql in statements.items():
+        tr = conn.transaction()
+        await tr.start()
+        try:
+            plan = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", page)
+        finally:
+            await tr.rollback()
+        found = json.loads(plan)[0]
+        triggers = {t["Trigger Name"]: t for t in found.get("Triggers", [])}
+        mine = triggers.get(TRIGGER, {"Calls": 0, "Time": 0.0})
+        lines.append(
+            f"EXPLAIN {shape:9} ({len(page):,} rows): statement {found['Execution Time']:.1f} ms, "
+            f"{TRIGGER} called {mine['Calls']} times, {mine['Time']:.1f} ms"
+        )
+    return lines
 
 
 def main() -> None:

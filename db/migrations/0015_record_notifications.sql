@@ -33,6 +33,14 @@ BEGIN
 END;
 $$;
 
+-- Whether a meeting was ever scheduled from a company, deal or ticket: the meeting trigger
+-- below looks in the link tables only for these (never reset: a stale true costs a lookup).
+ALTER TABLE meetings ADD COLUMN scheduled_from_record boolean NOT NULL DEFAULT false;
+UPDATE meetings SET scheduled_from_record = true
+WHERE id IN (SELECT meeting_id FROM company_meetings
+             UNION SELECT meeting_id FROM deal_meetings
+             UNION SELECT meeting_id FROM ticket_meetings);
+
 -- A record's link to a meeting made or gone (TG_ARGV: the kind's letter, the record column).
 CREATE FUNCTION chronik_record_links_changed() RETURNS trigger
     LANGUAGE plpgsql
@@ -52,6 +60,10 @@ BEGIN
     WHERE m.id IS NULL OR (m.deleted_at IS NULL AND m.status <> 'cancelled');
     IF changes IS NOT NULL THEN
         PERFORM chronik_announce_records(changes);
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        UPDATE meetings SET scheduled_from_record = true
+        WHERE id IN (SELECT meeting_id FROM changed_links) AND NOT scheduled_from_record;
     END IF;
     RETURN NULL;
 END;
@@ -80,8 +92,9 @@ CREATE TRIGGER ticket_meetings_unlinked AFTER DELETE ON ticket_meetings
 -- and something a timeline shows changed (not its bookkeeping: the round it was last seen in,
 -- when it was written). Row-level with the test in WHEN, which PostgreSQL evaluates without
 -- calling the function: the sync rewrites thousands of meetings a page and marks thousands
--- seen, and only those that really changed are looked up in the link tables (an index probe
--- each); a statement-level trigger would capture every row of every such statement.
+-- seen, and only a meeting ever scheduled from a record whose shown fields changed is looked
+-- up in the link tables; a statement-level trigger would capture every row of every such
+-- statement (bench/record_triggers.py).
 CREATE FUNCTION chronik_record_meeting_changed() RETURNS trigger
     LANGUAGE plpgsql
 AS $$
@@ -107,7 +120,8 @@ END;
 $$;
 
 CREATE TRIGGER meetings_of_records_changed AFTER UPDATE ON meetings FOR EACH ROW
-    WHEN (((OLD.deleted_at IS NULL AND OLD.status <> 'cancelled')
+    WHEN (NEW.scheduled_from_record
+          AND ((OLD.deleted_at IS NULL AND OLD.status <> 'cancelled')
            OR (NEW.deleted_at IS NULL AND NEW.status <> 'cancelled'))
           AND (OLD.title, OLD.description, OLD.location, OLD.starts_at, OLD.ends_at,
                OLD.time_zone, OLD.all_day, OLD.status, OLD.frozen, OLD.organizer_email,
