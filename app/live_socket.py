@@ -67,6 +67,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from app.cors import socket_origin_allowed
 from app.limits import CostGate, QueryCost
 from app.ws_output import ClientNotReading
+from db.once import run_once
 from resolvers.context import Context, token_from_connection_params
 from resolvers.errors import TooManyOperations, Unauthenticated
 from schema.argument_checks import first_refusal
@@ -309,7 +310,7 @@ class _Connection:
         except Unauthenticated:
             await self.close(4403, "Forbidden")
             return
-        bind_account_lookup(lambda: getattr(context._viewer, "account_id", None))
+        bind_account_lookup(lambda: getattr(context.known_viewer, "account_id", None))
         await self.send_text('{"type":"connection_ack"}')
         self.acknowledged = True
 
@@ -441,7 +442,7 @@ class _Connection:
         # Not kept: an executor is ~2 KiB, and most events are executed by another subscriber.
         del executor
         execute = partial(self.execute_event, document, variables, name)
-        viewer = self.context._viewer
+        viewer = self.context.known_viewer
         share_key = (
             "next",
             query,
@@ -487,19 +488,10 @@ async def _event_payload(
     if not isinstance(shared, dict):
         payload = execute(event)
         return payload if isinstance(payload, str) else await payload
-    found = shared.get(share_key)
-    if found is None:
-        payload = execute(event)
-        if isinstance(payload, str):  # the others take it without waiting
-            shared[share_key] = payload
-            return payload
-        # Its own task: the first subscriber leaving must not cancel it for the others.
-        found = shared[share_key] = asyncio.ensure_future(payload)
-    if isinstance(found, str):
-        return found
-    if found.done():
-        return str(found.result())
-    return str(await asyncio.shield(found))
+    # Its own task when it awaits: the first subscriber leaving must not cancel it for the
+    # others, who take a payload encoded at once without waiting.
+    payload = run_once(shared, share_key, partial(execute, event))
+    return payload if isinstance(payload, str) else str(await payload)
 
 
 async def _encode_later(result: Awaitable[Any]) -> str:

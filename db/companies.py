@@ -359,13 +359,19 @@ async def set_meeting_companies(
     conn: asyncpg.Connection, account_id: int, meeting_id: int, company_ids: Sequence[int]
 ) -> None:
     """Make the companies the meeting was scheduled from exactly `company_ids` (ids the
-    caller checked are the account's: `existing_company_ids`)."""
-    await conn.execute("DELETE FROM company_meetings WHERE meeting_id = $1", meeting_id)
+    caller checked are the account's: `existing_company_ids`). Links that stay are left
+    alone: their companies' live timelines hear only of what changed."""
+    await conn.execute(
+        "DELETE FROM company_meetings WHERE meeting_id = $1 AND company_id <> ALL($2::bigint[])",
+        meeting_id,
+        sorted(set(company_ids)),
+    )
     await conn.execute(
         """
         INSERT INTO company_meetings (account_id, company_id, meeting_id)
         SELECT $1, c.id, $2 FROM companies c
         WHERE c.account_id = $1 AND c.id = ANY($3::bigint[])
+        ON CONFLICT DO NOTHING
         """,
         account_id,
         meeting_id,
@@ -489,16 +495,6 @@ async def count_timeline(db: Executor, account_id: int, company_id: int) -> int:
             account_id,
         )
     )
-
-
-async def member_ids(db: Executor, account_id: int, company_id: int) -> list[int]:
-    """The company's contacts now (linked, or found by domain when the account opted in)."""
-    rows = await db.fetch(
-        f"SELECT DISTINCT contact_id FROM ({_members('ARRAY[$1::bigint]', '$2')}) m",
-        company_id,
-        account_id,
-    )
-    return sorted(r["contact_id"] for r in rows)
 
 
 async def timeline_entry(

@@ -2,7 +2,12 @@
 
 Writers announce changes with pg_notify inside their transaction (delivered only on commit):
 `chronik_timeline` carries {"a": account, "c": [[contact, meeting, kind], …]} and
-`chronik_sync_state` carries {"a": account, "u": user, "c": connection}. Each subscriber has a
+`chronik_sync_state` carries {"a": account, "u": user, "c": connection}; triggers announce the
+meetings scheduled from companies, deals and tickets on `chronik_records` as
+{"a": account, "r": [[kind, record, meeting, change], …]} (db/migrations/0015). A subscriber
+follows keys: a contact, a user, a record ("company"/"deal"/"ticket", id), or a whole account
+(one "batch" event per timeline notification, for timelines whose contacts change while they
+are followed: a company's members). Each subscriber has a
 bounded queue: dispatching never waits, so a slow subscriber cannot delay the listener or
 anyone else — when its queue is full it is closed with `SubscriberTooSlow`. All subscribers of a
 contact receive the SAME `LiveEvent` object for a change, so what they load for it can be
@@ -24,12 +29,16 @@ from typing import Any, TypeVar
 import asyncpg
 import orjson
 
+from db import once
 from db.meetings import TIMELINE_CHANNEL
 from db.sync_state import SYNC_STATE_CHANNEL
 
 log = logging.getLogger("chronik.live")
 
 _KINDS = {"a": "added", "u": "updated", "r": "removed"}
+RECORDS_CHANNEL = "chronik_records"
+# The record kinds of `chronik_records` notifications, as subscription keys.
+_RECORDS = {"c": "company", "d": "deal", "t": "ticket"}
 
 T = TypeVar("T")
 
@@ -40,14 +49,15 @@ class SubscriberTooSlow(Exception):
 
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
-    kind: str  # added | updated | removed | resync | sync_state
+    kind: str  # added | updated | removed | resync | sync_state | batch
     account_id: int
     contact_id: int | None = None
     meeting_id: int | None = None
     connection_id: int | None = None
     # What the subscribers loaded for this event, by key; lives as long as the event does.
     # The events of one notification share one dict, and `batch` names all of them that have
-    # subscribers in this process, so one load can serve every contact the change touched.
+    # subscribers in this process, so one load can serve every contact the change touched
+    # (for a "batch" event, an account's: every change of the notification).
     _shared: dict[Hashable, asyncio.Future[Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -55,13 +65,9 @@ class LiveEvent:
 
     async def shared(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         """`load()`, run once for all the subscribers handed this event: at 2,000 subscribers
-        of one contact, one query per change and process instead of 2,000. The load runs as
-        its own task, so one subscriber leaving (cancelled) does not cancel it for the rest."""
-        future = self._shared.get(key)
-        if future is None:
-            future = self._shared[key] = asyncio.ensure_future(load())
-        result: T = await asyncio.shield(future)
-        return result
+        of one contact, one query per change and process instead of 2,000 (db/once.py: the
+        load runs as its own task, so one subscriber leaving does not cancel it for the rest)."""
+        return await once.shared(self._shared, key, load)
 
 
 _OVERFLOW = LiveEvent("overflow", 0)
@@ -157,11 +163,16 @@ class LiveFeed:
         contact_id: int | None = None,
         user_id: int | None = None,
         contact_ids: Sequence[int] | None = None,
+        keys: Sequence[tuple[str, int]] | None = None,
     ) -> AsyncIterator[Subscriber]:
-        """Receive the events of one contact's timeline (or of several: `contact_ids`, the
-        members of a company; or one user's sync state) until the block exits; leaving it —
-        normally, by error or cancellation — removes everything."""
-        if contact_ids is not None:
+        """Receive the events of one contact's timeline (or of several: `contact_ids`; or one
+        user's sync state; or of the given `keys`: ("company"/"deal"/"ticket", id) for the
+        meetings scheduled from a record, ("account", id) for a batch event per timeline
+        notification of the account) until the block exits; leaving it — normally, by error
+        or cancellation — removes everything."""
+        if keys is not None:
+            keys = list(dict.fromkeys(keys))
+        elif contact_ids is not None:
             keys = [("contact", c) for c in dict.fromkeys(contact_ids)]
         elif contact_id is not None:
             keys = [("contact", contact_id)]
@@ -205,6 +216,7 @@ class LiveFeed:
         conn.add_termination_listener(lambda _: self._lost.set())
         await conn.add_listener(TIMELINE_CHANNEL, self._on_timeline)
         await conn.add_listener(SYNC_STATE_CHANNEL, self._on_sync_state)
+        await conn.add_listener(RECORDS_CHANNEL, self._on_records)
         self._conn = conn
 
     async def _close(self) -> None:
@@ -214,9 +226,10 @@ class LiveFeed:
                 await conn.close(timeout=2)
 
     def _broadcast_resync(self) -> None:
-        for group in list(self._subscribers.values()):
-            for subscriber in list(group):
-                subscriber.offer(LiveEvent("resync", subscriber.account_id))
+        # Once per subscriber, whatever the number of keys it follows.
+        everyone = {s for group in self._subscribers.values() for s in group}
+        for subscriber in everyone:
+            subscriber.offer(LiveEvent("resync", subscriber.account_id))
 
     def _on_timeline(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         try:
@@ -226,6 +239,23 @@ class LiveFeed:
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring malformed timeline notification")
             return
+        # One change names up to hundreds of contacts: their events share what is loaded for
+        # them (`shared` over the whole batch), one query per notification and process.
+        shared: dict[Hashable, asyncio.Future[Any]] = {}
+        watchers = self._subscribers.get(("account", account_id))
+        if watchers:
+            try:
+                everything = tuple(
+                    (int(contact_id), int(meeting_id), _KINDS.get(kind, "updated"))
+                    for contact_id, meeting_id, kind in changes
+                )
+            except (ValueError, TypeError):
+                log.warning("ignoring malformed timeline notification")
+                return
+            event = LiveEvent("batch", account_id, None, None, None, shared, everything)
+            for subscriber in list(watchers):
+                if subscriber.account_id == account_id:
+                    subscriber.offer(event)
         wanted = [
             (group, int(contact_id), int(meeting_id), _KINDS.get(kind, "updated"))
             for contact_id, meeting_id, kind in changes
@@ -233,12 +263,30 @@ class LiveFeed:
         ]
         if not wanted:
             return
-        # One change names up to hundreds of contacts: their events share what is loaded for
-        # them (`shared` over the whole batch), one query per notification and process.
-        shared: dict[Hashable, asyncio.Future[Any]] = {}
         batch = tuple((contact_id, meeting_id, kind) for _, contact_id, meeting_id, kind in wanted)
         for group, contact_id, meeting_id, kind in wanted:
             event = LiveEvent(kind, account_id, contact_id, meeting_id, None, shared, batch)
+            for subscriber in list(group):
+                if subscriber.account_id == account_id:
+                    subscriber.offer(event)
+
+    def _on_records(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        try:
+            message = orjson.loads(payload)
+            account_id = int(message["a"])
+            changes = [
+                ((_RECORDS[kind], int(record_id)), int(meeting_id), _KINDS[change])
+                for kind, record_id, meeting_id, change in message["r"]
+            ]
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring malformed records notification")
+            return
+        shared: dict[Hashable, asyncio.Future[Any]] = {}
+        for key, meeting_id, kind in changes:
+            group = self._subscribers.get(key)
+            if not group:
+                continue
+            event = LiveEvent(kind, account_id, None, meeting_id, None, shared)
             for subscriber in list(group):
                 if subscriber.account_id == account_id:
                     subscriber.offer(event)

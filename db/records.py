@@ -190,13 +190,19 @@ async def set_meeting_records(
     meeting_id: int,
     ids: Sequence[int],
 ) -> None:
-    """Make the records the meeting was scheduled from exactly `ids` (of the account)."""
-    await conn.execute(f"DELETE FROM {kind.meetings} WHERE meeting_id = $1", meeting_id)
+    """Make the records the meeting was scheduled from exactly `ids` (of the account). Links
+    that stay are left alone: their records' live timelines hear only of what changed."""
+    await conn.execute(
+        f"DELETE FROM {kind.meetings} WHERE meeting_id = $1 AND {kind.key} <> ALL($2::bigint[])",
+        meeting_id,
+        sorted(set(ids)),
+    )
     await conn.execute(
         f"""
         INSERT INTO {kind.meetings} (account_id, {kind.key}, meeting_id)
         SELECT $1, r.id, $2 FROM {kind.table} r
         WHERE r.account_id = $1 AND r.id = ANY($3::bigint[])
+        ON CONFLICT DO NOTHING
         """,
         account_id,
         meeting_id,
@@ -248,3 +254,29 @@ async def count_timeline(db: Executor, kind: RecordKind, account_id: int, record
             account_id,
         )
     )
+
+
+async def timeline_entry(
+    db: Executor, kind: RecordKind, account_id: int, record_id: int, meeting_id: int
+) -> tuple[RecordEntryRow | None, MeetingRow | None]:
+    """Whether the meeting is on the record's timeline now: (its entry, or None when it is
+    not) and the meeting itself (None when it is gone or deleted in Chronik)."""
+    record = await db.fetchrow(
+        f"""
+        SELECT (SELECT coalesce(m.starts_at, m.created_at) FROM {kind.meetings} x
+                WHERE x.{kind.key} = $1 AND x.meeting_id = m.id
+                  AND m.status <> 'cancelled') AS occurred_at,
+               {MEETING_COLUMNS}
+        FROM meetings m
+        WHERE m.id = $3 AND m.account_id = $2 AND m.deleted_at IS NULL
+        """,
+        record_id,
+        account_id,
+        meeting_id,
+    )
+    if record is None:
+        return None, None
+    meeting = meeting_row(record)
+    if record["occurred_at"] is None:
+        return None, meeting
+    return RecordEntryRow(record["occurred_at"], meeting), meeting

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
 
+from resolvers.context import Context
 from telemetry import metrics
 from telemetry.logs import bind_account_lookup
 
@@ -14,9 +15,9 @@ from telemetry.logs import bind_account_lookup
 class OperationMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
-        if hasattr(context, "_viewer"):
+        if isinstance(context, Context):
             # Read when a record is logged: the viewer is known once a resolver asked for it.
-            bind_account_lookup(lambda: getattr(context._viewer, "account_id", None))
+            bind_account_lookup(lambda: getattr(context.known_viewer, "account_id", None))
         started = time.perf_counter()
         yield
         elapsed = time.perf_counter() - started

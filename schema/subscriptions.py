@@ -1,4 +1,5 @@
-"""Subscriptions: live contact timelines and sync progress (graphql-transport-ws).
+"""Subscriptions: live timelines (contacts, companies, deals, tickets) and sync progress
+(graphql-transport-ws).
 
 Fan-out: a change of a contact's timeline reaches every subscriber of that contact in the
 process as ONE shared `TimelineUpdate` object (see resolvers/live.py). `SharedEventExecutor`
@@ -9,17 +10,18 @@ variables, viewer) and hands the same result to every subscriber asking exactly 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator
 from enum import Enum
+from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import ExecutionResult
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
+from db.once import run_once
+from db.records import DEALS, TICKETS
 from resolvers import live
 from resolvers.context import Context
 from schema.connections import CalendarConnection, SyncState
@@ -69,14 +71,16 @@ def _graphql_update(update: live.TimelineUpdate) -> TimelineUpdate:
     return made
 
 
-def _graphql_company_update(update: live.CompanyTimelineUpdate) -> TimelineUpdate:
+def _graphql_record_update(update: live.RecordTimelineUpdate, entry_type: str) -> TimelineUpdate:
+    """The GraphQL object of a company's, deal's or ticket's update (its entries are named as
+    the record's `timeline` names them)."""
     made = update.derived.get("graphql")
     if made is None:
         entry = update.entry
         made = update.derived["graphql"] = TimelineUpdate(
             kind=TimelineUpdateKind(update.kind),
             entry=TimelineEntry(
-                id=encode_id("CompanyTimelineEntry", entry.meeting.id),
+                id=encode_id(entry_type, entry.meeting.id),
                 occurred_at=entry.occurred_at,
                 meeting=Meeting.from_row(entry.meeting),
             )
@@ -98,21 +102,14 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         key = self._sharing_key() if isinstance(results, dict) else None
         if results is None or key is None:
             return super().execute_operation(serially)
-        shared = results.get(key)
-        if shared is None:
-            result = super().execute_operation(serially)
-            if not self.is_awaitable(result):
-                results[key] = result
-                return result
-            # Its own task: the first subscriber leaving must not cancel it for the others.
-            shared = results[key] = asyncio.ensure_future(result)
-        if isinstance(shared, asyncio.Future):
-            return _await_shared(shared)
-        return shared
+        # Its own task when it awaits: the first subscriber leaving must not cancel it for
+        # the others.
+        return run_once(results, key, partial(super().execute_operation, serially))
 
     def _sharing_key(self) -> tuple[Any, ...] | None:
         operation = self.operation
-        viewer = getattr(self.context_value, "_viewer", None)
+        context = self.context_value
+        viewer = context.known_viewer if isinstance(context, Context) else None
         if operation.loc is None or viewer is None:
             return None
         try:
@@ -122,10 +119,6 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         name = operation.name.value if operation.name else None
         return (operation.loc.source.body, name, variables, viewer.user_id)
-
-
-async def _await_shared(shared: Awaitable[ExecutionResult]) -> ExecutionResult:
-    return await asyncio.shield(shared)
 
 
 @strawberry.type
@@ -144,8 +137,8 @@ class Subscription:
             yield _graphql_update(update)
 
     @strawberry.subscription(
-        description="Changes to the company's timeline as they commit (its contacts' meetings; "
-        "its contacts as they were when subscribing).",
+        description="Changes to the company's timeline as they commit (the meetings of its "
+        "contacts, whoever they are at the time, and those scheduled from it).",
         extensions=guarded_by(AnyUser()),
     )
     async def company_timeline(
@@ -154,7 +147,35 @@ class Subscription:
         updates = live.company_timeline_updates(info.context, decode_id("Company", company_id))
         del info
         async for update in updates:
-            yield _graphql_company_update(update)
+            yield _graphql_record_update(update, "CompanyTimelineEntry")
+
+    @strawberry.subscription(
+        description="Changes to the deal's timeline as they commit (the meetings scheduled "
+        "from it: linked, unlinked, changed, cancelled or deleted).",
+        extensions=guarded_by(AnyUser()),
+    )
+    async def deal_timeline(
+        self, info: ChronikInfo, deal_id: strawberry.ID
+    ) -> AsyncGenerator[TimelineUpdate, None]:
+        updates = live.record_timeline_updates(info.context, DEALS, decode_id("Deal", deal_id))
+        del info
+        async for update in updates:
+            yield _graphql_record_update(update, "DealsTimelineEntry")
+
+    @strawberry.subscription(
+        description="Changes to the ticket's timeline as they commit (the meetings scheduled "
+        "from it: linked, unlinked, changed, cancelled or deleted).",
+        extensions=guarded_by(AnyUser()),
+    )
+    async def ticket_timeline(
+        self, info: ChronikInfo, ticket_id: strawberry.ID
+    ) -> AsyncGenerator[TimelineUpdate, None]:
+        updates = live.record_timeline_updates(
+            info.context, TICKETS, decode_id("Ticket", ticket_id)
+        )
+        del info
+        async for update in updates:
+            yield _graphql_record_update(update, "TicketsTimelineEntry")
 
     @strawberry.subscription(
         description="The caller's sync state now, then while syncs run.",

@@ -380,6 +380,16 @@ CALLS: dict[str, Call] = {
         company_of_carla,
         calendars=True,  # the update it waits for: a meeting scheduled with its contact
     ),
+    "dealTimeline": Call(
+        "subscription($id: ID!) { dealTimeline(dealId: $id) { kind meeting { title } } }",
+        a_new_deal,
+        calendars=True,  # the update it waits for: a meeting scheduled from the deal
+    ),
+    "ticketTimeline": Call(
+        "subscription($id: ID!) { ticketTimeline(ticketId: $id) { kind meeting { title } } }",
+        a_new_ticket,
+        calendars=True,  # the update it waits for: a meeting scheduled from the ticket
+    ),
     "calendarSyncState": Call("subscription { calendarSyncState { phase } }", calendars=True),
 }
 
@@ -499,13 +509,19 @@ async def _check_subscription(
     socket = await GraphQLSocket.open(scene.chronik.url, cell.caller.token)
     try:
         await socket.subscribe(call.document, variables)
-        if "contactTimeline" in call.document or "companyTimeline" in call.document:
-            # Something to report: a colleague schedules a meeting with the contact.
+        if "Timeline(" in call.document:
+            # Something to report: a colleague schedules a meeting with the contact (from the
+            # deal or the ticket, for theirs).
             await asyncio.sleep(0.2)  # the subscription is registered before the change
             colleague = scene.member if cell.caller is scene.admin else scene.admin
+            meeting = _meeting_input(scene, f"Seen by {cell.column}")
+            if "dealTimeline" in call.document:
+                meeting["dealIds"] = [variables["id"]]
+            if "ticketTimeline" in call.document:
+                meeting["ticketIds"] = [variables["id"]]
             scheduled = await scene.chronik.graphql(
                 "mutation($input: ScheduleMeetingInput!) { scheduleMeeting(input: $input) { id } }",
-                {"input": _meeting_input(scene, f"Seen by {cell.column}")},
+                {"input": meeting},
                 token=colleague.token,
             )
             scheduled.ok()

@@ -389,3 +389,60 @@ async def test_the_company_timeline_updates_live(
     finally:
         await socket.close()
     await eventually(lambda: feed.subscriber_count == before)  # nothing left behind
+
+
+async def test_the_company_timeline_follows_its_contacts_as_they_are_now(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    """A contact added to the company after subscribing is followed from then on, one removed
+    no longer; a meeting scheduled from the company reaches its subscriber whoever the guests
+    are (here a stranger)."""
+    cal = await linked_calendar(chronik, alice, db, "GOOGLE")
+    carla = await cal.contact("carla@client.test", name="Carla")
+    dan = await cal.contact("dan@client.test", name="Dan")
+    initech = (await create(chronik, alice, name="Initech"))["id"]
+    await chronik.graphql(ADD, {"company": initech, "contacts": [carla]}, token=alice.token)
+    feed = chronik.app.state.services.live
+    before = feed.subscriber_count
+    socket = await GraphQLSocket.open(chronik.url, alice.token)
+
+    async def title() -> tuple[str, str]:
+        update = (await asyncio.wait_for(socket.next(), 10))["payload"]["data"]["companyTimeline"]
+        return update["kind"], update["meeting"]["title"]
+
+    try:
+        await socket.subscribe(LIVE, {"id": initech})
+        await eventually(lambda: feed.subscriber_count == before + 1)
+        start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+        # Dan joins after the subscription started: his meetings are the company's now.
+        await chronik.graphql(ADD, {"company": initech, "contacts": [dan]}, token=alice.token)
+        await cal.calendar.create(title="Dan's demo", start=start, guests=["dan@client.test"])
+        await cal.sync()
+        assert await title() == ("ADDED", "Dan's demo")
+        # Carla leaves: hers are not; the next update is Dan's again.
+        await chronik.graphql(REMOVE, {"company": initech, "contacts": [carla]}, token=alice.token)
+        await cal.calendar.create(title="Carla's lunch", start=start, guests=["carla@client.test"])
+        await cal.sync()
+        await cal.calendar.create(title="Dan's follow-up", start=start, guests=["dan@client.test"])
+        await cal.sync()
+        assert await title() == ("ADDED", "Dan's follow-up")
+        # Scheduled from the company with a stranger: on its timeline, and live.
+        made = await chronik.graphql(
+            SCHEDULE,
+            {
+                "input": {
+                    "title": "Intro call",
+                    "startsAt": start.isoformat(),
+                    "endsAt": (start + timedelta(minutes=30)).isoformat(),
+                    "timeZone": "UTC",
+                    "attendees": [{"email": "peter@initech.test"}],
+                    "companyIds": [initech],
+                }
+            },
+            token=alice.token,
+        )
+        made.ok()
+        assert await title() == ("ADDED", "Intro call")
+    finally:
+        await socket.close()
+    await eventually(lambda: feed.subscriber_count == before)

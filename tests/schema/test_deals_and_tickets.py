@@ -3,13 +3,17 @@ meetings scheduled from them (their timelines), and the errors a user can hit.""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from schema.ids import decode_id
 from tests.conftest import TestUser
 from tests.support.server import RunningChronik
 from tests.support.sync import linked_calendar
+from tests.support.waiting import eventually
+from tests.support.ws import GraphQLSocket
 
 DEAL = "id name stage amount closeDate company { name } contacts { email }"
 CREATE_DEAL = f"mutation($i: CreateDealInput!) {{ createDeal(input: $i) {{ {DEAL} }} }}"
@@ -271,3 +275,120 @@ async def test_meetings_scheduled_from_a_deal_and_a_ticket_are_on_their_timeline
         t=ticket,
     )
     assert shown["ticket"]["timeline"]["totalCount"] == 1
+
+
+LIVE = """subscription($id: ID!) {{ {field}({arg}: $id) {{
+  kind entry {{ id occurredAt meeting {{ title }} }} meeting {{ title status }} }} }}"""
+DEAL_LIVE = LIVE.format(field="dealTimeline", arg="dealId")
+TICKET_LIVE = LIVE.format(field="ticketTimeline", arg="ticketId")
+
+
+async def _update(socket: GraphQLSocket, op_id: str) -> dict:
+    """The next message, which must be an update of the operation `op_id`."""
+    message = await asyncio.wait_for(socket.next(), 10)
+    assert message["id"] == op_id and message["type"] == "next", message
+    data = message["payload"]["data"]
+    return dict(next(iter(data.values())))
+
+
+async def test_deal_and_ticket_timelines_update_live(
+    chronik: RunningChronik, alice: TestUser, bob: TestUser, db: asyncpg.Connection
+) -> None:
+    """Whatever changes the meetings scheduled from a deal or a ticket reaches its subscribers
+    (scheduled from it, changed in the calendar, moved to another record, cancelled), whoever
+    the guests are (here a stranger, no contact); another account's deal is not found."""
+    cal = await linked_calendar(chronik, alice, db, "GOOGLE")
+    deal = (await _ok(chronik, alice, CREATE_DEAL, i={"name": "Renewal"}))["createDeal"]["id"]
+    ticket = (await _ok(chronik, alice, CREATE_TICKET, i={"subject": "Outage"}))["createTicket"][
+        "id"
+    ]
+    bobs_deal = (await _ok(chronik, bob, CREATE_DEAL, i={"name": "Bob's"}))["createDeal"]["id"]
+    feed = chronik.app.state.services.live
+    before = feed.subscriber_count
+    socket = await GraphQLSocket.open(chronik.url, alice.token)
+    intruder = await GraphQLSocket.open(chronik.url, bob.token)
+    try:
+        # Bob, on alice's deal: the typed error, then the operation is over.
+        await intruder.subscribe(DEAL_LIVE, {"id": deal}, op_id="spy")
+        refused = await asyncio.wait_for(intruder.next(), 10)
+        errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
+        assert [e["extensions"]["code"] for e in errors] == ["NOT_FOUND"], refused
+        if refused["type"] == "next":
+            assert await asyncio.wait_for(intruder.next(), 10) == {"id": "spy", "type": "complete"}
+        # ... and on his own deal he hears nothing of alice's.
+        await intruder.subscribe(DEAL_LIVE, {"id": bobs_deal}, op_id="own")
+
+        await socket.subscribe(DEAL_LIVE, {"id": deal}, op_id="deal")
+        await socket.subscribe(TICKET_LIVE, {"id": ticket}, op_id="ticket")
+        await eventually(lambda: feed.subscriber_count == before + 3)
+        start = (datetime.now(UTC) + timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
+        made = await _ok(
+            chronik,
+            alice,
+            "mutation($i: ScheduleMeetingInput!) { scheduleMeeting(input: $i) { id } }",
+            i={
+                "title": "Pricing",
+                "startsAt": start.isoformat(),
+                "endsAt": (start + timedelta(hours=1)).isoformat(),
+                "timeZone": "UTC",
+                "attendees": [{"email": "buyer@client.test"}],
+                "dealIds": [deal],
+            },
+        )
+        meeting_id = made["scheduleMeeting"]["id"]
+        added = await _update(socket, "deal")
+        assert (added["kind"], added["entry"]["meeting"]["title"]) == ("ADDED", "Pricing")
+        assert datetime.fromisoformat(added["entry"]["occurredAt"]) == start
+
+        # Changed in the calendar (the sync brings it): the deal's subscriber sees it.
+        event_id = await db.fetchval(
+            "SELECT provider_event_id FROM meetings WHERE id = $1", decode_id("Meeting", meeting_id)
+        )
+        await cal.calendar.update(event_id, title="Pricing, final")
+        await cal.sync()
+        changed = await _update(socket, "deal")
+        assert (changed["kind"], changed["entry"]["meeting"]["title"]) == (
+            "UPDATED",
+            "Pricing, final",
+        )
+
+        # Moved from the deal to the ticket: off one, on the other.
+        await _ok(
+            chronik,
+            alice,
+            "mutation($id: ID!, $i: UpdateMeetingInput!) { updateMeeting(id: $id, input: $i) "
+            "{ id } }",
+            id=meeting_id,
+            i={"dealIds": [], "ticketIds": [ticket]},
+        )
+        updates = {}
+        for _ in range(2):
+            message = await asyncio.wait_for(socket.next(), 10)
+            updates[message["id"]] = next(iter(message["payload"]["data"].values()))
+        assert (updates["deal"]["kind"], updates["deal"]["entry"]) == ("REMOVED", None)
+        assert updates["deal"]["meeting"]["title"] == "Pricing, final"
+        assert updates["ticket"]["kind"] == "ADDED"
+        assert updates["ticket"]["entry"]["meeting"]["title"] == "Pricing, final"
+
+        # Cancelled: off the ticket's timeline.
+        await _ok(
+            chronik,
+            alice,
+            "mutation($id: ID!) { cancelMeeting(id: $id) { status } }",
+            id=meeting_id,
+        )
+        cancelled = await _update(socket, "ticket")
+        assert (cancelled["kind"], cancelled["entry"], cancelled["meeting"]["status"]) == (
+            "REMOVED",
+            None,
+            "CANCELLED",
+        )
+
+        # Nothing of all this reached bob: his next message answers his own question.
+        await intruder.subscribe("{ me { email } }", {}, op_id="me")
+        answer = await asyncio.wait_for(intruder.next(), 10)
+        assert (answer["id"], answer["payload"]["data"]["me"]["email"]) == ("me", bob.email)
+    finally:
+        await socket.close()
+        await intruder.close()
+    await eventually(lambda: feed.subscriber_count == before)  # nothing left behind
