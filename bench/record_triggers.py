@@ -1,4 +1,4 @@
-"""Benchmark: what the record-timeline triggers (db/migrations/0015) cost the sync's writes.
+"""Benchmark: what the record-timeline triggers (db/migrations/0016) cost the sync's writes.
 
     .venv/bin/python bench/record_triggers.py [--meetings N] [--linked L] [--rounds R]
                                               [--database-url URL]

@@ -4,7 +4,7 @@ Writers announce changes with pg_notify inside their transaction (delivered only
 `chronik_timeline` carries {"a": account, "c": [[contact, meeting, kind], …]} and
 `chronik_sync_state` carries {"a": account, "u": user, "c": connection}; triggers announce the
 meetings scheduled from companies, deals and tickets on `chronik_records` as
-{"a": account, "r": [[kind, record, meeting, change], …]} (db/migrations/0015). A subscriber
+{"a": account, "r": [[kind, record, meeting, change], …]} (db/migrations/0016). A subscriber
 follows keys: a contact, a user, a record ("company"/"deal"/"ticket", id), or a whole account
 (one "batch" event per timeline notification, for timelines whose contacts change while they
 are followed: a company's members). Each subscriber has a
