@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -91,15 +92,20 @@ class NonReadingClient:
         return event
 
     def dropped(self, timeout: float) -> bool:
-        """Whether the server has ended the connection (end of stream or reset), rather than
-        keeping it open and silent for `timeout` seconds."""
-        self.sock.settimeout(timeout)
-        try:
-            return self.sock.recv(1) == b""
-        except TimeoutError:
-            return False
-        except OSError:
-            return True
+        """Whether the server ends the connection (end of stream or reset) within `timeout`
+        seconds, rather than keeping it open. What it sent before (messages this client never
+        read, still in the socket's buffers) is skipped: only the end counts."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                if self.sock.recv(65536) == b"":
+                    return True
+            except TimeoutError:
+                return False
+            except OSError:
+                return True
+        return False
 
     def close(self) -> None:
         self.sock.close()
