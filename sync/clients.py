@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import aiohttp
 
-from sync.credentials import TokenSource
 from sync.http import RetryPolicy
 from sync.provider import CalendarClient
 from sync.providers import registry
 from sync.providers.spec import ProviderApp
+from sync.tokens import TokenSource
 
 
 def calendar_client(

@@ -17,9 +17,8 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
 
 import asyncpg
 
@@ -27,38 +26,11 @@ from db import connections as connections_db
 from db.connections import ConnectionRow
 from sync.oauth_client import OAuthClient
 from sync.provider import NeedsReauth
+from sync.providers.spec import CredentialLinking
 from sync.token_vault import TokenVault
-
-if TYPE_CHECKING:  # the spec module imports this one
-    from sync.providers.spec import CredentialLinking
+from sync.tokens import AccessToken
 
 REFRESH_MARGIN = timedelta(seconds=60)
-
-
-@dataclass(frozen=True)
-class AccessToken:
-    value: str
-    # The connection's token version it came from (None: not from a stored connection).
-    version: int | None = None
-    # The `Authorization` scheme: OAuth tokens are bearer tokens; a provider linked with a
-    # username and password may send `Basic` credentials instead.
-    scheme: str = "Bearer"
-    # What else a provider linked with typed credentials stored for its client (e.g. a CalDAV
-    # calendar's URL), from its spec's `authorization`; empty for OAuth.
-    details: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def authorization(self) -> str:
-        """The `Authorization` header's value."""
-        return f"{self.scheme} {self.value}"
-
-
-class TokenSource(Protocol):
-    async def current(self) -> AccessToken: ...
-
-    async def rejected(self, token: AccessToken) -> AccessToken:
-        """A replacement for a token the provider refused (401)."""
-        ...
 
 
 class StaticToken:

@@ -22,8 +22,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from sync.credentials import TokenSource
 from sync.provider import ProviderUnavailable
+from sync.tokens import TokenSource
 from telemetry.metrics import observe_provider_request
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import aiohttp
 from authlib.common.security import generate_token
@@ -13,9 +12,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_r
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from sync.provider import NeedsReauth, ProviderError, ProviderUnavailable
-
-if TYPE_CHECKING:  # the spec module imports this one (through sync.credentials)
-    from sync.providers.spec import OAuthApp
+from sync.providers.spec import OAuthApp
 
 _TIMEOUT = aiohttp.ClientTimeout(total=20)
 _FORM = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}

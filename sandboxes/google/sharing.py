@@ -10,13 +10,35 @@ flows back out from there.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from sandboxes.google import resources
 from sandboxes.google.model import Calendar, StoredEvent, rfc3339_ms
 
-if TYPE_CHECKING:
-    from sandboxes.google.state import SandboxState
+
+class SandboxState(Protocol):
+    """What sharing reads and writes of the sandbox's state (`state.SandboxState` is one):
+    declared here so the state can use sharing without the two importing each other."""
+
+    @property
+    def users(self) -> Mapping[str, object]: ...
+
+    calendars: dict[str, Calendar]
+    # (organizer's calendar id, event id) → guests holding a copy; (guest's calendar id,
+    # event id) → the organizer's calendar id.
+    mirrors: dict[tuple[str, str], set[str]]
+    mirror_sources: dict[tuple[str, str], str]
+
+    def _next_ms(self) -> int: ...
+
+    def _next_seq(self) -> int: ...
+
+    def _changed(self, calendar: Calendar) -> None: ...
+
+    def _tombstone(
+        self, calendar: Calendar, stored: StoredEvent, send_updates: str | None
+    ) -> None: ...
 
 
 def _relative(person: dict[str, Any], owner: str) -> dict[str, Any]:

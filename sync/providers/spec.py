@@ -28,9 +28,9 @@ import aiohttp
 import asyncpg
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sync.credentials import AccessToken, TokenSource
 from sync.http import RetryPolicy
 from sync.provider import CalendarClient, ProviderError
+from sync.tokens import AccessToken, TokenSource
 
 ENV_PREFIX = "CHRONIK_"
 # The client id of every sandbox's OAuth app.

@@ -20,7 +20,6 @@ from datetime import datetime
 import aiohttp
 from pydantic_settings import SettingsConfigDict
 
-from sync.credentials import AccessToken, TokenSource
 from sync.http import RetryPolicy
 from sync.model import ChangePage, ProviderEvent
 from sync.provider import (
@@ -41,6 +40,7 @@ from sync.providers.spec import (
     ProviderSettings,
     ProviderSpec,
 )
+from sync.tokens import AccessToken, TokenSource
 
 NAME = "dummy"
 _versions = itertools.count(1)

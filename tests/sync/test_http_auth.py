@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from sync.credentials import AccessToken
 from sync.http import ProviderSession
+from sync.tokens import AccessToken
 
 
 class _Token:

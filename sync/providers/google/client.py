@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import orjson
 
-from sync.credentials import TokenSource
 from sync.http import ProviderResponse, ProviderSession, RetryPolicy
 from sync.model import ChangePage, CursorExpired, EventKind, ProviderEvent
 from sync.provider import (
@@ -50,6 +49,7 @@ from sync.providers.google.wire import (
     FreeBusyCalendar,
     FreeBusyResponse,
 )
+from sync.tokens import TokenSource
 
 log = logging.getLogger(__name__)
 

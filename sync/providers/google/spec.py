@@ -7,7 +7,6 @@ import aiohttp
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from sync.credentials import TokenSource
 from sync.http import RetryPolicy
 from sync.provider import CalendarClient
 from sync.providers.google import links, push
@@ -22,6 +21,7 @@ from sync.providers.spec import (
     ProviderSpec,
     SandboxSpec,
 )
+from sync.tokens import TokenSource
 
 SCOPES = (
     "openid",

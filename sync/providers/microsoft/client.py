@@ -29,7 +29,6 @@ from urllib.parse import parse_qs, quote, urlencode
 
 import aiohttp
 
-from sync.credentials import TokenSource
 from sync.http import ProviderResponse, ProviderSession, RetryPolicy
 from sync.model import ChangePage, CursorExpired, ProviderEvent
 from sync.provider import (
@@ -59,6 +58,7 @@ from sync.providers.microsoft.wire import (
     ScheduleInformation,
     Subscription,
 )
+from sync.tokens import TokenSource
 
 log = logging.getLogger(__name__)
 
