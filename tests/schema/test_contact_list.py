@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import collections
+
 import asyncpg
 import pytest
 
+from db import contacts as contacts_db
 from tests.conftest import TestUser
 from tests.support.server import RunningChronik
 
@@ -194,3 +197,48 @@ async def test_a_search_longer_than_a_name_is_a_validation_error(
     result = await chronik.graphql(PAGE, {"search": "x" * 201}, token=alice.token)
     assert result.error_codes == ["VALIDATION"]
     assert result.errors[0]["extensions"]["field"] == "search"
+
+
+class _EveryTrigramCommon:
+    """Statistics saying half of a million contacts hold every trigram."""
+
+    freq = collections.defaultdict(lambda: 0.5)
+    rows = 1_000_000.0
+
+    async def current(self, db: object) -> _EveryTrigramCommon:
+        return self
+
+
+@pytest.mark.parametrize("statistics", ["as analyzed", "every trigram common"])
+async def test_a_search_pages_alike_however_common_its_trigrams_are(
+    chronik: RunningChronik,
+    alice: TestUser,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    statistics: str,
+) -> None:
+    # Common trigrams ("gmail", "com") are checked in list order, rare ones through the index:
+    # the pages a person walks through are the same either way.
+    if statistics != "as analyzed":
+        monkeypatch.setattr(contacts_db, "_trigram_stats", _EveryTrigramCommon())
+    await add_contacts(db, alice.account_id, [f"Miller{i:02d}" for i in range(7)] + ["Smith"])
+    await db.execute("ANALYZE contacts")
+
+    async def walk(search: str) -> tuple[list[str], int]:
+        names: list[str] = []
+        after = None
+        while True:
+            variables = {"first": 3, "after": after, "search": search}
+            page = (await chronik.graphql(PAGE, variables, token=alice.token)).ok()["contacts"]
+            names += [edge["node"]["name"] for edge in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        count = (await chronik.graphql(COUNT, {"search": search}, token=alice.token)).ok()
+        return names, count["contacts"]["totalCount"]
+
+    millers = [f"Miller{i:02d}" for i in range(7)]
+    assert await walk("MILLER") == (millers, 7)
+    assert await walk("@other.test") == ([*millers, "Smith"], 8)
+    assert await walk("ller03@") == (["Miller03"], 1)
+    assert await walk("nobody") == ([], 0)
