@@ -194,6 +194,10 @@ _KEYS = 4
 # the contacts in list order instead: a page fills within its first few dozen rows, where
 # reading the index would mean sorting most of the account ("gmail", "com").
 _COMMON = 0.2
+# A search the index would give this many candidates or more first walks the list for at
+# most _WALK contacts (`list_contacts`).
+_WALK_FIRST = 2 * COUNT_CAP
+_WALK = 1_000
 # How long the trigram statistics (`_TrigramStats`) are trusted before they are read again.
 _STATS_TTL = 600.0
 
@@ -248,6 +252,8 @@ class _Search:
     pattern: str | None
     keys: list[str]
     indexed: bool
+    # How many candidates the index would give, by the statistics (its rarest trigram's).
+    candidates: float = 0.0
 
 
 async def _search(db: Executor, account_id: int, search: str | None) -> _Search:
@@ -264,7 +270,7 @@ async def _search(db: Executor, account_id: int, search: str | None) -> _Search:
     rarest = stats.freq.get(keys[0], 0.0)
     if rarest >= _COMMON and rarest * stats.rows > 10 * COUNT_CAP:
         return _Search(_search_pattern(search), [], indexed=False)
-    return _Search(_search_pattern(search), keys, indexed=True)
+    return _Search(_search_pattern(search), keys, indexed=True, candidates=rarest * stats.rows)
 
 
 def _matches_search(search: _Search, pattern: str, keys: str) -> str:
@@ -281,9 +287,14 @@ def _matches_search(search: _Search, pattern: str, keys: str) -> str:
         narrowed = f"{_GRAMS} @> {keys}"
     else:
         narrowed = f"{keys} = '{{}}'"  # nothing to narrow by (names the parameter, as above)
-    return f"""{narrowed} AND (c.sort_key LIKE {pattern}
-               OR lower(coalesce(c.company_name, '')) LIKE {pattern}
-               OR c.extra_addresses LIKE {pattern})"""
+    return f"{narrowed} AND {_like_any('c', pattern)}"
+
+
+def _like_any(alias: str, pattern: str) -> str:
+    """SQL: the contact `alias` (its sort key, company and extra addresses) matches `pattern`."""
+    return f"""({alias}.sort_key LIKE {pattern}
+               OR lower(coalesce({alias}.company_name, '')) LIKE {pattern}
+               OR {alias}.extra_addresses LIKE {pattern})"""
 
 
 def _search_pattern(search: str | None) -> str | None:
@@ -312,6 +323,33 @@ async def list_contacts(
     """
     after_key, after_id = after if after else (None, None)
     found = await _search(db, account_id, search)
+    if found.indexed and found.candidates >= _WALK_FIRST:
+        # Many candidates: a first name, a domain. Where they are spread through the list,
+        # the page is among its first few hundred contacts; where they sit together (a last
+        # name), that walk gives up after _WALK contacts and the index serves the page.
+        rows = await db.fetch(
+            f"""
+            WITH walked AS (
+                SELECT c.id, c.sort_key, c.company_name, c.extra_addresses FROM contacts c
+                WHERE c.account_id = $1
+                  AND ($2::text IS NULL OR (c.sort_key, c.id) > ($2::text, $3::bigint))
+                ORDER BY c.sort_key, c.id
+                LIMIT $6
+            )
+            {_SELECT}
+            WHERE c.id IN (SELECT w.id FROM walked w WHERE {_like_any("w", "$4::text")}
+                           ORDER BY w.sort_key, w.id LIMIT $5)
+            ORDER BY c.sort_key, c.id
+            """,
+            account_id,
+            after_key,
+            after_id,
+            found.pattern,
+            limit,
+            _WALK,
+        )
+        if len(rows) == limit:
+            return [_contact(row) for row in rows]
     where = """
         WHERE c.account_id = $1
           AND ($2::text IS NULL OR (c.sort_key, c.id) > ($2::text, $3::bigint))
