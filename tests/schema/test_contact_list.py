@@ -244,3 +244,25 @@ async def test_a_search_pages_alike_however_common_its_trigrams_are(
     assert await walk("@other.test") == ([*millers, "Smith"], 8)
     assert await walk("ller03@") == (["Miller03"], 1)
     assert await walk("nobody") == ([], 0)
+
+
+async def test_asking_for_the_count_alone_runs_no_search_for_a_page(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    await add_contacts(db, alice.account_id, ["Miller", "Smith"])
+    chronik.statements.clear()
+    result = await chronik.graphql(COUNT, {"search": "mill"}, token=alice.token)
+    assert result.ok()["contacts"] == {"totalCount": 1, "totalCountIsExact": True}
+    assert not [s for s in chronik.statements if "ORDER BY c.sort_key" in s]
+    # The page's arguments are still checked, count or not.
+    bad = await chronik.graphql(
+        'query { contacts(first: 0, search: "mill") { totalCount } }', token=alice.token
+    )
+    assert bad.error_codes == ["VALIDATION"]
+    long = await chronik.graphql(COUNT, {"search": "x" * 201}, token=alice.token)
+    assert long.errors[0]["extensions"]["field"] == "search"
+    both = await chronik.graphql(
+        '{ contacts(first: 1, search: "mill") { totalCount edges { node { name } } } }',
+        token=alice.token,
+    )
+    assert both.ok()["contacts"] == {"totalCount": 1, "edges": [{"node": {"name": "Miller"}}]}
