@@ -1,23 +1,36 @@
 """Benchmark: does a calendar change cost the same in an account of 1,000,000 contacts as in
-one of 1,000? And is contact search fast there?
+one of 1,000? Is contact search fast there? And does an onboarding day (200 users linking
+calendars of 2,000 events each) stay smooth for the people using the app meanwhile?
 
     .venv/bin/python bench/big_account.py [--sizes 1000,1000000] [--changes 15]
-                                          [--searches 30] [--database-url URL]
+                                          [--searches 30] [--workers 2] [--onboard 200]
+                                          [--events 2000] [--quiet 20] [--database-url URL]
 
-Processes (all on 127.0.0.1): the sandboxes (`python -m app.cli sandbox`), `chronik serve`
-(with its in-process worker, as a new user runs it) and PostgreSQL (embedded pgserver unless
-CHRONIK_TEST_DATABASE_URL / --database-url).
+Processes (all on 127.0.0.1): the sandboxes (`python -m app.cli sandbox`), per size a
+`chronik serve` (API only) and `--workers` `chronik worker` processes, and PostgreSQL (embedded
+pgserver unless CHRONIK_TEST_DATABASE_URL / --database-url).
 
-Per size, in a database and `chronik serve` of its own: an account whose user links a Google
-sandbox calendar (one per size) through the real OAuth flow; then N contacts loaded
-server-side in one INSERT … SELECT (names from a list, an address and a company each; every
-fifth contact has a second address, so about 1.2 N addresses), 500 users and ANALYZE. Then,
-`--changes` times, the sizes taking turns (so a machine whose load drifts treats them alike):
-one event created in the calendar (guests: one contact, one stranger, one colleague),
-`syncCalendarNow`, and the contact's timeline read over GraphQL until the meeting shows:
-"change → timeline". Then `--searches` searches of each kind over GraphQL
-(`contacts(first: 20, search: …)`, and `totalCount` alone): a common last name, a company,
-one contact's exact address, the middle of one address, and no search at all.
+Per size, in a database of its own: an account whose admin links a Google sandbox calendar
+(one per size) through the real OAuth flow; then N contacts loaded server-side in one
+INSERT … SELECT (names from a list, an address and a company each; every fifth contact has a
+second address, so about 1.2 N addresses), the 5,000 contacts the sandbox mix invites
+(contact0…4999@example.com), 500 users and ANALYZE. Then, `--changes` times, the sizes taking
+turns (so a machine whose load drifts treats them alike): one event created in the calendar
+(guests: one contact, one stranger, one colleague), `syncCalendarNow`, and the contact's
+timeline read over GraphQL until the meeting shows: "change → timeline". Then `--searches`
+searches of each kind over GraphQL (`contacts(first: 20, search: …)`, and `totalCount` alone):
+a common last name, a company, one contact's exact address, the middle of one address, and no
+search at all.
+
+Then the onboarding day, size after size: `--onboard` of the account's users each get a
+sandbox calendar of `--events` events (the sandbox's realistic seeded mix, a seed per
+calendar: colleagues, contacts, strangers, weekly series with moved and cancelled weeks,
+private events, invitations), then link it through the OAuth flow (four at a time, as fast as
+the flow goes); the workers sync them all. Meanwhile, and for `--quiet` seconds before, someone
+uses the app: a contact's timeline, a search by last name, the plain contact list, 20 ms
+apart. Reported: events/s from the first link until every calendar is synced, the p99 of
+those queries during the onboarding against before it, database bytes per synced event, the
+workers' RSS at each size.
 
 Prints p50 / p95 / p99 per measure and size, the ratio of the largest size to the smallest,
 and the database's size. With 15 changes, p99 is the slowest one.
@@ -42,6 +55,8 @@ import asyncpg
 import common
 import httpx
 from sync_throughput import INSTALL, START
+
+from schema.ids import encode_id
 
 FIRST = [
     "Anna",
@@ -187,6 +202,7 @@ LAST = [
 ]
 COMPANIES = 5000
 USERS = 500
+MIX_CONTACTS = 5000  # contact0…4999@example.com, the sandbox mix's contact guests
 
 CONTACT_TIMELINE = """
 query($id: ID!) {
@@ -196,6 +212,10 @@ query($s: String) {
   contacts(first: 20, search: $s) { edges { node { id name email } } } }"""
 COUNT = "query($s: String) { contacts(first: 1, search: $s) { totalCount } }"
 FIND = "query($s: String) { contacts(first: 1, search: $s) { edges { node { id } } } }"
+TIMELINE_PAGE = """
+query($id: ID!) {
+  contact(id: $id) {
+    timeline(first: 20) { edges { node { occurredAt meeting { title startsAt } } } } } }"""
 
 
 async def load_account(conn: asyncpg.Connection, account_id: int, n: int) -> float:
@@ -233,9 +253,11 @@ async def load_account(conn: asyncpg.Connection, account_id: int, n: int) -> flo
     )
     await conn.execute(
         "INSERT INTO users (account_id, email) "
-        "SELECT $1, 'user' || n || '@acme.test' FROM generate_series(1, $2) AS n",
+        "SELECT $1, 'user' || n || '-' || $3::bigint || '@acme.test'"
+        " FROM generate_series(1, $2) AS n",
         account_id,
         USERS,
+        n,
     )
     await conn.execute("VACUUM ANALYZE contacts")
     await conn.execute("VACUUM ANALYZE contact_emails")
@@ -285,6 +307,7 @@ class Account:
             workdir / f"data-{self.n}",
             CHRONIK_GOOGLE_SANDBOX_URL=sandbox_url,
             CHRONIK_MICROSOFT_SANDBOX_URL=args.microsoft_url,
+            CHRONIK_RUN_WORKER="false",
         )
         self.serve = common.Child(
             common.python_cmd("-m", "app.cli", "serve", "--port", str(port)),
@@ -293,10 +316,23 @@ class Account:
         )
         stack.callback(self.serve.stop)
         await common.wait_http(f"{self.api}/readyz", self.serve)
+        self.workers = [
+            common.Child(
+                common.python_cmd("-m", "app.cli", "worker"),
+                env,
+                workdir / f"worker-{self.n}-{k}.log",
+            )
+            for k in range(args.workers)
+        ]
+        for worker in self.workers:
+            stack.callback(worker.stop)
         self.account_id, _user_id, token = await common.provision(dsn, self.owner, "acme.test")
         self.conn = await asyncpg.connect(dsn)
         stack.push_async_callback(self.conn.close)
         self.results["load_s"] = await load_account(self.conn, self.account_id, self.n)
+        # The sandbox mix's contact guests (contact0…4999@example.com) are contacts too.
+        await common.add_bulk_contacts(self.conn, self.account_id, MIX_CONTACTS)
+        await self.conn.execute("VACUUM ANALYZE contacts")
         print(f"  {self.n:,} contacts loaded in {self.results['load_s']:.1f} s", flush=True)
         await link(self.api, token, sandbox_url, self.owner)
         self.http = await stack.enter_async_context(
@@ -345,21 +381,171 @@ class Account:
         if timed:
             self.results["change"].append(1000 * (time.perf_counter() - t0))
 
+    async def query_loop(self, until: asyncio.Event | float) -> dict[str, list[float]]:
+        """A person using the app: a contact's timeline (a contact the onboarded calendars
+        meet), a search by last name, the plain list; 20 ms apart. Until the event is set,
+        or for that many seconds."""
+        ids = [
+            r["id"]
+            for r in await self.conn.fetch(
+                "SELECT id FROM contacts WHERE account_id = $1 AND email LIKE 'contact%'"
+                " AND email LIKE '%@example.com' LIMIT $2",
+                self.account_id,
+                MIX_CONTACTS,
+            )
+        ]
+        queries = [
+            ("timeline", TIMELINE_PAGE, lambda: {"id": encode_id("Contact", self.rng.choice(ids))}),
+            ("search", SEARCH, lambda: {"s": self.rng.choice(LAST)}),
+            ("list", SEARCH, lambda: {"s": None}),
+        ]
+        out: dict[str, list[float]] = {name: [] for name, _, _ in queries}
+        ends = time.perf_counter() + until if isinstance(until, float) else None
+        while not (until.is_set() if isinstance(until, asyncio.Event) else False):
+            if ends is not None and time.perf_counter() > ends:
+                break
+            for name, query, variables in queries:
+                t0 = time.perf_counter()
+                await self.gql(query, variables())
+                out[name].append(1000 * (time.perf_counter() - t0))
+                await asyncio.sleep(0.02)
+        return out
+
+    async def onboard(self, args: argparse.Namespace) -> None:
+        """The onboarding day: `--onboard` users link calendars of `--events` events each
+        (the sandbox's seeded realistic mix, one seed per calendar), one after the other as
+        fast as the OAuth flow goes, while someone uses the app; two `chronik worker`s sync."""
+        from db.users import create_api_token
+
+        res = self.results
+        users = await self.conn.fetch(
+            "SELECT id, email FROM users WHERE account_id = $1 AND email LIKE 'user%'"
+            " ORDER BY id LIMIT $2",
+            self.account_id,
+            args.onboard,
+        )
+        tokens = [await create_api_token(self.conn, u["id"], "bench") for u in users]
+        res["calendars"] = len(users)
+        async with httpx.AsyncClient(timeout=300) as http:
+            for user in users:
+                r = await http.post(
+                    f"{self.sandbox_url}/_sandbox/users", json={"email": user["email"]}
+                )
+                assert r.status_code in (200, 201), r.text
+        print(f"  {self.n:,}: quiet queries for {args.quiet:.0f} s", flush=True)
+        res["quiet"] = await self.query_loop(args.quiet)
+        sem = asyncio.Semaphore(4)  # four people linking at the same moment, at most
+
+        async def link_one(user: Any, token: str) -> None:
+            async with sem:
+                await link(self.api, token, self.sandbox_url, user["email"], install=False)
+
+        # Rule 5: only events created after the link are synced. So the calendars are linked
+        # first (empty), then each receives its events (their pushes lost: nothing syncs
+        # early), then every user presses "sync now" at once: 200 calendars of 2,000 new
+        # events arrive together.
+        t0 = time.perf_counter()
+        await asyncio.gather(*(link_one(u, t) for u, t in zip(users, tokens, strict=True)))
+        await self.wait_idle(len(users) + 1, time.perf_counter() + args.timeout)
+        res["linked_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        async with httpx.AsyncClient(timeout=300) as http:
+            r = await http.post(f"{self.sandbox_url}/_sandbox/push", json={"drop": len(users)})
+            assert r.status_code < 300, r.text
+            for i, user in enumerate(users):
+                r = await http.post(
+                    f"{self.sandbox_url}/_sandbox/calendars/{user['email']}/events:bulk",
+                    json={"count": args.events, "mix": {"seed": i + 1}},
+                )
+                assert r.status_code < 300, r.text
+            r = await http.post(f"{self.sandbox_url}/_sandbox/push", json={"drop": 0})
+            assert r.status_code < 300, r.text
+        res["sandbox_load_s"] = time.perf_counter() - t0
+        print(
+            f"  {self.n:,}: {len(users)} calendars linked in {res['linked_s']:.0f} s, then"
+            f" {args.events:,} events each put in them in {res['sandbox_load_s']:.0f} s",
+            flush=True,
+        )
+        res["db_before"] = await self.db_bytes()
+        meetings_before = await self.meetings()
+        res["onboard_start"] = common.machine_line("onboarding start")
+        cpu0 = [w.cpu() for w in self.workers]
+        done = asyncio.Event()
+        busy = asyncio.create_task(self.query_loop(done))
+        t0 = time.perf_counter()
+        async with httpx.AsyncClient(timeout=60) as http:
+            for token in tokens:
+                r = await http.post(
+                    f"{self.api}/graphql",
+                    json={"query": "mutation { syncCalendarNow { id } }"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert not r.json().get("errors"), r.text
+        res["requested_s"] = time.perf_counter() - t0
+        await self.wait_idle(len(users) + 1, t0 + args.timeout)
+        res["onboard_s"] = time.perf_counter() - t0
+        done.set()
+        res["busy"] = await busy
+        res["onboard_end"] = common.machine_line("onboarding end")
+        res["worker_cpu_s"] = sum(w.cpu() for w in self.workers) - sum(cpu0)
+        res["events"] = len(users) * args.events
+        res["meetings"] = await self.meetings() - meetings_before
+        await self.conn.execute("VACUUM ANALYZE")
+        res["db_after"] = await self.db_bytes()
+
+    async def wait_idle(self, connections: int, deadline: float) -> None:
+        """Until the account's `connections` calendars are all synced, none asked or leased."""
+        while True:
+            row = await self.conn.fetchrow(
+                """
+                SELECT count(*) FILTER (WHERE last_synced_at IS NOT NULL
+                                          AND sync_requested_at IS NULL
+                                          AND lease_owner IS NULL) AS synced,
+                       count(*) FILTER (WHERE failure_count > 0) AS failing,
+                       count(*) AS linked
+                FROM calendar_connections WHERE account_id = $1
+                """,
+                self.account_id,
+            )
+            assert row is not None
+            if row["synced"] == row["linked"] == connections:
+                return
+            assert not row["failing"], await self.conn.fetch(
+                "SELECT last_error FROM calendar_connections WHERE failure_count > 0 LIMIT 3"
+            )
+            assert all(w.alive() for w in self.workers), [w.tail() for w in self.workers]
+            assert time.perf_counter() < deadline, f"not synced in time: {dict(row)}"
+            await asyncio.sleep(0.05)
+
+    async def db_bytes(self) -> int:
+        return int(await self.conn.fetchval("SELECT pg_database_size(current_database())"))
+
+    async def meetings(self) -> int:
+        return int(
+            await self.conn.fetchval(
+                "SELECT count(*) FROM meetings WHERE account_id = $1", self.account_id
+            )
+        )
+
     async def finish(self, args: argparse.Namespace) -> None:
         self.results.update(await searches(args, self.gql, self.conn, self.account_id, self.rng))
         size = await self.conn.fetchval("SELECT pg_database_size(current_database())")
         self.results["db_mb"] = size / 2**20
         self.results["rss_mb"] = self.serve.rss_mb() or 0.0
+        self.results["worker_rss_mb"] = [w.rss_mb() or 0.0 for w in self.workers]
+        self.results["worker_peak_mb"] = [w.peak_rss_mb() or 0.0 for w in self.workers]
 
 
-async def link(api: str, token: str, sandbox_url: str, owner: str) -> None:
-    """Link `owner`'s sandbox calendar through the real OAuth flow (as the start page does)."""
+async def link(api: str, token: str, sandbox_url: str, owner: str, *, install: bool = True) -> None:
+    """Link `owner`'s sandbox calendar through the real OAuth flow (as the start page does);
+    `install` first (the account's admin) and make the sandbox user."""
     async with httpx.AsyncClient(timeout=60) as http:
         headers = {"Authorization": f"Bearer {token}"}
-        answer = await http.post(f"{api}/graphql", json={"query": INSTALL}, headers=headers)
-        assert not answer.json().get("errors"), answer.text
-        r = await http.post(f"{sandbox_url}/_sandbox/users", json={"email": owner})
-        assert r.status_code in (200, 201), r.text
+        if install:
+            answer = await http.post(f"{api}/graphql", json={"query": INSTALL}, headers=headers)
+            assert not answer.json().get("errors"), answer.text
+            r = await http.post(f"{sandbox_url}/_sandbox/users", json={"email": owner})
+            assert r.status_code in (200, 201), r.text
         answer = await http.post(
             f"{api}/graphql", headers=headers, json={"query": START, "variables": {"hint": owner}}
         )
@@ -449,13 +635,31 @@ async def main_async(args: argparse.Namespace) -> None:
             res = account.results
             print(
                 f"  {account.n:,} contacts (database {res['db_mb']:.0f} MB, serve RSS"
-                f" {res['rss_mb']:.0f} MB):"
+                f" {res['rss_mb']:.0f} MB, worker RSS"
+                f" {' / '.join(f'{m:.0f}' for m in res['worker_rss_mb'])} MB):"
             )
             for key, value in res.items():
-                if isinstance(value, list):
+                if isinstance(value, list) and not key.startswith("worker"):
                     print("    " + line("change → timeline" if key == "change" else key, value))
             sys.stdout.flush()
+        for account in accounts if args.onboard else []:
+            await account.onboard(args)
+            report_onboarding(account)
     print(f"  {common.machine_line('end')}")
+    if args.onboard:
+        print(
+            "  worker RSS after the onboarding (now / peak, MB): "
+            + "; ".join(
+                f"{a.n:,} contacts "
+                + ", ".join(
+                    f"{now:.0f}/{peak:.0f}"
+                    for now, peak in zip(
+                        a.results["rss_after"], a.results["peak_after"], strict=True
+                    )
+                )
+                for a in accounts
+            )
+        )
     small, big = accounts[0].results, accounts[-1].results
     for p in (50, 99):
         ratio = pct(big["change"], p) / pct(small["change"], p)
@@ -470,6 +674,42 @@ async def main_async(args: argparse.Namespace) -> None:
         f"  search p95 at {sizes[-1]:,}: worst kind {worst:.1f} ms (target <= 50);"
         f" median of all {statistics.median(x for v in searched for x in v):.1f} ms"
     )
+    counted = [v for k, v in big.items() if k.startswith("totalCount:")]
+    print(
+        f"  totalCount p95 at {sizes[-1]:,}: worst kind"
+        f" {max(pct(v, 95) for v in counted):.1f} ms (target <= 50)"
+    )
+
+
+def report_onboarding(account: Account) -> None:
+    res = account.results
+    res["rss_after"] = [w.rss_mb() or 0.0 for w in account.workers]
+    res["peak_after"] = [w.peak_rss_mb() or 0.0 for w in account.workers]
+    grown = res["db_after"] - res["db_before"]
+    print(f"  onboarding at {account.n:,} contacts:")
+    print(f"    {res['onboard_start']}")
+    print(f"    {res['onboard_end']}")
+    print(
+        f"    {res['events']:,} events ({res['meetings']:,} meetings stored) of"
+        f" {res['calendars']} calendars synced in"
+        f' {res["onboard_s"]:.1f} s from the first "sync now" (the last after'
+        f" {res['requested_s']:.1f} s):"
+        f" {res['events'] / res['onboard_s']:,.0f} events/s; workers' CPU"
+        f" {res['worker_cpu_s']:.1f} s"
+    )
+    print(
+        f"    database {res['db_before'] / 2**20:,.0f} → {res['db_after'] / 2**20:,.0f} MB:"
+        f" {grown / res['events']:,.0f} bytes per synced event"
+    )
+    for name in res["quiet"]:
+        quiet, busy = res["quiet"][name], res["busy"][name]
+        print("    " + line(f"{name}, quiet", quiet))
+        print(
+            "    "
+            + line(f"{name}, onboarding", busy)
+            + f"  p99 ratio {pct(busy, 99) / pct(quiet, 99):.2f} (target <= 3)"
+        )
+    sys.stdout.flush()
 
 
 def main() -> None:
@@ -477,6 +717,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,1000000", help="contacts per account")
     parser.add_argument("--changes", type=int, default=15, help="timed changes per size")
     parser.add_argument("--searches", type=int, default=30, help="searches per kind")
+    parser.add_argument("--workers", type=int, default=2, help="`chronik worker`s per size")
+    parser.add_argument(
+        "--onboard", type=int, default=200, help="users linking a calendar (0: no onboarding)"
+    )
+    parser.add_argument("--events", type=int, default=2000, help="events per onboarded calendar")
+    parser.add_argument(
+        "--quiet", type=float, default=20.0, help="seconds of queries before the onboarding"
+    )
+    parser.add_argument("--timeout", type=float, default=3600.0, help="onboarding time limit")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument(
         "--database-url",

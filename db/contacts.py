@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -182,29 +183,118 @@ async def contacts_by_ids(
 
 # totalCount counts up to this many contacts; past it, it says so (`count_contacts`).
 COUNT_CAP = 10_000
-# Searches this long or longer are served by the trigram index (migration 0010).
-_INDEXED_SEARCH_LENGTH = 3
+# Searches this long or longer are served by the trigram index (migrations 0014, 0015).
+_GRAM = 3
+# A search narrows by at most this many of its trigrams, the rarest: any subset is correct
+# (the substring itself is checked on the candidates), and the rarest few make the fewest
+# candidates for the least index work ("example.com" is in every address: reading its
+# entry for a million contacts costs more than the rest of the search).
+_KEYS = 4
+# A search whose every trigram is held by this share of the contacts or more is checked on
+# the contacts in list order instead: a page fills within its first few dozen rows, where
+# reading the index would mean sorting most of the account ("gmail", "com").
+_COMMON = 0.2
+# A search the index would give this many candidates or more first walks the list for as
+# many contacts (`list_contacts`): when that fails, the search costs at most about twice
+# what the index alone costs; when it succeeds, a fraction.
+_WALK_FIRST = 2 * COUNT_CAP
+# How long the trigram statistics (`_TrigramStats`) are trusted before they are read again.
+_STATS_TTL = 600.0
+
+# The expression migration 0015 indexes; queries name it identically, or the index is unused.
+_GRAMS = (
+    "chronik_contact_grams(c.account_id, c.last_name, c.first_name, c.email, c.company_name,"
+    " c.extra_addresses)"
+)
 
 
-def _matches_search(search: str | None, pattern: str, text: str) -> str:
-    """SQL: contact `c` of the account in parameter $1 matches the search, whose LIKE
-    pattern is parameter `pattern` and whose text is parameter `text` (always true without a
-    search).
+class _TrigramStats:
+    """How common each common trigram is, as ANALYZE last saw it (the index's
+    `most_common_elems`), and how many contacts there are: read once per `_STATS_TTL` per
+    process instead of on every search (reading pg_stats took about 10 ms a search)."""
 
-    A search of three characters or more first narrows the contacts to those holding its
-    rarest trigrams (an index scan); the substring is then checked on those only. Shorter ones are
-    checked on the account's contacts in list order (they are common: a page fills fast)."""
+    def __init__(self) -> None:
+        self.read_at = -_STATS_TTL
+        self.freq: dict[str, float] = {}
+        self.rows = 0.0
+
+    async def current(self, db: Executor) -> _TrigramStats:
+        if time.monotonic() - self.read_at < _STATS_TTL:
+            return self
+        record = await db.fetchrow(
+            """
+            SELECT (SELECT greatest(reltuples, 0) FROM pg_class
+                    WHERE oid = 'contacts'::regclass) AS rows,
+                   (SELECT s.most_common_elems::text::text[] FROM pg_stats s
+                    WHERE s.schemaname = current_schema()
+                      AND s.tablename = 'contacts_search_grams') AS grams,
+                   (SELECT s.most_common_elem_freqs FROM pg_stats s
+                    WHERE s.schemaname = current_schema()
+                      AND s.tablename = 'contacts_search_grams') AS freqs
+            """
+        )
+        assert record is not None
+        # most_common_elem_freqs ends with three summary figures past the elements' own.
+        self.freq = dict(zip(record["grams"] or (), record["freqs"] or (), strict=False))
+        self.rows = float(record["rows"])
+        self.read_at = time.monotonic()
+        return self
+
+
+_trigram_stats = _TrigramStats()
+
+
+@dataclass(frozen=True, slots=True)
+class _Search:
+    """A search as its SQL needs it: the LIKE pattern, and the trigrams to narrow by (empty:
+    checked on the contacts in list order)."""
+
+    pattern: str | None
+    keys: list[str]
+    indexed: bool
+    # How many candidates the index would give, by the statistics (its rarest trigram's).
+    candidates: float = 0.0
+
+
+async def _search(db: Executor, account_id: int, search: str | None) -> _Search:
     if not search:
+        return _Search(None, [], indexed=False)
+    text = search.lower()
+    grams = sorted({f"{account_id}:{text[i : i + _GRAM]}" for i in range(len(text) - _GRAM + 1)})
+    if not grams:
+        return _Search(_search_pattern(search), [], indexed=False)
+    stats = await _trigram_stats.current(db)
+    # A trigram the statistics do not list as common counts as rare.
+    ranked = sorted(grams, key=lambda gram: (stats.freq.get(gram, 0.0), gram))
+    keys = ranked[:_KEYS]
+    rarest = stats.freq.get(keys[0], 0.0)
+    if rarest >= _COMMON and rarest * stats.rows > 10 * COUNT_CAP:
+        return _Search(_search_pattern(search), [], indexed=False)
+    return _Search(_search_pattern(search), keys, indexed=True, candidates=rarest * stats.rows)
+
+
+def _matches_search(search: _Search, pattern: str, keys: str) -> str:
+    """SQL: contact `c` matches the search, whose LIKE pattern is parameter `pattern` and
+    whose trigrams to narrow by are parameter `keys` (always true without a search).
+
+    An indexed search first narrows the contacts to those holding its rarest trigrams (an
+    index scan); the substring is then checked on those only. The others (shorter than a
+    trigram, or common) are checked on the account's contacts in list order."""
+    if search.pattern is None:
         # True, naming both parameters (PostgreSQL must see every parameter's type).
-        return f"({pattern} IS NULL AND {text} = '')"
-    if len(search) >= _INDEXED_SEARCH_LENGTH:
-        # The account as the parameter $1, not c.account_id: a constant is what the index needs.
-        narrowed = f"c.search_grams @> chronik_search_keys($1::bigint, lower({text}))"
+        return f"({pattern} IS NULL AND {keys} = '{{}}')"
+    if search.indexed:
+        narrowed = f"{_GRAMS} @> {keys}"
     else:
-        narrowed = f"{text} <> ''"  # nothing to narrow by (names the parameter, as above)
-    return f"""{narrowed} AND (c.sort_key LIKE {pattern}
-               OR lower(coalesce(c.company_name, '')) LIKE {pattern}
-               OR c.extra_addresses LIKE {pattern})"""
+        narrowed = f"{keys} = '{{}}'"  # nothing to narrow by (names the parameter, as above)
+    return f"{narrowed} AND {_like_any('c', pattern)}"
+
+
+def _like_any(alias: str, pattern: str) -> str:
+    """SQL: the contact `alias` (its sort key, company and extra addresses) matches `pattern`."""
+    return f"""({alias}.sort_key LIKE {pattern}
+               OR lower(coalesce({alias}.company_name, '')) LIKE {pattern}
+               OR {alias}.extra_addresses LIKE {pattern})"""
 
 
 def _search_pattern(search: str | None) -> str | None:
@@ -232,24 +322,51 @@ async def list_contacts(
     `search` matches names, any address and the company name, case-insensitively.
     """
     after_key, after_id = after if after else (None, None)
-    rows = await db.fetch(
-        _SELECT
-        + """
+    found = await _search(db, account_id, search)
+    if found.indexed and found.candidates >= _WALK_FIRST:
+        # Many candidates: a first name, a domain. Where they are spread through the list,
+        # the page is among its first few hundred contacts; where they sit together (a last
+        # name), that walk gives up after _WALK_FIRST contacts and the index serves the page.
+        rows = await db.fetch(
+            f"""
+            WITH walked AS (
+                SELECT c.id, c.sort_key, c.company_name, c.extra_addresses FROM contacts c
+                WHERE c.account_id = $1
+                  AND ($2::text IS NULL OR (c.sort_key, c.id) > ($2::text, $3::bigint))
+                ORDER BY c.sort_key, c.id
+                LIMIT $6
+            )
+            {_SELECT}
+            WHERE c.id IN (SELECT w.id FROM walked w WHERE {_like_any("w", "$4::text")}
+                           ORDER BY w.sort_key, w.id LIMIT $5)
+            ORDER BY c.sort_key, c.id
+            """,
+            account_id,
+            after_key,
+            after_id,
+            found.pattern,
+            limit,
+            _WALK_FIRST,
+        )
+        if len(rows) == limit:
+            return [_contact(row) for row in rows]
+    where = """
         WHERE c.account_id = $1
           AND ($2::text IS NULL OR (c.sort_key, c.id) > ($2::text, $3::bigint))
-          AND """
-        + _matches_search(search, "$4::text", "$6::text")
-        + """
+          AND """ + _matches_search(found, "$4::text", "$6::text[]")
+    if found.indexed:
+        # The candidates first, then the page: in list order, the planner would read the
+        # account's contacts until 20 match, as if they were spread evenly; a last name's
+        # contacts sit together, maybe behind most of the account.
+        query = f"""
+        WITH candidates AS MATERIALIZED (SELECT c.id, c.sort_key FROM contacts c {where})
+        {_SELECT}
+        WHERE c.id IN (SELECT id FROM candidates ORDER BY sort_key, id LIMIT $5)
         ORDER BY c.sort_key, c.id
-        LIMIT $5
-        """,
-        account_id,
-        after_key,
-        after_id,
-        _search_pattern(search),
-        limit,
-        search or "",
-    )
+        """
+    else:
+        query = f"{_SELECT} {where} ORDER BY c.sort_key, c.id LIMIT $5"
+    rows = await db.fetch(query, account_id, after_key, after_id, found.pattern, limit, found.keys)
     return [_contact(row) for row in rows]
 
 
@@ -259,18 +376,19 @@ async def count_contacts(
     """How many contacts `list_contacts` would page through in all, counted up to
     `COUNT_CAP`: (count, whether it is exact). Counting a million contacts takes longer than a
     person waits for a list; "more than 10,000" tells them what they need."""
-    found = int(
+    found = await _search(db, account_id, search)
+    count = int(
         await db.fetchval(
             "SELECT count(*) FROM (SELECT FROM contacts c WHERE c.account_id = $1 AND "
-            + _matches_search(search, "$2::text", "$4::text")
+            + _matches_search(found, "$2::text", "$4::text[]")
             + " LIMIT $3) capped",
             account_id,
-            _search_pattern(search),
+            found.pattern,
             COUNT_CAP + 1,
-            search or "",
+            found.keys,
         )
     )
-    return min(found, COUNT_CAP), found <= COUNT_CAP
+    return min(count, COUNT_CAP), count <= COUNT_CAP
 
 
 async def create_guest_contacts(

@@ -56,6 +56,13 @@ async def contacts_page(
     return split_page(rows, size)
 
 
+async def check_page_arguments(ctx: Context, *, first: int | None, search: str | None) -> None:
+    """The checks of `contacts_page`, for a query that asks only for the count."""
+    await ctx.viewer()
+    page_size(first)
+    search_text(search)
+
+
 async def count_contacts(ctx: Context, search: str | None) -> tuple[int, bool]:
     """(count, whether exact): counted up to `contacts_db.COUNT_CAP`."""
     viewer = await ctx.viewer()

@@ -117,6 +117,17 @@ def _changes(data: CreateContactInput | UpdateContactInput) -> ContactChanges:
     return ContactChanges(**values, clear=cleared)
 
 
+def _asks_for_page(info: ChronikInfo) -> bool:
+    """Whether the query selects the list's edges or page info (not only its count)."""
+    from schema.meetings import _selects
+
+    return any(
+        _selects(node.selection_set, "edges", info)
+        or _selects(node.selection_set, "pageInfo", info)
+        for node in info._raw_info.field_nodes
+    )
+
+
 @strawberry.type
 class ContactQueries:
     @strawberry.field(
@@ -132,9 +143,21 @@ class ContactQueries:
         search: str | None = None,
     ) -> Connection[Contact]:
         ctx = info.context
-        page = await resolve.contacts_page(
-            ctx, first=first, after=name_keyset(after), search=search
-        )
+        keyset = name_keyset(after)
+        if not _asks_for_page(info):
+            # `totalCount` alone: the page would cost a search of its own for nothing.
+            await resolve.check_page_arguments(ctx, first=first, search=search)
+            return Connection(
+                edges=[],
+                page_info=PageInfo(
+                    has_next_page=False,
+                    has_previous_page=after is not None,
+                    start_cursor=None,
+                    end_cursor=None,
+                ),
+                count_all=lambda: resolve.count_contacts(ctx, search),
+            )
+        page = await resolve.contacts_page(ctx, first=first, after=keyset, search=search)
         edges = [
             Edge(cursor=encode_cursor([row.sort_key, row.id]), node=Contact.from_row(row))
             for row in page.rows

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import collections
+
 import asyncpg
 import pytest
 
+from db import contacts as contacts_db
 from tests.conftest import TestUser
 from tests.support.server import RunningChronik
 
@@ -194,3 +197,72 @@ async def test_a_search_longer_than_a_name_is_a_validation_error(
     result = await chronik.graphql(PAGE, {"search": "x" * 201}, token=alice.token)
     assert result.error_codes == ["VALIDATION"]
     assert result.errors[0]["extensions"]["field"] == "search"
+
+
+class _EveryTrigramHeldBy:
+    """Statistics saying this share of a million contacts holds every trigram."""
+
+    def __init__(self, share: float) -> None:
+        self.freq = collections.defaultdict(lambda: share)
+        self.rows = 1_000_000.0
+
+    async def current(self, db: object) -> _EveryTrigramHeldBy:
+        return self
+
+
+@pytest.mark.parametrize("statistics", ["as analyzed", "a fair share", "most"])
+async def test_a_search_pages_alike_however_common_its_trigrams_are(
+    chronik: RunningChronik,
+    alice: TestUser,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    statistics: str,
+) -> None:
+    # Rare trigrams are served by the index, a fair share of the contacts first walks the
+    # list, most are checked in list order: the pages a person walks are the same every way.
+    if statistics != "as analyzed":
+        share = {"a fair share": 0.05, "most": 0.5}[statistics]
+        monkeypatch.setattr(contacts_db, "_trigram_stats", _EveryTrigramHeldBy(share))
+    await add_contacts(db, alice.account_id, [f"Miller{i:02d}" for i in range(7)] + ["Smith"])
+    await db.execute("ANALYZE contacts")
+
+    async def walk(search: str) -> tuple[list[str], int]:
+        names: list[str] = []
+        after = None
+        while True:
+            variables = {"first": 3, "after": after, "search": search}
+            page = (await chronik.graphql(PAGE, variables, token=alice.token)).ok()["contacts"]
+            names += [edge["node"]["name"] for edge in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        count = (await chronik.graphql(COUNT, {"search": search}, token=alice.token)).ok()
+        return names, count["contacts"]["totalCount"]
+
+    millers = [f"Miller{i:02d}" for i in range(7)]
+    assert await walk("MILLER") == (millers, 7)
+    assert await walk("@other.test") == ([*millers, "Smith"], 8)
+    assert await walk("ller03@") == (["Miller03"], 1)
+    assert await walk("nobody") == ([], 0)
+
+
+async def test_asking_for_the_count_alone_runs_no_search_for_a_page(
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+) -> None:
+    await add_contacts(db, alice.account_id, ["Miller", "Smith"])
+    chronik.statements.clear()
+    result = await chronik.graphql(COUNT, {"search": "mill"}, token=alice.token)
+    assert result.ok()["contacts"] == {"totalCount": 1, "totalCountIsExact": True}
+    assert not [s for s in chronik.statements if "ORDER BY c.sort_key" in s]
+    # The page's arguments are still checked, count or not.
+    bad = await chronik.graphql(
+        'query { contacts(first: 0, search: "mill") { totalCount } }', token=alice.token
+    )
+    assert bad.error_codes == ["VALIDATION"]
+    long = await chronik.graphql(COUNT, {"search": "x" * 201}, token=alice.token)
+    assert long.errors[0]["extensions"]["field"] == "search"
+    both = await chronik.graphql(
+        '{ contacts(first: 1, search: "mill") { totalCount edges { node { name } } } }',
+        token=alice.token,
+    )
+    assert both.ok()["contacts"] == {"totalCount": 1, "edges": [{"node": {"name": "Miller"}}]}
