@@ -183,7 +183,7 @@ async def contacts_by_ids(
 
 # totalCount counts up to this many contacts; past it, it says so (`count_contacts`).
 COUNT_CAP = 10_000
-# Searches this long or longer are served by the trigram index (migrations 0014, 0015).
+# Searches this long or longer are served by the trigram index (migrations 0014, 0017).
 _GRAM = 3
 # A search narrows by at most this many of its trigrams, the rarest: any subset is correct
 # (the substring itself is checked on the candidates), and the rarest few make the fewest
@@ -201,7 +201,7 @@ _WALK_FIRST = 2 * COUNT_CAP
 # How long the trigram statistics (`_TrigramStats`) are trusted before they are read again.
 _STATS_TTL = 600.0
 
-# The expression migration 0015 indexes; queries name it identically, or the index is unused.
+# The expression migration 0017 indexes; queries name it identically, or the index is unused.
 _GRAMS = (
     "chronik_contact_grams(c.account_id, c.last_name, c.first_name, c.email, c.company_name,"
     " c.extra_addresses)"
