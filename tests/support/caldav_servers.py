@@ -240,6 +240,7 @@ class Fault:
 
     times: int
     status: int | None = None
+    body: bytes = b"injected fault"
     stall: float | None = None
     when: Matcher | None = None
     # Forward the request and throw the answer away (the server did the work; the client
@@ -260,8 +261,15 @@ class FaultProxy:
         self._http: aiohttp.ClientSession | None = None
         self.url = ""
 
-    def fail(self, status: int, *, times: int = 1, when: Matcher | None = None) -> None:
-        self.faults.append(Fault(times, status=status, when=when))
+    def fail(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        when: Matcher | None = None,
+        body: bytes = b"injected fault",
+    ) -> None:
+        self.faults.append(Fault(times, status=status, when=when, body=body))
 
     def stall(self, seconds: float, *, times: int = 1, when: Matcher | None = None) -> None:
         self.faults.append(Fault(times, stall=seconds, when=when))
@@ -311,7 +319,7 @@ class FaultProxy:
         fault = self._take(request, body)
         if fault is not None and fault.status is not None:
             self.seen.append((request.method, request.path, fault.status))
-            return web.Response(status=fault.status, text="injected fault")
+            return web.Response(status=fault.status, body=fault.body)
         if fault is not None and fault.stall is not None:
             await asyncio.sleep(fault.stall)
         assert self._http is not None

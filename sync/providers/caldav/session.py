@@ -87,8 +87,8 @@ class DavSession:
                 ) as raw:
                     status = raw.status
                     # Header names case-insensitive: servers write `Etag`, `ETag`, `etag`.
-                    headers = CIMultiDict(raw.headers)
-                    response = ProviderResponse(raw.status, headers, await raw.read())
+                    answer_headers = CIMultiDict(raw.headers)
+                    response = ProviderResponse(raw.status, answer_headers, await raw.read())
             except (TimeoutError, aiohttp.ClientError) as exc:
                 last_problem = f"{type(exc).__name__} talking to {self._label.lower()}"
                 continue
