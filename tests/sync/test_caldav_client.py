@@ -563,3 +563,10 @@ async def test_free_busy(cal: Calendar) -> None:
         (datetime(2026, 12, 14, 16, 0, tzinfo=UTC), datetime(2026, 12, 14, 16, 30, tzinfo=UTC)),
         (datetime(2026, 12, 14, 17, 0, tzinfo=UTC), datetime(2026, 12, 14, 18, 0, tzinfo=UTC)),
     ]
+
+
+async def test_link_check_refuses_plain_http_to_another_machine() -> None:
+    async with http_session() as http:
+        with pytest.raises(LinkRefused, match="only over HTTPS") as refused:
+            await check_link(http, "http://caldav.example.test/dav/", "ana@acme.test", "pw")
+    assert refused.value.reason == "cannot_connect"

@@ -66,8 +66,13 @@ class DiscoveredAccount:
     schedules: bool
 
 
-def normalize_server(text: str) -> tuple[str, bool]:
-    """(URL, whether only an origin was given). `caldav.example.com` → `https://caldav.example.com/`."""
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def normalize_server(text: str, *, allow_http: bool = False) -> tuple[str, bool]:
+    """(URL, whether only an origin was given). `caldav.example.com` → `https://caldav.example.com/`.
+    Plain `http://` is refused (the app password would cross the network readable) unless
+    `allow_http` or the host is this machine."""
     text = text.strip()
     if "://" not in text:
         text = "https://" + text
@@ -75,6 +80,11 @@ def normalize_server(text: str) -> tuple[str, bool]:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise LinkRefused(
             f"{text!r} is not a server address (e.g. https://caldav.example.com).",
+            reason="cannot_connect",
+        )
+    if parts.scheme == "http" and not allow_http and parts.hostname not in _LOOPBACK:
+        raise LinkRefused(
+            f"{text} is not HTTPS: Chronik sends the app password only over HTTPS.",
             reason="cannot_connect",
         )
     bare = parts.path in ("", "/")
@@ -89,6 +99,7 @@ async def discover(
     credentials: BasicCredentials,
     *,
     policy: RetryPolicy | None = None,
+    allow_http: bool = False,
 ) -> DiscoveredAccount:
     """Find the primary calendar and its owner's address for this login (see the module's
     docstring for the steps).
@@ -100,7 +111,7 @@ async def discover(
     email address.
     """
     session = DavSession(http, credentials, policy=policy)
-    url, bare = normalize_server(server)
+    url, bare = normalize_server(server, allow_http=allow_http)
     try:
         return await _discover(session, url, bare, credentials)
     except NeedsReauth as exc:
@@ -131,12 +142,16 @@ async def check_link(
     password: str,
     *,
     policy: RetryPolicy | None = None,
+    allow_http: bool = False,
 ) -> DiscoveredAccount:
     """The link-time check: discovery with this login. Returns the owner's address and the
-    primary calendar's URL (and the other calendars); raises `LinkRefused` (see `discover`)."""
+    primary calendar's URL (and the other calendars); raises `LinkRefused` (see `discover`).
+    `allow_http`: accept a plain-HTTP server that is not on this machine (a home server on a
+    trusted network; off by default)."""
     if not username or not password:
         raise LinkRefused("A username and an app password are needed.", reason="invalid_auth")
-    return await discover(http, server, BasicCredentials(username, password), policy=policy)
+    credentials = BasicCredentials(username, password)
+    return await discover(http, server, credentials, policy=policy, allow_http=allow_http)
 
 
 async def _discover(
@@ -213,10 +228,14 @@ async def _principal(session: DavSession, url: str) -> str | None:
             if not location:
                 return None
             target = urljoin(url, location)
-            # Basic credentials only travel to the origin they were given for.
-            if urlsplit(target).netloc != urlsplit(url).netloc:
+            # Credentials follow a redirect to another host only over TLS (Fastmail's
+            # well-known URI leads to caldav.fastmail.com), never down to plain HTTP.
+            same_origin = urlsplit(target).netloc == urlsplit(url).netloc
+            downgrade = urlsplit(url).scheme == "https" and urlsplit(target).scheme != "https"
+            if downgrade or not (same_origin or urlsplit(target).scheme == "https"):
                 raise LinkRefused(
-                    f"{url} redirects to another server ({target}); give that server's URL.",
+                    f"{url} redirects to {target}, which is not HTTPS; give the server's "
+                    "CalDAV URL.",
                     reason="cannot_connect",
                 )
             url = target
