@@ -256,6 +256,7 @@ class FaultProxy:
         self._upstream = upstream.rstrip("/")
         self.faults: list[Fault] = []
         self.refusals: list[tuple[Matcher, int]] = []
+        self.rewrites: list[tuple[Matcher, Callable[[bytes], bytes]]] = []
         self.seen: list[tuple[str, str, int]] = []
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -280,6 +281,10 @@ class FaultProxy:
     def refuse_always(self, when: Matcher, status: int) -> None:
         """Answer every matching request `status` (a server without a feature)."""
         self.refusals.append((when, status))
+
+    def rewrite_answer(self, when: Matcher, change: Callable[[bytes], bytes]) -> None:
+        """Pass every matching request's answer body through `change` (once per request)."""
+        self.rewrites.append((when, change))
 
     def rewrite_url(self, url: str) -> str:
         """The proxy's URL for a URL of the upstream server."""
@@ -345,6 +350,9 @@ class FaultProxy:
             self.seen.append((request.method, request.path, upstream.status))
             if fault is not None and fault.lose_answer:
                 return web.Response(status=503, text="answer lost")
+            for when, change in self.rewrites:
+                if when(request, body):
+                    payload = change(payload)
             return web.Response(status=upstream.status, body=payload, headers=answer_headers)
 
 

@@ -214,3 +214,33 @@ async def test_without_free_busy_query_busy_time_comes_from_the_events(proxied: 
     )
     status, _ = await get_ics(proxied.http, proxied.server, proxied.url, "weekly.ics")
     assert status == 200
+
+
+async def test_a_truncated_sync_answer_is_continued_from_its_token(proxied: Proxied) -> None:
+    """RFC 6578 §3.6: a server may answer part of the changes, marking the collection itself
+    507; the client asks again with the token it got, and the round completes only then."""
+    await proxied.put("a.ics", call(1))
+    _, cursor = await whole_round(proxied.client, None)
+    await proxied.put("b.ics", call(2))
+    collection = proxied.proxy.rewrite_url(proxied.url)[len(proxied.proxy.url) - 1 :]
+    truncated = (
+        f'<D:response xmlns:D="DAV:"><D:href>{collection}</D:href>'
+        "<D:status>HTTP/1.1 507 Insufficient Storage</D:status></D:response>"
+    ).encode()
+    marked: list[bool] = []
+
+    def truncate_once(answer: bytes) -> bytes:
+        if marked:
+            return answer
+        marked.append(True)
+        head, _, tail = answer.rpartition(b"</")
+        return head + truncated + b"</" + tail
+
+    proxied.proxy.rewrite_answer(is_sync_report, truncate_once)
+    first = await proxied.client.fetch_changes(cursor, window_start=WINDOW)
+    assert [e.title for e in first.events] == ["Call 2"]
+    assert not first.complete
+    reports = len(proxied.statuses("REPORT"))
+    rest = await proxied.client.fetch_changes(first.cursor, window_start=WINDOW)
+    assert rest.complete and rest.events == []
+    assert len(proxied.statuses("REPORT")) == reports + 1  # the sync-collection asked again
