@@ -174,7 +174,7 @@ class CalDavClient:
         if token is None and response.status in _UNSUPPORTED:
             return None
         _raise_for_status(response, "list the calendar's changes")
-        status = wire.parse_multistatus(response.body, self._calendar)
+        status = self._multistatus(response)
         if status.sync_token is None:
             if token is None:
                 return None
@@ -216,7 +216,7 @@ class CalDavClient:
         _raise_for_status(response, "list the calendar's events")
         listing: dict[str, str] = {}
         ctag = None
-        for resource in wire.parse_multistatus(response.body, self._calendar).responses:
+        for resource in self._multistatus(response).responses:
             if wire.same_path(resource.href, self._calendar):
                 ctag = resource.text(CALSERVER, "getctag")
                 continue
@@ -242,7 +242,7 @@ class CalDavClient:
             headers={**wire.XML_HEADERS, "Depth": "0"},
         )
         _raise_for_status(response, "read the calendar's ctag")
-        for resource in wire.parse_multistatus(response.body, self._calendar).responses:
+        for resource in self._multistatus(response).responses:
             return resource.text(CALSERVER, "getctag")
         return None
 
@@ -257,7 +257,7 @@ class CalDavClient:
         )
         _raise_for_status(response, "read the calendar's events")
         found: dict[str, wire.DavResource] = {}
-        for resource in wire.parse_multistatus(response.body, self._calendar).responses:
+        for resource in self._multistatus(response).responses:
             name = wire.member_name(self._calendar, resource.href)
             if name is not None:
                 found[name] = resource
@@ -487,7 +487,7 @@ class CalDavClient:
         )
         _raise_for_status(response, "list the calendar's events")
         busy = []
-        for resource in wire.parse_multistatus(response.body, self._calendar).responses:
+        for resource in self._multistatus(response).responses:
             data = resource.text(CALDAV, "calendar-data")
             if data is None:
                 continue
@@ -511,6 +511,13 @@ class CalDavClient:
         return busy
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _multistatus(self, response: ProviderResponse) -> wire.MultiStatus:
+        """A 207 answer's body; `ProviderError` when it is not the XML WebDAV describes."""
+        try:
+            return wire.parse_multistatus(response.body, self._calendar)
+        except wire.WireError as exc:
+            raise ProviderError(f"{LABEL} answered unreadable XML: {exc}") from exc
 
     def _url(self, name: str) -> str:
         return self._calendar + name
