@@ -570,3 +570,37 @@ async def test_link_check_refuses_plain_http_to_another_machine() -> None:
         with pytest.raises(LinkRefused, match="only over HTTPS") as refused:
             await check_link(http, "http://caldav.example.test/dav/", "ana@acme.test", "pw")
     assert refused.value.reason == "cannot_connect"
+
+
+async def test_update_one_week_of_a_series(cal: Calendar) -> None:
+    await cal.put("weekly.ics", SERIES)
+    _, cursor = await full_round(cal.client)
+    moved_week = "weekly.ics#20261214T140000Z"
+    plain_week = "weekly.ics#20261228T140000Z"
+    later = draft(
+        title="Weekly sync (one-off)",
+        starts_at=datetime(2026, 12, 28, 18, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 28, 19, 0, tzinfo=UTC),
+        time_zone="America/New_York",
+    )
+    await cal.client.update_event(moved_week, draft(), etag=None, send_updates=False)
+    changed = await cal.client.update_event(plain_week, later, etag=None, send_updates=False)
+    assert changed.kind is EventKind.EXCEPTION
+    assert changed.starts_at == datetime(2026, 12, 28, 18, 0, tzinfo=UTC)
+    changes, _ = await rest_of_round(cal.client, cursor)
+    found = by_id(changes)
+    assert found[moved_week].title == "Intro call"
+    assert found[plain_week].kind is EventKind.EXCEPTION
+    assert found[plain_week].title == "Weekly sync (one-off)"
+    assert found[plain_week].original_start == datetime(2026, 12, 28, 14, 0, tzinfo=UTC)
+    # The series itself is untouched.
+    assert found["weekly.ics"].title == "Weekly sync"
+    assert found["weekly.ics"].starts_at == datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
+    with pytest.raises(EventGone):  # not an occurrence of the series
+        await cal.client.update_event(
+            "weekly.ics#20261229T140000Z", draft(), etag=None, send_updates=False
+        )
+    with pytest.raises(EventGone):  # the excluded week
+        await cal.client.update_event(
+            "weekly.ics#20261221T140000Z", draft(), etag=None, send_updates=False
+        )

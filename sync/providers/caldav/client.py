@@ -328,29 +328,32 @@ class CalDavClient:
         if response.status == 412:
             return await self.read_event(name)
         _raise_for_event(response, "create an event")
-        return await self._written(name)
+        # Read back: a server may change the data it was sent, and then sends no ETag
+        # (RFC 4791 §5.3.4).
+        return await self.read_event(name)
 
     async def update_event(
         self, provider_event_id: str, draft: EventDraft, *, etag: str | None, send_updates: bool
     ) -> ProviderEvent:
-        """GET the resource, make its event show `draft` (guests who stay keep their
+        """GET the resource, make the event show `draft` (guests who stay keep their
         PARTSTAT, SEQUENCE raised) and PUT it back with `If-Match`: `etag` when given, else the
-        etag just read. A 412 whose resource already shows the draft is this update, retried
-        after a lost answer, and is returned; otherwise `EventChanged`. `EventGone` when the
-        resource is missing or the event cancelled. Changing one occurrence of a series is
-        `NotSupported` (Chronik schedules single meetings)."""
+        etag just read. An occurrence of a series is changed through its override (one is
+        made from the series for an occurrence that had none, RFC 5545 §3.8.4.4), so the
+        feed reports it as an EXCEPTION from then on. A 412 whose resource already shows the
+        draft is this update, retried after a lost answer, and is returned; otherwise
+        `EventChanged`. `EventGone` when the resource, or the occurrence, is missing or
+        cancelled. The etag is the resource's: a change to another week of the same series
+        is a change too."""
         name, occurrence = self._split(provider_event_id)
-        if occurrence is not None:
-            raise NotSupported(f"{LABEL}: Chronik changes whole events, not one occurrence.")
         calendar, current_etag = await self._get(name)
-        master, _ = parse.vevents(calendar)
-        if master is None or str(master.get("STATUS", "")).upper() == "CANCELLED":
-            raise EventGone(f"{LABEL}: event {provider_event_id} was cancelled", status=410)
+        target = _target(calendar, occurrence)
+        if target is None or str(target.get("STATUS", "")).upper() == "CANCELLED":
+            raise EventGone(f"{LABEL}: event {provider_event_id} is gone or cancelled", status=410)
         if etag is not None and current_etag is not None and etag != current_etag:
             raise EventChanged(f"{LABEL}: event {provider_event_id} changed since read")
         now = datetime.now(UTC)
-        parse.apply_draft(master, draft, owner_email=self._owner, schedule=send_updates, now=now)
-        parse.raise_sequence(master)
+        parse.apply_draft(target, draft, owner_email=self._owner, schedule=send_updates, now=now)
+        parse.raise_sequence(target)
         if_match = etag or current_etag
         response = await self._session.request(
             "PUT",
@@ -359,13 +362,13 @@ class CalDavClient:
             headers={**_ICS, **({"If-Match": if_match} if if_match else {})},
         )
         if response.status == 412:
-            now_there = await self.read_event(name)
+            now_there = await self.read_event(provider_event_id)
             if now_there.status is not EventStatus.CANCELLED and parse.draft_applied(
                 draft, now_there
             ):
                 return now_there
         _raise_for_event(response, "update the event")
-        return await self._written(name)
+        return await self.read_event(provider_event_id)
 
     async def cancel_event(self, provider_event_id: str, *, notify: bool) -> None:
         """Cancel for everyone: STATUS:CANCELLED with SEQUENCE raised (RFC 5546 §3.2.5), PUT
@@ -537,11 +540,6 @@ class CalDavClient:
         except parse.CalendarDataError as exc:
             raise ProviderError(f"{LABEL}: event {name} is not readable: {exc}") from exc
 
-    async def _written(self, name: str) -> ProviderEvent:
-        """The event just PUT, as the server now stores it (a server may change the data it
-        was sent and then returns no ETag, RFC 4791 §5.3.4: read back either way)."""
-        return await self.read_event(name)
-
     async def _rewrite(
         self, name: str, change: Callable[[icalendar.Calendar], bool], what: str
     ) -> None:
@@ -568,6 +566,43 @@ class CalDavClient:
         raise EventChanged(f"{LABEL}: event {name} kept changing; could not {what}")
 
 
+def _target(calendar: icalendar.Calendar, occurrence: str | None) -> Any | None:
+    """The VEVENT that holds an item: the master, the occurrence's override, or a new
+    override copied from the master for an occurrence of its recurrence (added to the
+    calendar); None when there is no such item."""
+    master, overrides = parse.vevents(calendar)
+    if occurrence is None:
+        return master
+    for override in overrides:
+        if parse.stamp(override.decoded("RECURRENCE-ID")) == occurrence:
+            return override
+    if master is None or _occurrence(calendar, occurrence) is None:
+        return None
+    override = icalendar.Event()
+    for key, value in master.property_items(recursive=False):
+        if key not in _SERIES_ONLY:
+            override.add(key, value, encode=False)
+    override.add("RECURRENCE-ID", _series_value(master, occurrence))
+    calendar.add_component(override)
+    return override
+
+
+# What a series has and an override of one occurrence must not repeat.
+_SERIES_ONLY = frozenset(
+    {"BEGIN", "END", "RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID", "SEQUENCE"}
+)
+
+
+def _series_value(master: Any, occurrence: str) -> Any:
+    """The occurrence's start as the series writes its DTSTART (same zone, or a DATE)."""
+    moment = parse.stamp_instant(occurrence)
+    assert moment is not None
+    start = master.decoded("DTSTART")
+    if isinstance(start, datetime):
+        return moment.astimezone(start.tzinfo) if start.tzinfo is not None else moment
+    return moment.date()
+
+
 def _exclude(calendar: icalendar.Calendar, occurrence: str, *, schedule: bool) -> bool:
     """Add an EXDATE for the occurrence to the series and drop its override; False when the
     resource holds no series or already excludes it."""
@@ -576,15 +611,9 @@ def _exclude(calendar: icalendar.Calendar, occurrence: str, *, schedule: bool) -
         return False
     if occurrence in {parse.stamp(d) for d in parse.exdates(master)}:
         return False
-    moment = parse.stamp_instant(occurrence)
-    if moment is None:
+    if parse.stamp_instant(occurrence) is None:
         return False
-    start = master.decoded("DTSTART")
-    if isinstance(start, datetime):
-        value: Any = moment.astimezone(start.tzinfo) if start.tzinfo is not None else moment
-    else:
-        value = moment.date()
-    master.add("EXDATE", value)
+    master.add("EXDATE", _series_value(master, occurrence))
     for override in overrides:
         if parse.stamp(override.decoded("RECURRENCE-ID")) == occurrence:
             calendar.subcomponents.remove(override)
