@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sync.http import ProviderResponse
 from sync.model import EventKind, EventStatus, ProviderEvent
 from sync.provider import EventDraft
+from sync.providers.caldav import discovery
 from sync.providers.caldav.client import FeedCursor
 from sync.providers.caldav.parse import (
     CalendarDataError,
@@ -18,6 +20,7 @@ from sync.providers.caldav.parse import (
     parse_resource,
     serialize,
 )
+from sync.providers.caldav.wire import parse_multistatus
 from sync.rules import AccountContext, Action, Reason, Stored, decide
 
 LINKED_AT = datetime(2026, 11, 1, tzinfo=UTC)
@@ -243,3 +246,41 @@ def test_a_draft_written_and_read_back_is_the_draft() -> None:
     assert draft_applied(draft, reread) and not draft_applied(
         EventDraft(**{**draft.__dict__, "ends_at": draft.ends_at + timedelta(minutes=5)}), reread
     )
+
+
+# -- WebDAV answers ------------------------------------------------------------------------------
+
+SHARED_HOME = b"""<?xml version="1.0" encoding="utf-8"?>
+<d:multistatus xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav">
+ <d:response><d:href>/dav/calendars/ana/</d:href><d:propstat><d:prop>
+  <d:resourcetype><d:collection/></d:resourcetype></d:prop>
+  <d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+ <d:response><d:href>/dav/calendars/ana/team%20shared/</d:href><d:propstat><d:prop>
+  <d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>
+  <d:current-user-privilege-set><d:privilege><d:read/></d:privilege>
+  </d:current-user-privilege-set></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>
+ </d:response>
+ <d:response><d:href>/dav/calendars/ana/personal/</d:href><d:propstat><d:prop>
+  <d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>
+  <d:current-user-privilege-set><d:privilege><d:read/></d:privilege>
+  <d:privilege><d:write/></d:privilege></d:current-user-privilege-set></d:prop>
+  <d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+ <d:response><d:href>/dav/calendars/ana/tasks/</d:href><d:propstat><d:prop>
+  <d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>
+  <cal:supported-calendar-component-set><cal:comp name="VTODO"/>
+  </cal:supported-calendar-component-set></d:prop>
+  <d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+</d:multistatus>"""
+
+
+async def test_read_only_shares_and_task_lists_are_no_primary_calendar() -> None:
+    home = "https://dav.example.test/dav/calendars/ana/"
+
+    class Canned:
+        async def request(self, *args: object, **kwargs: object) -> ProviderResponse:
+            return ProviderResponse(207, {}, SHARED_HOME)
+
+    found = await discovery._calendars(Canned(), home)  # type: ignore[arg-type]
+    assert [c.url for c in found] == [home + "personal/"]
+    names = [r.href for r in parse_multistatus(SHARED_HOME, home).responses]
+    assert home + "team%20shared/" in names

@@ -269,8 +269,9 @@ async def _propfind(
 
 
 async def _calendars(session: DavSession, home: str) -> list[CalendarInfo]:
-    """The calendar collections of a home that take VEVENTs (schedule inboxes and outboxes
-    are not calendar collections; subscriptions are not writable calendars)."""
+    """The calendar collections of a home that take VEVENTs and the login may write
+    (schedule inboxes and outboxes are not calendar collections; subscriptions and read-only
+    shares are not calendars Chronik can schedule into)."""
     found = await _propfind(
         session,
         home,
@@ -279,6 +280,7 @@ async def _calendars(session: DavSession, home: str) -> list[CalendarInfo]:
         "D:displayname",
         "C:supported-calendar-component-set",
         "A:calendar-order",
+        "D:current-user-privilege-set",
     )
     calendars = []
     for resource in found:
@@ -288,6 +290,8 @@ async def _calendars(session: DavSession, home: str) -> list[CalendarInfo]:
         components = resource.components()
         if components is not None and "VEVENT" not in components:
             continue
+        if not _writable(resource):
+            continue
         order_text = resource.text(APPLE, "calendar-order")
         try:
             order = float(order_text) if order_text else None
@@ -295,6 +299,22 @@ async def _calendars(session: DavSession, home: str) -> list[CalendarInfo]:
             order = None
         calendars.append(CalendarInfo(resource.href, resource.text(DAV, "displayname"), order))
     return calendars
+
+
+_WRITE_PRIVILEGES = frozenset(wire.q(DAV, p) for p in ("all", "write", "write-content", "bind"))
+
+
+def _writable(resource: wire.DavResource) -> bool:
+    """Whether the login may write events there (RFC 3744 current-user-privilege-set; a
+    calendar shared read-only with the user is no primary calendar). Servers that do not say
+    are taken at their word later, when a write is refused."""
+    element = resource.props.get(wire.q(DAV, "current-user-privilege-set"))
+    if element is None:
+        return True
+    granted = {
+        child.tag for privilege in element.iter(wire.q(DAV, "privilege")) for child in privilege
+    }
+    return bool(granted & _WRITE_PRIVILEGES)
 
 
 def _display_order(calendar: CalendarInfo) -> tuple[bool, float, str, str]:
