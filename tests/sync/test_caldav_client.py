@@ -604,3 +604,14 @@ async def test_update_one_week_of_a_series(cal: Calendar) -> None:
         await cal.client.update_event(
             "weekly.ics#20261221T140000Z", draft(), etag=None, send_updates=False
         )
+
+
+async def test_a_calendar_deleted_on_the_server_needs_linking_again(cal: Calendar) -> None:
+    await cal.put("a.ics", vevent("a", "SUMMARY:A\nDTSTART:20261201T100000Z"))
+    _, cursor = await full_round(cal.client)
+    async with cal.http.delete(cal.url, headers=cal.server.auth_header()) as response:
+        assert response.status in (200, 204)
+    with pytest.raises(NeedsReauth, match="no longer exists"):
+        await cal.client.fetch_changes(cursor, window_start=WINDOW)
+    with pytest.raises(NeedsReauth, match="no longer exists"):
+        await cal.client.fetch_changes(None, window_start=WINDOW)

@@ -36,6 +36,7 @@ from sync.provider import (
     EventChanged,
     EventDraft,
     EventGone,
+    NeedsReauth,
     NotSupported,
     ProviderError,
     PushChannel,
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 # names (~43 bytes each: 430 KB for 10,000 events), so fewer, larger pages write less of it.
 PAGE_SIZE = 250
 # A name Chronik would accept in an id: one path segment as `wire.member_name` writes it.
-_NAME = re.compile(r"[A-Za-z0-9@:+,;=!$&'()*~\-._%]{1,255}")
+_NAME = re.compile(r"[A-Za-z0-9@:+,;=!$&'()*~\-._%]{1,1024}")
 _ICS = {"Content-Type": "text/calendar; charset=utf-8"}
 # Statuses a server answers a REPORT it does not implement with.
 _UNSUPPORTED = frozenset({400, 403, 404, 405, 415, 422, 501})
@@ -171,9 +172,9 @@ class CalDavClient:
             conditions = wire.precondition(response.body)
             if wire.q(DAV, "valid-sync-token") in conditions or response.status in (403, 409):
                 raise CursorExpired(f"{LABEL} no longer knows the sync token ({response.status})")
-        if token is None and response.status in _UNSUPPORTED:
+        if token is None and response.status in _UNSUPPORTED - {404}:
             return None
-        _raise_for_status(response, "list the calendar's changes")
+        self._raise_for_collection(response, "list the calendar's changes")
         status = self._multistatus(response)
         if status.sync_token is None:
             if token is None:
@@ -213,11 +214,13 @@ class CalDavClient:
             body=wire.propfind("D:getetag", "CS:getctag", "D:resourcetype"),
             headers={**wire.XML_HEADERS, "Depth": "1"},
         )
-        _raise_for_status(response, "list the calendar's events")
+        self._raise_for_collection(response, "list the calendar's events")
         listing: dict[str, str] = {}
         ctag = None
         for resource in self._multistatus(response).responses:
             if wire.same_path(resource.href, self._calendar):
+                if resource.status in (404, 410):  # Xandikos answers 207 for a gone collection
+                    self._raise_for_collection(ProviderResponse(resource.status, {}, b""), "")
                 ctag = resource.text(CALSERVER, "getctag")
                 continue
             name = wire.member_name(self._calendar, resource.href)
@@ -241,7 +244,7 @@ class CalDavClient:
             body=wire.propfind("CS:getctag"),
             headers={**wire.XML_HEADERS, "Depth": "0"},
         )
-        _raise_for_status(response, "read the calendar's ctag")
+        self._raise_for_collection(response, "read the calendar's ctag")
         for resource in self._multistatus(response).responses:
             return resource.text(CALSERVER, "getctag")
         return None
@@ -255,7 +258,7 @@ class CalDavClient:
             body=wire.calendar_multiget(wire.hrefs_of(self._calendar, names)),
             headers={**wire.XML_HEADERS, "Depth": "1"},
         )
-        _raise_for_status(response, "read the calendar's events")
+        self._raise_for_collection(response, "read the calendar's events")
         found: dict[str, wire.DavResource] = {}
         for resource in self._multistatus(response).responses:
             name = wire.member_name(self._calendar, resource.href)
@@ -476,7 +479,7 @@ class CalDavClient:
             if periods is not None:
                 return _merged(periods, start, end)
         elif response.status not in _UNSUPPORTED:
-            _raise_for_status(response, "query free/busy")
+            self._raise_for_collection(response, "query free/busy")
         return _merged(await self._busy_from_events(start, end), start, end)
 
     async def _busy_from_events(
@@ -488,7 +491,7 @@ class CalDavClient:
             body=wire.calendar_query(start, end),
             headers={**wire.XML_HEADERS, "Depth": "1"},
         )
-        _raise_for_status(response, "list the calendar's events")
+        self._raise_for_collection(response, "list the calendar's events")
         busy = []
         for resource in self._multistatus(response).responses:
             data = resource.text(CALDAV, "calendar-data")
@@ -521,6 +524,18 @@ class CalDavClient:
             return wire.parse_multistatus(response.body, self._calendar)
         except wire.WireError as exc:
             raise ProviderError(f"{LABEL} answered unreadable XML: {exc}") from exc
+
+    def _raise_for_collection(self, response: ProviderResponse, what: str) -> None:
+        """`_raise_for_status` for a request on the calendar collection; 404/410 there means
+        the calendar was deleted (or moved) on the server: only linking again, to choose a
+        calendar, helps (`NeedsReauth`)."""
+        if response.status in (404, 410):
+            raise NeedsReauth(
+                f"The calendar {self._calendar} no longer exists on the CalDAV server (HTTP "
+                f"{response.status}); link the calendar again to choose one.",
+                status=response.status,
+            )
+        _raise_for_status(response, what)
 
     def _url(self, name: str) -> str:
         return self._calendar + name
