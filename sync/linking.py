@@ -77,9 +77,13 @@ class LinkError(Exception):
     `problem` is set once the attempt was used (it is remembered for `calendarLinkAttempt`).
     """
 
-    def __init__(self, message: str, problem: LinkProblem | None = None) -> None:
+    def __init__(
+        self, message: str, problem: LinkProblem | None = None, *, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.problem = problem
+        # The typed credential the refusal is about (`CredentialsRefused.field`).
+        self.field = field
 
 
 _STATE_MESSAGES = {
@@ -263,7 +267,7 @@ class Linker:
         try:
             checked = await linking.check(self._apps[provider], self._http, values)
         except CredentialsRefused as exc:
-            raise LinkError(str(exc), LinkProblem.CREDENTIALS_REFUSED) from None
+            raise LinkError(str(exc), LinkProblem.CREDENTIALS_REFUSED, field=exc.field) from None
         except ProviderError as exc:
             raise LinkError(
                 f"{_label(provider)} did not complete the link: {exc}", LinkProblem.PROVIDER_ERROR

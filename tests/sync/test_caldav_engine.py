@@ -1,115 +1,122 @@
-"""CalDAV events through the real sync engine, rules and database, before CALDAV is a provider
-of its own: a connection linked through the Google sandbox (so it exists in the database) is
-synced by an engine whose client is a `CalDavClient` on a real server's calendar. What lands
-on the contacts' timelines is what the seed's rules say, as for Google and Microsoft."""
+"""CALDAV as a provider of its own, against real Radicale and Xandikos servers: a calendar is
+linked through `linkCalendarWithCredentials`, synced by the in-process worker on
+`syncCalendarNow`, and what lands on the contacts' timelines is what the seed's rules say, as
+for Google and Microsoft. A wrong app password links nothing; one revoked later needs a new
+link. Xandikos (HTTPS with a self-signed certificate) is reached through the tests' plain-HTTP
+proxy on this machine."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 
-from app.services import Services
-from app.settings import Settings
-from db import sync_state
-from db.sync_state import SyncJob
-from sync.engine import EngineSettings, SyncEngine
-from sync.http import RetryPolicy
-from sync.provider import CalendarClient
-from sync.providers.caldav.client import CalDavClient
-from sync.providers.caldav.session import BasicCredentials
-from sync.worker import SyncWorker, WorkerSettings
-from tests.conftest import TestUser
+from sync.providers.caldav import resource_name_for
+from tests.conftest import TestUser, make_user
 from tests.support.caldav_servers import (  # noqa: F401 (fixtures)
+    OWNER,
     CalDavServer,
+    FaultProxy,
     caldav_server,
     delete_resource,
+    get_ics,
     http_session,
     make_calendar,
     put_ics,
     radicale_server,
     xandikos_server,
 )
-from tests.support.linking import link_calendar
+from tests.support.linking import INSTALL, MY_CONNECTION
 from tests.support.server import RunningChronik
 from tests.support.sync import LinkedCalendar
 
-POLICY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, timeout=5)
+LINK = """
+mutation($p: CalendarProvider!, $credentials: [CredentialInput!]!) {
+  linkCalendarWithCredentials(provider: $p, credentials: $credentials) {
+    provider calendarEmail status
+  }
+}"""
+
+
+def credentials(server: str, username: str, password: str) -> list[dict[str, str]]:
+    return [
+        {"name": "server", "value": server},
+        {"name": "username", "value": username},
+        {"name": "password", "value": password},
+    ]
+
+
+@dataclass
+class CalDavLink:
+    """A user's CalDAV calendar (a fresh collection on a real server) and how to reach it."""
+
+    chronik: RunningChronik
+    server: CalDavServer
+    http: aiohttp.ClientSession
+    # The calendar as Chronik reaches it (Xandikos: through the proxy) and as the tests do.
+    calendar_url: str
+    direct_url: str
+    user: TestUser
+    proxy: FaultProxy | None
+
+    async def put(self, name: str, ics: str) -> None:
+        await put_ics(self.http, self.server, self.direct_url, name, ics)
+
+    async def delete(self, name: str) -> None:
+        await delete_resource(self.http, self.server, self.direct_url, name)
+
+    async def link(self, password: str | None = None) -> Any:
+        given = credentials(
+            self.calendar_url, self.server.username, password or self.server.password
+        )
+        return await self.chronik.graphql(
+            LINK, {"p": "CALDAV", "credentials": given}, token=self.user.token
+        )
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """No background worker: only the CalDAV engine below syncs the connection."""
-    return settings.model_copy(update={"run_worker": False})
-
-
-class CalDavEngine(SyncEngine):
-    def __init__(self, *args: Any, caldav: CalDavClient, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._caldav = caldav
-
-    def client_for(self, job: SyncJob) -> CalendarClient:
-        return self._caldav
-
-
-class Harness:
-    def __init__(self, db: asyncpg.Connection, worker: SyncWorker, connection_id: int) -> None:
-        self.db = db
-        self.worker = worker
-        self.connection_id = connection_id
-
-    async def sync(self) -> None:
-        await sync_state.request_sync(self.db, self.connection_id)
-        job = await sync_state.claim_due(
-            self.db, worker=self.worker.name, lease_seconds=60, poll_seconds=3600
-        )
-        assert job is not None and job.connection_id == self.connection_id
-        before = await sync_state.failure_count(self.db, self.connection_id)
-        await self.worker.run_job(job)
-        assert await sync_state.failure_count(self.db, self.connection_id) == before, (
-            await self.db.fetchval("SELECT last_error FROM calendar_connections")
-        )
+async def ana(db: asyncpg.Connection) -> TestUser:
+    """Acme's user whose CalDAV login the test servers know (Xandikos has a single user)."""
+    return await make_user(db, "Acme", OWNER, ("acme.test",))
 
 
 @pytest.fixture
-async def synced(
+async def caldav(
     chronik: RunningChronik,
-    alice: TestUser,
-    db: asyncpg.Connection,
+    ana: TestUser,
     caldav_server: CalDavServer,  # noqa: F811
-) -> AsyncIterator[tuple[Harness, LinkedCalendar, CalDavServer, str, Any]]:
-    connection = await link_calendar(chronik, alice.token, "GOOGLE", alice.email)
-    connection_id = int(await db.fetchval("SELECT id FROM calendar_connections"))
-    assert connection["id"]
-    services: Services = chronik.app.state.services
+) -> AsyncIterator[CalDavLink]:
+    """A fresh calendar on each server, CALDAV installed for Ana's account (not linked)."""
+    (await chronik.graphql(INSTALL, {"p": "CALDAV"}, token=ana.token)).ok()
     async with http_session() as http:
-        url = await make_calendar(http, caldav_server)
-        client = CalDavClient(
-            http,
-            calendar_url=url,
-            credentials=BasicCredentials(caldav_server.username, caldav_server.password),
-            owner_email=alice.email,
-            policy=POLICY,
-            page_size=2,
-        )
-        engine = CalDavEngine(
-            services.sync_pool,
-            services.apps,
-            services.http,
-            services.credentials,
-            EngineSettings(public_url="http://127.0.0.1:1", lease_seconds=60),
-            worker_id="caldav-test",
-            caldav=client,
-        )
-        worker = SyncWorker(
-            services.sync_pool, engine, WorkerSettings(lease_seconds=60), dsn=services.dsn
-        )
-        # LinkedCalendar's contact and timeline helpers need no sandbox calendar.
-        linked = LinkedCalendar(chronik, alice, None, db)  # type: ignore[arg-type]
-        yield Harness(db, worker, connection_id), linked, caldav_server, url, http
+        direct = await make_calendar(http, caldav_server, "Work")
+        proxy = None
+        url = direct
+        if caldav_server.url.startswith("https:"):
+            proxy = FaultProxy(caldav_server.url)
+            await proxy.start()
+            url = proxy.rewrite_url(direct)
+        try:
+            yield CalDavLink(chronik, caldav_server, http, url, direct, ana, proxy)
+        finally:
+            if proxy is not None:
+                await proxy.close()
+
+
+async def linked(caldav: CalDavLink, chronik: RunningChronik, db: asyncpg.Connection) -> Any:
+    """Link the calendar and wait for the first sync: the timeline helpers of the other
+    providers' rule tests (no sandbox calendar: the test writes resources itself)."""
+    result = (await caldav.link()).ok()["linkCalendarWithCredentials"]
+    assert result == {"provider": "CALDAV", "calendarEmail": OWNER, "status": "ACTIVE"}
+    cal = LinkedCalendar(chronik, caldav.user, None, db)  # type: ignore[arg-type]
+    await cal.wait_synced(after=None)
+    return cal
 
 
 def calendar(*events: str) -> str:
@@ -120,29 +127,65 @@ def calendar(*events: str) -> str:
     )
 
 
-def event(uid: str, lines: str, created: str) -> str:
+def event(uid: str, lines: str, created: str, organizer: str = OWNER) -> str:
     return (
         f"BEGIN:VEVENT\nUID:{uid}\nDTSTAMP:{created}\nCREATED:{created}\n"
-        f"ORGANIZER:mailto:alice@acme.test\nATTENDEE;PARTSTAT=ACCEPTED:mailto:alice@acme.test\n"
+        f"ORGANIZER:mailto:{organizer}\nATTENDEE;PARTSTAT=ACCEPTED:mailto:{OWNER}\n"
         f"{lines}\nEND:VEVENT\n"
     )
 
 
-async def test_caldav_meetings_follow_the_seed_rules_on_the_timelines(synced: Any) -> None:
-    harness, cal, server, url, http = synced
+def _after_linking() -> str:
+    # CREATED has whole seconds: the next second is after the link time (rule 5).
+    return (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")
+
+
+async def test_a_wrong_app_password_links_nothing_and_names_the_field(
+    caldav: CalDavLink, chronik: RunningChronik
+) -> None:
+    wrong = await caldav.link("not-the-password")
+    assert wrong.error_codes == ["PRECONDITION_FAILED"]
+    assert wrong.errors[0]["extensions"]["field"] == "credentials.password"
+    assert "wrong username or app password" in wrong.errors[0]["message"]
+    mine = await chronik.graphql(MY_CONNECTION, token=caldav.user.token)
+    assert mine.ok()["calendarConnection"] is None
+
+
+async def test_caldav_meetings_follow_the_seed_rules_on_the_timelines(
+    caldav: CalDavLink, chronik: RunningChronik, db: asyncpg.Connection
+) -> None:
+    # Rule 5: created before linking, never synced (even when edited later).
+    await caldav.put(
+        "old.ics",
+        calendar(
+            event(
+                "o",
+                "SUMMARY:Old\nDTSTART:20271209T100000Z\nATTENDEE:mailto:carla@client.test",
+                "20200101T000000Z",
+            )
+        ),
+    )
+    cal = await linked(caldav, chronik, db)
     carla = await cal.contact("carla@client.test")
     fred = await cal.contact("fred@client.test")
-    # CREATED has whole seconds: the next second is after the link time (rule 5).
-    now = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")
-
-    async def put(name: str, ics: str) -> None:
-        await put_ics(http, server, url, name, ics)
-
+    dan = await cal.contact("dan@other.test")
+    bob = await cal.contact("bob@acme.test")
+    now = _after_linking()
     review = event(
         "review",
         "SUMMARY:Review\nDTSTART:20271207T100000Z\nDTEND:20271207T110000Z\n"
-        "ATTENDEE:mailto:carla@client.test",
+        # Rule 2 (a contact guest, addresses in any case), rule 3 (a stranger creates
+        # nothing), rule 4 (a colleague is never logged, even as a contact).
+        "ATTENDEE:mailto:CARLA@Client.TEST\nATTENDEE:mailto:nobody@else.test\n"
+        "ATTENDEE:mailto:bob@acme.test",
         now,
+    )
+    # Rule 2: a contact inviting the user.
+    invited = event(
+        "dan",
+        "SUMMARY:Dan invites\nDTSTART:20271208T150000Z\nDTEND:20271208T160000Z",
+        now,
+        organizer="dan@other.test",
     )
     master = event(
         "weekly",
@@ -158,58 +201,164 @@ async def test_caldav_meetings_follow_the_seed_rules_on_the_timelines(synced: An
         "ATTENDEE:mailto:carla@client.test\nATTENDEE:mailto:fred@client.test",
         now,
     )
-    await put("review.ics", calendar(review))
-    await put("weekly.ics", calendar(master, moved))
-    # Rule 7: private; rule 5: created before linking.
-    await put(
-        "private.ics",
-        calendar(
-            event(
-                "p",
-                "CLASS:PRIVATE\nSUMMARY:Private\nDTSTART:20271208T100000Z\n"
-                "ATTENDEE:mailto:carla@client.test",
-                now,
-            )
-        ),
-    )
-    await put(
+    await caldav.put("review.ics", calendar(review))
+    await caldav.put("dan.ics", calendar(invited))
+    await caldav.put("weekly.ics", calendar(master, moved))
+    # Rule 7: private and confidential events are skipped.
+    for name, klass in (("private", "PRIVATE"), ("secret", "CONFIDENTIAL")):
+        await caldav.put(
+            f"{name}.ics",
+            calendar(
+                event(
+                    name,
+                    f"CLASS:{klass}\nSUMMARY:{name}\nDTSTART:20271208T100000Z\n"
+                    "ATTENDEE:mailto:carla@client.test",
+                    now,
+                )
+            ),
+        )
+    # Rule 5: the old event edited after linking is still old.
+    await caldav.put(
         "old.ics",
         calendar(
             event(
                 "o",
-                "SUMMARY:Old\nDTSTART:20271209T100000Z\nATTENDEE:mailto:carla@client.test",
+                "SUMMARY:Old, edited\nDTSTART:20271209T100000Z\nATTENDEE:mailto:carla@client.test",
                 "20200101T000000Z",
             )
         ),
     )
-    await harness.sync()
+    await cal.sync()
     # Rule 6: the series once, the moved week on its own, the excluded week as a cancelled
     # meeting of the series' contacts.
     assert await cal.titles(carla) == ["Review", "Weekly", "Weekly", "Weekly (moved)"]
     assert await cal.titles(fred) == ["Weekly (moved)"]
+    assert await cal.titles(dan) == ["Dan invites"]
+    assert await cal.titles(bob) == []
+    assert await db.fetchval("SELECT count(*) FROM contacts WHERE email = 'nobody@else.test'") == 0
+    entry = (await cal.timeline(dan))[0]
+    assert entry["meeting"]["source"] == "CALDAV"
     cancelled = [
         e["meeting"] for e in await cal.timeline(carla) if e["meeting"]["status"] == "CANCELLED"
     ]
     assert [m["originalStart"] for m in cancelled] == ["2027-12-20T09:00:00+00:00"]
 
     # The moved week put back and the excluded week restored: both leave the timelines.
-    await put("weekly.ics", calendar(master.replace("EXDATE:20271220T090000Z\n", "")))
-    await harness.sync()
+    await caldav.put("weekly.ics", calendar(master.replace("EXDATE:20271220T090000Z\n", "")))
+    await cal.sync()
     assert await cal.titles(carla) == ["Review", "Weekly"]
     assert await cal.titles(fred) == []
 
-    # The moved week again, then the whole series deleted: nothing of it stays.
-    await put("weekly.ics", calendar(master, moved))
-    await harness.sync()
-    assert await cal.titles(fred) == ["Weekly (moved)"]
-    await delete_resource(http, server, url, "weekly.ics")
-    await harness.sync()
+    # The whole series deleted: nothing of it stays.
+    await caldav.delete("weekly.ics")
+    await cal.sync()
     assert await cal.titles(carla) == ["Review"]
-    assert await cal.titles(fred) == []
 
-    # Rule 8: cancelled in the calendar app.
-    await put(
-        "review.ics", calendar(review.replace("SUMMARY:Review", "STATUS:CANCELLED\nSUMMARY:Review"))
+    # Rule 7: turning private freezes what was logged; rule 8: cancelled in the calendar app.
+    await caldav.put(
+        "review.ics",
+        calendar(review.replace("SUMMARY:Review", "STATUS:CANCELLED\nSUMMARY:Review")),
     )
-    await harness.sync()
+    await cal.sync()
+    assert await cal.titles(carla) == []
+
+
+async def test_a_revoked_app_password_needs_a_new_link(
+    caldav: CalDavLink, chronik: RunningChronik, db: asyncpg.Connection
+) -> None:
+    cal = await linked(caldav, chronik, db)
+    assert cal is not None
+    # The person revoked the app password: the server now answers 401 (here: the stored
+    # password is replaced by one the server does not know, as the server's side cannot be
+    # changed for a single-user Xandikos).
+    services = chronik.app.state.services
+    vault = services.vault
+    row = await db.fetchrow("SELECT id, token_ciphertext FROM calendar_connections")
+    secrets = vault.decrypt(row["token_ciphertext"])
+    secrets["password"] = "revoked"
+    await db.execute(
+        "UPDATE calendar_connections SET token_ciphertext = $2 WHERE id = $1",
+        row["id"],
+        vault.encrypt(secrets),
+    )
+    (await chronik.graphql("mutation { syncCalendarNow { id } }", token=caldav.user.token)).ok()
+    for _ in range(1500):
+        mine = (await chronik.graphql(MY_CONNECTION, token=caldav.user.token)).ok()
+        if mine["calendarConnection"]["status"] == "NEEDS_REAUTH":
+            break
+        await asyncio.sleep(0.02)
+    assert mine["calendarConnection"]["status"] == "NEEDS_REAUTH"
+    assert "link the calendar again" in mine["calendarConnection"]["lastError"]
+
+    # Linking again with the right app password makes it active again.
+    relinked = (await caldav.link()).ok()["linkCalendarWithCredentials"]
+    assert relinked["status"] == "ACTIVE"
+
+
+SCHEDULE = """
+mutation($input: ScheduleMeetingInput!) {
+  scheduleMeeting(input: $input) { id title source invitationsSent attendees { email } }
+}"""
+UPDATE = """
+mutation($id: ID!, $input: UpdateMeetingInput!) {
+  updateMeeting(id: $id, input: $input) { id title invitationsSent }
+}"""
+CANCEL = """
+mutation($id: ID!) { cancelMeeting(id: $id) { id status invitationsSent } }"""
+
+
+async def test_meetings_scheduled_from_chronik_are_written_to_the_caldav_calendar(
+    caldav: CalDavLink, chronik: RunningChronik, db: asyncpg.Connection
+) -> None:
+    cal = await linked(caldav, chronik, db)
+    carla = await cal.contact("carla@client.test")
+    start = (datetime.now(UTC) + timedelta(days=5)).replace(
+        hour=13, minute=0, second=0, microsecond=0
+    )
+    made = await chronik.graphql(
+        SCHEDULE,
+        {
+            "input": {
+                "title": "Contract review",
+                "startsAt": start.isoformat(),
+                "endsAt": (start + timedelta(minutes=45)).isoformat(),
+                "timeZone": "Europe/Berlin",
+                "attendees": [{"contactId": carla}, {"email": "guest@partner.test"}],
+                "idempotencyKey": "review-1",
+            }
+        },
+        token=caldav.user.token,
+    )
+    meeting = made.ok()["scheduleMeeting"]
+    # Radicale has no RFC 6638 scheduling: the answer says nobody was invited.
+    schedules = caldav.server.kind == "xandikos"
+    assert meeting["invitationsSent"] is schedules
+    assert meeting["source"] == "CRM"
+    name = resource_name_for(f"{caldav.user.user_id}:review-1")
+    status, ics = await get_ics(caldav.http, caldav.server, caldav.direct_url, name)
+    assert status == 200
+    unfolded = ics.replace("\r\n ", "").replace("\r\n", "\n")
+    assert "SUMMARY:Contract review" in unfolded
+    assert f"mailto:{OWNER}" in unfolded
+    assert "mailto:carla@client.test" in unfolded and "mailto:guest@partner.test" in unfolded
+
+    updated = await chronik.graphql(
+        UPDATE,
+        {"id": meeting["id"], "input": {"title": "Contract signing"}},
+        token=caldav.user.token,
+    )
+    assert updated.ok()["updateMeeting"]["invitationsSent"] is schedules
+    _, ics = await get_ics(caldav.http, caldav.server, caldav.direct_url, name)
+    assert "SUMMARY:Contract signing" in ics
+
+    # Rule 10: the event comes back through the sync as the same meeting.
+    await cal.sync()
+    assert [e["meeting"]["id"] for e in await cal.timeline(carla)] == [meeting["id"]]
+    assert await db.fetchval("SELECT count(*) FROM meetings") == 1
+
+    cancelled = await chronik.graphql(CANCEL, {"id": meeting["id"]}, token=caldav.user.token)
+    assert cancelled.ok()["cancelMeeting"]["invitationsSent"] is schedules
+    _, ics = await get_ics(caldav.http, caldav.server, caldav.direct_url, name)
+    assert "STATUS:CANCELLED" in ics
+    await cal.sync()
     assert await cal.titles(carla) == []
