@@ -362,3 +362,32 @@ async def test_meetings_scheduled_from_chronik_are_written_to_the_caldav_calenda
     assert "STATUS:CANCELLED" in ics
     await cal.sync()
     assert await cal.titles(carla) == []
+
+
+async def test_a_caldav_calendar_is_polled_every_two_minutes_without_push(
+    caldav: CalDavLink, chronik: RunningChronik, db: asyncpg.Connection
+) -> None:
+    cal = await linked(caldav, chronik, db)
+    carla = await cal.contact("carla@client.test")
+    # CalDAV has no push: no channel was registered.
+    assert await db.fetchval("SELECT push_channel_id FROM calendar_connections") is None
+    await caldav.put(
+        "call.ics",
+        calendar(
+            event(
+                "call",
+                "SUMMARY:Call\nDTSTART:20271207T100000Z\nATTENDEE:mailto:carla@client.test",
+                _after_linking(),
+            )
+        ),
+    )
+    # Two minutes pass (CHRONIK_CALDAV_POLL_SECONDS, shorter than the workers' 300 s): the
+    # worker polls the calendar without being asked.
+    await db.execute(
+        "UPDATE calendar_connections SET last_synced_at = last_synced_at - interval '121 s'"
+    )
+    for _ in range(1500):
+        if await cal.titles(carla) == ["Call"]:
+            break
+        await asyncio.sleep(0.02)
+    assert await cal.titles(carla) == ["Call"]
