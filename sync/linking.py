@@ -322,6 +322,20 @@ class Linker:
             await sync_state.relinked(self._pool, saved.id)
         return saved
 
+    def chosen_calendar(self, row: ConnectionRow) -> Mapping[str, str]:
+        """What a provider linked with typed credentials says of the calendar it linked: the
+        `calendar_url`, `calendar_name` and `chosen_by` of its `authorization` details (empty
+        for OAuth providers, whose calendar is the account's primary one, and when unlinked)."""
+        linking = registry.spec(row.provider).linking
+        if not isinstance(linking, CredentialLinking) or row.token_ciphertext is None:
+            return {}
+        details = linking.authorization(self._vault.decrypt(row.token_ciphertext)).details
+        return {
+            key: details[key]
+            for key in ("calendar_url", "calendar_name", "chosen_by")
+            if details.get(key)
+        }
+
     async def latest_attempt(self, user_id: int) -> link_states.AttemptRow | None:
         return await link_states.latest_attempt(self._pool, user_id)
 

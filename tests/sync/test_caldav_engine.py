@@ -114,6 +114,15 @@ async def linked(caldav: CalDavLink, chronik: RunningChronik, db: asyncpg.Connec
     providers' rule tests (no sandbox calendar: the test writes resources itself)."""
     result = (await caldav.link()).ok()["linkCalendarWithCredentials"]
     assert result == {"provider": "CALDAV", "calendarEmail": OWNER, "status": "ACTIVE"}
+    # The person sees which calendar is synced: the one whose URL they gave.
+    shown = await chronik.graphql(
+        "{ calendarConnection { calendar { url name chosenBy } } }", token=caldav.user.token
+    )
+    assert shown.ok()["calendarConnection"]["calendar"] == {
+        "url": caldav.calendar_url,
+        "name": "Work",
+        "chosenBy": "the calendar URL you gave",
+    }
     cal = LinkedCalendar(chronik, caldav.user, None, db)  # type: ignore[arg-type]
     await cal.wait_synced(after=None)
     return cal
