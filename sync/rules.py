@@ -197,9 +197,7 @@ def decide(
         if stored is not None:
             return Decision(Action.REMOVE, Reason.RESTORED_OCCURRENCE)
         return Decision(Action.IGNORE, Reason.OCCURRENCE)
-    # At the link's whole second: CalDAV's CREATED (and Graph's) carry whole seconds, so an
-    # event made in the second the calendar was linked counts as made after it.
-    if event.created_at is not None and event.created_at < ctx.linked_at.replace(microsecond=0):
+    if event.created_at is not None and event.created_at < ctx.linked_at:
         return Decision(Action.IGNORE, Reason.BEFORE_LINKING)
     if event.private:
         if stored is not None:

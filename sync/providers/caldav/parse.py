@@ -320,7 +320,12 @@ def new_calendar(
     calendar.add("VERSION", "2.0")
     event = icalendar.Event()
     event.add("UID", uid)
-    event.add("CREATED", now.astimezone(UTC))
+    # iCalendar times have whole seconds: rounded up, so that a meeting scheduled in the
+    # second the calendar was linked is not taken for one made before it (rule 5).
+    created = now.astimezone(UTC)
+    if created.microsecond:
+        created = created.replace(microsecond=0) + timedelta(seconds=1)
+    event.add("CREATED", created)
     event.add("SEQUENCE", 0)
     event.add("STATUS", "CONFIRMED")
     apply_draft(event, draft, owner_email=owner_email, schedule=schedule, now=now)
