@@ -109,7 +109,8 @@ async def _connection(ctx: Context, viewer: Viewer) -> ConnectionRow:
     row = await connections_db.connection_for_user(ctx.pool, viewer.user_id)
     if row is None or row.status == "disconnected":
         raise PreconditionFailed(
-            "Link your Google or Microsoft 365 calendar first (startCalendarLink): Chronik "
+            "Link your calendar first (startCalendarLink, or linkCalendarWithCredentials for "
+            "a provider such as CalDAV that links with a password): Chronik "
             "schedules meetings in your own calendar."
         )
     if row.status != "active":
