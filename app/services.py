@@ -104,9 +104,6 @@ async def running_services(
         if migrate:
             async with pool.acquire() as conn:
                 await apply_migrations(conn)
-        # The provider columns are FK'd to calendar_providers: every registered provider is
-        # there before anything is stored for it.
-        await register_providers(pool, [(spec.name, spec.label) for spec in registry.specs()])
         sync_pool = await create_pool(dsn, min_size=0, max_size=settings.worker_concurrency + 2)
         stack.push_async_callback(sync_pool.close)
         local = (
@@ -116,6 +113,12 @@ async def running_services(
         )
         http = await stack.enter_async_context(aiohttp.ClientSession())
         apps = provider_apps(settings, local)
+        # The provider columns are FK'd to calendar_providers: every registered provider is
+        # there before anything is stored for it (with how often it is polled).
+        polls = {name: app.poll_seconds for name, app in apps.items()}
+        await register_providers(
+            pool, [(spec.name, spec.label, polls.get(spec.name)) for spec in registry.specs()]
+        )
         oauth = {
             name: OAuthClient(app.oauth, http, label=registry.spec(name).label)
             for name, app in apps.items()

@@ -97,7 +97,11 @@ async def claim_due(
                    -- Resume it now, not at the next poll (its request was taken at its start).
                    OR lease_owner IS NOT NULL
                    OR last_synced_at IS NULL
-                   OR last_synced_at < now() - make_interval(secs => $3))
+                   -- Polled at the workers' interval, or the provider's own when shorter
+                   -- (a provider without push: calendar_providers.poll_seconds).
+                   OR last_synced_at < now() - make_interval(secs => LEAST($3, (
+                        SELECT p.poll_seconds FROM calendar_providers p
+                        WHERE p.name = calendar_connections.provider))))
             ORDER BY sync_requested_at NULLS LAST, last_synced_at NULLS FIRST
             LIMIT 1
             FOR UPDATE SKIP LOCKED

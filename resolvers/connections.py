@@ -147,8 +147,9 @@ async def link_with_credentials(
     except LinkError as exc:
         if exc.problem is LinkProblem.CONFLICT:
             raise Conflict(str(exc)) from None
+        field = {"field": f"credentials.{exc.field}"} if exc.field else {}
         raise PreconditionFailed(
-            str(exc), reason=exc.problem.value if exc.problem else None
+            str(exc), reason=exc.problem.value if exc.problem else None, **field
         ) from None
 
 

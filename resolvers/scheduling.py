@@ -50,6 +50,7 @@ from sync.provider import (
     PermissionMissing,
     ProviderError,
     ProviderUnavailable,
+    SaysIfItInvites,
 )
 
 T = TypeVar("T")
@@ -108,7 +109,8 @@ async def _connection(ctx: Context, viewer: Viewer) -> ConnectionRow:
     row = await connections_db.connection_for_user(ctx.pool, viewer.user_id)
     if row is None or row.status == "disconnected":
         raise PreconditionFailed(
-            "Link your calendar first (startCalendarLink, or linkCalendarWithCredentials): Chronik "
+            "Link your calendar first (startCalendarLink, or linkCalendarWithCredentials for "
+            "a provider such as CalDAV that links with a password): Chronik "
             "schedules meetings in your own calendar."
         )
     if row.status != "active":
@@ -306,6 +308,19 @@ async def schedule(
         fields=fields,
     )
     return await load_meeting(ctx, meeting_id)
+
+
+async def invitations_sent(ctx: Context, *, asked: bool) -> bool:
+    """Whether the attendees were sent the invitations (updates, cancellations) a scheduling
+    mutation asked for: False when none were asked for, or when the caller's calendar server
+    sends none (a CalDAV server without RFC 6638 scheduling)."""
+    if not asked:
+        return False
+    viewer = await ctx.viewer()
+    client = _client(ctx, await _connection(ctx, viewer))
+    if isinstance(client, SaysIfItInvites):
+        return await _call(client.sends_invitations())
+    return True
 
 
 async def _own_meeting(ctx: Context, meeting_id: int) -> tuple[Viewer, ConnectionRow, MeetingRow]:

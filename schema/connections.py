@@ -43,6 +43,20 @@ class SyncState:
     failure_count: int
 
 
+@strawberry.type(
+    description="Which calendar a provider linked with typed credentials (CalDAV) syncs: "
+    "the server's default calendar for invitations where it names one, else its first "
+    "calendar; link again with another calendar's URL as the server to change it."
+)
+class LinkedCalendarChoice:
+    url: str
+    name: str | None = strawberry.field(description="Its display name on the server.")
+    chosen_by: str | None = strawberry.field(
+        description="Why this one: schedule-default-calendar-URL, first calendar, or the "
+        "calendar URL you gave."
+    )
+
+
 @strawberry.type(description="A user's linked primary calendar.")
 class CalendarConnection(Node):
     provider: CalendarProvider
@@ -58,6 +72,23 @@ class CalendarConnection(Node):
     failure_count: int
 
     sync_state: SyncState
+    row: strawberry.Private[ConnectionRow | None] = None
+
+    @strawberry.field(
+        description="The calendar synced, for providers linked with typed credentials "
+        "(CalDAV); null for Google and Microsoft 365 (the primary calendar)."
+    )
+    def calendar(self, info: ChronikInfo) -> LinkedCalendarChoice | None:
+        if self.row is None:
+            return None
+        chosen = info.context.services.linker.chosen_calendar(self.row)
+        if "calendar_url" not in chosen:
+            return None
+        return LinkedCalendarChoice(
+            url=chosen["calendar_url"],
+            name=chosen.get("calendar_name"),
+            chosen_by=chosen.get("chosen_by"),
+        )
 
     @staticmethod
     def from_row(row: ConnectionRow) -> CalendarConnection:
@@ -84,6 +115,7 @@ class CalendarConnection(Node):
             last_error=row.last_error,
             last_error_at=row.last_error_at,
             failure_count=row.failure_count,
+            row=row,
         )
 
 

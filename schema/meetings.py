@@ -135,6 +135,15 @@ class Meeting(Node):
 
     # Set for the meetings of a timeline page, read with their contacts in one statement.
     preloaded_attendees: strawberry.Private[list[MeetingAttendee] | None] = None
+    invitations_sent: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "In the answer of scheduleMeeting, updateMeeting and cancelMeeting: whether the "
+            "calendar's server sent the attendees the invitations (updates, cancellations). "
+            "False when none were asked for, or when the server sends none (a CalDAV server "
+            "without RFC 6638 scheduling: tell the attendees yourself). Null elsewhere."
+        ),
+    )
 
     # Not `async`: a preloaded list is served without a coroutine; else the loaders' awaitable.
     @strawberry.field(graphql_type=list[MeetingAttendee])

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from db.timeline import MeetingRow
 from resolvers import scheduling as resolve
 from resolvers.context import Context
 from resolvers.scheduling import AttendeeChoice, MeetingFields
@@ -116,6 +117,13 @@ def _ids(type_name: str, ids: list[strawberry.ID] | None) -> list[int] | None:
     return [decode_id(type_name, i) for i in ids] if ids is not None else None
 
 
+async def _answer(info: ChronikInfo, row: MeetingRow, *, asked: bool) -> Meeting:
+    """A scheduling mutation's meeting, saying whether the invitations went out."""
+    meeting = Meeting.from_row(row)
+    meeting.invitations_sent = await resolve.invitations_sent(info.context, asked=asked)
+    return meeting
+
+
 @strawberry.type
 class SchedulingQueries:
     @strawberry.field(
@@ -141,7 +149,7 @@ class SchedulingMutations:
             send_invitations=input.send_invitations,
             idempotency_key=input.idempotency_key,
         )
-        return Meeting.from_row(row)
+        return await _answer(info, row, asked=input.send_invitations)
 
     @strawberry.mutation(
         description="Change a meeting of the caller's calendar (added attendees are invited).",
@@ -157,7 +165,7 @@ class SchedulingMutations:
         row = await resolve.update(
             info.context, decode_id("Meeting", id), _fields(input), send_updates=send_updates
         )
-        return Meeting.from_row(row)
+        return await _answer(info, row, asked=send_updates)
 
     @strawberry.mutation(
         description="Cancel the meeting in the calendar and remove it from the timelines.",
@@ -167,7 +175,7 @@ class SchedulingMutations:
         self, info: ChronikInfo, id: strawberry.ID, notify_attendees: bool = True
     ) -> Meeting:
         row = await resolve.cancel(info.context, decode_id("Meeting", id), notify=notify_attendees)
-        return Meeting.from_row(row)
+        return await _answer(info, row, asked=notify_attendees)
 
     @strawberry.mutation(
         description="Remove the meeting from Chronik; the calendar event "

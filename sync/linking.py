@@ -77,9 +77,13 @@ class LinkError(Exception):
     `problem` is set once the attempt was used (it is remembered for `calendarLinkAttempt`).
     """
 
-    def __init__(self, message: str, problem: LinkProblem | None = None) -> None:
+    def __init__(
+        self, message: str, problem: LinkProblem | None = None, *, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.problem = problem
+        # The typed credential the refusal is about (`CredentialsRefused.field`).
+        self.field = field
 
 
 _STATE_MESSAGES = {
@@ -263,7 +267,7 @@ class Linker:
         try:
             checked = await linking.check(self._apps[provider], self._http, values)
         except CredentialsRefused as exc:
-            raise LinkError(str(exc), LinkProblem.CREDENTIALS_REFUSED) from None
+            raise LinkError(str(exc), LinkProblem.CREDENTIALS_REFUSED, field=exc.field) from None
         except ProviderError as exc:
             raise LinkError(
                 f"{_label(provider)} did not complete the link: {exc}", LinkProblem.PROVIDER_ERROR
@@ -317,6 +321,20 @@ class Linker:
         if saved.last_synced_at is not None:  # a relink: sync now, with a new push channel
             await sync_state.relinked(self._pool, saved.id)
         return saved
+
+    def chosen_calendar(self, row: ConnectionRow) -> Mapping[str, str]:
+        """What a provider linked with typed credentials says of the calendar it linked: the
+        `calendar_url`, `calendar_name` and `chosen_by` of its `authorization` details (empty
+        for OAuth providers, whose calendar is the account's primary one, and when unlinked)."""
+        linking = registry.spec(row.provider).linking
+        if not isinstance(linking, CredentialLinking) or row.token_ciphertext is None:
+            return {}
+        details = linking.authorization(self._vault.decrypt(row.token_ciphertext)).details
+        return {
+            key: details[key]
+            for key in ("calendar_url", "calendar_name", "chosen_by")
+            if details.get(key)
+        }
 
     async def latest_attempt(self, user_id: int) -> link_states.AttemptRow | None:
         return await link_states.latest_attempt(self._pool, user_id)

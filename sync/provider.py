@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sync.model import ChangePage, ProviderEvent
 
@@ -73,6 +73,15 @@ class EventChanged(ProviderError):
 
 class EventGone(ProviderError):
     """The event no longer exists at the provider (404 / 410)."""
+
+
+@runtime_checkable
+class SaysIfItInvites(Protocol):
+    """A client whose provider may not send invitations for the events Chronik writes (a
+    CalDAV server without RFC 6638 scheduling sends none); clients without this method belong
+    to providers that always send them when asked (Google, Microsoft)."""
+
+    async def sends_invitations(self) -> bool: ...
 
 
 class CalendarClient(Protocol):

@@ -15,7 +15,11 @@ import re
 from sync.providers.spec import ProviderSpec
 
 # Each module exports `SPEC`; their order is the order pages and enums list them in.
-BUILT_IN = ("sync.providers.google.spec", "sync.providers.microsoft.spec")
+BUILT_IN = (
+    "sync.providers.google.spec",
+    "sync.providers.microsoft.spec",
+    "sync.providers.caldav.spec",
+)
 
 # Stored in the database (text columns, FK'd to calendar_providers), part of URLs and of
 # environment variable names; 'crm' is the source of meetings Chronik itself created.

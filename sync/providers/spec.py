@@ -71,6 +71,9 @@ class ProviderApp:
     sandbox: bool = False
     # Provider-specific values its client needs (e.g. a CalDAV server's base URL).
     options: Mapping[str, str] = field(default_factory=dict)
+    # How often its connections are polled when that is more often than the workers' poll
+    # (a provider without push); None: the workers' interval.
+    poll_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,19 @@ class CheckedCredentials:
 
 class CredentialsRefused(ProviderError):
     """The provider refused the credentials (wrong password, no such calendar); the message
-    is for the person who typed them."""
+    is for the person who typed them, `field` names the typed value it is about (None: the
+    whole of them)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        reason: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, reason=reason)
+        self.field = field
 
 
 # (the deployment's app, the HTTP session, the typed values) → the owner and the secrets;

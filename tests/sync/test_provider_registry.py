@@ -199,8 +199,11 @@ async def test_the_database_takes_registered_providers_and_refuses_others(
     chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
 ) -> None:
     # Chronik upserted the registry at start, the dummy provider with it.
-    names = await db.fetchval("SELECT array_agg(name ORDER BY name) FROM calendar_providers")
-    assert names == ["dummy", "google", "microsoft"]
+    rows = await db.fetch("SELECT name, poll_seconds FROM calendar_providers ORDER BY name")
+    assert [r["name"] for r in rows] == ["caldav", "dummy", "google", "microsoft"]
+    # A provider without push is polled at its own interval; the others at the workers'.
+    polls = {r["name"]: r["poll_seconds"] for r in rows}
+    assert polls == {"caldav": 120.0, "dummy": None, "google": None, "microsoft": None}
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         await db.execute(
             "UPDATE accounts SET integration_provider = 'nope' WHERE id = $1", alice.account_id
