@@ -465,18 +465,25 @@ async def live_series_ids(conn: Executor, connection_id: int) -> list[str]:
 
 
 async def unseen_meetings(
-    conn: asyncpg.Connection, connection_id: int, seen_round: int
+    conn: asyncpg.Connection,
+    connection_id: int,
+    seen_round: int,
+    *,
+    listed_until: datetime | None = None,
 ) -> list[int]:
     """Live meetings (and cancelled weeks) of the connection a full round did not see: gone
-    at the provider, or (a cancelled week) restored to an unchanged occurrence."""
+    at the provider, or (a cancelled week) restored to an unchanged occurrence. With
+    `listed_until`, only those starting before it: the round did not list later ones."""
     rows = await conn.fetch(
         """
         SELECT id FROM meetings
         WHERE connection_id = $1 AND seen_round < $2 AND NOT frozen
           AND (status <> 'cancelled' OR cancelled_week)
+          AND ($3::timestamptz IS NULL OR starts_at IS NULL OR starts_at < $3)
         """,
         connection_id,
         seen_round,
+        listed_until,
     )
     return [r["id"] for r in rows]
 

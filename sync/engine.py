@@ -248,7 +248,9 @@ class SyncEngine:
             target = apply.Target(job.account_id, job.connection_id, job.provider, sync_round)
             changes = await apply.apply_page(conn, target, book, page.events)
             if page.complete and full:
-                gone = await meetings_db.unseen_meetings(conn, job.connection_id, sync_round)
+                gone = await meetings_db.unseen_meetings(
+                    conn, job.connection_id, sync_round, listed_until=page.listed_until
+                )
                 changes += await meetings_db.remove_meetings(conn, gone)
                 await sync_state.record_full_round(conn, job.connection_id)
                 if gone:  # a series among them takes its cancelled weeks off the timelines

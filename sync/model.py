@@ -113,6 +113,10 @@ class ChangePage:
     events: list[ProviderEvent]
     cursor: str
     complete: bool
+    # A full round that listed the calendar only up to here (Graph shortened a window it
+    # would not serve): meetings starting later were not asked about, so their absence does
+    # not mean they are gone. None: the round listed everything it holds.
+    listed_until: datetime | None = None
 
 
 class CursorExpired(Exception):

@@ -227,7 +227,10 @@ class GraphCalendarClient:
         if not delta_link:
             raise ProviderError(f"{LABEL} ended a delta page without a next or delta link.")
         return ChangePage(
-            events, _Position(delta_link, position.window_end, False).encode(), complete=True
+            events,
+            _Position(delta_link, position.window_end, False).encode(),
+            complete=True,
+            listed_until=position.window_end,
         )
 
     async def _first_page(self, window_start: datetime) -> tuple[_Position, ProviderResponse]:
