@@ -79,11 +79,19 @@ class CalDavCalendar:
         guests: list[str],
         organizer: str | None = None,
         weekly: int | None = None,
+        created: datetime | None = None,
     ) -> str:
+        """A new event; `created` (default: this second, rounded up) is its CREATED."""
         uid = uuid.uuid4().hex
         name = f"{uid}.ics"
         self._resources[name] = _Resource(
-            uid, title, start, list(guests), (organizer or self.owner).lower(), _now_ceil(), weekly
+            uid,
+            title,
+            start,
+            list(guests),
+            (organizer or self.owner).lower(),
+            created or _now_ceil(),
+            weekly,
         )
         await self._write(name)
         return name
