@@ -9,6 +9,9 @@ API (stable; later changes are additive only — other branches import it):
   the calendar's final state, read as ONE from-scratch full listing of the primary calendar
   through the production wire client (a freshly minted sandbox token, no stored cursor).
   Clear the sandbox's faults first: the listing goes through its fault middleware.
+- ``await listed_caldav_events(calendar_url, username, password) -> list[ProviderEvent]``:
+  the same for a CalDAV calendar: one from-scratch full round of the production client
+  (sync-collection with no token, calendar-multiget, `sync/providers/caldav/parse.py`).
 - ``await load_oracle_context(db, account_id, calendar_email=..., linked_at=...,
   excluded_domains=...) -> OracleContext``: the account as the rules see it (contacts'
   addresses, internal domains, users, the calendar owner), read with the oracle's own SQL.
@@ -69,6 +72,8 @@ from sandboxes.runner import RunningSandboxes
 from sync.credentials import StaticToken
 from sync.model import EventKind, ProviderEvent
 from sync.provider import CalendarClient
+from sync.providers.caldav.client import CalDavClient
+from sync.providers.caldav.session import BasicCredentials
 from sync.providers.google.client import GoogleCalendarClient
 from sync.providers.microsoft.client import GraphCalendarClient
 from sync.rules import AccountContext, Action, decide
@@ -106,6 +111,29 @@ async def listed_events(
             if page.complete:
                 return events
     raise AssertionError("the sandbox listing never completed")
+
+
+async def listed_caldav_events(
+    calendar_url: str, username: str, password: str, *, owner: str
+) -> list[ProviderEvent]:
+    """A CalDAV calendar listed once from scratch: every page of a full round."""
+    connector = aiohttp.TCPConnector(ssl=False)  # the test servers' certificates are their own
+    async with aiohttp.ClientSession(connector=connector) as http:
+        client = CalDavClient(
+            http,
+            calendar_url=calendar_url,
+            credentials=BasicCredentials(username, password),
+            owner_email=owner,
+        )
+        events: list[ProviderEvent] = []
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            page = await client.fetch_changes(cursor, window_start=datetime.now(UTC))
+            events.extend(page.events)
+            cursor = page.cursor
+            if page.complete:
+                return events
+    raise AssertionError("the CalDAV listing never completed")
 
 
 def _client(
