@@ -15,6 +15,7 @@ from resolvers.context import Context
 from schema.ids import Node, decode_id, encode_id
 from schema.pagination import Connection, Edge, PageInfo, encode_cursor, name_keyset
 from schema.permissions import AnyUser, guarded_by
+from schema.selections import selects
 
 if TYPE_CHECKING:
     from schema.companies import Company
@@ -119,11 +120,8 @@ def _changes(data: CreateContactInput | UpdateContactInput) -> ContactChanges:
 
 def _asks_for_page(info: ChronikInfo) -> bool:
     """Whether the query selects the list's edges or page info (not only its count)."""
-    from schema.meetings import _selects
-
     return any(
-        _selects(node.selection_set, "edges", info)
-        or _selects(node.selection_set, "pageInfo", info)
+        selects(node.selection_set, "edges", info) or selects(node.selection_set, "pageInfo", info)
         for node in info._raw_info.field_nodes
     )
 

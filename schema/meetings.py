@@ -8,7 +8,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
 
 from db.records import RecordKind
@@ -21,6 +20,7 @@ from schema.enums import provider_enum
 from schema.ids import Node, decode_id, encode_id
 from schema.pagination import Connection, Edge, PageInfo, encode_cursor, time_keyset
 from schema.permissions import AccountMeetings, guarded_by
+from schema.selections import selects
 from sync.model import EventStatus, Response
 
 if TYPE_CHECKING:
@@ -206,40 +206,6 @@ def _page_info(edges: list[Edge[object]] | list, has_next: bool, after: str | No
     )
 
 
-def _selects(
-    selection_set: SelectionSetNode | None,
-    name: str,
-    info: ChronikInfo,
-    searched: set[str] | None = None,
-) -> bool:
-    """Whether field `name` is selected anywhere in this subtree, through fragments too.
-
-    Walks graphql-core's AST: strawberry's `info.selected_fields` converts the whole subtree
-    into its own nodes first, which cost 2 % of the timeline benchmark's server CPU. Each
-    fragment is searched once (`searched`): a document whose fragments spread each other
-    twice over would otherwise be walked 2^depth times, and hold the server meanwhile.
-    """
-    if selection_set is None:
-        return False
-    if searched is None:
-        searched = set()
-    for node in selection_set.selections:
-        if isinstance(node, FieldNode):
-            if node.name.value == name or _selects(node.selection_set, name, info, searched):
-                return True
-        elif isinstance(node, InlineFragmentNode):
-            if _selects(node.selection_set, name, info, searched):
-                return True
-        elif isinstance(node, FragmentSpreadNode):
-            if node.name.value in searched:
-                continue  # searched already, without finding `name`
-            searched.add(node.name.value)
-            fragment = info._raw_info.fragments.get(node.name.value)
-            if fragment is not None and _selects(fragment.selection_set, name, info, searched):
-                return True
-    return False
-
-
 async def _page_attendees(
     info: ChronikInfo, meeting_ids: list[int]
 ) -> dict[int, list[MeetingAttendee]] | None:
@@ -249,7 +215,7 @@ async def _page_attendees(
     the loaders would take three rounds and ~350 awaits for a page of 50.
     """
     nodes = info._raw_info.field_nodes
-    if not meeting_ids or not any(_selects(n.selection_set, "attendees", info) for n in nodes):
+    if not meeting_ids or not any(selects(n.selection_set, "attendees", info) for n in nodes):
         return None
     from schema.contacts import Contact
 
