@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import (
@@ -26,6 +27,9 @@ from resolvers.errors import TooManyOperations
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
     init_timer: asyncio.Task[None] | None = None
+    # Stops watching the caller's token for revocation (set once the socket is acknowledged).
+    unwatch_token: Callable[[], None] | None = None
+    ending: asyncio.Task[None] | None = None
 
     async def handle(self) -> None:
         self.init_timer = asyncio.create_task(self.close_without_init())
@@ -33,6 +37,8 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
             await super().handle()
         finally:
             self.init_timer.cancel()
+            if self.unwatch_token is not None:
+                self.unwatch_token()
 
     async def close_without_init(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
@@ -43,6 +49,20 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
         if self.init_timer is not None:
             self.init_timer.cancel()
         await super().handle_connection_init(message)
+        viewer = self.context.known_viewer
+        if self.connection_acknowledged and viewer is not None:
+            # Revoking the token ends the socket too, as on graphql-transport-ws
+            # (app/live_socket.py): what it subscribed to stops now.
+            self.unwatch_token = self.context.services.live_feed().watch_token(
+                viewer.token_id, self.token_ended
+            )
+
+    def token_ended(self) -> None:
+        self.ending = asyncio.create_task(self.close_revoked())
+
+    async def close_revoked(self) -> None:
+        with contextlib.suppress(Exception):  # gone meanwhile
+            await self.websocket.close(4403, "Forbidden: the API token was revoked")
 
     async def handle_start(self, message: StartMessage) -> None:
         limit = self.max_subscriptions_per_connection

@@ -200,7 +200,17 @@ class LiveSocket:
 class _Connection:
     """One websocket's state: its context (the caller), and its operations' tasks by id."""
 
-    __slots__ = ("acknowledged", "closed", "context", "endpoint", "init_received", "ops", "send")
+    __slots__ = (
+        "acknowledged",
+        "closed",
+        "context",
+        "ending",
+        "endpoint",
+        "init_received",
+        "ops",
+        "send",
+        "unwatch_token",
+    )
 
     def __init__(self, endpoint: LiveSocket, context: Context) -> None:
         self.endpoint = endpoint
@@ -210,6 +220,9 @@ class _Connection:
         self.init_received = False
         self.acknowledged = False
         self.closed = False
+        # Stops watching the caller's token for revocation (set once it is known).
+        self.unwatch_token: Callable[[], None] | None = None
+        self.ending: asyncio.Task[None] | None = None
 
     async def run(self, receive: Receive) -> None:
         try:
@@ -227,6 +240,8 @@ class _Connection:
                 return
 
     async def shutdown(self) -> None:
+        if self.unwatch_token is not None:
+            self.unwatch_token()
         tasks = list(self.ops.values())
         self.ops.clear()
         for task in tasks:
@@ -251,6 +266,18 @@ class _Connection:
             raise _Gone from exc
         except Exception as exc:  # the server's way of saying the client has gone
             raise _Gone from exc
+
+    def token_ended(self) -> None:
+        """The caller's token was revoked or deleted: what it subscribed to stops now, not when
+        the client next connects (called from the live feed, once)."""
+        self.ending = asyncio.create_task(self.end_revoked())
+
+    async def end_revoked(self) -> None:
+        await self.close(4403, "Forbidden: the API token was revoked")
+        current = asyncio.current_task()
+        for task in self.ops.values():
+            if task is not current:
+                task.cancel()
 
     def abandon(self) -> None:
         """End every operation now (the client stopped reading: what they would send has
@@ -311,6 +338,10 @@ class _Connection:
             await self.close(4403, "Forbidden")
             return
         bind_account_lookup(lambda: getattr(context.known_viewer, "account_id", None))
+        viewer = await context.viewer()
+        self.unwatch_token = context.services.live_feed().watch_token(
+            viewer.token_id, self.token_ended
+        )
         await self.send_text('{"type":"connection_ack"}')
         self.acknowledged = True
 

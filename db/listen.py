@@ -4,7 +4,9 @@ Writers announce changes with pg_notify inside their transaction (delivered only
 `chronik_timeline` carries {"a": account, "c": [[contact, meeting, kind], …]} and
 `chronik_sync_state` carries {"a": account, "u": user, "c": connection}; triggers announce the
 meetings scheduled from companies, deals and tickets on `chronik_records` as
-{"a": account, "r": [[kind, record, meeting, change], …]} (db/migrations/0016). A subscriber
+{"a": account, "r": [[kind, record, meeting, change], …]} (db/migrations/0016), and a trigger
+announces an API token that stops working (revoked or deleted) on `chronik_tokens` with its id
+(db/migrations/0019), so the websockets it opened can be closed (`watch_token`). A subscriber
 follows keys: a contact, a user, a record ("company"/"deal"/"ticket", id), or a whole account
 (one "batch" event per timeline notification, for timelines whose contacts change while they
 are followed: a company's members). Each subscriber has a
@@ -29,7 +31,7 @@ from typing import Any, TypeVar
 import asyncpg
 import orjson
 
-from db import once
+from db import once, tokens
 from db.meetings import TIMELINE_CHANNEL
 from db.sync_state import SYNC_STATE_CHANNEL
 
@@ -37,6 +39,7 @@ log = logging.getLogger("chronik.live")
 
 _KINDS = {"a": "added", "u": "updated", "r": "removed"}
 RECORDS_CHANNEL = "chronik_records"
+TOKENS_CHANNEL = "chronik_tokens"
 # The record kinds of `chronik_records` notifications, as subscription keys.
 _RECORDS = {"c": "company", "d": "deal", "t": "ticket"}
 
@@ -129,6 +132,8 @@ class LiveFeed:
         self._queue_size = queue_size
         self._reconnect_delay = reconnect_delay
         self._subscribers: defaultdict[tuple[str, int], set[Subscriber]] = defaultdict(set)
+        # What to call when a token stops working, by token id (one per open websocket).
+        self._token_watchers: defaultdict[int, set[Callable[[], None]]] = defaultdict(set)
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -191,6 +196,20 @@ class LiveFeed:
                     if not group:
                         del self._subscribers[key]
 
+    def watch_token(self, token_id: int, on_ended: Callable[[], None]) -> Callable[[], None]:
+        """Call `on_ended()` once when the token is revoked or deleted (in any process); returns
+        the function that stops watching. A token that ends while the feed is reconnecting is
+        found by the check after the reconnection."""
+        watchers = self._token_watchers[token_id]
+        watchers.add(on_ended)
+
+        def unwatch() -> None:
+            watchers.discard(on_ended)
+            if not watchers and self._token_watchers.get(token_id) is watchers:
+                del self._token_watchers[token_id]
+
+        return unwatch
+
     async def _run(self) -> None:
         first = True
         while True:
@@ -204,6 +223,7 @@ class LiveFeed:
                 self.reconnects += 1
                 log.warning("live feed reconnected; subscribers are told to refetch")
                 self._broadcast_resync()
+                await self._check_watched_tokens()
             first = False
             self.ready.set()
             await self._lost.wait()
@@ -217,6 +237,7 @@ class LiveFeed:
         await conn.add_listener(TIMELINE_CHANNEL, self._on_timeline)
         await conn.add_listener(SYNC_STATE_CHANNEL, self._on_sync_state)
         await conn.add_listener(RECORDS_CHANNEL, self._on_records)
+        await conn.add_listener(TOKENS_CHANNEL, self._on_token_ended)
         self._conn = conn
 
     async def _close(self) -> None:
@@ -224,6 +245,33 @@ class LiveFeed:
         if conn is not None and not conn.is_closed():
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
+
+    async def _check_watched_tokens(self) -> None:
+        # Notifications sent while the feed was away are gone: ask which tokens still work.
+        watched = list(self._token_watchers)
+        if not watched or self._conn is None:
+            return
+        try:
+            working = await tokens.unrevoked_token_ids(self._conn, watched)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("live feed cannot check its tokens (%s)", exc)
+            self._lost.set()
+            return
+        for token_id in watched:
+            if token_id not in working:
+                self._token_ended(token_id)
+
+    def _on_token_ended(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        try:
+            token_id = int(payload)
+        except ValueError:
+            log.warning("ignoring malformed token notification")
+            return
+        self._token_ended(token_id)
+
+    def _token_ended(self, token_id: int) -> None:
+        for on_ended in list(self._token_watchers.pop(token_id, ())):
+            on_ended()
 
     def _broadcast_resync(self) -> None:
         # Once per subscriber, whatever the number of keys it follows.

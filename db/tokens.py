@@ -6,6 +6,7 @@ Creating a token and finding a token's user are in db/users.py (they are how use
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from db.types import Executor
@@ -50,3 +51,12 @@ async def revoke_user_tokens(db: Executor, user_id: int) -> int:
         user_id,
     )
     return len(rows)
+
+
+async def unrevoked_token_ids(db: Executor, token_ids: Sequence[int]) -> set[int]:
+    """Which of these tokens still work (neither revoked nor deleted)."""
+    rows = await db.fetch(
+        "SELECT id FROM api_tokens WHERE id = ANY($1::bigint[]) AND revoked_at IS NULL",
+        list(token_ids),
+    )
+    return {row["id"] for row in rows}

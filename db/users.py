@@ -24,6 +24,14 @@ class UserRow:
     is_admin: bool
 
 
+@dataclass(frozen=True, slots=True)
+class TokenUser(UserRow):
+    """A user as signed in by one API token: which token, so what it opened can be closed when
+    that token is revoked (db/listen.py `TOKENS_CHANNEL`)."""
+
+    token_id: int
+
+
 _COLUMNS = "id, account_id, email, is_admin"
 
 
@@ -69,7 +77,7 @@ async def create_api_token(db: Executor, user_id: int, label: str | None = None)
     return token
 
 
-async def user_for_token(db: Executor, token: str) -> UserRow | None:
+async def user_for_token(db: Executor, token: str) -> TokenUser | None:
     """The user an unrevoked API token belongs to, or None; one statement.
 
     The lookup is by the token's hash, so the comparison never touches the secret itself.
@@ -86,12 +94,12 @@ async def user_for_token(db: Executor, token: str) -> UserRow | None:
             WHERE api_tokens.id = token.id
               AND (token.last_used_at IS NULL OR token.last_used_at < now() - interval '5 minutes')
         )
-        SELECT u.id, u.account_id, u.email, u.is_admin
+        SELECT u.id, u.account_id, u.email, u.is_admin, token.id AS token_id
         FROM users u JOIN token ON token.user_id = u.id
         """,
         hash_token(token),
     )
-    return UserRow(**dict(record)) if record else None
+    return TokenUser(**dict(record)) if record else None
 
 
 async def delete_user(db: Executor, user_id: int) -> bool:

@@ -51,6 +51,8 @@ class Viewer:
     account_id: int
     email: str
     is_admin: bool
+    # The API token the caller signed in with: a websocket it opened closes when it is revoked.
+    token_id: int
 
 
 @dataclass
@@ -110,7 +112,7 @@ class Context:
         if self.token:
             row = await users.user_for_token(self.pool, self.token)
             if row is not None:
-                self._viewer = Viewer(row.id, row.account_id, row.email, row.is_admin)
+                self._viewer = Viewer(row.id, row.account_id, row.email, row.is_admin, row.token_id)
         self._authenticated = True
 
     @cached_property
