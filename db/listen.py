@@ -4,7 +4,8 @@ Writers announce changes with pg_notify inside their transaction (delivered only
 `chronik_timeline` carries {"a": account, "c": [[contact, meeting, kind], …]} and
 `chronik_sync_state` carries {"a": account, "u": user, "c": connection}; triggers announce the
 meetings scheduled from companies, deals and tickets on `chronik_records` as
-{"a": account, "r": [[kind, record, meeting, change], …]} (db/migrations/0016), and a trigger
+{"a": account, "r": [[kind, record, meeting, change], …]} (db/migrations/0016; a company's
+contacts joining or leaving: change "s", migration 0020), and a trigger
 announces an API token that stops working (revoked or deleted) on `chronik_tokens` with its id
 (db/migrations/0019), so the websockets it opened can be closed (`watch_token`). A subscriber
 follows keys: a contact, a user, a record ("company"/"deal"/"ticket", id), or a whole account
@@ -42,6 +43,9 @@ RECORDS_CHANNEL = "chronik_records"
 TOKENS_CHANNEL = "chronik_tokens"
 # The record kinds of `chronik_records` notifications, as subscription keys.
 _RECORDS = {"c": "company", "d": "deal", "t": "ticket"}
+# A record's changes: a meeting added, updated or removed, or "s": a company's contacts
+# changed (db/migrations/0020), so its whole timeline may have (its subscribers refetch).
+_RECORD_CHANGES = {**_KINDS, "s": "resync"}
 
 T = TypeVar("T")
 
@@ -323,7 +327,7 @@ class LiveFeed:
             message = orjson.loads(payload)
             account_id = int(message["a"])
             changes = [
-                ((_RECORDS[kind], int(record_id)), int(meeting_id), _KINDS[change])
+                ((_RECORDS[kind], int(record_id)), int(meeting_id), _RECORD_CHANGES[change])
                 for kind, record_id, meeting_id, change in message["r"]
             ]
         except (ValueError, KeyError, TypeError):

@@ -86,7 +86,8 @@ async def company_timeline_updates(
     """Every committed change of the company's timeline (one per meeting and notification)
     until the client leaves: its contacts' meetings, its contacts as they are at each change
     (one added later is followed from then on, one removed no longer), and the meetings
-    scheduled from it."""
+    scheduled from it. A contact joining or leaving is a "resync": the timeline gained or lost
+    all of that contact's meetings at once."""
     viewer = await ctx.viewer()
     account_id = viewer.account_id
     await caller_company(ctx, company_id)  # NOT_FOUND for another account's company

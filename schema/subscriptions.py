@@ -42,7 +42,8 @@ class TimelineUpdateKind(Enum):
 
 @strawberry.type(
     description="A change to a contact's timeline. RESYNC: updates may have been "
-    "missed (the server lost its feed for a moment): refetch the timeline."
+    "missed (the server lost its feed for a moment), or a company's timeline gained or lost "
+    "a contact's meetings (the contact joined or left it): refetch the timeline."
 )
 class TimelineUpdate:
     kind: TimelineUpdateKind
