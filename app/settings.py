@@ -94,11 +94,10 @@ class Settings(BaseSettings):
     # The timeline change log and scheduling idempotency keys are kept this many days, then
     # pruned by the sync workers (in small batches, hourly) so the tables stay bounded.
     retention_days: float = Field(default=30.0, gt=0)
-    # Addresses at these domains are never logged (besides the account's own domains):
-    # rooms and resources, and the service's own mailers.
-    excluded_email_domains: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["resource.calendar.google.com", "group.calendar.google.com"]
-    )
+    # Addresses at these domains are never logged (besides the account's own domains and the
+    # providers' rooms and resources, which each provider's spec names): e.g. the service's
+    # own mailers.
+    excluded_email_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Events a live subscriber may lag behind before it is closed as too slow.
     subscription_queue_size: int = Field(default=256, ge=1)
     # Websockets (uvicorn): the protocol implementation, wsproto by default (an idle connection

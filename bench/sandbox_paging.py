@@ -28,17 +28,18 @@ EMAIL = "bench@example.com"
 
 def _serve(conn: Connection, count: int) -> None:
     """Child process: start the Google sandbox, bulk-load ``count`` events, send URL + token."""
+    from sandboxes.google.app import GOOGLE_SANDBOX
     from sandboxes.runner import start_sandboxes
 
     async def main() -> None:
         running = await start_sandboxes(seed=1)
-        sandbox = running.google
+        sandbox = running.app("google")[GOOGLE_SANDBOX]
         sandbox.create_user(EMAIL)
         started = time.perf_counter()
         sandbox.bulk_load(EMAIL, count)
         load_s = time.perf_counter() - started
         token = sandbox.oauth.issue_access_token(EMAIL)
-        conn.send((running.google_url, token, load_s))
+        conn.send((running.url("google"), token, load_s))
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # wait for "stop"
         await running.close()
 

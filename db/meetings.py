@@ -46,7 +46,7 @@ class AttendeeWrite:
 class MeetingWrite:
     provider_event_id: str
     # A second key the meeting is found under: a Graph instance's occurrenceId, how Graph
-    # names that week once it is cancelled (`ProviderEvent.extra["occurrence_id"]`).
+    # names that week once it is cancelled (`ProviderEvent.provider_alt_id`).
     provider_alt_id: str | None
     ical_uid: str | None
     kind: str

@@ -1,39 +1,17 @@
-"""Start sandboxes on real ports: any provider's by its spec's factory (`chronik serve`,
-`chronik sandbox`), or the Google and Microsoft ones together (tests, benchmarks)."""
+"""Start sandboxes on real ports: one provider's by its spec's factory (`chronik serve`,
+`chronik sandbox`), or every registered provider's that has one (tests, benchmarks)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from sandboxes.google.app import GOOGLE_SANDBOX, GoogleSandbox, create_google_sandbox
-from sandboxes.microsoft.app import (
-    MICROSOFT_SANDBOX,
-    MicrosoftSandbox,
-    create_microsoft_sandbox,
-)
-
-
-@dataclass
-class RunningSandboxes:
-    """Both sandboxes listening on real ports, with their in-process state objects."""
-
-    google_url: str
-    microsoft_url: str
-    google: GoogleSandbox
-    microsoft: MicrosoftSandbox
-    _runners: list[web.AppRunner] = field(default_factory=list, repr=False)
-
-    async def close(self) -> None:
-        """Stop both servers (and the Google push worker) and free their ports."""
-        for runner in self._runners:
-            await runner.cleanup()
-        self._runners.clear()
+from sync.providers import registry
 
 
 async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
@@ -74,25 +52,44 @@ async def serve_sandbox(factory: str, *, host: str, port: int, seed: int = 0) ->
     return ServedSandbox(url, app, runner)
 
 
+@dataclass
+class RunningSandboxes:
+    """Sandboxes listening on real ports, by provider name, with their applications (whose
+    state objects the tests drive)."""
+
+    served: dict[str, ServedSandbox] = field(default_factory=dict)
+
+    def url(self, provider: str) -> str:
+        return self.served[provider].url
+
+    def app(self, provider: str) -> web.Application:
+        return self.served[provider].app
+
+    async def close(self) -> None:
+        """Stop every server (and what runs beside it, e.g. Google's push worker) and free
+        its port."""
+        for sandbox in self.served.values():
+            await sandbox.close()
+        self.served.clear()
+
+
 async def start_sandboxes(
-    *, host: str = "127.0.0.1", google_port: int = 0, microsoft_port: int = 0, seed: int = 0
+    *, host: str = "127.0.0.1", ports: Mapping[str, int] | None = None, seed: int = 0
 ) -> RunningSandboxes:
-    """Start both sandboxes (port 0 = an ephemeral port) and return their base URLs and state."""
-    google_app = create_google_sandbox(seed=seed)
-    microsoft_app = create_microsoft_sandbox(seed=seed)
-    google_runner, google_url = await _serve(google_app, host, google_port)
+    """Start the sandbox of every registered provider that has one, each on the port `ports`
+    gives its provider's name (else 0: an ephemeral port)."""
+    running = RunningSandboxes()
     try:
-        microsoft_runner, microsoft_url = await _serve(microsoft_app, host, microsoft_port)
+        for spec in registry.specs():
+            if spec.sandbox is not None:
+                port = (ports or {}).get(spec.name, 0)
+                running.served[spec.name] = await serve_sandbox(
+                    spec.sandbox.factory, host=host, port=port, seed=seed
+                )
     except BaseException:
-        await google_runner.cleanup()
+        await running.close()
         raise
-    return RunningSandboxes(
-        google_url=google_url,
-        microsoft_url=microsoft_url,
-        google=google_app[GOOGLE_SANDBOX],
-        microsoft=microsoft_app[MICROSOFT_SANDBOX],
-        _runners=[google_runner, microsoft_runner],
-    )
+    return running
 
 
 def serve_forever(host: str, sandboxes: Sequence[tuple[str, str, int]], seed: int) -> None:

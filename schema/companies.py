@@ -1,75 +1,20 @@
-"""Companies: the `Company` type, its inputs, and the company queries and mutations."""
+"""Companies: the company inputs, queries and mutations (the `Company` type is in
+linked_nodes.py)."""
 
 from __future__ import annotations
-
-from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
 
-from db.companies import CompanyRow
 from resolvers import companies as resolve
 from resolvers.companies import CompanyChanges
 from resolvers.context import Context
-from schema.ids import decode_id, encode_id
+from schema.ids import decode_id
+from schema.linked_nodes import Company
 from schema.pagination import Connection, Edge, PageInfo, encode_cursor, name_keyset
 from schema.permissions import AnyUser, guarded_by
 
-if TYPE_CHECKING:
-    from schema.contacts import Contact
-    from schema.meetings import TimelineEntry
-
 ChronikInfo = Info[Context, None]
-
-
-@strawberry.type(description="An organisation the account does business with.")
-class Company:
-    id: strawberry.ID
-    pk: strawberry.Private[int]
-    name: str
-    domains: list[str] = strawberry.field(
-        description="Its web domains, lower-cased; a domain names one company of the account."
-    )
-    industry: str | None
-    phone: str | None
-    city: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @strawberry.field(description="The company's contacts, by name.")
-    async def contacts(
-        self, info: ChronikInfo
-    ) -> list[Annotated[Contact, strawberry.lazy("schema.contacts")]]:
-        from schema.contacts import Contact
-
-        ids = await info.context.loaders.contact_ids_by_company.load(self.pk)
-        rows = await info.context.loaders.contact_by_id.load_many(ids)
-        return [Contact.from_row(row) for row in rows if row is not None]
-
-    @strawberry.field(
-        description="The meetings on its contacts' timelines, newest first, each once."
-    )
-    async def timeline(
-        self, info: ChronikInfo, first: int | None = None, after: str | None = None
-    ) -> Connection[Annotated[TimelineEntry, strawberry.lazy("schema.meetings")]]:
-        from schema.meetings import company_timeline
-
-        return await company_timeline(info, self.pk, first, after)
-
-    @staticmethod
-    def from_row(row: CompanyRow) -> Company:
-        return Company(
-            id=encode_id("Company", row.id),
-            pk=row.id,
-            name=row.name,
-            domains=row.domains,
-            industry=row.industry,
-            phone=row.phone,
-            city=row.city,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
 
 
 @strawberry.input

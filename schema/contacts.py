@@ -1,86 +1,21 @@
-"""Contacts: the `Contact` type, its inputs, and the contact queries and mutations."""
+"""Contacts: the contact inputs, queries and mutations (the `Contact` type is in
+linked_nodes.py)."""
 
 from __future__ import annotations
-
-from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
 
-from db.contacts import ContactRow
 from resolvers import contacts as resolve
 from resolvers.contacts import ContactChanges
 from resolvers.context import Context
-from schema.ids import Node, decode_id, encode_id
+from schema.ids import decode_id
+from schema.linked_nodes import Contact
 from schema.pagination import Connection, Edge, PageInfo, encode_cursor, name_keyset
 from schema.permissions import AnyUser, guarded_by
 from schema.selections import selects
 
-if TYPE_CHECKING:
-    from schema.companies import Company
-    from schema.meetings import TimelineEntry
-
 ChronikInfo = Info[Context, None]
-
-
-@strawberry.type(description="A person the account does business with.")
-class Contact(Node):
-    pk: strawberry.Private[int]
-    first_name: str
-    last_name: str
-    email: str = strawberry.field(description="The primary email address.")
-    extra_emails: list[str] = strawberry.field(description="Further addresses, lower-cased.")
-    company_name: str | None
-    phone: str | None
-    created_at: datetime
-    updated_at: datetime
-    # A plain field, set once here, not a resolver: a timeline page asks it of ~200 attendees.
-    name: str = strawberry.field(
-        description="First and last name, or the email when both are empty."
-    )
-
-    @strawberry.field(description="The contact's meetings, newest first.")
-    async def timeline(
-        self, info: ChronikInfo, first: int | None = None, after: str | None = None
-    ) -> Connection[Annotated[TimelineEntry, strawberry.lazy("schema.meetings")]]:
-        from schema.meetings import contact_timeline
-
-        return await contact_timeline(info, self.pk, first, after)
-
-    @strawberry.field(description="The companies the contact belongs to, by name.")
-    async def companies(
-        self, info: ChronikInfo
-    ) -> list[Annotated[Company, strawberry.lazy("schema.companies")]]:
-        from schema.companies import Company
-
-        rows = await info.context.loaders.companies_by_contact.load(self.pk)
-        return [Company.from_row(row) for row in rows]
-
-    @staticmethod
-    def from_row(row: ContactRow) -> Contact:
-        return Contact(
-            id=encode_id("Contact", row.id),
-            pk=row.id,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            email=row.email,
-            extra_emails=row.extra_emails,
-            company_name=row.company_name,
-            phone=row.phone,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            name=_name(row),
-        )
-
-
-def _name(row: ContactRow) -> str:
-    """First and last name, whichever are set, else the email (no generator: a timeline page
-    builds ~100 contacts)."""
-    first, last = row.first_name, row.last_name
-    if first and last:
-        return f"{first} {last}"
-    return first or last or row.email
 
 
 @strawberry.input

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
+from sync.model import EventStatus, Response
 from sync.providers import registry
 
 
@@ -36,3 +37,22 @@ class ConnectionStatus(Enum):
     ACTIVE = "active"
     NEEDS_REAUTH = "needs_reauth"
     DISCONNECTED = "disconnected"
+
+
+if TYPE_CHECKING:  # the members are CRM and the registered providers'
+
+    class MeetingSource(Enum): ...
+
+else:
+    MeetingSource = provider_enum(
+        "MeetingSource",
+        "Where a meeting came from: created in Chronik (CRM), or synced from a provider.",
+        CRM="crm",
+    )
+
+
+# The sync model's enums, exposed under the schema's names (same members, same values).
+strawberry.enum(EventStatus, name="MeetingStatus")
+strawberry.enum(Response, name="AttendeeResponse")
+MeetingStatus = EventStatus
+AttendeeResponse = Response

@@ -11,8 +11,8 @@ from strawberry.types import Info
 from resolvers import explain as resolve
 from resolvers.context import Context
 from resolvers.explain import ExplainedEvent
-from schema.contacts import Contact
 from schema.ids import decode_id
+from schema.linked_nodes import Contact
 from schema.permissions import OwnCalendarEvent, guarded_by
 from sync.explain import Verdict
 

@@ -15,9 +15,8 @@ from resolvers import nodes as resolve
 from resolvers.context import Context
 from resolvers.errors import NotFound
 from schema.connections import CalendarConnection
-from schema.contacts import Contact
 from schema.ids import Node, parse_id
-from schema.meetings import Meeting, TimelineEntry
+from schema.linked_nodes import Contact, Meeting, TimelineEntry
 from schema.permissions import AccountObjects, guarded_by
 
 ChronikInfo = Info[Context, None]

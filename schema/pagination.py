@@ -65,6 +65,16 @@ class Connection(Generic[Node]):
         return (await self._count())[1]
 
 
+def page_info(edges: list[Edge[Node]], has_next: bool, after: str | None) -> PageInfo:
+    """The page info of a page of `edges`, read after the cursor `after`."""
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+
+
 def encode_cursor(key: list[object]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(key)).decode()
 

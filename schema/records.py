@@ -1,4 +1,4 @@
-"""What the deal and ticket types share: their list cursors, contacts and company."""
+"""What the deal and ticket types share: their list cursors, contacts, company and timeline."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from typing import TypeVar
 
 import asyncpg
 import strawberry
+from strawberry.types import Info
 
 from db.records import RecordKind
 from resolvers import companies as resolve_companies
 from resolvers import records as resolve_records
 from resolvers.context import Context
 from resolvers.pagination import Page
-from schema.companies import Company
-from schema.contacts import Contact
 from schema.ids import decode_id
-from schema.pagination import Connection, Edge, PageInfo, encode_cursor, name_keyset
+from schema.linked_nodes import Company, Contact, TimelineEntry, timeline_of_meetings
+from schema.pagination import Connection, Edge, PageInfo, encode_cursor, name_keyset, time_keyset
 
 Node = TypeVar("Node")
 
@@ -64,3 +64,23 @@ async def contacts_of(ctx: Context, kind: RecordKind, record_id: int) -> list[Co
     ids = await resolve_records.contact_ids(ctx, kind, record_id)
     rows = await ctx.loaders.contact_by_id.load_many(ids)
     return [Contact.from_row(row) for row in rows if row is not None]
+
+
+async def record_timeline(
+    info: Info[Context, None],
+    kind: RecordKind,
+    record_id: int,
+    first: int | None,
+    after: str | None,
+) -> Connection[TimelineEntry]:
+    """The meetings scheduled from a deal or a ticket, paged like a contact's timeline."""
+    page = await resolve_records.timeline(
+        info.context, kind, record_id, first=first, after=time_keyset(after)
+    )
+    return await timeline_of_meetings(
+        info,
+        page,
+        f"{kind.table.capitalize()}TimelineEntry",
+        after,
+        lambda: resolve_records.count_timeline(info.context, kind, record_id),
+    )

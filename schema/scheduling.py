@@ -12,7 +12,7 @@ from resolvers import scheduling as resolve
 from resolvers.context import Context
 from resolvers.scheduling import AttendeeChoice, MeetingFields
 from schema.ids import decode_id
-from schema.meetings import Meeting
+from schema.linked_nodes import Meeting
 from schema.permissions import OwnCalendar, OwnMeeting, RemovableMeeting, guarded_by
 
 ChronikInfo = Info[Context, None]

@@ -26,7 +26,7 @@ from resolvers import live
 from resolvers.context import Context
 from schema.connections import CalendarConnection, SyncState
 from schema.ids import decode_id, encode_id
-from schema.meetings import Meeting, TimelineEntry
+from schema.linked_nodes import Meeting, TimelineEntry
 from schema.permissions import AnyUser, OwnCalendar, guarded_by
 
 ChronikInfo = Info[Context, None]

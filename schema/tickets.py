@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
 
 import asyncpg
 import strawberry
@@ -18,13 +17,9 @@ from resolvers.context import Context
 from resolvers.tickets import TicketChanges
 from schema import records
 from schema.ids import decode_id, encode_id
+from schema.linked_nodes import Company, Contact, TimelineEntry
 from schema.pagination import Connection
 from schema.permissions import AnyUser, guarded_by
-
-if TYPE_CHECKING:
-    from schema.companies import Company
-    from schema.contacts import Contact
-    from schema.meetings import TimelineEntry
 
 ChronikInfo = Info[Context, None]
 
@@ -57,24 +52,18 @@ class Ticket:
     updated_at: datetime
 
     @strawberry.field
-    async def company(
-        self, info: ChronikInfo
-    ) -> Annotated[Company, strawberry.lazy("schema.companies")] | None:
+    async def company(self, info: ChronikInfo) -> Company | None:
         return await records.company_of(info.context, self.company_pk)
 
     @strawberry.field(description="The ticket's contacts, by name.")
-    async def contacts(
-        self, info: ChronikInfo
-    ) -> list[Annotated[Contact, strawberry.lazy("schema.contacts")]]:
+    async def contacts(self, info: ChronikInfo) -> list[Contact]:
         return await records.contacts_of(info.context, TICKETS, self.pk)
 
     @strawberry.field(description="The meetings scheduled from the ticket, newest first.")
     async def timeline(
         self, info: ChronikInfo, first: int | None = None, after: str | None = None
-    ) -> Connection[Annotated[TimelineEntry, strawberry.lazy("schema.meetings")]]:
-        from schema.meetings import record_timeline
-
-        return await record_timeline(info, TICKETS, self.pk, first, after)
+    ) -> Connection[TimelineEntry]:
+        return await records.record_timeline(info, TICKETS, self.pk, first, after)
 
     @staticmethod
     def from_row(row: TicketRow) -> Ticket:

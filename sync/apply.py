@@ -45,7 +45,7 @@ async def apply_page(
     # The page's addresses not met before in this run, in one indexed query.
     context = await book.context_for_events(conn, events)
     ids = [e.provider_event_id for e in events]
-    ids += [alt for e in events if (alt := e.extra.get("occurrence_id"))]
+    ids += [e.provider_alt_id for e in events if e.provider_alt_id]
     stored = await meetings_db.stored_meetings(conn, target.connection_id, ids)
     removes: list[int] = []
     freezes: list[int] = []
@@ -172,7 +172,7 @@ def _cancelled_week_of(
 ) -> StoredMeeting | None:
     """The cancelled week stored under this occurrence's alternative id (Graph keys a deleted
     occurrence by its occurrenceId), when the occurrence itself is back."""
-    alt = event.extra.get("occurrence_id")
+    alt = event.provider_alt_id
     if alt is None or event.removed or is_cancelled_week(event):
         return None
     week = stored.get(alt)
@@ -192,7 +192,7 @@ def meeting_write(event: ProviderEvent, contact_ids: frozenset[int]) -> MeetingW
     cancelled_week = is_cancelled_week(event)
     return MeetingWrite(
         provider_event_id=event.provider_event_id,
-        provider_alt_id=event.extra.get("occurrence_id"),
+        provider_alt_id=event.provider_alt_id,
         ical_uid=event.ical_uid,
         kind=event.kind.value,
         series_id=event.series_id,

@@ -92,11 +92,15 @@ class SyncEngine:
         self._http = http
         self._credentials = credentials
         self._settings = settings
+        # The deployment's domains, and every provider's rooms and resources.
+        self._excluded = settings.excluded_domains | registry.never_people_domains()
         self.worker_id = worker_id
 
     @property
     def excluded_domains(self) -> frozenset[str]:
-        return self._settings.excluded_domains
+        """Domains whose addresses are never logged: `CHRONIK_EXCLUDED_EMAIL_DOMAINS` with
+        every registered provider's `never_people_domains`."""
+        return self._excluded
 
     def _app(self, provider: str) -> ProviderApp:
         """The connection's provider as configured here; never another provider's."""
@@ -277,7 +281,7 @@ class SyncEngine:
             job.account_id,
             calendar_email=job.calendar_email,
             linked_at=job.linked_at,
-            excluded_domains=self._settings.excluded_domains,
+            excluded_domains=self._excluded,
         )
 
     async def _ensure_push(self, job: SyncJob, client: CalendarClient) -> None:

@@ -6,7 +6,7 @@ Provider parsers (`sync/providers/*/parse.py`) turn wire payloads into
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -94,10 +94,12 @@ class ProviderEvent:
     created_at: datetime | None = None  # when the event was created at the provider
     updated_at: datetime | None = None
     etag: str | None = None
-    # Provider-specific keys. `occurrence_id` (Graph instances): the occurrenceId, which is how
-    # Graph names this week once it is cancelled; the meeting is stored under it too
+    # A second id the provider names this event by: a Graph instance's occurrenceId, which is
+    # how Graph names this week once it is cancelled; the meeting is stored under it too
     # (meetings.provider_alt_id), so the week and the instance find each other (rule 6).
-    extra: dict[str, str] = field(default_factory=dict)
+    # None where the provider has one id only (Google's cancelled week keeps the instance's
+    # id; CalDAV's is made from the series and the date).
+    provider_alt_id: str | None = None
     event_type: EventType = EventType.MEETING
 
 

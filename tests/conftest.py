@@ -20,8 +20,8 @@ from tests.support import dummy_provider  # noqa: F401  # isort: skip
 from app.settings import Environment, Settings
 from db.embedded import start_embedded_postgres
 from db.provisioning import provision_user
-from sandboxes.runner import RunningSandboxes, start_sandboxes
 from tests.support.postgres import clone_database, create_template, drop_database, with_database
+from tests.support.sandboxes import Sandboxes, start_sandboxes
 from tests.support.server import RunningChronik, free_port, running_chronik
 
 pytest_plugins = ["tests.support.secret_watch", "pytester"]
@@ -97,7 +97,7 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-async def sandboxes() -> AsyncIterator[RunningSandboxes]:
+async def sandboxes() -> AsyncIterator[Sandboxes]:
     """The Google and Microsoft sandboxes on ephemeral ports, fresh for this test."""
     running = await start_sandboxes()
     yield running
@@ -105,7 +105,7 @@ async def sandboxes() -> AsyncIterator[RunningSandboxes]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, sandboxes: RunningSandboxes) -> Settings:
+def settings(database_url: str, tmp_path: Path, sandboxes: Sandboxes) -> Settings:
     return Settings(
         env=Environment.TEST,
         database_url=database_url,

@@ -64,6 +64,13 @@ def specs() -> list[ProviderSpec]:
     return list(_loaded().values())
 
 
+def never_people_domains() -> frozenset[str]:
+    """Every registered provider's domains of addresses that are never people."""
+    return frozenset(
+        domain.lower() for spec in _loaded().values() for domain in spec.never_people_domains
+    )
+
+
 def names() -> list[str]:
     return list(_loaded())
 

@@ -15,7 +15,10 @@ A spec says
 - `client`: the factory of its `CalendarClient`;
 - `push`: how it verifies the change notifications POSTed to `/webhooks/<name>` (or None:
   polling only);
-- `sandbox`: where its local sandbox is built (or None).
+- `sandbox`: where its local sandbox is built (or None);
+- `never_people_domains`: the domains of addresses the provider gives things that are never
+  people (rooms, resources, shared calendars); the sync treats them like the account's own,
+  besides the deployment's `CHRONIK_EXCLUDED_EMAIL_DOMAINS`.
 """
 
 from __future__ import annotations
@@ -206,3 +209,6 @@ class ProviderSpec:
     # text → the event id, or None when it is not one of the provider's links.
     event_id_from_link: Callable[[str], str | None] = lambda text: None
     is_event_id: Callable[[str], bool] = lambda text: bool(text)
+    # Lower-case domains (and their subdomains) whose addresses are never people: an
+    # attendee there is never a contact nor logged (rule 4), whichever calendar it is in.
+    never_people_domains: frozenset[str] = frozenset()

@@ -17,10 +17,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.settings import Settings
-from sandboxes.runner import RunningSandboxes
 from telemetry.logs import JsonFormatter, configure_logging
 from tests.conftest import TEST_SECRET_KEY, TestUser
 from tests.support.linking import link_calendar, sandbox_control
+from tests.support.sandboxes import Sandboxes
 from tests.support.server import RunningChronik, free_port, running_chronik
 from tests.support.sync import linked_calendar
 from tests.support.workers import WorkerProcess, chronik_env
@@ -126,7 +126,7 @@ async def test_json_logs_carry_context_fields_and_no_secrets(
     chronik: RunningChronik,
     alice: TestUser,
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     json_logs: io.StringIO,
 ) -> None:
     cal = await linked_calendar(chronik, alice, db, "GOOGLE")  # OAuth callback, first sync

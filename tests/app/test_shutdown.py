@@ -16,9 +16,9 @@ import websockets
 
 from app.settings import Settings
 from sandboxes.faults import Fault, FaultKind
-from sandboxes.runner import RunningSandboxes
 from tests.conftest import TestUser
 from tests.support.linking import link_calendar
+from tests.support.sandboxes import Sandboxes
 from tests.support.server import RunningChronik, free_port, running_chronik
 from tests.support.workers import WorkerProcess, add_bulk_contacts, chronik_env
 
@@ -33,7 +33,7 @@ async def test_sigterm_during_a_sync_releases_the_lease_at_once(
     api_only: RunningChronik,
     alice: TestUser,
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     tmp_path: Path,
 ) -> None:
     await link_calendar(api_only, alice.token, "GOOGLE", alice.email)

@@ -11,11 +11,11 @@ import aiohttp
 import pytest
 
 from sandboxes.faults import Fault, FaultInjector, FaultKind, fault_from_json
-from sandboxes.runner import start_sandboxes
 from sync.credentials import StaticToken
 from sync.providers.google.client import GoogleCalendarClient
 from sync.providers.microsoft.client import GraphCalendarClient
 from tests.sandboxes.conftest import GoogleHarness
+from tests.support.sandboxes import start_sandboxes
 
 EVENTS = "/calendar/v3/calendars/primary/events"
 

@@ -1,16 +1,25 @@
-"""sandboxes/runner.py: both sandboxes on real ephemeral ports, reachable, then closed."""
+"""sandboxes/runner.py: every registered provider's sandbox on a real ephemeral port,
+reachable, then closed."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import aiohttp
 import pytest
+from aiohttp import web
 
 from sandboxes.runner import start_sandboxes
+from sync.providers import registry
+from sync.providers.spec import SandboxSpec
+from tests.support.sandboxes import Sandboxes
 
 
 async def test_start_sandboxes_serves_both_and_closes() -> None:
-    running = await start_sandboxes(seed=3)
+    running = Sandboxes((await start_sandboxes(seed=3)).served)
     try:
+        assert sorted(running.served) == ["google", "microsoft"]
+        google_url = running.google_url
         assert running.google_url.startswith("http://127.0.0.1:")
         assert running.microsoft_url.startswith("http://127.0.0.1:")
         assert running.google_url != running.microsoft_url
@@ -31,8 +40,43 @@ async def test_start_sandboxes_serves_both_and_closes() -> None:
         await running.close()
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.ClientConnectionError):
-            async with http.get(running.google_url + "/_sandbox/users"):
+            async with http.get(google_url + "/_sandbox/users"):
                 pass
+
+
+def echo_sandbox(*, seed: int) -> web.Application:
+    """The sandbox of a provider registered by a test: answers with its seed."""
+
+    async def seed_of(request: web.Request) -> web.Response:
+        return web.json_response({"seed": seed})
+
+    app = web.Application()
+    app.router.add_get("/seed", seed_of)
+    return app
+
+
+async def test_a_registered_providers_sandbox_is_started_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox = SandboxSpec(
+        factory=f"{__name__}:echo_sandbox",
+        wanted=lambda settings: True,
+        port=lambda settings: 0,
+        port_variable="CHRONIK_SANDBOX_ECHO_PORT",
+        default_port=8799,
+    )
+    echo = dataclasses.replace(registry.spec("dummy"), name="echo", sandbox=sandbox)
+    registry.specs()  # the built-in providers first, as in any process
+    monkeypatch.setitem(registry._specs, "echo", echo)  # registered for this test only
+    running = await start_sandboxes(seed=7)
+    try:
+        assert sorted(running.served) == ["echo", "google", "microsoft"]
+        async with aiohttp.ClientSession() as http:
+            async with http.get(running.url("echo") + "/seed") as resp:
+                assert await resp.json() == {"seed": 7}
+    finally:
+        await running.close()
+    assert running.served == {}
 
 
 async def test_serve_forever_prints_both_urls_and_serves() -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sandboxes.runner import RunningSandboxes
 from tests.conftest import TEST_SECRET_KEY, TestUser
 from tests.support import secret_watch
 from tests.support.linking import sandbox_control
+from tests.support.sandboxes import Sandboxes
 from tests.support.secret_watch import SecretWatch, find_leaks, subprocess_env
 from tests.support.server import RunningChronik
 from tests.support.sync import linked_calendar
@@ -108,7 +108,7 @@ def test_a_leak_fails_the_whole_run(
 
 
 async def test_the_watch_knows_the_secrets_a_linked_calendar_issues(
-    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: RunningSandboxes
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: Sandboxes
 ) -> None:
     await linked_calendar(chronik, alice, db, "MICROSOFT")
     watch = secret_watch._watch

@@ -15,9 +15,9 @@ import secrets
 
 import asyncpg
 
-from sandboxes.runner import RunningSandboxes
 from tests.conftest import TEST_SECRET_KEY, TestUser
 from tests.support.linking import sandbox_control
+from tests.support.sandboxes import Sandboxes
 from tests.support.server import RunningChronik
 from tests.support.sync import linked_calendar
 
@@ -52,7 +52,7 @@ async def test_a_database_dump_holds_no_token_key_or_push_secret(
     alice: TestUser,
     bob: TestUser,
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     database_url: str,
 ) -> None:
     await linked_calendar(chronik, alice, db, "GOOGLE")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandboxes.microsoft.timefmt import dttz
-from sandboxes.runner import RunningSandboxes
+from tests.support.sandboxes import Sandboxes
 
 KINDS = ("create", "edit", "move", "guests", "cancel", "delete")
 WEIGHTS = (30, 25, 15, 10, 10, 10)
@@ -30,7 +30,7 @@ def guest(n: int) -> str:
 class Churn:
     """Seeded changes over calendars given as (provider, owner email)."""
 
-    sandboxes: RunningSandboxes
+    sandboxes: Sandboxes
     calendars: list[tuple[str, str]]
     contacts: int
     seed: int = 1
@@ -65,7 +65,7 @@ def _start(rng: random.Random) -> dt.datetime:
 
 
 def google_change(
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     email: str,
     kind: str,
     rng: random.Random,
@@ -91,7 +91,7 @@ def google_change(
 
 
 def microsoft_change(
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     email: str,
     kind: str,
     rng: random.Random,
@@ -139,7 +139,7 @@ def _graph_attendees(emails: list[str]) -> list[dict[str, Any]]:
 
 
 def mirrored_google_batch(
-    sandboxes: RunningSandboxes, emails: list[str], *, seed: int, changes: int, contacts: int
+    sandboxes: Sandboxes, emails: list[str], *, seed: int, changes: int, contacts: int
 ) -> Counter[str]:
     """The same `changes` changes on each of several Google calendars that hold the same
     events in the same order (so a crashed sync can be compared with an uninterrupted one)."""
@@ -164,7 +164,7 @@ def mirrored_google_batch(
 
 
 def _google_on(
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     email: str,
     event_id: str,
     kind: str,

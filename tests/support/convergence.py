@@ -28,11 +28,11 @@ from db import sync_state
 from db.sync_state import SyncJob
 from sandboxes.faults import Fault, FaultKind
 from sandboxes.google.push import PushSettings
-from sandboxes.runner import RunningSandboxes, start_sandboxes
 from sync.engine import EngineSettings, SyncEngine
 from sync.http import RetryPolicy
 from sync.worker import SyncWorker, WorkerSettings
 from tests.support.postgres import clone_database, drop_database, with_database
+from tests.support.sandboxes import Sandboxes, start_sandboxes
 from tests.support.server import RunningChronik, free_port, running_chronik
 
 T = TypeVar("T")
@@ -145,7 +145,7 @@ class Harness:
     provider: str
     loop: asyncio.AbstractEventLoop
     chronik: RunningChronik
-    sandboxes: RunningSandboxes
+    sandboxes: Sandboxes
     db: asyncpg.Connection
     faulty: SyncWorker  # fast retries: where the faults land
     steady: SyncWorker  # default retries: the final, fault-free sync

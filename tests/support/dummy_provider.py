@@ -205,6 +205,8 @@ SPEC = ProviderSpec(
         authorization=authorization,
     ),
     client=client,
+    # Its meeting rooms: never a contact's meeting, though no product file names them.
+    never_people_domains=frozenset({"rooms.dummy.test"}),
 )
 
 # The schema's provider enums are derived from the registry when `schema.enums` is imported:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from sandboxes.runner import RunningSandboxes
 from tests.support.oracle import (
     Entry,
     actual_timelines,
@@ -17,6 +16,7 @@ from tests.support.oracle import (
     listed_events,
     load_oracle_context,
 )
+from tests.support.sandboxes import Sandboxes
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Verdict:
 
 async def oracle_verdict(
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     account_id: int,
     *,
     excluded_domains: frozenset[str] = frozenset(),

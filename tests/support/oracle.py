@@ -68,7 +68,6 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import asyncpg
 
-from sandboxes.runner import RunningSandboxes
 from sync.credentials import StaticToken
 from sync.model import EventKind, ProviderEvent
 from sync.provider import CalendarClient
@@ -77,6 +76,7 @@ from sync.providers.caldav.session import BasicCredentials
 from sync.providers.google.client import GoogleCalendarClient
 from sync.providers.microsoft.client import GraphCalendarClient
 from sync.rules import AccountContext, Action, decide
+from tests.support.sandboxes import Sandboxes
 
 Entry = tuple[str, str]  # (contact primary email, meeting key = provider event id)
 
@@ -93,7 +93,7 @@ class OracleContext:
 
 
 async def listed_events(
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     provider: str,
     owner: str,
     *,
@@ -137,7 +137,7 @@ async def listed_caldav_events(
 
 
 def _client(
-    sandboxes: RunningSandboxes, provider: str, owner: str, http: aiohttp.ClientSession
+    sandboxes: Sandboxes, provider: str, owner: str, http: aiohttp.ClientSession
 ) -> CalendarClient:
     if provider == "GOOGLE":
         token = sandboxes.google.oauth.issue_access_token(

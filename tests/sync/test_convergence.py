@@ -41,7 +41,6 @@ from hypothesis.stateful import (
 )
 
 from db.orphans import orphaned_rows
-from sandboxes.runner import RunningSandboxes
 from sync.model import ProviderEvent
 from sync.rules import is_cancelled_week
 from tests.conftest import make_user
@@ -65,6 +64,7 @@ from tests.support.oracle import (
     listed_events,
     load_oracle_context,
 )
+from tests.support.sandboxes import Sandboxes
 from tests.support.sync import CREATE_CONTACT, LinkedCalendar
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -586,7 +586,7 @@ def test_timelines_converge_under_faults(
         assert figures.lost == 0 and figures.duplicated == 0
 
 
-async def test_oracle_matches_a_plain_sync(cal: LinkedCalendar, sandboxes: RunningSandboxes):
+async def test_oracle_matches_a_plain_sync(cal: LinkedCalendar, sandboxes: Sandboxes):
     """The oracle itself: a calendar with a contact meeting, a weekly series, an internal
     meeting and a stranger; one sync; the oracle names exactly the contact entries."""
     await cal.contact("carol@client.test")

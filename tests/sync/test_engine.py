@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 
 from app.settings import Settings
-from sandboxes.runner import RunningSandboxes
 from tests.conftest import TestUser
 from tests.support.linking import sandbox_control
+from tests.support.sandboxes import Sandboxes
 from tests.support.server import RunningChronik, running_chronik
 from tests.support.sync import LinkedCalendar, linked_calendar
 from tests.support.workers import add_bulk_contacts
@@ -180,7 +180,7 @@ async def test_cursor_expiring_in_the_middle_of_a_round_recovers(
     chronik: RunningChronik,
     alice: TestUser,
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     provider: str,
     page_marker: str,
 ) -> None:

@@ -13,12 +13,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from sandboxes.runner import RunningSandboxes
 from sync.credentials import StaticToken
 from sync.http import RetryPolicy
 from sync.model import ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
 from sync.provider import ProviderError, ProviderUnavailable
 from sync.providers.google.client import FeedCursor, GoogleCalendarClient
+from tests.support.sandboxes import Sandboxes
 
 ALICE = "alice@acme.test"
 CALENDAR = f"/_sandbox/calendars/{ALICE}"
@@ -32,7 +32,7 @@ class Google:
     """The sandbox's URL, its control API, and a client holding Alice's token."""
 
     url: str
-    sandbox: RunningSandboxes
+    sandbox: Sandboxes
     http: aiohttp.ClientSession
     client: GoogleCalendarClient
 
@@ -65,7 +65,7 @@ def meeting(summary: str, day: int, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def google(sandboxes: RunningSandboxes) -> AsyncIterator[Google]:
+async def google(sandboxes: Sandboxes) -> AsyncIterator[Google]:
     async with aiohttp.ClientSession() as http:
         url = sandboxes.google_url
         async with http.post(f"{url}/_sandbox/users", json={"email": ALICE}) as resp:

@@ -18,12 +18,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from sandboxes.runner import RunningSandboxes
 from sync.credentials import StaticToken
 from sync.http import RetryPolicy
 from sync.model import EventStatus, ProviderEvent, Response
 from sync.provider import EventChanged, EventDraft, EventGone, ProviderError
 from sync.providers.google.client import GoogleCalendarClient, event_id_for
+from tests.support.sandboxes import Sandboxes
 
 ALICE = "alice@acme.test"
 PETER = "peter@initech.example"
@@ -102,7 +102,7 @@ class Google:
 
 
 @pytest.fixture
-async def google(sandboxes: RunningSandboxes) -> AsyncIterator[Google]:
+async def google(sandboxes: Sandboxes) -> AsyncIterator[Google]:
     url = sandboxes.google_url
     wire = Wire()
     async with (

@@ -10,7 +10,6 @@ import asyncpg
 import httpx
 import pytest
 
-from sandboxes.runner import RunningSandboxes
 from tests.conftest import TestUser, make_user
 from tests.support.linking import (
     INSTALL,
@@ -21,6 +20,7 @@ from tests.support.linking import (
     sandbox_user,
     start_link,
 )
+from tests.support.sandboxes import Sandboxes
 from tests.support.server import RunningChronik
 
 PROVIDERS = ["GOOGLE", "MICROSOFT"]
@@ -302,7 +302,7 @@ async def test_declined_consent_stores_nothing(
 
 
 async def test_no_token_in_plaintext_anywhere_in_the_database(
-    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: RunningSandboxes
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: Sandboxes
 ) -> None:
     await link_calendar(chronik, alice.token, "GOOGLE", "alice.cal@acme.test")
     # The sandbox tells us which tokens it issued; none may appear in any table, in any form.

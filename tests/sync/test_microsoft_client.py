@@ -17,13 +17,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from sandboxes.runner import RunningSandboxes, start_sandboxes
 from sync.credentials import StaticToken
 from sync.http import RetryPolicy
 from sync.model import ChangePage, CursorExpired, EventKind, EventStatus, ProviderEvent
 from sync.provider import ProviderError, ProviderUnavailable
 from sync.providers.microsoft.client import GraphCalendarClient
 from sync.providers.microsoft.parse import parse_timestamp
+from tests.support.sandboxes import Sandboxes, start_sandboxes
 
 ALICE = "alice@contoso.example"
 OLGA = "olga@fabrikam.example"  # an outside organizer who invites Alice
@@ -41,7 +41,7 @@ class Graph:
     request the client's HTTP session made (method, path, Prefer header)."""
 
     url: str
-    sandboxes: RunningSandboxes
+    sandboxes: Sandboxes
     http: aiohttp.ClientSession
     client: GraphCalendarClient
     token: str

@@ -161,7 +161,7 @@ def test_plain_occurrence_belongs_to_its_series() -> None:
     assert event.provider_event_id == "AAMkOcc-2"
     assert event.series_id == MASTER_ID
     assert event.original_start == _utc(2026, 12, 14, 9)
-    assert event.extra == {}
+    assert event.provider_alt_id is None
 
 
 def test_first_occurrence_is_an_occurrence_like_the_others() -> None:
@@ -177,7 +177,7 @@ def test_series_item_is_the_master_under_its_id() -> None:
     assert event.kind is EventKind.SERIES
     assert event.provider_event_id == MASTER_ID
     assert event.status is EventStatus.CONFIRMED
-    assert event.extra == {}
+    assert event.provider_alt_id is None
     assert event.series_id is None and event.original_start is None
     # The master's own details: its start and end are the first occurrence's.
     assert event.title == "Weekly sync"
@@ -437,7 +437,10 @@ def test_a_deleted_occurrence_is_a_cancelled_week_of_its_series() -> None:
 
 def test_an_instance_carries_its_occurrence_id_as_alternative_key() -> None:
     oid = f"OID.{MASTER_ID}.2026-12-14"
-    assert parse_event(
-        _instance("occurrence", "AAMkOcc-2", "2026-12-14T09:00:00", occurrenceId=oid)
-    ).extra == {"occurrence_id": oid}
-    assert parse_event(_single()).extra == {}
+    assert (
+        parse_event(
+            _instance("occurrence", "AAMkOcc-2", "2026-12-14T09:00:00", occurrenceId=oid)
+        ).provider_alt_id
+        == oid
+    )
+    assert parse_event(_single()).provider_alt_id is None

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from sandboxes.runner import RunningSandboxes, start_sandboxes
 from sync.credentials import StaticToken
 from sync.http import RetryPolicy
 from sync.model import EventStatus, ProviderEvent, Response
 from sync.provider import EventChanged, EventDraft, EventGone, ProviderError
 from sync.providers.microsoft.client import NOTIFICATIONS_UNAVOIDABLE, GraphCalendarClient
+from tests.support.sandboxes import Sandboxes, start_sandboxes
 
 ALICE = "alice@contoso.example"
 DANA = "dana@fabrikam.example"
@@ -34,7 +34,7 @@ class Graph:
     """The Microsoft sandbox, a client holding Alice's token, and the client's requests."""
 
     url: str
-    sandboxes: RunningSandboxes
+    sandboxes: Sandboxes
     http: aiohttp.ClientSession
     client: GraphCalendarClient
     token: str

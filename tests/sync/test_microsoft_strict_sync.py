@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 
 from app.settings import Settings
-from sandboxes.runner import RunningSandboxes
 from tests.conftest import TestUser
 from tests.support.linking import link_calendar, sandbox_control
+from tests.support.sandboxes import Sandboxes
 from tests.support.server import RunningChronik, running_chronik
 from tests.support.sync import LinkedCalendar, linked_calendar
 
@@ -84,7 +84,7 @@ async def test_delta_pages_repeated_under_fresh_links_are_read_through(
     chronik: RunningChronik,
     alice: TestUser,
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
 ) -> None:
     cal = await _outlook(chronik, alice, db)
     carla = await cal.contact("carla@client.test")
@@ -105,7 +105,7 @@ async def test_pages_larger_than_asked_for_are_read_whole(
     chronik: RunningChronik,
     alice: TestUser,
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
 ) -> None:
     cal = await _outlook(chronik, alice, db)
     carla = await cal.contact("carla@client.test")
@@ -125,7 +125,7 @@ async def test_a_feed_that_repeats_its_page_forever_ends_the_run_clearly(
     chronik: RunningChronik,
     alice: TestUser,
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
 ) -> None:
     cal = await _outlook(chronik, alice, db)
     for n in range(4):
@@ -142,7 +142,7 @@ async def test_a_feed_that_repeats_its_page_forever_ends_the_run_clearly(
 
 
 async def test_a_long_feed_stops_at_the_page_budget_and_goes_on_at_the_next_run(
-    settings: Settings, alice: TestUser, db: asyncpg.Connection, sandboxes: RunningSandboxes
+    settings: Settings, alice: TestUser, db: asyncpg.Connection, sandboxes: Sandboxes
 ) -> None:
     budget = settings.model_copy(update={"sync_max_pages_per_run": 3})
     async with running_chronik(budget) as chronik:
@@ -282,7 +282,7 @@ async def _until(check: Any, within: float = 10) -> None:
         await asyncio.sleep(0.05)
 
 
-def _live(sandboxes: RunningSandboxes) -> list[str]:
+def _live(sandboxes: Sandboxes) -> list[str]:
     now = sandboxes.microsoft.now()
     return [s.id for s in sandboxes.microsoft.subscriptions.items.values() if s.expiration > now]
 
@@ -292,7 +292,7 @@ async def _lifecycle(chronik: RunningChronik, event: str) -> None:
 
 
 async def test_a_subscription_graph_removed_is_created_again(
-    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: RunningSandboxes
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: Sandboxes
 ) -> None:
     cal = await _outlook(chronik, alice, db)
     carla = await cal.contact("carla@client.test")
@@ -315,7 +315,7 @@ async def test_a_subscription_graph_removed_is_created_again(
 
 
 async def test_an_expired_subscription_is_created_again_when_it_is_due(
-    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: RunningSandboxes
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: Sandboxes
 ) -> None:
     cal = await _outlook(chronik, alice, db)
     first = (await _stored_push(db))["push_channel_id"]
@@ -328,7 +328,7 @@ async def test_an_expired_subscription_is_created_again_when_it_is_due(
 
 
 async def test_reauthorization_required_renews_the_subscription_in_place(
-    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: RunningSandboxes
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: Sandboxes
 ) -> None:
     await _outlook(chronik, alice, db)
     before = await _stored_push(db)
@@ -371,7 +371,7 @@ async def test_a_refresh_that_needs_the_user_marks_needs_reauth_and_a_relink_res
     chronik: RunningChronik,
     alice: TestUser,
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     error: str,
 ) -> None:
     cal = await _outlook(chronik, alice, db)
@@ -412,7 +412,7 @@ async def test_a_refresh_that_needs_the_user_marks_needs_reauth_and_a_relink_res
 
 
 async def test_disconnecting_deletes_the_subscription(
-    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: RunningSandboxes
+    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection, sandboxes: Sandboxes
 ) -> None:
     await _outlook(chronik, alice, db)
     assert len(_live(sandboxes)) == 1

@@ -102,6 +102,12 @@ async def test_a_dummy_calendar_links_with_credentials_and_syncs_onto_a_timeline
         token=alice.token,
     )
     carla = contact.ok()["createContact"]["id"]
+    room = await chronik.graphql(
+        CREATE_CONTACT,
+        {"input": {"email": "board@rooms.dummy.test", "extraEmails": []}},
+        token=alice.token,
+    )
+    board_room = room.ok()["createContact"]["id"]
     starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     calendar.put(
         ProviderEvent(
@@ -113,6 +119,7 @@ async def test_a_dummy_calendar_links_with_credentials_and_syncs_onto_a_timeline
             attendees=(
                 Attendee(alice.email, response=Response.ORGANIZER, is_organizer=True),
                 Attendee("carla@client.test", "Carla", Response.ACCEPTED),
+                Attendee("board@rooms.dummy.test", "Board room", Response.ACCEPTED),
             ),
             created_at=datetime.now(UTC),
             updated_at=datetime.now(UTC),
@@ -124,6 +131,9 @@ async def test_a_dummy_calendar_links_with_credentials_and_syncs_onto_a_timeline
     timeline = await chronik.graphql(TIMELINE, {"id": carla}, token=alice.token)
     meetings = [e["node"]["meeting"] for e in timeline.ok()["contact"]["timeline"]["edges"]]
     assert [(m["title"], m["source"]) for m in meetings] == [("Dummy kickoff", "DUMMY")]
+    # The provider's spec says its rooms are never people: not on the room contact's timeline.
+    room_timeline = await chronik.graphql(TIMELINE, {"id": board_room}, token=alice.token)
+    assert room_timeline.ok()["contact"]["timeline"]["edges"] == []
 
 
 async def test_refused_stored_credentials_need_a_new_link(

@@ -6,9 +6,9 @@ import asyncio
 
 import asyncpg
 
-from sandboxes.runner import RunningSandboxes
 from tests.conftest import TestUser
 from tests.support.linking import sandbox_control
+from tests.support.sandboxes import Sandboxes
 from tests.support.server import RunningChronik
 from tests.support.sync import LinkedCalendar, linked_calendar
 from tests.support.workers import add_bulk_contacts
@@ -34,7 +34,7 @@ async def bulk_linked(
     chronik: RunningChronik,
     alice: TestUser,
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     events: int,
 ) -> LinkedCalendar:
     cal = await linked_calendar(chronik, alice, db, "GOOGLE")
@@ -57,7 +57,7 @@ async def test_timeline_pages_newest_first_without_gaps(
     chronik: RunningChronik,
     alice: TestUser,
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
 ) -> None:
     cal = await bulk_linked(chronik, alice, db, sandboxes, 15_000)
     contact = await _contact_with_most_entries(db)
@@ -88,7 +88,7 @@ async def test_timeline_costs_the_same_sql_for_5_or_50_entries(
     chronik: RunningChronik,
     alice: TestUser,
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
 ) -> None:
     from datetime import UTC, datetime, timedelta
 

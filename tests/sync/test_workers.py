@@ -22,7 +22,6 @@ from pathlib import Path
 import asyncpg
 
 from app.settings import Settings
-from sandboxes.runner import RunningSandboxes
 from tests.conftest import TestUser, make_user
 from tests.support.audit import (
     duplicates,
@@ -35,6 +34,7 @@ from tests.support.churn import Churn, guest, mirrored_google_batch
 from tests.support.crashes import KillLog, kill_at, plan_kills
 from tests.support.expectations import oracle_verdict
 from tests.support.linking import link_calendar
+from tests.support.sandboxes import Sandboxes
 from tests.support.server import RunningChronik, running_chronik
 from tests.support.workers import WorkerProcess, add_bulk_contacts, timelines_of
 
@@ -109,7 +109,7 @@ def _report(title: str, figures: dict[str, object]) -> None:
 
 async def test_worker_killed_at_twenty_points_converges_to_the_oracle(
     settings: Settings,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     db: asyncpg.Connection,
     tmp_path: Path,
 ) -> None:
@@ -238,7 +238,7 @@ OWNER_OF = "SELECT lease_owner FROM calendar_connections WHERE id = $1"
 
 async def test_a_dead_workers_connection_resumes_within_the_lease(
     settings: Settings,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     db: asyncpg.Connection,
     tmp_path: Path,
 ) -> None:
@@ -334,7 +334,7 @@ OUTLOOK_CRASH = CrashProfile(20_000, 20, 20, 0, 200) if LONG else CrashProfile(5
 
 async def test_outlook_worker_killed_mid_sync_converges_to_the_oracle(
     settings: Settings,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     db: asyncpg.Connection,
     tmp_path: Path,
 ) -> None:
@@ -414,7 +414,7 @@ async def test_outlook_worker_killed_mid_sync_converges_to_the_oracle(
 async def _link_fleet(
     chronik: RunningChronik,
     db: asyncpg.Connection,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     provider: str,
     account: str,
     count: int,
@@ -432,7 +432,7 @@ async def _link_fleet(
 
 async def test_four_workers_fifty_connections_under_churn(
     settings: Settings,
-    sandboxes: RunningSandboxes,
+    sandboxes: Sandboxes,
     db: asyncpg.Connection,
     tmp_path: Path,
 ) -> None:

@@ -121,4 +121,7 @@ SPEC = ProviderSpec(
     ),
     event_id_from_link=links.event_id_from_link,
     is_event_id=is_event_id,
+    # Rooms and resources booked as attendees (`<id>@resource.calendar.google.com`), and
+    # secondary or shared calendars invited to a meeting (`<id>@group.calendar.google.com`).
+    never_people_domains=frozenset({"resource.calendar.google.com", "group.calendar.google.com"}),
 )

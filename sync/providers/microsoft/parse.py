@@ -180,7 +180,7 @@ def parse_event(item: Event) -> ProviderEvent:
         etag=item.get("@odata.etag"),
         # The key a cancelled week of this date is stored under (`cancelled_weeks`): the
         # instance finds it when it comes back.
-        extra={"occurrence_id": occurrence} if (occurrence := item.get("occurrenceId")) else {},
+        provider_alt_id=item.get("occurrenceId") or None,
     )
 
 
