@@ -410,7 +410,8 @@ class ConvergenceMachine(RuleBasedStateMachine):
     def make_private(self, index: int) -> None:
         """Rule 7 depends on history (was it logged before it turned private?), so the machine
         settles it: an exact full sync first, then private, then a sync that sees it. Every
-        item that turned private is frozen with the entries it had."""
+        item that turned private is frozen with the entries it had, and so is every week a
+        series that did had cancelled (rule 7: a series is frozen with its weeks)."""
         self._step()
         event = self._pick(index, lambda e: not e.gone and not e.private)
         if event:
@@ -421,14 +422,21 @@ class ConvergenceMachine(RuleBasedStateMachine):
         expected = await self._exact_full_sync()
         context = await self._context()
         ids = {email: i for i, email in context.primary_email_by_contact.items()}
-        before = {e.provider_event_id for e in await self._listed() if e.private}
+        listed = await self._listed()
+        before = {e.provider_event_id for e in listed if e.private}
+        weeks = [e for e in listed if is_cancelled_week(e)]
         if not await self._attempt(self.cal.make_private(event.id)):
             return
         event.private = True
         assert await h.sync(self.connection_id, steady=True) == "ok"
-        for item in await self._listed():
-            key = item.provider_event_id
-            if item.private and key not in before and key not in self.frozen:
+        turned = [
+            item.provider_event_id
+            for item in await self._listed()
+            if item.private and item.provider_event_id not in before
+        ]
+        turned += [w.provider_event_id for w in weeks if w.series_id in turned]
+        for key in turned:
+            if key not in self.frozen:
                 self.frozen[key] = frozenset(ids[email] for email, k in expected if k == key)
 
     # -- Chronik's side -------------------------------------------------------------------------
