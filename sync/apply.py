@@ -46,7 +46,7 @@ async def apply_page(
     context = await book.context_for_events(conn, events)
     ids = [e.provider_event_id for e in events]
     ids += [alt for e in events if (alt := e.extra.get("occurrence_id"))]
-    ids += [e.series_id for e in events if e.series_id]
+    ids += {e.series_id for e in events if e.series_id}  # whether a series is frozen
     stored = await meetings_db.stored_meetings(conn, target.connection_id, ids)
     frozen_series = _frozen_series(events, context, stored)
     removes: list[int] = []
