@@ -29,9 +29,10 @@ class StoredMeeting:
     meeting_id: int
     provider_event_id: str
     provider_alt_id: str | None
-    frozen: bool
+    frozen: bool  # frozen by rule 7, or deleted in Chronik
     cancelled: bool
     etag: str | None
+    deleted: bool = False  # deleted in Chronik (which freezes it too)
 
 
 @dataclass(slots=True)
@@ -86,7 +87,7 @@ async def stored_meetings(
     rows = await conn.fetch(
         """
         SELECT id, provider_event_id, provider_alt_id, frozen OR deleted_at IS NOT NULL AS frozen,
-               status = 'cancelled' AS cancelled, etag
+               status = 'cancelled' AS cancelled, etag, deleted_at IS NOT NULL AS deleted
         FROM meetings
         WHERE connection_id = $1
           AND (provider_event_id = ANY($2::text[]) OR provider_alt_id = ANY($2::text[]))
@@ -104,6 +105,7 @@ async def stored_meetings(
             r["frozen"],
             r["cancelled"],
             r["etag"],
+            r["deleted"],
         )
         found[r["provider_event_id"]] = stored
         if r["provider_alt_id"]:
@@ -343,8 +345,9 @@ async def refresh_cancelled_weeks(
 ) -> list[TimelineChange]:
     """Rule 6: give the cancelled weeks of the named series (every series of the connection
     when `series_ids` is None) exactly the contacts on their series' entry — none when the
-    series is cancelled, frozen or deleted in Chronik — and what they lack of the series'
-    details (Google may send a cancelled occurrence with its ids and times only)."""
+    series is cancelled or deleted in Chronik — and what they lack of the series' details
+    (Google may send a cancelled occurrence with its ids and times only). A frozen week
+    (rule 7: frozen with its series) is left as it is."""
     if series_ids is not None and not series_ids:
         return []
     rows = await conn.fetch(
@@ -411,10 +414,23 @@ async def delete_meetings(conn: asyncpg.Connection, meeting_ids: Sequence[int]) 
 async def freeze_meetings(
     conn: asyncpg.Connection, meeting_ids: Sequence[int], seen_round: int
 ) -> None:
+    """Rule 7: freeze the meetings, and the cancelled weeks of the series among them (a
+    series is frozen with its weeks: they keep their entries, `refresh_cancelled_weeks` and
+    `unseen_meetings` leave them be)."""
     if meeting_ids:
         await conn.execute(
-            "UPDATE meetings SET frozen = true, seen_round = $2, updated_at = now() "
-            "WHERE id = ANY($1::bigint[])",
+            """
+            WITH frozen AS (
+                UPDATE meetings SET frozen = true, seen_round = $2, updated_at = now()
+                WHERE id = ANY($1::bigint[])
+                RETURNING kind, connection_id, provider_event_id
+            )
+            UPDATE meetings w SET frozen = true, seen_round = $2, updated_at = now()
+            FROM frozen s
+            WHERE s.kind = 'series' AND w.connection_id = s.connection_id
+              AND w.series_id = s.provider_event_id AND w.cancelled_week AND NOT w.frozen
+              AND w.id <> ALL($1::bigint[])
+            """,
             list(meeting_ids),
             seen_round,
         )

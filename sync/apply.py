@@ -21,7 +21,7 @@ from db import meetings as meetings_db
 from db.meetings import AttendeeWrite, MeetingWrite, StoredMeeting, TimelineChange
 from sync.address_book import AddressBook
 from sync.model import Attendee, EventKind, ProviderEvent
-from sync.rules import Action, Stored, decide, is_cancelled_week
+from sync.rules import AccountContext, Action, Stored, decide, is_cancelled_week
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,20 +46,23 @@ async def apply_page(
     context = await book.context_for_events(conn, events)
     ids = [e.provider_event_id for e in events]
     ids += [e.provider_alt_id for e in events if e.provider_alt_id]
+    ids += {e.series_id for e in events if e.series_id}  # whether a series is frozen
     stored = await meetings_db.stored_meetings(conn, target.connection_id, ids)
+    frozen_series = _frozen_series(events, context, stored)
     removes: list[int] = []
     freezes: list[int] = []
     seen_ids: list[int] = []
     upserts: list[tuple[ProviderEvent, frozenset[int], frozenset[str]]] = []
     for event in events:
         known = stored.get(event.provider_event_id)
+        series_frozen = event.kind is not EventKind.SERIES and event.series_id in frozen_series
         week = _cancelled_week_of(event, stored)
         if week is not None and week is not known:
             if known is None and event.kind is EventKind.OCCURRENCE:
                 known = week  # back as a plain occurrence: the rule takes the week off
-            elif not week.frozen:
+            elif not week.frozen and not series_frozen:
                 removes.append(week.meeting_id)  # back as a changed occurrence
-        decision = decide(event, context, _as_stored(known))
+        decision = decide(event, context, _as_stored(known), series_frozen=series_frozen)
         if decision.action is Action.UPSERT:
             upserts.append((event, decision.contact_ids, decision.new_contact_emails))
         elif decision.action is Action.REMOVE and known is not None:
@@ -165,6 +168,31 @@ async def _create_contacts(
     if not wanted:
         return {}
     return await contacts_db.create_guest_contacts(conn, account_id, wanted)
+
+
+def _frozen_series(
+    events: Sequence[ProviderEvent],
+    context: AccountContext,
+    stored: Mapping[str, StoredMeeting],
+) -> set[str]:
+    """The series whose weeks rule 7 freezes: those frozen before this page (not deleted in
+    Chronik, which freezes a meeting too but leaves its weeks to rule 6) and those that freeze
+    on it, so a week seen with its series' freeze is frozen whatever the page's order."""
+    frozen = {
+        series_id
+        for e in events
+        if (series_id := e.series_id)
+        and (series := stored.get(series_id)) is not None
+        and series.provider_event_id == series_id
+        and series.frozen
+        and not series.deleted
+    }
+    for event in events:
+        if event.kind is EventKind.SERIES and event.provider_event_id not in frozen:
+            decision = decide(event, context, _as_stored(stored.get(event.provider_event_id)))
+            if decision.action is Action.FREEZE:
+                frozen.add(event.provider_event_id)
+    return frozen
 
 
 def _cancelled_week_of(

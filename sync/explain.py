@@ -80,6 +80,7 @@ class Explanation:
 _SETTLED = {
     Reason.FROZEN: Verdict.FROZEN,
     Reason.TURNED_PRIVATE: Verdict.FROZEN,
+    Reason.SERIES_FROZEN: Verdict.FROZEN,
     Reason.CANCELLED_UNLOGGED: Verdict.CANCELLED,
     Reason.CANCELLED: Verdict.CANCELLED,
     Reason.CANCELLED_WEEK: Verdict.CANCELLED,

@@ -17,12 +17,14 @@ already stored; the same functions give the test oracle.
    series' contacts (whoever its own guest list names): those on the series' entry, which is
    untouched (a contact created after the series' last change is on neither until a full
    resync; nothing is backfilled).
-   A series not logged (or frozen, rule 7) gives its cancelled weeks no entries. Restoring
-   the occurrence turns that entry back: an occurrence that still differs is that week's
-   meeting again (rule 2's guests), one that no longer differs leaves the timelines, as the
-   series stands for it.
+   A series not logged gives its cancelled weeks no entries. Restoring the occurrence turns
+   that entry back: an occurrence that still differs is that week's meeting again (rule 2's
+   guests), one that no longer differs leaves the timelines, as the series stands for it.
 7. Private events are not synced; an event that turns private after it was logged keeps its
    entries but is frozen: none of its later changes (cancellation included) are synced.
+   A series is frozen with its weeks: a cancelled week logged before the freeze keeps its
+   entries, as the series does, whatever the week does later (restored included), and a
+   week cancelled after the freeze (or seen with it) is not logged.
 8. Edits update the meeting everywhere; contact guests added or removed add or remove their
    entries; cancelling or deleting the event removes it from every timeline.
 9. Cancel-and-restore, moves, time zones and all-day events keep one entry per meeting and
@@ -90,6 +92,7 @@ class Reason(StrEnum):
     """Which rule decided, in words; machine-readable for `sync/explain.py`."""
 
     FROZEN = "rule 7: turned private after it was logged; frozen"
+    SERIES_FROZEN = "rule 7: a week of a series that turned private after it was logged; frozen"
     CANCELLED_WEEK = "rule 6: a cancelled occurrence, logged as that week's meeting"
     RESTORED_OCCURRENCE = "rule 6: restored and unchanged again; the series stands for it"
     CANCELLED_UNLOGGED = "rule 8: cancelled, and not on any timeline"
@@ -173,12 +176,19 @@ def decide(
     ctx: AccountContext,
     stored: Stored | None,
     series_contacts: frozenset[int] = frozenset(),
+    series_frozen: bool = False,
 ) -> Decision:
     """Which timelines `event` belongs on. `stored` is what the engine already has for it;
     `series_contacts`, for an occurrence, the contacts on its series' entry (empty when the
-    series is not logged or is frozen): a cancelled week goes on their timelines (rule 6)."""
+    series is not logged or is frozen): a cancelled week goes on their timelines (rule 6).
+    `series_frozen`: the event's series turned private after it was logged (rule 7), before
+    or together with this change of one of its weeks."""
     if stored is not None and stored.frozen:
         return Decision(Action.IGNORE, Reason.FROZEN)
+    if series_frozen and (is_cancelled_week(event) or (stored is not None and stored.cancelled)):
+        # Rule 7 before rule 6: a frozen series' weeks are frozen with it. A week cancelled
+        # later is not logged; one logged before keeps its entries, even once restored.
+        return Decision(Action.IGNORE, Reason.SERIES_FROZEN)
     if is_cancelled_week(event):
         # Stored even while the series has no contact: its week follows the series' entry.
         return Decision(Action.UPSERT, Reason.CANCELLED_WEEK, series_contacts)

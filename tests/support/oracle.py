@@ -21,7 +21,9 @@ API (stable; later changes are additive only — other branches import it):
   series' decision gives (none when the series is not logged, or frozen). `frozen` maps the
   key of a meeting that turned private after it was logged to the contact ids on it when it
   froze (rule 7): those entries are expected whatever the event looks like now, for the
-  contacts that still exist.
+  contacts that still exist. A series is frozen with its weeks: the caller records the
+  cancelled weeks a series had when it froze under their own keys; a week of a frozen
+  series not recorded (cancelled later) is expected on no timeline.
 - ``await actual_timelines(db, account_id) -> set[Entry]``: what the database has (live
   provider meetings only; CRM-scheduled meetings and meetings deleted in Chronik are left out).
 - ``await duplicate_problems(db, account_id) -> list[str]``: empty when nothing is duplicated:
@@ -42,8 +44,9 @@ The oracle defines the state a from-scratch full sync of the final calendar must
    cancelled weeks (rule 6) of such a series for that contact, however new the week: a
    week's entries are its series' entry's.
 2. Private events (rule 7). Whether an event was logged before it turned private is history,
-   not final state: the caller records it in `frozen` (contact ids on it when it froze).
-   A private event not in `frozen` is expected on no timeline.
+   not final state: the caller records it in `frozen` (contact ids on it when it froze), and
+   with a series the weeks it had cancelled then (frozen with it, whether or not the
+   provider marks them private). A private event not in `frozen` is expected on no timeline.
 3. Everything else — cancellations, restores, moves, guests added/removed, responses,
    recurring series with changed and cancelled occurrences, contacts deleted, internal and
    excluded guests, events created before linking — follows from the final state alone.
@@ -201,7 +204,8 @@ def expected_timelines(
             continue
         # Nothing stored: this is what a first full sync of the final calendar decides.
         of_series = series_contacts.get(event.series_id or "", frozenset())
-        decision = decide(event, context.rules, None, of_series)
+        series_frozen = event.kind is not EventKind.SERIES and event.series_id in frozen
+        decision = decide(event, context.rules, None, of_series, series_frozen)
         if decision.action is Action.UPSERT:
             expected.update((names[c], key) for c in decision.contact_ids if c in names)
     for key, contact_ids in frozen.items():

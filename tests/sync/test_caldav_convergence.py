@@ -31,7 +31,6 @@ from typing import ClassVar
 
 import aiohttp
 import hypothesis
-import pytest
 from aiohttp import web
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, rule, run_state_machine_as_test
@@ -341,13 +340,6 @@ def test_a_caldav_history_of_every_kind_of_change_converges(
         assert h.figures.lost == 0 and h.figures.duplicated == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by the long profile, not fixed: a week cancelled by EXDATE of a logged "
-    "series keeps CLASS:PRIVATE of its master, so when the series turns private the oracle "
-    "freezes the week with its entries (rule 7), while the engine takes the week's entries "
-    "off (its series decides them: private, none); the frozen series keeps Ben",
-)
 def test_a_cancelled_week_of_a_series_turned_private_keeps_its_entries(
     caldav_server: CalDavServer,  # noqa: F811
     postgres_admin_dsn: str,
@@ -355,7 +347,9 @@ def test_a_cancelled_week_of_a_series_turned_private_keeps_its_entries(
     tmp_path: Path,
 ) -> None:
     """The history the long profile shrank to on Radicale: Ben's weekly series loses its
-    first week (EXDATE) and is synced; then it turns private."""
+    first week (EXDATE) and is synced; then it turns private. Rule 7 freezes the series with
+    its weeks: the cancelled week keeps Ben, as the series does (the week carries its
+    master's CLASS:PRIVATE, and arrives on the page that freezes the series)."""
     with caldav_harness(caldav_server, postgres_admin_dsn, template_database, tmp_path) as h:
         m = CalDavConvergenceMachine()
         solo = EventSpec(guests=[0], invited_by=None, weekly=None, day=0, hour=0)

@@ -410,7 +410,8 @@ class ConvergenceMachine(RuleBasedStateMachine):
     def make_private(self, index: int) -> None:
         """Rule 7 depends on history (was it logged before it turned private?), so the machine
         settles it: an exact full sync first, then private, then a sync that sees it. Every
-        item that turned private is frozen with the entries it had."""
+        item that turned private is frozen with the entries it had, and so is every week a
+        series that did had cancelled (rule 7: a series is frozen with its weeks)."""
         self._step()
         event = self._pick(index, lambda e: not e.gone and not e.private)
         if event:
@@ -421,14 +422,21 @@ class ConvergenceMachine(RuleBasedStateMachine):
         expected = await self._exact_full_sync()
         context = await self._context()
         ids = {email: i for i, email in context.primary_email_by_contact.items()}
-        before = {e.provider_event_id for e in await self._listed() if e.private}
+        listed = await self._listed()
+        before = {e.provider_event_id for e in listed if e.private}
+        weeks = [e for e in listed if is_cancelled_week(e)]
         if not await self._attempt(self.cal.make_private(event.id)):
             return
         event.private = True
         assert await h.sync(self.connection_id, steady=True) == "ok"
-        for item in await self._listed():
-            key = item.provider_event_id
-            if item.private and key not in before and key not in self.frozen:
+        turned = [
+            item.provider_event_id
+            for item in await self._listed()
+            if item.private and item.provider_event_id not in before
+        ]
+        turned += [w.provider_event_id for w in weeks if w.series_id in turned]
+        for key in turned:
+            if key not in self.frozen:
                 self.frozen[key] = frozenset(ids[email] for email, k in expected if k == key)
 
     # -- Chronik's side -------------------------------------------------------------------------
@@ -831,4 +839,40 @@ def test_weeks_cancelled_after_a_contact_was_created_converge(
         machine = ConvergenceMachine()
         history(machine)
         machine.teardown()
+        assert h.figures.lost == 0 and h.figures.duplicated == 0
+
+
+@pytest.mark.parametrize("provider", ["GOOGLE", "MICROSOFT"])
+def test_a_cancelled_week_of_a_series_turned_private_stays_frozen(
+    provider: str, postgres_admin_dsn: str, template_database: str, tmp_path: Path
+) -> None:
+    """The CalDAV history (`test_caldav_convergence.py`) on Google and Graph, which do not mark
+    a cancelled week private with its series: Ben's weekly series loses its first week and is
+    synced, then turns private (rule 7 freezes the series with its weeks); its second week is
+    cancelled and its first restored after the freeze. Ben keeps the series and the first
+    week, nothing else is logged; the convergence check and the exact full resync pass."""
+    with running_harness(provider, postgres_admin_dsn, template_database, tmp_path) as h:
+        ConvergenceMachine.harness = h
+        m = ConvergenceMachine()
+        m.start_with(
+            cap=None, specs=[EventSpec(guests=[1], invited_by=None, weekly=3, day=0, hour=0)]
+        )
+        m.cancel_occurrence(index=0, occurrence=0)
+        m.sync(plans=[])
+        m.make_private(index=1)  # the series (0 is the meeting from before the link)
+
+        def ben_keeps_series_and_week() -> None:
+            expected, _, _ = h.run(m._expected())
+            bens = {key for email, key in expected if email == CONTACT_ADDRESSES[1]}
+            assert len(bens) == 2 and set(m.frozen) >= bens, (bens, m.frozen)
+            actual = h.run(actual_timelines(h.db, m.user.account_id))
+            assert actual == expected, _diff(expected, actual)
+
+        ben_keeps_series_and_week()
+        m.cancel_occurrence(index=0, occurrence=1)
+        # Google's restored instance is no longer private: still a change of a frozen series.
+        m.restore_occurrence(index=0, occurrence=0)
+        m.sync(plans=[])
+        ben_keeps_series_and_week()
+        m.teardown()
         assert h.figures.lost == 0 and h.figures.duplicated == 0

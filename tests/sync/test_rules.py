@@ -141,6 +141,28 @@ def test_rule_6_restoring_a_cancelled_week_turns_it_back() -> None:
     assert decide(plain, CTX, cancelled, frozenset({1})).action is Action.REMOVE
 
 
+def test_rule_7_a_frozen_series_freezes_its_weeks() -> None:
+    # A week cancelled after its series froze is not logged, even for the series' contacts.
+    later = decide(cancelled_week(), CTX, None, frozenset({1}), series_frozen=True)
+    assert (later.action, later.reason) == (Action.IGNORE, Reason.SERIES_FROZEN)
+    # A week logged before (seen again with the freeze, or restored since) keeps its entries.
+    logged = Stored(meeting_id=7, frozen=False, cancelled=True)
+    again = decide(cancelled_week(private=True), CTX, logged, frozenset(), series_frozen=True)
+    assert (again.action, again.reason) == (Action.IGNORE, Reason.SERIES_FROZEN)
+    restored = event("carla@client.test", kind=EventKind.OCCURRENCE, series_id="e1")
+    assert decide(restored, CTX, logged, series_frozen=True).action is Action.IGNORE
+    changed = replace(
+        cancelled_week(status=EventStatus.CONFIRMED), attendees=(Attendee("dan@other.test"),)
+    )
+    assert decide(changed, CTX, logged, series_frozen=True).action is Action.IGNORE
+    # Its other occurrences keep their own rules (a moved week private too is not logged).
+    moved = event("carla@client.test", kind=EventKind.EXCEPTION, series_id="e1")
+    assert decide(moved, CTX, None, series_frozen=True).contact_ids == {1}
+    assert decide(replace(moved, private=True), CTX, None, series_frozen=True).action is (
+        Action.IGNORE
+    )
+
+
 def test_rule_7_private_not_synced_turned_private_is_frozen() -> None:
     private = event("carla@client.test", private=True)
     assert decide(private, CTX, None).action is Action.IGNORE

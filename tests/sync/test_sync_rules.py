@@ -237,6 +237,50 @@ async def test_rule_7_private_events_are_skipped_and_turning_private_freezes(
     assert await cal.titles(carla) == ["Public"]  # no longer synced
 
 
+async def test_rule_7_a_series_turned_private_keeps_its_cancelled_week(
+    cal: LinkedCalendar,
+) -> None:
+    """A weekly meeting with Carla loses one week (rule 6: that week shows, cancelled, on her
+    timeline), then the series turns private: the series and its cancelled week are frozen
+    together (rule 7). The week stays on her timeline as it was; a week cancelled after the
+    freeze is not logged, and restoring the frozen week changes nothing, also after a full
+    resync."""
+    carla = await cal.contact("carla@client.test")
+    series = await cal.calendar.create(
+        title="Weekly", start=NEXT_WEEK, guests=["carla@client.test"], weekly=6
+    )
+    await cal.sync()
+    week = NEXT_WEEK + timedelta(weeks=2)
+    await cal.calendar.cancel_occurrence(series, week)
+    await cal.sync()
+
+    async def shown() -> list[tuple[str, str | None, str]]:
+        return sorted(
+            (e["meeting"]["title"], _minute(e["meeting"]["startsAt"]), e["meeting"]["status"])
+            for e in await cal.timeline(carla)
+        )
+
+    logged = [
+        ("Weekly", NEXT_WEEK.strftime("%Y-%m-%dT%H:%M"), "CONFIRMED"),
+        ("Weekly", week.strftime("%Y-%m-%dT%H:%M"), "CANCELLED"),
+    ]
+    assert await shown() == logged
+
+    await cal.calendar.make_private(series)
+    await cal.sync()
+    assert await shown() == logged  # frozen: the series and its cancelled week stay
+
+    await cal.calendar.cancel_occurrence(series, NEXT_WEEK + timedelta(weeks=3))
+    await cal.sync()
+    assert await shown() == logged  # nothing new is logged
+    await cal.calendar.restore_occurrence(series, week)
+    await cal.sync()
+    assert await shown() == logged  # the frozen week's later changes are not synced
+    await cal.calendar.expire_cursor()  # a full resync agrees
+    await cal.sync()
+    assert await shown() == logged
+
+
 async def test_rule_8_edits_guests_and_cancellations_reach_every_timeline(
     cal: LinkedCalendar,
 ) -> None:
