@@ -194,29 +194,44 @@ _KEYS = 4
 # the contacts in list order instead: a page fills within its first few dozen rows, where
 # reading the index would mean sorting most of the account ("gmail", "com").
 _COMMON = 0.2
-# A search the index would give this many candidates or more first walks the list for as
-# many contacts (`list_contacts`): when that fails, the search costs at most about twice
-# what the index alone costs; when it succeeds, a fraction.
+# A search the index would give this many candidates or more first walks the list for at
+# most as many contacts (`list_contacts`): when that fails, the search costs at most about
+# twice what the index alone costs; when it succeeds, a fraction.
 _WALK_FIRST = 2 * COUNT_CAP
 # How long the trigram statistics (`_TrigramStats`) are trusted before they are read again.
 _STATS_TTL = 600.0
+# A last name held by at least this many contacts (by the statistics) is a lead word: its
+# contacts are read in list order from the sort index rather than from the trigram index
+# (migration 0019). At most `_LEADS` of them per search.
+_LEAD_CONTACTS = 500
+_LEADS = 8
+# Lead words are cut to this many characters in the index (migration 0019); a longer one
+# is never searched as a lead word.
+_LEAD_LENGTH = 200
 
-# The expression migration 0017 indexes; queries name it identically, or the index is unused.
-_GRAMS = (
-    "chronik_contact_grams(c.account_id, c.last_name, c.first_name, c.email, c.company_name,"
+# The expression migration 0019 indexes; queries name it identically, or the index is unused.
+_TERMS = (
+    "chronik_contact_terms(c.account_id, c.last_name, c.first_name, c.email, c.company_name,"
     " c.extra_addresses)"
 )
+# Collations whose order is the characters' code points: those where the contacts whose sort
+# key starts with "rossi " are exactly the range ["rossi ", "rossi!") of the sort index.
+_BYTEWISE = ("C", "POSIX", "C.UTF-8", "C.utf8")
 
 
 class _TrigramStats:
     """How common each common trigram is, as ANALYZE last saw it (the index's
-    `most_common_elems`), and how many contacts there are: read once per `_STATS_TTL` per
-    process instead of on every search (reading pg_stats took about 10 ms a search)."""
+    `most_common_elems`), how common each common last name's lead word is (the column's
+    `most_common_vals`), how many contacts there are, and whether the sort key's order is
+    by code point: read once per `_STATS_TTL` per process instead of on every search
+    (reading pg_stats took about 10 ms a search)."""
 
     def __init__(self) -> None:
         self.read_at = -_STATS_TTL
         self.freq: dict[str, float] = {}
+        self.leads: dict[str, float] = {}
         self.rows = 0.0
+        self.bytewise = False
 
     async def current(self, db: Executor) -> _TrigramStats:
         if time.monotonic() - self.read_at < _STATS_TTL:
@@ -227,15 +242,36 @@ class _TrigramStats:
                     WHERE oid = 'contacts'::regclass) AS rows,
                    (SELECT s.most_common_elems::text::text[] FROM pg_stats s
                     WHERE s.schemaname = current_schema()
-                      AND s.tablename = 'contacts_search_grams') AS grams,
+                      AND s.tablename = 'contacts_search_terms') AS grams,
                    (SELECT s.most_common_elem_freqs FROM pg_stats s
                     WHERE s.schemaname = current_schema()
-                      AND s.tablename = 'contacts_search_grams') AS freqs
-            """
+                      AND s.tablename = 'contacts_search_terms') AS freqs,
+                   (SELECT s.most_common_vals::text::text[] FROM pg_stats s
+                    WHERE s.schemaname = current_schema() AND s.tablename = 'contacts'
+                      AND s.attname = 'last_name') AS names,
+                   (SELECT s.most_common_freqs FROM pg_stats s
+                    WHERE s.schemaname = current_schema() AND s.tablename = 'contacts'
+                      AND s.attname = 'last_name') AS name_freqs,
+                   (SELECT a.attcollation = 100  -- the database's own
+                           AND d.datcollate = ANY($1::text[])
+                           AND coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c'
+                    FROM pg_attribute a, pg_database d
+                    WHERE a.attrelid = 'contacts'::regclass AND a.attname = 'sort_key'
+                      AND d.datname = current_database()) AS bytewise
+            """,
+            list(_BYTEWISE),
         )
         assert record is not None
         # most_common_elem_freqs ends with three summary figures past the elements' own.
         self.freq = dict(zip(record["grams"] or (), record["freqs"] or (), strict=False))
+        # A lead word is what the index holds: the lower-cased last name up to its first
+        # space (migration 0019); names sharing one add up.
+        self.leads = {}
+        for name, freq in zip(record["names"] or (), record["name_freqs"] or (), strict=False):
+            word = name.lower().split(" ", 1)[0]
+            if word and len(word) < _LEAD_LENGTH:
+                self.leads[word] = self.leads.get(word, 0.0) + freq
+        self.bytewise = bool(record["bytewise"])
         self.rows = float(record["rows"])
         self.read_at = time.monotonic()
         return self
@@ -246,31 +282,59 @@ _trigram_stats = _TrigramStats()
 
 @dataclass(frozen=True, slots=True)
 class _Search:
-    """A search as its SQL needs it: the LIKE pattern, and the trigrams to narrow by (empty:
-    checked on the contacts in list order)."""
+    """A search as its SQL needs it: the LIKE pattern; the index query (a tsquery: the
+    trigrams to narrow by, and not the lead words; empty: checked on the contacts in list
+    order); the lead words whose contacts all match and are read in list order instead."""
 
     pattern: str | None
-    keys: list[str]
+    keys: str
     indexed: bool
-    # How many candidates the index would give, by the statistics (its rarest trigram's).
+    # How many candidates the index would give, by the statistics (its rarest trigram's,
+    # less the lead words' contacts).
     candidates: float = 0.0
+    leads: list[str] = field(default_factory=list)
 
 
 async def _search(db: Executor, account_id: int, search: str | None) -> _Search:
     if not search:
-        return _Search(None, [], indexed=False)
+        return _Search(None, "", indexed=False)
     text = search.lower()
     grams = sorted({f"{account_id}:{text[i : i + _GRAM]}" for i in range(len(text) - _GRAM + 1)})
     if not grams:
-        return _Search(_search_pattern(search), [], indexed=False)
+        return _Search(_search_pattern(search), "", indexed=False)
     stats = await _trigram_stats.current(db)
     # A trigram the statistics do not list as common counts as rare.
     ranked = sorted(grams, key=lambda gram: (stats.freq.get(gram, 0.0), gram))
     keys = ranked[:_KEYS]
     rarest = stats.freq.get(keys[0], 0.0)
     if rarest >= _COMMON and rarest * stats.rows > 10 * COUNT_CAP:
-        return _Search(_search_pattern(search), [], indexed=False)
-    return _Search(_search_pattern(search), keys, indexed=True, candidates=rarest * stats.rows)
+        return _Search(_search_pattern(search), "", indexed=False)
+    # The common last names containing the search: each one's contacts all match, in one
+    # range of the sort index. Any choice is exact (the index query leaves out exactly the
+    # contacts read that way); only where the list order is by code point is that range
+    # exactly those contacts.
+    leads = sorted(
+        (word for word, freq in stats.leads.items() if text in word) if stats.bytewise else (),
+        key=lambda word: (-stats.leads[word], word),
+    )
+    leads = [w for w in leads if stats.leads[w] * stats.rows >= _LEAD_CONTACTS][:_LEADS]
+    query = " & ".join(
+        [_lexeme(key) for key in keys] + [f"!{_lexeme(f'{account_id}^{w}')}" for w in leads]
+    )
+    # The lead words' contacts are not candidates: the index query leaves them out.
+    candidates = max(0.0, rarest - sum(stats.leads[w] for w in leads)) * stats.rows
+    return _Search(
+        _search_pattern(search),
+        query,
+        indexed=True,
+        candidates=candidates,
+        leads=leads,
+    )
+
+
+def _lexeme(text: str) -> str:
+    """`text` as one quoted tsquery lexeme (taken as it is: nothing parsed or stemmed)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _matches_search(search: _Search, pattern: str, keys: str) -> str:
@@ -282,12 +346,32 @@ def _matches_search(search: _Search, pattern: str, keys: str) -> str:
     trigram, or common) are checked on the account's contacts in list order."""
     if search.pattern is None:
         # True, naming both parameters (PostgreSQL must see every parameter's type).
-        return f"({pattern} IS NULL AND {keys} = '{{}}')"
+        return f"({pattern} IS NULL AND {keys} = '')"
     if search.indexed:
-        narrowed = f"{_GRAMS} @> {keys}"
+        narrowed = f"{_TERMS} @@ {keys}::tsquery"
     else:
-        narrowed = f"{keys} = '{{}}'"  # nothing to narrow by (names the parameter, as above)
+        narrowed = f"{keys} = ''"  # nothing to narrow by (names the parameter, as above)
     return f"{narrowed} AND {_like_any('c', pattern)}"
+
+
+def _led(leads: str, columns: str, *, page: str | None) -> str:
+    """SQL: the account's contacts whose lead word is one of parameter `leads` (a text[]),
+    from the sort index: their sort key starts with the lead word and a space. For a
+    `page` (its size, a parameter), each word's first contacts in list order strictly after
+    the keyset $2, $3; else all of them, in no order."""
+    ordered = (
+        f"""AND ($2::text IS NULL OR (c.sort_key, c.id) > ($2::text, $3::bigint))
+            ORDER BY c.sort_key, c.id LIMIT {page}"""
+        if page
+        else ""
+    )
+    return f"""
+        SELECT {columns} FROM unnest({leads}) AS w(word)
+        CROSS JOIN LATERAL (
+            SELECT c.id, c.sort_key FROM contacts c
+            WHERE c.account_id = $1 AND c.sort_key >= w.word || ' '
+              AND c.sort_key < w.word || '!' {ordered}
+        ) c"""
 
 
 def _like_any(alias: str, pattern: str) -> str:
@@ -353,20 +437,27 @@ async def list_contacts(
     where = """
         WHERE c.account_id = $1
           AND ($2::text IS NULL OR (c.sort_key, c.id) > ($2::text, $3::bigint))
-          AND """ + _matches_search(found, "$4::text", "$6::text[]")
+          AND """ + _matches_search(found, "$4::text", "$6::text")
     if found.indexed:
         # The candidates first, then the page: in list order, the planner would read the
         # account's contacts until 20 match, as if they were spread evenly; a last name's
-        # contacts sit together, maybe behind most of the account.
+        # contacts sit together, maybe behind most of the account. The lead words' contacts
+        # (not among the candidates) come in list order from the sort index, a page each.
         query = f"""
-        WITH candidates AS MATERIALIZED (SELECT c.id, c.sort_key FROM contacts c {where})
+        WITH candidates AS MATERIALIZED (SELECT c.id, c.sort_key FROM contacts c {where}),
+        found AS (
+            SELECT id, sort_key FROM candidates
+            UNION ALL {_led("$7::text[]", "c.id, c.sort_key", page="$5")}
+        )
         {_SELECT}
-        WHERE c.id IN (SELECT id FROM candidates ORDER BY sort_key, id LIMIT $5)
+        WHERE c.id IN (SELECT id FROM found ORDER BY sort_key, id LIMIT $5)
         ORDER BY c.sort_key, c.id
         """
+        args: tuple[object, ...] = (found.keys, found.leads)
     else:
         query = f"{_SELECT} {where} ORDER BY c.sort_key, c.id LIMIT $5"
-    rows = await db.fetch(query, account_id, after_key, after_id, found.pattern, limit, found.keys)
+        args = (found.keys,)
+    rows = await db.fetch(query, account_id, after_key, after_id, found.pattern, limit, *args)
     return [_contact(row) for row in rows]
 
 
@@ -377,15 +468,20 @@ async def count_contacts(
     `COUNT_CAP`: (count, whether it is exact). Counting a million contacts takes longer than a
     person waits for a list; "more than 10,000" tells them what they need."""
     found = await _search(db, account_id, search)
+    # The lead words' contacts (all matching, none among the index's candidates) are counted
+    # from the sort index alone.
     count = int(
         await db.fetchval(
-            "SELECT count(*) FROM (SELECT FROM contacts c WHERE c.account_id = $1 AND "
-            + _matches_search(found, "$2::text", "$4::text[]")
-            + " LIMIT $3) capped",
+            "SELECT (SELECT count(*) FROM (SELECT FROM contacts c WHERE c.account_id = $1 AND "
+            + _matches_search(found, "$2::text", "$4::text")
+            + " LIMIT $3) capped) + (SELECT count(*) FROM ("
+            + _led("$5::text[]", "", page=None)
+            + " LIMIT $3) led)",
             account_id,
             found.pattern,
             COUNT_CAP + 1,
             found.keys,
+            found.leads,
         )
     )
     return min(count, COUNT_CAP), count <= COUNT_CAP

@@ -200,17 +200,20 @@ async def test_a_search_longer_than_a_name_is_a_validation_error(
 
 
 class _EveryTrigramHeldBy:
-    """Statistics saying this share of a million contacts holds every trigram."""
+    """Statistics saying this share of a million contacts holds every trigram, and 1 % of
+    them each of the last names `leads`."""
 
-    def __init__(self, share: float) -> None:
+    def __init__(self, share: float, leads: tuple[str, ...] = ()) -> None:
         self.freq = collections.defaultdict(lambda: share)
+        self.leads = dict.fromkeys(leads, 0.01)
         self.rows = 1_000_000.0
+        self.bytewise = True  # the tests' PostgreSQL sorts by code point (C.UTF-8)
 
     async def current(self, db: object) -> _EveryTrigramHeldBy:
         return self
 
 
-@pytest.mark.parametrize("statistics", ["as analyzed", "a fair share", "most"])
+@pytest.mark.parametrize("statistics", ["as analyzed", "a fair share", "most", "lead words"])
 async def test_a_search_pages_alike_however_common_its_trigrams_are(
     chronik: RunningChronik,
     alice: TestUser,
@@ -219,11 +222,22 @@ async def test_a_search_pages_alike_however_common_its_trigrams_are(
     statistics: str,
 ) -> None:
     # Rare trigrams are served by the index, a fair share of the contacts first walks the
-    # list, most are checked in list order: the pages a person walks are the same every way.
-    if statistics != "as analyzed":
+    # list, most are checked in list order, common last names are read in list order beside
+    # the index: the pages a person walks are the same every way.
+    if statistics == "lead words":
+        # Two of the millers' last names are common (one also reads "Miller05 Jr"), and one
+        # last name no contact of this account has.
+        fake = _EveryTrigramHeldBy(0.001, leads=("miller01", "miller05", "miller99"))
+        monkeypatch.setattr(contacts_db, "_trigram_stats", fake)
+    elif statistics != "as analyzed":
         share = {"a fair share": 0.05, "most": 0.5}[statistics]
         monkeypatch.setattr(contacts_db, "_trigram_stats", _EveryTrigramHeldBy(share))
     await add_contacts(db, alice.account_id, [f"Miller{i:02d}" for i in range(7)] + ["Smith"])
+    await db.execute("UPDATE contacts SET last_name = 'Miller05 Jr' WHERE last_name = 'Miller05'")
+    # A contact whose last name is not common but holds one that is, and one whose address
+    # holds it: found by the index, in their places in the list.
+    await add_contacts(db, alice.account_id, ["AMiller01x", "Zed"])
+    await db.execute("UPDATE contacts SET company_name = 'miller01 & co' WHERE last_name = 'Zed'")
     await db.execute("ANALYZE contacts")
 
     async def walk(search: str) -> tuple[list[str], int]:
@@ -239,10 +253,13 @@ async def test_a_search_pages_alike_however_common_its_trigrams_are(
         count = (await chronik.graphql(COUNT, {"search": search}, token=alice.token)).ok()
         return names, count["contacts"]["totalCount"]
 
-    millers = [f"Miller{i:02d}" for i in range(7)]
-    assert await walk("MILLER") == (millers, 7)
-    assert await walk("@other.test") == ([*millers, "Smith"], 8)
+    millers = [f"Miller{i:02d}" for i in range(5)] + ["Miller05 Jr", "Miller06"]
+    assert await walk("MILLER") == (["AMiller01x", *millers, "Zed"], 9)
+    assert await walk("@other.test") == (["AMiller01x", *millers, "Smith", "Zed"], 10)
     assert await walk("ller03@") == (["Miller03"], 1)
+    assert await walk("ller01") == (["AMiller01x", "Miller01", "Zed"], 3)
+    assert await walk("miller05 j") == (["Miller05 Jr"], 1)
+    assert await walk("iller05") == (["Miller05 Jr"], 1)
     assert await walk("nobody") == ([], 0)
 
 
