@@ -126,6 +126,7 @@ def load_module(tree: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location("contacts_ab", tree / "db" / "contacts.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -205,7 +206,15 @@ async def graphql_level(
     for variant, tree in trees.items():
         port = common.free_port()
         api = f"http://127.0.0.1:{port}"
-        env = common.chronik_env(dsn, api, workdir / f"data-{variant}", CHRONIK_RUN_WORKER="false")
+        env = common.chronik_env(
+            dsn,
+            api,
+            workdir / f"data-{variant}",
+            CHRONIK_RUN_WORKER="false",
+            # Each server's own sandboxes (a test-mode server starts them), on free ports.
+            CHRONIK_SANDBOX_GOOGLE_PORT=str(common.free_port()),
+            CHRONIK_SANDBOX_MICROSOFT_PORT=str(common.free_port()),
+        )
         env["PYTHONPATH"] = str(tree)
         serve = common.Child(
             common.python_cmd("-m", "app.cli", "serve", "--port", str(port)),

@@ -38,3 +38,10 @@ DROP INDEX contacts_search_grams;
 CREATE INDEX contacts_search_terms ON contacts USING gin (
     chronik_contact_terms(account_id, last_name, first_name, email, company_name, extra_addresses)
 ) WITH (gin_pending_list_limit = 256);
+
+-- totalCount stops at 10,000 (db/contacts.py). A first name held by 27,000 contacts of a
+-- 1,000,000 took 20-60 ms to count that far through the trigram index, each candidate's row
+-- read to check the substring; yet every contact whose first name contains the search
+-- matches it, so counting the account's common first names that contain it, from this
+-- index alone, says "more than 10,000" in a few milliseconds.
+CREATE INDEX contacts_account_first_name_idx ON contacts (account_id, first_name);
