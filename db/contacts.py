@@ -194,6 +194,9 @@ _KEYS = 4
 # little, and it can rule out many candidates the rarest ones let through ("martini" by
 # "ini": else the 10,000 "martinelli" contacts of a million, read to check the substring).
 _CHEAP_KEY = 0.1
+# ... when the rarest trigram alone would give at least this many candidates (else each
+# entry more costs its lookup and rules out next to nothing: an exact address has 30).
+_CHEAP_KEYS_FROM = 1_000
 # A search whose every trigram is held by this share of the contacts or more is checked on
 # the contacts in list order instead: a page fills within its first few dozen rows, where
 # reading the index would mean sorting most of the account ("gmail", "com").
@@ -325,8 +328,10 @@ async def _search(db: Executor, account_id: int, search: str | None) -> _Search:
     stats = await _trigram_stats.current(db)
     # A trigram the statistics do not list as common counts as rare.
     ranked = sorted(grams, key=lambda gram: (stats.freq.get(gram, 0.0), gram))
-    keys = ranked[:_KEYS] + [g for g in ranked[_KEYS:] if stats.freq.get(g, 0.0) < _CHEAP_KEY]
+    keys = ranked[:_KEYS]
     rarest = stats.freq.get(keys[0], 0.0)
+    if rarest * stats.rows >= _CHEAP_KEYS_FROM:
+        keys += [g for g in ranked[_KEYS:] if stats.freq.get(g, 0.0) < _CHEAP_KEY]
     if rarest >= _COMMON and rarest * stats.rows > 10 * COUNT_CAP:
         return _Search(_search_pattern(search), "", indexed=False)
     # The common last names containing the search: each one's contacts all match, in one
