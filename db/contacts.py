@@ -237,6 +237,8 @@ class _TrigramStats:
         self.read_at = -_STATS_TTL
         self.freq: dict[str, float] = {}
         self.leads: dict[str, float] = {}
+        # The lead words the index's own statistics list as common, by account id.
+        self.account_leads: dict[str, dict[str, float]] = {}
         self.firsts: dict[str, float] = {}
         self.rows = 0.0
         self.bytewise = False
@@ -285,6 +287,13 @@ class _TrigramStats:
             word = name.lower().split(" ", 1)[0]
             if word and len(word) < _LEAD_LENGTH:
                 self.leads[word] = self.leads.get(word, 0.0) + freq
+        # The column's statistics list 100 last names; the index's also hold the lead words
+        # ('<account id>^<word>') among its 1,000 most common terms.
+        self.account_leads = {}
+        for term, freq in self.freq.items():
+            account, caret, word = term.partition("^")
+            if caret and account.isdigit() and word and len(word) < _LEAD_LENGTH:
+                self.account_leads.setdefault(account, {})[word] = freq
         # Common first names as stored (a count compares them as they are), ASCII only: their
         # lower case is the same in Python and in PostgreSQL.
         self.firsts = {
@@ -310,9 +319,8 @@ class _Search:
     pattern: str | None
     keys: str
     indexed: bool
-    # How many candidates the index would give, by the statistics (its rarest trigram's,
-    # less the lead words' contacts).
-    candidates: float = 0.0
+    # Whether the page is first looked for in list order (`list_contacts`).
+    walk_first: bool = False
     leads: list[str] = field(default_factory=list)
     # Common first names containing the search, as stored: their contacts all match.
     firsts: list[str] = field(default_factory=list)
@@ -338,26 +346,33 @@ async def _search(db: Executor, account_id: int, search: str | None) -> _Search:
     # range of the sort index. Any choice is exact (the index query leaves out exactly the
     # contacts read that way); only where the list order is by code point is that range
     # exactly those contacts.
+    common = {**stats.leads, **stats.account_leads.get(str(account_id), {})}
     leads = sorted(
-        (word for word, freq in stats.leads.items() if text in word) if stats.bytewise else (),
-        key=lambda word: (-stats.leads[word], word),
+        (word for word in common if text in word) if stats.bytewise else (),
+        key=lambda word: (-common[word], word),
     )
-    leads = [w for w in leads if stats.leads[w] * stats.rows >= _LEAD_CONTACTS][:_LEADS]
+    leads = [w for w in leads if common[w] * stats.rows >= _LEAD_CONTACTS][:_LEADS]
     query = " & ".join(
         [_lexeme(key) for key in keys] + [f"!{_lexeme(f'{account_id}^{w}')}" for w in leads]
     )
     # The lead words' contacts are not candidates: the index query leaves them out.
-    candidates = max(0.0, rarest - sum(stats.leads[w] for w in leads)) * stats.rows
+    candidates = max(0.0, rarest - sum(common[w] for w in leads)) * stats.rows
     firsts = [
         name
         for name, freq in stats.firsts.items()
         if text in name.lower() and freq * stats.rows >= _LEAD_CONTACTS
     ]
+    # Many candidates are worth a walk in list order first where they are spread through
+    # it (a first name). With lead words, the rarest trigram's count mostly overstates them
+    # ("monti": 23,000 by "ont", 270 in fact), and a walk that fails costs 40-300 ms: only
+    # common first names containing the search say they are many and spread.
+    spread = sum(stats.firsts[name] for name in firsts) * stats.rows
+    walk_first = candidates >= _WALK_FIRST and (not leads or spread >= _WALK_FIRST)
     return _Search(
         _search_pattern(search),
         query,
         indexed=True,
-        candidates=candidates,
+        walk_first=walk_first,
         leads=leads,
         firsts=firsts,
     )
@@ -438,7 +453,7 @@ async def list_contacts(
     """
     after_key, after_id = after if after else (None, None)
     found = await _search(db, account_id, search)
-    if found.indexed and found.candidates >= _WALK_FIRST:
+    if found.walk_first:
         # Many candidates: a first name, a domain. Where they are spread through the list,
         # the page is among its first few hundred contacts; where they sit together (a last
         # name), that walk gives up after _WALK_FIRST contacts and the index serves the page.

@@ -221,6 +221,7 @@ class _EveryTrigramHeldBy:
     def __init__(self, share: float, leads: tuple[str, ...] = ()) -> None:
         self.freq = collections.defaultdict(lambda: share)
         self.leads = dict.fromkeys(leads, 0.01)
+        self.account_leads: dict[str, dict[str, float]] = {}
         self.firsts: dict[str, float] = {}
         self.rows = 1_000_000.0
         self.bytewise = True  # the tests' PostgreSQL sorts by code point (C.UTF-8)
