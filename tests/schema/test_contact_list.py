@@ -245,6 +245,8 @@ async def test_a_search_pages_alike_however_common_its_trigrams_are(
         # Two of the millers' last names are common (one also reads "Miller05 Jr"), and one
         # last name no contact of this account has.
         fake = _EveryTrigramHeldBy(0.001, leads=("miller01", "miller05", "miller99"))
+        # ... and one the index's statistics list for this account.
+        fake.account_leads = {str(alice.account_id): {"miller03": 0.01}}
         monkeypatch.setattr(contacts_db, "_trigram_stats", fake)
     elif statistics != "as analyzed":
         share = {"a fair share": 0.05, "most": 0.5}[statistics]
@@ -274,6 +276,7 @@ async def test_a_search_pages_alike_however_common_its_trigrams_are(
     assert await walk("MILLER") == (["AMiller01x", *millers, "Zed"], 9)
     assert await walk("@other.test") == (["AMiller01x", *millers, "Smith", "Zed"], 10)
     assert await walk("ller03@") == (["Miller03"], 1)
+    assert await walk("ller03") == (["Miller03"], 1)
     assert await walk("ller01") == (["AMiller01x", "Miller01", "Zed"], 3)
     assert await walk("miller05 j") == (["Miller05 Jr"], 1)
     assert await walk("iller05") == (["Miller05 Jr"], 1)
