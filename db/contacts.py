@@ -228,10 +228,11 @@ _BYTEWISE = ("C", "POSIX", "C.UTF-8", "C.utf8")
 
 class _TrigramStats:
     """How common each common trigram is, as ANALYZE last saw it (the index's
-    `most_common_elems`), how common each common last name's lead word is (the column's
-    `most_common_vals`), how many contacts there are, and whether the sort key's order is
-    by code point: read once per `_STATS_TTL` per process instead of on every search
-    (reading pg_stats took about 10 ms a search)."""
+    `most_common_elems`), how common each common last name's lead word and each common
+    first name is (the columns' `most_common_vals`, and the index's lead words), how many
+    contacts there are, and whether the sort key's order is by code point: read once per
+    `_STATS_TTL` per process instead of on every search (reading pg_stats took about 10 ms
+    a search)."""
 
     def __init__(self) -> None:
         self.read_at = -_STATS_TTL
