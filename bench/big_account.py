@@ -219,8 +219,22 @@ query($id: ID!) {
 
 
 async def load_account(conn: asyncpg.Connection, account_id: int, n: int) -> float:
-    """N contacts (and their addresses) and 500 users, server-side; seconds taken."""
+    """N contacts (and their addresses) and 500 users, server-side; seconds taken.
+
+    The contacts' GIN search indexes are dropped for the load and built again after it, as
+    their migrations define them: kept during the load, each row's trigrams went through the
+    index's small pending list (migration 0017), and 1,000,000 contacts took 18 minutes
+    instead of about two."""
     started = time.perf_counter()
+    gin = await conn.fetch(
+        """
+        SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS ddl
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+        WHERE i.indrelid = 'contacts'::regclass AND am.amname = 'gin'
+        """
+    )
+    for index in gin:
+        await conn.execute(f"DROP INDEX {index['name']}")
     await conn.execute(
         """
         INSERT INTO contacts (account_id, first_name, last_name, email, company_name)
@@ -259,6 +273,10 @@ async def load_account(conn: asyncpg.Connection, account_id: int, n: int) -> flo
         USERS,
         n,
     )
+    await conn.execute("SET maintenance_work_mem = '256MB'")
+    for index in gin:
+        await conn.execute(index["ddl"])
+    await conn.execute("RESET maintenance_work_mem")
     await conn.execute("VACUUM ANALYZE contacts")
     await conn.execute("VACUUM ANALYZE contact_emails")
     await conn.execute("ANALYZE users")

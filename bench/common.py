@@ -165,11 +165,13 @@ def chronik_env(dsn: str, public_url: str, data_dir: Path, **extra: str) -> dict
 class Child:
     """A subprocess with its output in a log file; stopped with SIGTERM (then SIGKILL)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str] | None, log: Path) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str] | None, log: Path, cwd: Path = ROOT
+    ) -> None:
         self.log = log
         self._handle = log.open("ab")
         self.process = subprocess.Popen(
-            argv, env=env, stdout=self._handle, stderr=subprocess.STDOUT, cwd=str(ROOT)
+            argv, env=env, stdout=self._handle, stderr=subprocess.STDOUT, cwd=str(cwd)
         )
         self.ps = psutil.Process(self.process.pid)
 

@@ -173,14 +173,27 @@ async def test_search_finds_substrings_of_names_addresses_and_companies_as_they_
 
 
 async def test_total_count_stops_at_ten_thousand_and_says_so(
-    chronik: RunningChronik, alice: TestUser, db: asyncpg.Connection
+    chronik: RunningChronik,
+    alice: TestUser,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # This database's statistics, not those another test's left in this process.
+    monkeypatch.setattr(contacts_db, "_trigram_stats", contacts_db._TrigramStats())
     await db.execute(
-        "INSERT INTO contacts (account_id, last_name, email) "
-        "SELECT $1, 'Bulk', 'bulk' || n || '@client.test' FROM generate_series(1, 10001) AS n",
+        "INSERT INTO contacts (account_id, first_name, last_name, email) "
+        "SELECT $1, 'Walter', 'Bulk', 'bulk' || n || '@client.test'"
+        " FROM generate_series(1, 10001) AS n",
+        alice.account_id,
+    )
+    await db.execute(
+        "INSERT INTO contacts (account_id, first_name, last_name, email) "
+        "SELECT $1, 'Olga', 'Few', 'few' || n || '@client.test' FROM generate_series(1, 900) AS n",
         alice.account_id,
     )
     await add_contacts(db, alice.account_id, ["Miller"])
+    # The statistics now know both first names as common: counted from their own index.
+    await db.execute("ANALYZE contacts")
 
     async def count(search: str | None) -> dict[str, object]:
         result = await chronik.graphql(COUNT, {"search": search}, token=alice.token)
@@ -189,6 +202,8 @@ async def test_total_count_stops_at_ten_thousand_and_says_so(
     assert await count(None) == {"totalCount": 10_000, "totalCountIsExact": False}
     assert await count("bulk") == {"totalCount": 10_000, "totalCountIsExact": False}
     assert await count("miller") == {"totalCount": 1, "totalCountIsExact": True}
+    assert await count("ALTE") == {"totalCount": 10_000, "totalCountIsExact": False}
+    assert await count("olga") == {"totalCount": 900, "totalCountIsExact": True}
 
 
 async def test_a_search_longer_than_a_name_is_a_validation_error(
@@ -200,17 +215,22 @@ async def test_a_search_longer_than_a_name_is_a_validation_error(
 
 
 class _EveryTrigramHeldBy:
-    """Statistics saying this share of a million contacts holds every trigram."""
+    """Statistics saying this share of a million contacts holds every trigram, and 1 % of
+    them each of the last names `leads`."""
 
-    def __init__(self, share: float) -> None:
+    def __init__(self, share: float, leads: tuple[str, ...] = ()) -> None:
         self.freq = collections.defaultdict(lambda: share)
+        self.leads = dict.fromkeys(leads, 0.01)
+        self.account_leads: dict[str, dict[str, float]] = {}
+        self.firsts: dict[str, float] = {}
         self.rows = 1_000_000.0
+        self.bytewise = True  # the tests' PostgreSQL sorts by code point (C.UTF-8)
 
     async def current(self, db: object) -> _EveryTrigramHeldBy:
         return self
 
 
-@pytest.mark.parametrize("statistics", ["as analyzed", "a fair share", "most"])
+@pytest.mark.parametrize("statistics", ["as analyzed", "a fair share", "most", "lead words"])
 async def test_a_search_pages_alike_however_common_its_trigrams_are(
     chronik: RunningChronik,
     alice: TestUser,
@@ -219,11 +239,24 @@ async def test_a_search_pages_alike_however_common_its_trigrams_are(
     statistics: str,
 ) -> None:
     # Rare trigrams are served by the index, a fair share of the contacts first walks the
-    # list, most are checked in list order: the pages a person walks are the same every way.
-    if statistics != "as analyzed":
+    # list, most are checked in list order, common last names are read in list order beside
+    # the index: the pages a person walks are the same every way.
+    if statistics == "lead words":
+        # Two of the millers' last names are common (one also reads "Miller05 Jr"), and one
+        # last name no contact of this account has.
+        fake = _EveryTrigramHeldBy(0.001, leads=("miller01", "miller05", "miller99"))
+        # ... and one the index's statistics list for this account.
+        fake.account_leads = {str(alice.account_id): {"miller03": 0.01}}
+        monkeypatch.setattr(contacts_db, "_trigram_stats", fake)
+    elif statistics != "as analyzed":
         share = {"a fair share": 0.05, "most": 0.5}[statistics]
         monkeypatch.setattr(contacts_db, "_trigram_stats", _EveryTrigramHeldBy(share))
     await add_contacts(db, alice.account_id, [f"Miller{i:02d}" for i in range(7)] + ["Smith"])
+    await db.execute("UPDATE contacts SET last_name = 'Miller05 Jr' WHERE last_name = 'Miller05'")
+    # A contact whose last name is not common but holds one that is, and one whose address
+    # holds it: found by the index, in their places in the list.
+    await add_contacts(db, alice.account_id, ["AMiller01x", "Zed"])
+    await db.execute("UPDATE contacts SET company_name = 'miller01 & co' WHERE last_name = 'Zed'")
     await db.execute("ANALYZE contacts")
 
     async def walk(search: str) -> tuple[list[str], int]:
@@ -239,10 +272,14 @@ async def test_a_search_pages_alike_however_common_its_trigrams_are(
         count = (await chronik.graphql(COUNT, {"search": search}, token=alice.token)).ok()
         return names, count["contacts"]["totalCount"]
 
-    millers = [f"Miller{i:02d}" for i in range(7)]
-    assert await walk("MILLER") == (millers, 7)
-    assert await walk("@other.test") == ([*millers, "Smith"], 8)
+    millers = [f"Miller{i:02d}" for i in range(5)] + ["Miller05 Jr", "Miller06"]
+    assert await walk("MILLER") == (["AMiller01x", *millers, "Zed"], 9)
+    assert await walk("@other.test") == (["AMiller01x", *millers, "Smith", "Zed"], 10)
     assert await walk("ller03@") == (["Miller03"], 1)
+    assert await walk("ller03") == (["Miller03"], 1)
+    assert await walk("ller01") == (["AMiller01x", "Miller01", "Zed"], 3)
+    assert await walk("miller05 j") == (["Miller05 Jr"], 1)
+    assert await walk("iller05") == (["Miller05 Jr"], 1)
     assert await walk("nobody") == ([], 0)
 
 
