@@ -209,14 +209,14 @@ _WALK_FIRST = 2 * COUNT_CAP
 _STATS_TTL = 600.0
 # A last name held by at least this many contacts (by the statistics) is a lead word: its
 # contacts are read in list order from the sort index rather than from the trigram index
-# (migration 0019). At most `_LEADS` of them per search.
+# (migration 0021). At most `_LEADS` of them per search.
 _LEAD_CONTACTS = 500
 _LEADS = 8
-# Lead words are cut to this many characters in the index (migration 0019); a longer one
+# Lead words are cut to this many characters in the index (migration 0021); a longer one
 # is never searched as a lead word.
 _LEAD_LENGTH = 200
 
-# The expression migration 0019 indexes; queries name it identically, or the index is unused.
+# The expression migration 0021 indexes; queries name it identically, or the index is unused.
 _TERMS = (
     "chronik_contact_terms(c.account_id, c.last_name, c.first_name, c.email, c.company_name,"
     " c.extra_addresses)"
@@ -282,7 +282,7 @@ class _TrigramStats:
         # most_common_elem_freqs ends with three summary figures past the elements' own.
         self.freq = dict(zip(record["grams"] or (), record["freqs"] or (), strict=False))
         # A lead word is what the index holds: the lower-cased last name up to its first
-        # space (migration 0019); names sharing one add up.
+        # space (migration 0021); names sharing one add up.
         self.leads = {}
         for name, freq in zip(record["names"] or (), record["name_freqs"] or (), strict=False):
             word = name.lower().split(" ", 1)[0]
