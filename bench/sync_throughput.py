@@ -104,7 +104,9 @@ def traced_worker(out: str) -> None:
 
     timed(google_client.GoogleCalendarClient, "fetch_changes")
     timed(engine_mod.SyncEngine, "_commit_page")
-    timed(apply_mod, "apply_page")
+    timed(apply_mod, "plan_page")
+    timed(apply_mod, "write_plan")
+    timed(engine_mod.SyncEngine, "_read_ahead")
     timed(engine_mod.SyncEngine, "run")
     import sync.http as http_mod
 

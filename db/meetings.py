@@ -115,23 +115,11 @@ async def stored_meetings(
     return found
 
 
-async def upsert_meetings(
-    conn: asyncpg.Connection,
-    *,
-    account_id: int,
-    connection_id: int,
-    source: str,
-    seen_round: int,
-    writes: Sequence[MeetingWrite],
-    created_by_user_id: int | None = None,
-) -> list[int]:
-    """Insert or update the meetings (keyed by connection and provider id) and replace their
-    attendees; return the meeting ids in `writes` order."""
-    if not writes:
-        return []
+def meeting_rows_json(writes: Sequence[MeetingWrite]) -> str:
+    """The meetings as `upsert_meetings` sends them."""
     # One JSON parameter instead of 18 arrays: asyncpg encodes array parameters element by
     # element in Python (a third of the worker's CPU in a large sync), orjson does this in C.
-    rows_json = orjson.dumps(
+    return orjson.dumps(
         [
             {
                 "p": w.provider_event_id,
@@ -158,6 +146,26 @@ async def upsert_meetings(
             for w in writes
         ]
     ).decode()
+
+
+async def upsert_meetings(
+    conn: asyncpg.Connection,
+    *,
+    account_id: int,
+    connection_id: int,
+    source: str,
+    seen_round: int,
+    writes: Sequence[MeetingWrite],
+    rows_json: str | None = None,
+    created_by_user_id: int | None = None,
+) -> list[int]:
+    """Insert or update the meetings (keyed by connection and provider id) and replace their
+    attendees; return the meeting ids in `writes` order. `rows_json`: `meeting_rows_json`
+    of `writes`, when the caller built it ahead (the sync engine does, off the transaction)."""
+    if not writes:
+        return []
+    if rows_json is None:
+        rows_json = meeting_rows_json(writes)
     rows = await conn.fetch(
         """
         INSERT INTO meetings AS m (
