@@ -11,6 +11,7 @@ transaction; the SQL is in db/.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -24,6 +25,11 @@ from db.types import Executor
 from sync.address_book import AddressBook
 from sync.model import Attendee, EventKind, ProviderEvent
 from sync.rules import Action, Stored, decide, is_cancelled_week
+
+# Planning a page runs beside the previous page's transaction on the same event loop: it
+# gives the loop back every this many events, so that transaction's next statement is sent
+# as soon as PostgreSQL answers the last one, not after the whole page is decided.
+YIELD_EVERY = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +107,9 @@ async def plan_page(
     freezes: list[int] = []
     seen_ids: list[int] = []
     upserts: list[tuple[ProviderEvent, frozenset[int], frozenset[str]]] = []
-    for event in events:
+    for position, event in enumerate(events):
+        if position % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)  # see YIELD_EVERY
         known = stored.get(event.provider_event_id)
         week = _cancelled_week_of(event, stored)
         if week is not None and week is not known:
@@ -122,7 +130,11 @@ async def plan_page(
     decided: dict[str, tuple[ProviderEvent, frozenset[int], frozenset[str]]] = {}
     for upsert in upserts:
         decided[upsert[0].provider_event_id] = upsert
-    writes = [meeting_write(event, contact_ids) for event, contact_ids, _ in decided.values()]
+    writes = []
+    for event, contact_ids, _ in decided.values():
+        writes.append(meeting_write(event, contact_ids))
+        if len(writes) % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
     # Series written, removed or frozen on this page, and series with a cancelled week on
     # it: their cancelled weeks follow the series' entry as it now stands.
     series_ids = sorted(
@@ -259,6 +271,8 @@ async def _create_contacts(
     """Accounts that opted in get a contact for each unknown guest (rule 3's exception)."""
     wanted: dict[str, str | None] = {}
     for event, _, new_emails in upserts:
+        if not new_emails:
+            continue
         names = {a.email: a.display_name for a in event.attendees}
         for email in new_emails:
             wanted.setdefault(email, names.get(email))

@@ -12,6 +12,7 @@ events.get + events.patch with If-Match, events.delete, and freebusy.query.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -61,6 +62,8 @@ LABEL = "Google Calendar"
 _THROTTLE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 # Google's largest events.list page: fewer round trips per sync.
 PAGE_SIZE = "2500"
+# events.list items parsed between two yields to the event loop (`fetch_changes`).
+PARSE_SLICE = 250
 # Used only if a watch answer lacks `expiration` (Google always sends one for events.watch):
 # short, so the channel is renewed early rather than silently lapsing.
 _FALLBACK_CHANNEL_TTL = timedelta(hours=1)
@@ -227,7 +230,12 @@ class GoogleCalendarClient:
         except msgspec.DecodeError as exc:  # ValidationError included: a field of a wrong type
             raise ProviderError(f"{LABEL} sent an events page Chronik cannot read: {exc}") from exc
         time_zone = body.timeZone
-        events = [parse_listed(item, time_zone) for item in body.items]
+        events = []
+        for item in body.items:
+            events.append(parse_listed(item, time_zone))
+            if len(events) % PARSE_SLICE == 0:
+                # A page is read while the previous one commits: let its statements go on.
+                await asyncio.sleep(0)
         next_page = body.nextPageToken
         if next_page:
             following = FeedCursor(position.sync_token, next_page)
