@@ -239,7 +239,7 @@ async def _store_writes(
 ) -> tuple[list[int], list[TimelineChange]]:
     if not writes:
         return [], []
-    meeting_ids = await meetings_db.upsert_meetings(
+    upserted = await meetings_db.write_meetings(
         conn,
         account_id=target.account_id,
         connection_id=target.connection_id,
@@ -254,13 +254,14 @@ async def _store_writes(
         target.account_id,
         [
             (mid, w.starts_at, w.contact_ids)
-            for mid, w in zip(meeting_ids, writes, strict=True)
+            for mid, w in zip(upserted.ids, writes, strict=True)
             # A cancelled week's contacts are its series' (rule 6), copied in SQL by
             # `refresh_cancelled_weeks` once the series itself is written.
             if not w.cancelled_week
         ],
+        new_meetings=upserted.inserted,
     )
-    return meeting_ids, changes
+    return upserted.ids, changes
 
 
 async def _create_contacts(
