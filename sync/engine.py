@@ -286,7 +286,11 @@ class SyncEngine:
             ):
                 raise LeaseLost(f"connection {job.connection_id} is no longer leased to us")
             target = apply.Target(job.account_id, job.connection_id, job.provider, sync_round)
-            if plan is None or not plan.still_holds(book, written):
+            if (
+                plan is None
+                or plan.events is not page.events
+                or not plan.still_holds(book, written)
+            ):
                 # Decided here, against what the previous page's transaction committed.
                 plan = await apply.plan_page(conn, target, book, page.events)
             changes = await apply.write_plan(conn, target, book, plan)
