@@ -185,6 +185,7 @@ def _user_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    import gc
     import signal
 
     from app.services import running_services
@@ -196,8 +197,16 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     ):
         return 1
 
+    # A sync allocates millions of short-lived objects per large calendar (2,500 events a
+    # page, their attendees, decisions and rows), nearly all freed by reference counting. At
+    # Python's default thresholds (700, 10, 10) the cycle collector ran so often that it was
+    # ~40 % of the worker's CPU (bench/RESULTS.md, "Overlap"): collect cycles every 50,000
+    # allocations instead, and never rescan what startup loaded.
+    gc.set_threshold(50_000, 20, 10)
+
     async def run() -> None:
         async with running_services(settings, migrate=True, own_sandboxes=False) as services:
+            gc.freeze()
             worker = services.new_worker()
             if settings.worker_metrics_port:
                 token = settings.metrics_token

@@ -104,7 +104,9 @@ async def running_services(
         if migrate:
             async with pool.acquire() as conn:
                 await apply_migrations(conn)
-        sync_pool = await create_pool(dsn, min_size=0, max_size=settings.worker_concurrency + 2)
+        # Two per lane (a page committing, the next one planned beside it: sync/engine.py),
+        # plus two for the worker's own queue queries.
+        sync_pool = await create_pool(dsn, min_size=0, max_size=2 * settings.worker_concurrency + 2)
         stack.push_async_callback(sync_pool.close)
         local = (
             await _start_local_sandboxes(settings, stack)

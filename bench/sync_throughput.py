@@ -104,7 +104,9 @@ def traced_worker(out: str) -> None:
 
     timed(google_client.GoogleCalendarClient, "fetch_changes")
     timed(engine_mod.SyncEngine, "_commit_page")
-    timed(apply_mod, "apply_page")
+    timed(apply_mod, "plan_page")
+    timed(apply_mod, "write_plan")
+    timed(engine_mod.SyncEngine, "_read_ahead")
     timed(engine_mod.SyncEngine, "run")
     import sync.http as http_mod
 
@@ -328,14 +330,19 @@ async def copy_limits(dsn: str, n: int, account_id: int, connection_id: int) -> 
     """Seconds for COPY of N meeting rows, and of the whole write set of a sync of N events."""
     conn = await asyncpg.connect(dsn)
     try:
-        cols = [
-            r["attname"]
-            for r in await conn.fetch(
-                "SELECT attname FROM pg_attribute WHERE attrelid = 'meetings'::regclass "
-                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
-            )
-        ]
+        attributes = await conn.fetch(
+            "SELECT attname, attnotnull AND atttypid = 'bool'::regtype AS flag"
+            " FROM pg_attribute WHERE attrelid = 'meetings'::regclass"
+            " AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+        )
+        cols = [r["attname"] for r in attributes]
         rows = meeting_rows(n, account_id, connection_id, cols)
+        # Flags added by later migrations (NOT NULL, default false) are false here too.
+        flags = [i for i, r in enumerate(attributes) if r["flag"]]
+        rows = [
+            tuple(False if v is None and i in flags else v for i, v in enumerate(row))
+            for row in rows
+        ]
         starts_col = cols.index("starts_at")
         attendees = [
             (i + 1, email, None, resp, org, pos)

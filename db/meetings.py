@@ -8,6 +8,7 @@ of the caller's transaction, so a page commits together with its cursor.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -117,23 +118,11 @@ async def stored_meetings(
     return found
 
 
-async def upsert_meetings(
-    conn: asyncpg.Connection,
-    *,
-    account_id: int,
-    connection_id: int,
-    source: str,
-    seen_round: int,
-    writes: Sequence[MeetingWrite],
-    created_by_user_id: int | None = None,
-) -> list[int]:
-    """Insert or update the meetings (keyed by connection and provider id) and replace their
-    attendees; return the meeting ids in `writes` order."""
-    if not writes:
-        return []
+def meeting_rows_json(writes: Sequence[MeetingWrite]) -> str:
+    """The meetings as `upsert_meetings` sends them."""
     # One JSON parameter instead of 18 arrays: asyncpg encodes array parameters element by
     # element in Python (a third of the worker's CPU in a large sync), orjson does this in C.
-    rows_json = orjson.dumps(
+    return orjson.dumps(
         [
             {
                 "p": w.provider_event_id,
@@ -160,6 +149,57 @@ async def upsert_meetings(
             for w in writes
         ]
     ).decode()
+
+
+@dataclass(slots=True)
+class UpsertedMeetings:
+    ids: list[int]  # in the order of the writes
+    # Those of them the upsert created: no attendees and no timeline entries yet.
+    inserted: set[int]
+
+
+async def upsert_meetings(
+    conn: asyncpg.Connection,
+    *,
+    account_id: int,
+    connection_id: int,
+    source: str,
+    seen_round: int,
+    writes: Sequence[MeetingWrite],
+    created_by_user_id: int | None = None,
+) -> list[int]:
+    """Insert or update the meetings (keyed by connection and provider id) and replace their
+    attendees; return the meeting ids in `writes` order."""
+    upserted = await write_meetings(
+        conn,
+        account_id=account_id,
+        connection_id=connection_id,
+        source=source,
+        seen_round=seen_round,
+        writes=writes,
+        created_by_user_id=created_by_user_id,
+    )
+    return upserted.ids
+
+
+async def write_meetings(
+    conn: asyncpg.Connection,
+    *,
+    account_id: int,
+    connection_id: int,
+    source: str,
+    seen_round: int,
+    writes: Sequence[MeetingWrite],
+    rows_json: str | None = None,
+    created_by_user_id: int | None = None,
+) -> UpsertedMeetings:
+    """`upsert_meetings`, also telling which meetings are new. `rows_json`:
+    `meeting_rows_json` of `writes`, when the caller built it ahead (the sync engine does,
+    beside the previous page's transaction)."""
+    if not writes:
+        return UpsertedMeetings([], set())
+    if rows_json is None:
+        rows_json = meeting_rows_json(writes)
     rows = await conn.fetch(
         """
         INSERT INTO meetings AS m (
@@ -194,7 +234,8 @@ async def upsert_meetings(
             -- see a new event before the scheduling request has saved it).
             source = CASE WHEN excluded.source = 'crm' THEN 'crm' ELSE m.source END,
             created_by_user_id = coalesce(m.created_by_user_id, excluded.created_by_user_id)
-        RETURNING id, provider_event_id
+        -- xmax is 0 on a row this statement inserted (an updated row carries our lock).
+        RETURNING id, provider_event_id, xmax = 0 AS inserted
         """,
         account_id,
         connection_id,
@@ -203,18 +244,29 @@ async def upsert_meetings(
         rows_json,
         created_by_user_id,
     )
-    ids_by_provider = {r["provider_event_id"]: r["id"] for r in rows}
+    ids_by_provider = {}
+    inserted = set()
+    for r in rows:
+        ids_by_provider[r[1]] = r[0]
+        if r[2]:
+            inserted.add(r[0])
     meeting_ids = [ids_by_provider[w.provider_event_id] for w in writes]
-    await _replace_attendees(conn, meeting_ids, writes)
-    return meeting_ids
+    await _replace_attendees(conn, meeting_ids, writes, inserted)
+    return UpsertedMeetings(meeting_ids, inserted)
 
 
 async def _replace_attendees(
-    conn: asyncpg.Connection, meeting_ids: Sequence[int], writes: Sequence[MeetingWrite]
+    conn: asyncpg.Connection,
+    meeting_ids: Sequence[int],
+    writes: Sequence[MeetingWrite],
+    inserted: AbstractSet[int],
 ) -> None:
-    await conn.execute(
-        "DELETE FROM meeting_attendees WHERE meeting_id = ANY($1::bigint[])", list(meeting_ids)
-    )
+    # A meeting just inserted has no attendees to delete (ids are never reused).
+    stale = [meeting_id for meeting_id in meeting_ids if meeting_id not in inserted]
+    if stale:
+        await conn.execute(
+            "DELETE FROM meeting_attendees WHERE meeting_id = ANY($1::bigint[])", stale
+        )
     rows = [
         (meeting_id, a.email, a.display_name, a.response, a.is_organizer, position)
         for meeting_id, write in zip(meeting_ids, writes, strict=True)
@@ -232,18 +284,26 @@ async def set_timelines(
     conn: asyncpg.Connection,
     account_id: int,
     wanted: Sequence[tuple[int, datetime | None, frozenset[int]]],
+    *,
+    new_meetings: AbstractSet[int] = frozenset(),
 ) -> list[TimelineChange]:
     """Make each meeting's entries exactly the given contacts; return what changed.
 
     `wanted` holds (meeting id, occurred at, contact ids). Entries that stay are reported as
     updated (the meeting itself changed), new ones as added, dropped ones as removed.
+    `new_meetings`: meetings known to have no entries yet (inserted by this transaction).
     """
     if not wanted:
         return []
-    meeting_ids = [m for m, _, _ in wanted]
-    existing = await conn.fetch(
-        "SELECT contact_id, meeting_id FROM timeline_entries WHERE meeting_id = ANY($1::bigint[])",
-        meeting_ids,
+    meeting_ids = [m for m, _, _ in wanted if m not in new_meetings]
+    existing = (
+        await conn.fetch(
+            "SELECT contact_id, meeting_id FROM timeline_entries"
+            " WHERE meeting_id = ANY($1::bigint[])",
+            meeting_ids,
+        )
+        if meeting_ids
+        else []
     )
     have: dict[int, set[int]] = {}
     for r in existing:
@@ -525,8 +585,13 @@ async def record_changes(
             [{"c": c.contact_id, "m": c.meeting_id, "k": c.kind} for c in changes]
         ).decode(),
     )
-    for payload in _notify_payloads(account_id, changes):
-        await conn.execute("SELECT pg_notify($1, $2)", TIMELINE_CHANNEL, payload)
+    # All of a page's payloads in one statement (a round trip each cost more than sending).
+    await conn.execute(
+        "SELECT pg_notify($1, p.payload) FROM unnest($2::text[]) WITH ORDINALITY AS p(payload, n)"
+        " ORDER BY p.n",
+        TIMELINE_CHANNEL,
+        _notify_payloads(account_id, changes),
+    )
 
 
 def _notify_payloads(account_id: int, changes: Sequence[TimelineChange]) -> list[str]:

@@ -44,6 +44,9 @@ class AddressBook:
         self._excluded = excluded_domains
         self._max = max_remembered
         self._auto_create = False
+        # Counts the contacts learnt during the run: a decision made before one was learnt
+        # may have missed it (sync/apply.py `PagePlan.still_holds`).
+        self.version = 0
         self._forget()
 
     def _forget(self) -> None:
@@ -80,6 +83,8 @@ class AddressBook:
 
     def learn_contacts(self, contact_ids_by_email: Mapping[str, int]) -> None:
         """Contacts made during the run (auto-created guests) are known from now on."""
+        if contact_ids_by_email:
+            self.version += 1
         self._contacts.update(contact_ids_by_email)
         self._known.update(contact_ids_by_email)
 

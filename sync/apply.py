@@ -11,7 +11,9 @@ transaction; the SQL is in db/.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import asyncpg
@@ -19,9 +21,15 @@ import asyncpg
 from db import contacts as contacts_db
 from db import meetings as meetings_db
 from db.meetings import AttendeeWrite, MeetingWrite, StoredMeeting, TimelineChange
+from db.types import Executor
 from sync.address_book import AddressBook
 from sync.model import Attendee, EventKind, ProviderEvent
 from sync.rules import AccountContext, Action, Stored, decide, is_cancelled_week
+
+# Planning a page runs beside the previous page's transaction on the same event loop: it
+# gives the loop back every this many events, so that transaction's next statement is sent
+# as soon as PostgreSQL answers the last one, not after the whole page is decided.
+YIELD_EVERY = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,18 +50,68 @@ async def apply_page(
     """Apply one page of a connection's change feed: every event decided against what is
     stored for it, the meetings written, removed, frozen or marked seen, the cancelled weeks
     of the series it touches refreshed. Returns the timeline changes (not yet recorded)."""
+    plan = await plan_page(conn, target, book, events)
+    return await write_plan(conn, target, book, plan)
+
+
+@dataclass(slots=True)
+class PagePlan:
+    """A page decided, with the rows it writes built: everything of `apply_page` that only
+    reads. The sync engine makes the next page's plan while the current page's transaction
+    runs in PostgreSQL, and writes it in its own transaction if nothing it read may have
+    changed meanwhile (`still_holds`); otherwise that page is planned again in it."""
+
+    events: list[ProviderEvent]
+    # What the plan read: the meetings stored under these provider ids (main or
+    # alternative), and the address book as it stood at this many learnt contacts.
+    keys: frozenset[str]
+    book_version: int
+    # The provider ids (main and alternative) of every meeting writing this plan may change:
+    # `keys` and the other ids of the stored meetings found under them.
+    touched: frozenset[str]
+    removes: list[int]
+    freezes: list[int]
+    seen_ids: list[int]
+    # Each UPSERT with its decided contacts and the guests to create as contacts (rule 3's
+    # exception); `writes` are the meetings to store, one per provider id (the last of the
+    # page's items for it), in `write_rows`' order, built for the upsert already.
+    upserts: list[tuple[ProviderEvent, frozenset[int], frozenset[str]]]
+    writes: list[MeetingWrite]
+    write_rows: str
+    # Per write: the guests its decision would make contacts.
+    new_contact_emails: list[frozenset[str]]
+    series_ids: list[str]
+
+    def still_holds(self, book: AddressBook, written: AbstractSet[str] | None) -> bool:
+        """Whether this plan may be written as decided after a page that wrote the meetings
+        under the provider ids `written` (None: any meeting of the connection, e.g. the
+        sweep at the end of a full round): none of those ids is one this plan read, and the
+        address book learnt no contact since (an auto-created guest is a contact now)."""
+        if self.book_version != book.version:
+            return False
+        return written is not None and self.keys.isdisjoint(written)
+
+
+async def plan_page(
+    db: Executor, target: Target, book: AddressBook, events: list[ProviderEvent]
+) -> PagePlan:
+    """Decide a page against what is stored (read through `db`) and build its rows; writes
+    nothing."""
+    book_version = book.version
     # The page's addresses not met before in this run, in one indexed query.
-    context = await book.context_for_events(conn, events)
+    context = await book.context_for_events(db, events)
     ids = [e.provider_event_id for e in events]
     ids += [e.provider_alt_id for e in events if e.provider_alt_id]
     ids += {e.series_id for e in events if e.series_id}  # whether a series is frozen
-    stored = await meetings_db.stored_meetings(conn, target.connection_id, ids)
+    stored = await meetings_db.stored_meetings(db, target.connection_id, ids)
     frozen_series = _frozen_series(events, context, stored)
     removes: list[int] = []
     freezes: list[int] = []
     seen_ids: list[int] = []
     upserts: list[tuple[ProviderEvent, frozenset[int], frozenset[str]]] = []
-    for event in events:
+    for position, event in enumerate(events):
+        if position % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)  # see YIELD_EVERY
         known = stored.get(event.provider_event_id)
         series_frozen = event.kind is not EventKind.SERIES and event.series_id in frozen_series
         week = _cancelled_week_of(event, stored)
@@ -71,25 +129,61 @@ async def apply_page(
             freezes.append(known.meeting_id)
         elif known is not None:
             seen_ids.append(known.meeting_id)
-    created = await _create_contacts(conn, target.account_id, upserts)
-    book.learn_contacts(created)
     # One write per provider id: the last of the page's items for it wins.
-    decided: dict[str, tuple[ProviderEvent, frozenset[int]]] = {}
-    for event, contact_ids, new_emails in upserts:
-        more = frozenset(created[email] for email in new_emails if email in created)
-        decided[event.provider_event_id] = (event, contact_ids | more)
-    _, changes = await store_meetings(conn, target, list(decided.values()))
-    changes += await meetings_db.remove_meetings(conn, removes, seen_round=target.seen_round)
-    await meetings_db.freeze_meetings(conn, freezes, target.seen_round)
-    await meetings_db.mark_seen(conn, seen_ids, target.seen_round)
+    decided: dict[str, tuple[ProviderEvent, frozenset[int], frozenset[str]]] = {}
+    for upsert in upserts:
+        decided[upsert[0].provider_event_id] = upsert
+    writes = []
+    for event, contact_ids, _ in decided.values():
+        writes.append(meeting_write(event, contact_ids))
+        if len(writes) % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
     # Series written, removed or frozen on this page, and series with a cancelled week on
     # it: their cancelled weeks follow the series' entry as it now stands.
     series_ids = sorted(
         {e.provider_event_id for e in events if e.kind is EventKind.SERIES or e.removed}
         | {e.series_id for e in events if e.series_id and is_cancelled_week(e)}
     )
+    keys = frozenset(ids)
+    return PagePlan(
+        events=events,
+        keys=keys,
+        book_version=book_version,
+        touched=keys.union(
+            *(
+                (m.provider_event_id, m.provider_alt_id or m.provider_event_id)
+                for m in stored.values()
+            )
+        ),
+        removes=removes,
+        freezes=freezes,
+        seen_ids=seen_ids,
+        upserts=upserts,
+        writes=writes,
+        write_rows=meetings_db.meeting_rows_json(writes),
+        new_contact_emails=[new_emails for _, _, new_emails in decided.values()],
+        series_ids=series_ids,
+    )
+
+
+async def write_plan(
+    conn: asyncpg.Connection, target: Target, book: AddressBook, plan: PagePlan
+) -> list[TimelineChange]:
+    """Write a planned page (in the caller's transaction); returns the timeline changes."""
+    created = await _create_contacts(conn, target.account_id, plan.upserts)
+    book.learn_contacts(created)
+    if created:
+        # Guests just made contacts join the timelines of the meetings they are on.
+        for write, new_emails in zip(plan.writes, plan.new_contact_emails, strict=True):
+            more = frozenset(created[email] for email in new_emails if email in created)
+            if more:
+                write.contact_ids = write.contact_ids | more
+    _, changes = await _store_writes(conn, target, plan.writes, plan.write_rows)
+    changes += await meetings_db.remove_meetings(conn, plan.removes, seen_round=target.seen_round)
+    await meetings_db.freeze_meetings(conn, plan.freezes, target.seen_round)
+    await meetings_db.mark_seen(conn, plan.seen_ids, target.seen_round)
     changes += await meetings_db.refresh_cancelled_weeks(
-        conn, target.account_id, target.connection_id, series_ids
+        conn, target.account_id, target.connection_id, plan.series_ids
     )
     return changes
 
@@ -128,16 +222,34 @@ async def store_meetings(
     """Upsert the meetings of the decided events (each with the contacts whose timelines it
     belongs on) and make their timeline entries exactly those contacts; returns the meeting
     ids in `decided` order and the timeline changes."""
-    if not decided:
-        return [], []
     writes = [meeting_write(event, contact_ids) for event, contact_ids in decided]
-    meeting_ids = await meetings_db.upsert_meetings(
+    return await _store_writes(
+        conn,
+        target,
+        writes,
+        meetings_db.meeting_rows_json(writes),
+        created_by_user_id=created_by_user_id,
+    )
+
+
+async def _store_writes(
+    conn: asyncpg.Connection,
+    target: Target,
+    writes: Sequence[MeetingWrite],
+    rows_json: str,
+    *,
+    created_by_user_id: int | None = None,
+) -> tuple[list[int], list[TimelineChange]]:
+    if not writes:
+        return [], []
+    upserted = await meetings_db.write_meetings(
         conn,
         account_id=target.account_id,
         connection_id=target.connection_id,
         source=target.source,
         seen_round=target.seen_round,
         writes=writes,
+        rows_json=rows_json,
         created_by_user_id=created_by_user_id,
     )
     changes = await meetings_db.set_timelines(
@@ -145,13 +257,14 @@ async def store_meetings(
         target.account_id,
         [
             (mid, w.starts_at, w.contact_ids)
-            for mid, w in zip(meeting_ids, writes, strict=True)
+            for mid, w in zip(upserted.ids, writes, strict=True)
             # A cancelled week's contacts are its series' (rule 6), copied in SQL by
             # `refresh_cancelled_weeks` once the series itself is written.
             if not w.cancelled_week
         ],
+        new_meetings=upserted.inserted,
     )
-    return meeting_ids, changes
+    return upserted.ids, changes
 
 
 async def _create_contacts(
@@ -162,6 +275,8 @@ async def _create_contacts(
     """Accounts that opted in get a contact for each unknown guest (rule 3's exception)."""
     wanted: dict[str, str | None] = {}
     for event, _, new_emails in upserts:
+        if not new_emails:
+            continue
         names = {a.email: a.display_name for a in event.attendees}
         for email in new_emails:
             wanted.setdefault(email, names.get(email))

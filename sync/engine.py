@@ -15,6 +15,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -47,6 +48,10 @@ MAX_FULL_RESTARTS = 2
 # Graph may serve one delta page again under a fresh nextLink (msgraph-sdk-dotnet #3082); a
 # few repeats are skipped, more end the run: the feed is not moving.
 MAX_REPEATED_PAGES = 5
+
+
+# A page read ahead, with its plan when it could be made ahead (`SyncEngine._read_ahead`).
+_Ahead = tuple[ChangePage, "apply.PagePlan | None"]
 
 
 class LeaseLost(Exception):
@@ -137,7 +142,10 @@ class SyncEngine:
         if cursor is None:
             sync_round += 1
         restarts = 0
-        ahead: asyncio.Task[ChangePage] | None = None
+        ahead: asyncio.Task[_Ahead] | None = None
+        # The provider ids whose meetings the last committed page may have written (None:
+        # any of the connection's); a page planned ahead that read one is planned again.
+        written: AbstractSet[str] | None = None
         repeats = _RepeatGuard()
         while True:
             if result.pages >= self._settings.max_pages_per_run:
@@ -146,10 +154,11 @@ class SyncEngine:
                     f"The calendar's change feed ran past {result.pages} pages in one sync; "
                     "Chronik stopped this run and goes on from the last page at the next one."
                 )
+            plan: apply.PagePlan | None = None
             try:
                 if ahead is not None:
                     reading, ahead = ahead, None
-                    page = await reading
+                    page, plan = await reading
                 else:
                     page = await client.fetch_changes(cursor, window_start=window)
             except CursorExpired:
@@ -163,20 +172,24 @@ class SyncEngine:
                 continue
             if repeats.same_as_last(page):
                 # Only the cursor moves: the page's items were applied a moment ago.
-                page = ChangePage([], page.cursor, page.complete)
+                page, plan = ChangePage([], page.cursor, page.complete), None
             if any(event.removed for event in page.events):
-                page = await self._with_gone_series(job, client, page)
+                page, plan = await self._with_gone_series(job, client, page), None
             seen += len(page.events)
             if not page.complete or full or resumed:
-                # Read ahead: the next page is fetched and parsed while this one commits, so
-                # the worker's CPU and PostgreSQL's overlap. It is only read here; what it
-                # holds is decided and written after this page's transaction.
-                ahead = asyncio.create_task(client.fetch_changes(page.cursor, window_start=window))
+                # Read ahead: the next page is fetched, parsed and planned (decided, its rows
+                # built) while this one commits, so the worker's CPU and PostgreSQL's overlap.
+                # Nothing of it is written before this page's transaction has committed.
+                ahead = asyncio.create_task(
+                    self._read_ahead(job, client, book, page.cursor, window)
+                )
             try:
-                changes = await self._commit_page(
+                changes, written = await self._commit_page(
                     job,
                     book,
                     page,
+                    plan,
+                    written,
                     sync_round=sync_round,
                     full=full,
                     phase=phase,
@@ -200,6 +213,29 @@ class SyncEngine:
                 full, resumed, phase = False, False, "incremental"
         await self._ensure_push(job, client)
         return result
+
+    async def _read_ahead(
+        self,
+        job: SyncJob,
+        client: CalendarClient,
+        book: AddressBook,
+        cursor: str,
+        window: datetime,
+    ) -> _Ahead:
+        """The page after `cursor`, and its plan read through a connection of its own while
+        the current page commits: None when the page needs more than its items (removed
+        items: `_with_gone_series` reads what the current page writes), or when planning
+        failed (the page is then planned in its transaction, which meets the error itself)."""
+        page = await client.fetch_changes(cursor, window_start=window)
+        if not page.events or any(event.removed for event in page.events):
+            return page, None
+        target = apply.Target(job.account_id, job.connection_id, job.provider, job.sync_round)
+        try:
+            async with self._pool.acquire() as conn:
+                return page, await apply.plan_page(conn, target, book, page.events)
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            log.debug("connection %s: planning ahead failed: %s", job.connection_id, exc)
+            return page, None
 
     async def _with_gone_series(
         self, job: SyncJob, client: CalendarClient, page: ChangePage
@@ -237,26 +273,39 @@ class SyncEngine:
         job: SyncJob,
         book: AddressBook,
         page: ChangePage,
+        plan: apply.PagePlan | None,
+        written: AbstractSet[str] | None,
         *,
         sync_round: int,
         full: bool,
         phase: str,
         seen: int,
         window: datetime,
-    ) -> int:
+    ) -> tuple[int, AbstractSet[str] | None]:
+        """Write the page and its cursor in one transaction; returns the number of timeline
+        changes and the provider ids whose meetings it may have written (None: any)."""
         async with self._pool.acquire() as conn, conn.transaction():
             if not await sync_state.extend_lease(
                 conn, job.connection_id, self.worker_id, self._settings.lease_seconds
             ):
                 raise LeaseLost(f"connection {job.connection_id} is no longer leased to us")
             target = apply.Target(job.account_id, job.connection_id, job.provider, sync_round)
-            changes = await apply.apply_page(conn, target, book, page.events)
+            if (
+                plan is None
+                or plan.events is not page.events
+                or not plan.still_holds(book, written)
+            ):
+                # Decided here, against what the previous page's transaction committed.
+                plan = await apply.plan_page(conn, target, book, page.events)
+            changes = await apply.write_plan(conn, target, book, plan)
+            touched: AbstractSet[str] | None = plan.touched
             if page.complete and full:
                 gone = await meetings_db.unseen_meetings(
                     conn, job.connection_id, sync_round, listed_until=page.listed_until
                 )
                 changes += await meetings_db.remove_meetings(conn, gone)
                 await sync_state.record_full_round(conn, job.connection_id)
+                touched = None  # the sweep may cancel any meeting of the connection
                 if gone:  # a series among them takes its cancelled weeks off the timelines
                     changes += await meetings_db.refresh_cancelled_weeks(
                         conn, job.account_id, job.connection_id, None
@@ -274,7 +323,7 @@ class SyncEngine:
             )
             await meetings_db.record_changes(conn, job.account_id, changes)
             await sync_state.announce_state(conn, job.connection_id)
-        return len(changes)
+        return len(changes), touched
 
     def _address_book(self, job: SyncJob) -> AddressBook:
         return AddressBook(
@@ -364,7 +413,7 @@ class _RepeatGuard:
         return True
 
 
-async def _abandon(task: asyncio.Task[ChangePage] | None) -> None:
+async def _abandon(task: asyncio.Task[_Ahead] | None) -> None:
     """Cancel a read-ahead whose page will not be committed (its outcome does not matter)."""
     if task is None:
         return

@@ -12,6 +12,7 @@ events.get + events.patch with If-Match, events.delete, and freebusy.query.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import msgspec
 import orjson
 
 from sync.http import ProviderResponse, ProviderSession, RetryPolicy
@@ -38,9 +40,11 @@ from sync.providers.google.parse import (
     draft_to_event,
     draft_to_patch,
     parse_event,
+    parse_listed,
     parse_timestamp,
 )
 from sync.providers.google.wire import (
+    LISTED_EVENTS,
     Calendar,
     Channel,
     ErrorBody,
@@ -58,6 +62,8 @@ LABEL = "Google Calendar"
 _THROTTLE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 # Google's largest events.list page: fewer round trips per sync.
 PAGE_SIZE = "2500"
+# events.list items parsed between two yields to the event loop (`fetch_changes`).
+PARSE_SLICE = 250
 # Used only if a watch answer lacks `expiration` (Google always sends one for events.watch):
 # short, so the channel is renewed early rather than silently lapsing.
 _FALLBACK_CHANNEL_TTL = timedelta(hours=1)
@@ -219,14 +225,22 @@ class GoogleCalendarClient:
             reason, message = error_reason(response)
             raise CursorExpired(f"{LABEL}: {reason or response.status} {message}".strip())
         raise_for_status(response, "list the calendar's events")
-        body: Events = response.json()
-        time_zone = body.get("timeZone")
-        events = [parse_event(item, time_zone) for item in body.get("items", ())]
-        next_page = body.get("nextPageToken")
+        try:
+            body = LISTED_EVENTS.decode(response.body)
+        except msgspec.DecodeError as exc:  # ValidationError included: a field of a wrong type
+            raise ProviderError(f"{LABEL} sent an events page Chronik cannot read: {exc}") from exc
+        time_zone = body.timeZone
+        events = []
+        for item in body.items:
+            events.append(parse_listed(item, time_zone))
+            if len(events) % PARSE_SLICE == 0:
+                # A page is read while the previous one commits: let its statements go on.
+                await asyncio.sleep(0)
+        next_page = body.nextPageToken
         if next_page:
             following = FeedCursor(position.sync_token, next_page)
             return ChangePage(events, following.encode(), complete=False)
-        sync_token = body.get("nextSyncToken")
+        sync_token = body.nextSyncToken
         if not sync_token:
             raise ProviderError(f"{LABEL} ended a listing without a sync token.")
         return ChangePage(events, FeedCursor(sync_token, None).encode(), complete=True)

@@ -1,8 +1,8 @@
 """Google Calendar events (wire format) → Chronik's `ProviderEvent`, and Chronik's
 `EventDraft` → the wire bodies of events.insert/patch: pure functions, no I/O.
 
-On the hot path of every sync: per event a handful of dict lookups and `fromisoformat` calls,
-no regular expressions, no validation library.
+On the hot path of every sync: an events.list page is decoded straight into the typed structs
+of wire.py (msgspec), then per event a handful of attribute reads and `fromisoformat` calls.
 """
 
 from __future__ import annotations
@@ -11,10 +11,18 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
+
 from sync.model import Attendee, EventKind, EventStatus, EventType, ProviderEvent, Response
 from sync.provider import EventDraft
 from sync.providers.google.wire import Attendee as WireAttendee
-from sync.providers.google.wire import Event, EventDateTime
+from sync.providers.google.wire import (
+    Event,
+    EventDateTime,
+    ListedAttendee,
+    ListedEvent,
+    ListedTime,
+)
 
 _STATUS = {
     "confirmed": EventStatus.CONFIRMED,
@@ -42,6 +50,12 @@ GMAIL_ORGANIZER = "unknownorganizer@calendar.google.com"
 
 
 def parse_event(item: Event, calendar_time_zone: str | None) -> ProviderEvent:
+    """One `calendar#event` (decoded as a dict: events.get, insert, patch) as a
+    `ProviderEvent`: `parse_listed` of its fields."""
+    return parse_listed(msgspec.convert(item, ListedEvent), calendar_time_zone)
+
+
+def parse_listed(item: ListedEvent, calendar_time_zone: str | None) -> ProviderEvent:
     """One `calendar#event` of an events.list page (singleEvents=false) as a `ProviderEvent`.
 
     Kind: `recurrence` → SERIES (start/end are the master's, i.e. the first occurrence);
@@ -50,64 +64,63 @@ def parse_event(item: Event, calendar_time_zone: str | None) -> ProviderEvent:
     is never set, because Google always says `status: cancelled` instead of dropping the id.
     `calendar_time_zone` (the envelope's `timeZone`) is the zone when `start` names none.
     """
-    series_id = item.get("recurringEventId")
-    if item.get("recurrence"):
+    series_id = item.recurringEventId
+    if item.recurrence:
         kind = EventKind.SERIES
     elif series_id is not None:
         kind = EventKind.EXCEPTION
     else:
         kind = EventKind.SINGLE
-    start = item.get("start")
-    end = item.get("end")
-    time_zone = (start.get("timeZone") if start else None) or calendar_time_zone
-    organizer = item.get("organizer")
-    organizer_email = organizer.get("email") if organizer else None
+    start = item.start
+    end = item.end
+    time_zone = (start.timeZone if start else None) or calendar_time_zone
+    organizer = item.organizer
+    organizer_email = organizer.email if organizer else None
     if organizer_email is not None and organizer_email.lower() == GMAIL_ORGANIZER:
         organizer_email = None
-    attendees = item.get("attendees")
-    original = item.get("originalStartTime")
-    created = item.get("created")
-    updated = item.get("updated")
+    attendees = item.attendees
+    original = item.originalStartTime
+    created = item.created
+    updated = item.updated
     return ProviderEvent(
-        provider_event_id=item["id"],
+        provider_event_id=item.id,
         kind=kind,
-        status=_STATUS.get(item.get("status", "confirmed"), EventStatus.CONFIRMED),
-        ical_uid=item.get("iCalUID"),
-        title=item.get("summary"),
-        description=item.get("description"),
-        location=item.get("location"),
-        starts_at=parse_when(start, time_zone) if start else None,
-        ends_at=parse_when(end, time_zone) if end else None,
+        status=_STATUS.get(item.status or "", EventStatus.CONFIRMED),
+        ical_uid=item.iCalUID,
+        title=item.summary,
+        description=item.description,
+        location=item.location,
+        starts_at=_listed_when(start, time_zone) if start else None,
+        ends_at=_listed_when(end, time_zone) if end else None,
         time_zone=time_zone,
-        all_day=bool(start and "date" in start),
+        all_day=bool(start and start.date is not None),
         organizer_email=organizer_email.lower() if organizer_email else None,
-        attendees=parse_attendees(attendees) if attendees else (),
-        private=item.get("visibility") in _PRIVATE,
+        attendees=_listed_attendees(attendees) if attendees else (),
+        private=item.visibility in _PRIVATE,
         series_id=series_id,
-        original_start=parse_when(original, time_zone) if original else None,
+        original_start=_listed_when(original, time_zone) if original else None,
         created_at=parse_timestamp(created) if created else None,
         updated_at=parse_timestamp(updated) if updated else None,
-        etag=item.get("etag"),
-        event_type=_EVENT_TYPES.get(item.get("eventType", "default"), EventType.OTHER),
+        etag=item.etag,
+        event_type=_EVENT_TYPES.get(item.eventType or "", EventType.OTHER),
     )
 
 
 def parse_attendees(attendees: list[WireAttendee]) -> tuple[Attendee, ...]:
-    """Google's attendee list as `Attendee`s: emails lower-cased, the organizer's own entry
-    kept (`is_organizer=True`), a missing `responseStatus` read as needsAction (Google's
-    default); entries without an email (Google hides some resources' addresses) and Gmail's
-    placeholder organizer are skipped."""
+    """Google's attendee list as `Attendee`s (`_listed_attendees`)."""
+    return _listed_attendees(msgspec.convert(attendees, list[ListedAttendee]))
+
+
+def _listed_attendees(attendees: list[ListedAttendee]) -> tuple[Attendee, ...]:
+    """Emails lower-cased, the organizer's own entry kept (`is_organizer=True`), a missing
+    `responseStatus` read as needsAction (Google's default); entries without an email (Google
+    hides some resources' addresses) and Gmail's placeholder organizer are skipped."""
     parsed = []
     for attendee in attendees:
-        email = attendee.get("email")
+        email = attendee.email
         if not email or email.lower() == GMAIL_ORGANIZER:
             continue
-        key = (
-            email,
-            attendee.get("displayName"),
-            attendee.get("responseStatus"),
-            attendee.get("organizer", False),
-        )
+        key = (email, attendee.displayName, attendee.responseStatus, bool(attendee.organizer))
         known = _ATTENDEES.get(key)
         if known is None:
             known = _attendee(key)
@@ -142,15 +155,19 @@ def parse_when(value: EventDateTime, time_zone: str | None) -> datetime | None:
     in `time_zone`, or UTC without one). `date` (all-day) is midnight UTC of that day, so an
     all-day event's end stays Google's exclusive next day. None when neither field is there.
     """
-    text = value.get("dateTime")
+    return _listed_when(msgspec.convert(value, ListedTime), time_zone)
+
+
+def _listed_when(value: ListedTime, time_zone: str | None) -> datetime | None:
+    """`parse_when` of a decoded `start`/`end`/`originalStartTime`."""
+    text = value.dateTime
     if text is not None:
         moment = datetime.fromisoformat(text)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=_zone(time_zone))
         return moment.astimezone(UTC)
-    day = value.get("date")
-    if day is not None:
-        return datetime.fromisoformat(day).replace(tzinfo=UTC)
+    if value.date is not None:
+        return datetime.fromisoformat(value.date).replace(tzinfo=UTC)
     return None
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
+import msgspec
+
 EventStatus = Literal["confirmed", "tentative", "cancelled"]
 Visibility = Literal["default", "public", "private", "confidential"]
 ResponseStatus = Literal["needsAction", "declined", "tentative", "accepted"]
@@ -242,3 +244,64 @@ class UserInfo(TypedDict, total=False):
     email: str
     email_verified: bool
     name: str
+
+
+# -- events.list decoded straight into typed structs (the sync's hot path) ------------------
+#
+# A 2,500-event page is ~2.5 MB of JSON. Decoded into dicts (orjson) every key of every item
+# becomes a Python object, most of them unread; msgspec builds only these fields, typed,
+# and skips the rest in C: the decode costs about half, the page's parse a third less.
+# Field names are Google's; defaults are what their omission means (`status` confirmed,
+# `eventType` default).
+
+
+class ListedTime(msgspec.Struct):
+    date: str | None = None
+    dateTime: str | None = None
+    timeZone: str | None = None
+
+
+class ListedPerson(msgspec.Struct):
+    email: str | None = None
+
+
+class ListedAttendee(msgspec.Struct):
+    email: str | None = None
+    displayName: str | None = None
+    responseStatus: str | None = None
+    organizer: bool | None = False
+
+
+class ListedEvent(msgspec.Struct):
+    """The fields of a `calendar#event` that `parse.parse_listed` reads."""
+
+    id: str
+    status: str | None = "confirmed"
+    iCalUID: str | None = None
+    summary: str | None = None
+    description: str | None = None
+    location: str | None = None
+    start: ListedTime | None = None
+    end: ListedTime | None = None
+    organizer: ListedPerson | None = None
+    attendees: list[ListedAttendee] | None = None
+    visibility: str | None = None
+    recurringEventId: str | None = None
+    recurrence: list[str] | None = None
+    originalStartTime: ListedTime | None = None
+    created: str | None = None
+    updated: str | None = None
+    etag: str | None = None
+    eventType: str | None = "default"
+
+
+class ListedEvents(msgspec.Struct):
+    """The `calendar#events` envelope, as the change feed reads it."""
+
+    items: list[ListedEvent] = msgspec.field(default_factory=list)
+    timeZone: str | None = None
+    nextPageToken: str | None = None
+    nextSyncToken: str | None = None
+
+
+LISTED_EVENTS = msgspec.json.Decoder(ListedEvents)
