@@ -21,7 +21,7 @@ from datetime import timedelta
 import asyncpg
 
 from db import connections as connections_db
-from db import sync_state
+from db import statistics, sync_state
 from db.sync_state import SyncJob
 from sync.engine import LeaseLost, SyncEngine
 from sync.provider import NeedsReauth, PermissionMissing, ProviderError, ProviderUnavailable
@@ -49,6 +49,9 @@ class WorkerSettings:
     # prunes them when it starts and then every `prune_every_seconds`.
     retention: timedelta | None = None
     prune_every_seconds: float = 3600.0
+    # After a run, tables it grew by more than half since their last ANALYZE, and by at
+    # least this many rows, are analyzed (db/statistics.py).
+    analyze_min_rows: int = statistics.MIN_CHANGED_ROWS
 
 
 def worker_name() -> str:
@@ -206,6 +209,7 @@ class SyncWorker:
             return "internal_error", 0
         else:
             await sync_state.finish_run(self._pool, job.connection_id, self.name)
+            await self._keep_statistics_current()
             log.info(
                 "connection %s synced: %d events in %d pages, %d timeline changes",
                 job.connection_id,
@@ -214,6 +218,17 @@ class SyncWorker:
                 result.changes,
             )
             return "ok", result.events
+
+    async def _keep_statistics_current(self) -> None:
+        try:
+            analyzed = await statistics.analyze_grown_tables(
+                self._pool, min_changed_rows=self._settings.analyze_min_rows
+            )
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("worker %s could not analyze grown tables: %s", self.name, exc)
+            return
+        if analyzed:
+            log.info("analyzed %s: they grew by half since their last ANALYZE", analyzed)
 
     async def _failures(self, connection_id: int) -> int:
         return await sync_state.failure_count(self._pool, connection_id)
