@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -203,6 +204,10 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     # ~40 % of the worker's CPU (bench/RESULTS.md, "Overlap"): collect cycles every 50,000
     # allocations instead, and never rescan what startup loaded.
     gc.set_threshold(50_000, 20, 10)
+    # Behind the API processes on a shared machine (CHRONIK_WORKER_NICE; bench/RESULTS.md,
+    # "the onboarding day": queries during a day of first syncs).
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)
 
     async def run() -> None:
         async with running_services(settings, migrate=True, own_sandboxes=False) as services:

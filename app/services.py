@@ -142,6 +142,7 @@ async def running_services(
                 excluded_domains=frozenset(d.lower() for d in settings.excluded_email_domains),
                 lease_seconds=settings.sync_lease_seconds,
                 max_pages_per_run=settings.sync_max_pages_per_run,
+                pages_at_once=settings.worker_pages_at_once,
             ),
             worker_id=worker_name(),
         )

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     # `chronik worker` processes); polling catches changes whose push was lost.
     run_worker: bool = True
     worker_concurrency: int = Field(default=4, ge=1)
+    # How many of those syncs decide and write a page at the same moment (the rest wait for
+    # their providers meanwhile); see `EngineSettings.pages_at_once`.
+    worker_pages_at_once: int = Field(default=1, ge=1)
+    # `chronik worker` lowers its CPU priority by this much (nice): syncing is background
+    # work, and a person waiting for a timeline should not queue behind a day of first syncs.
+    worker_nice: int = Field(default=10, ge=0, le=19)
     sync_poll_seconds: float = Field(default=300.0, gt=0)
     # A full round of every calendar this often (0: never) removes what the providers' deltas
     # could not report; weekly by default.

@@ -326,6 +326,7 @@ class Account:
             CHRONIK_GOOGLE_SANDBOX_URL=sandbox_url,
             CHRONIK_MICROSOFT_SANDBOX_URL=args.microsoft_url,
             CHRONIK_RUN_WORKER="false",
+            CHRONIK_WORKER_CONCURRENCY=str(args.worker_concurrency),
         )
         self.serve = common.Child(
             common.python_cmd("-m", "app.cli", "serve", "--port", str(port)),
@@ -736,6 +737,9 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=15, help="timed changes per size")
     parser.add_argument("--searches", type=int, default=30, help="searches per kind")
     parser.add_argument("--workers", type=int, default=2, help="`chronik worker`s per size")
+    parser.add_argument(
+        "--worker-concurrency", type=int, default=4, help="CHRONIK_WORKER_CONCURRENCY"
+    )
     parser.add_argument(
         "--onboard", type=int, default=200, help="users linking a calendar (0: no onboarding)"
     )

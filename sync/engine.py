@@ -68,6 +68,12 @@ class EngineSettings:
     # The most pages one run reads; a longer feed ends the run (its cursor saved, so the next
     # run goes on from there) instead of holding the connection indefinitely.
     max_pages_per_run: int = 2000
+    # How many pages the process writes at once. Its runs still wait for their providers side
+    # by side; only the CPU- and database-heavy part, deciding and writing a page, takes
+    # turns. On a machine shared with the API, writing four pages at once in each of two
+    # workers made a contact's timeline 6x slower during a day of first syncs for no gain in
+    # events/s (bench/RESULTS.md, "the onboarding day").
+    pages_at_once: int = 1
 
 
 @dataclass
@@ -100,6 +106,7 @@ class SyncEngine:
         # The deployment's domains, and every provider's rooms and resources.
         self._excluded = settings.excluded_domains | registry.never_people_domains()
         self.worker_id = worker_id
+        self._writing = asyncio.Semaphore(settings.pages_at_once)
 
     @property
     def excluded_domains(self) -> frozenset[str]:
@@ -284,7 +291,7 @@ class SyncEngine:
     ) -> tuple[int, AbstractSet[str] | None]:
         """Write the page and its cursor in one transaction; returns the number of timeline
         changes and the provider ids whose meetings it may have written (None: any)."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._writing, self._pool.acquire() as conn, conn.transaction():
             if not await sync_state.extend_lease(
                 conn, job.connection_id, self.worker_id, self._settings.lease_seconds
             ):
