@@ -333,12 +333,11 @@ class _Connection:
         context.connection_params = payload
         context.token = token_from_connection_params(payload)
         try:
-            await context.viewer()
+            viewer = await context.viewer()
         except Unauthenticated:
             await self.close(4403, "Forbidden")
             return
         bind_account_lookup(lambda: getattr(context.known_viewer, "account_id", None))
-        viewer = await context.viewer()
         self.unwatch_token = context.services.live_feed().watch_token(
             viewer.token_id, self.token_ended
         )
