@@ -108,6 +108,13 @@ def traced_worker(out: str) -> None:
     timed(apply_mod, "write_plan")
     timed(engine_mod.SyncEngine, "_read_ahead")
     timed(engine_mod.SyncEngine, "run")
+    import asyncpg as asyncpg_mod
+
+    import db.meetings as meetings_mod
+
+    timed(asyncpg_mod.Connection, "copy_records_to_table")
+    for name in ("write_meetings", "set_timelines", "record_changes", "refresh_cancelled_weeks"):
+        timed(meetings_mod, name)
     import sync.http as http_mod
 
     timed(http_mod.ProviderSession, "request")

@@ -188,7 +188,7 @@ class SyncEngine:
                 # built) while this one commits, so the worker's CPU and PostgreSQL's overlap.
                 # Nothing of it is written before this page's transaction has committed.
                 ahead = asyncio.create_task(
-                    self._read_ahead(job, client, book, page.cursor, window)
+                    self._read_ahead(job, client, book, page.cursor, window, sync_round)
                 )
             try:
                 changes, written = await self._commit_page(
@@ -228,6 +228,7 @@ class SyncEngine:
         book: AddressBook,
         cursor: str,
         window: datetime,
+        sync_round: int,
     ) -> _Ahead:
         """The page after `cursor`, and its plan read through a connection of its own while
         the current page commits: None when the page needs more than its items (removed
@@ -236,7 +237,7 @@ class SyncEngine:
         page = await client.fetch_changes(cursor, window_start=window)
         if not page.events or any(event.removed for event in page.events):
             return page, None
-        target = apply.Target(job.account_id, job.connection_id, job.provider, job.sync_round)
+        target = apply.Target(job.account_id, job.connection_id, job.provider, sync_round)
         try:
             async with self._pool.acquire() as conn:
                 return page, await apply.plan_page(conn, target, book, page.events)

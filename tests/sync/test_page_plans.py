@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from db import contacts as contacts_db
+from db.orphans import orphaned_rows
 from sync import apply
 from sync.address_book import AddressBook
 from sync.model import Attendee, EventStatus, ProviderEvent
@@ -108,3 +110,74 @@ async def test_a_plan_made_before_a_contact_was_learnt_does_not_hold(
     ahead = await apply.plan_page(db, where, book, [_event("b")])
     book.learn_contacts({"guest@elsewhere.test": 1})  # a guest auto-created by page k
     assert not ahead.still_holds(book, frozenset())
+
+
+# New meetings are COPYed with ids drawn when their page was planned (db/meetings.py
+# `FreshMeetings`); what happens between planning and writing must not break that.
+
+
+async def _meetings(db: asyncpg.Connection) -> list[tuple[str, str, int]]:
+    rows = await db.fetch(
+        "SELECT provider_event_id, source, seen_round FROM meetings ORDER BY provider_event_id"
+    )
+    return [(r["provider_event_id"], r["source"], r["seen_round"]) for r in rows]
+
+
+async def test_a_new_meeting_stored_by_scheduling_after_its_page_was_planned_is_stored_once(
+    db: asyncpg.Connection, target: tuple[apply.Target, AddressBook]
+) -> None:
+    where, book = target
+    ahead = await apply.plan_page(db, where, book, [_event("x"), _event("y")])
+    assert set(ahead.fresh.ids) == {"x", "y"}
+    # Meanwhile the user schedules "x" from Chronik, and the confirmation is stored first.
+    user_id = await db.fetchval("SELECT id FROM users WHERE account_id = $1", where.account_id)
+    scheduled = apply.Target(where.account_id, where.connection_id, "crm", 0)
+    async with db.transaction():
+        await apply.apply_scheduled(db, scheduled, book, _event("x"), created_by_user_id=user_id)
+
+    async with db.transaction():
+        await apply.write_plan(db, where, book, ahead)
+    # One meeting per event, still the scheduled one; each on the contact's timeline once.
+    assert await _meetings(db) == [("x", "crm", 1), ("y", "google", 1)]
+    assert await _timeline(db) == ["x", "y"]
+
+
+async def test_a_page_planned_for_the_previous_round_is_written_as_seen_by_this_one(
+    db: asyncpg.Connection, target: tuple[apply.Target, AddressBook]
+) -> None:
+    where, book = target
+    ahead = await apply.plan_page(db, where, book, [_event("x")])
+    # The cursor expired meanwhile: the page is written in a new full round, whose end
+    # removes every meeting it did not see.
+    next_round = apply.Target(where.account_id, where.connection_id, "google", 2)
+    async with db.transaction():
+        await apply.write_plan(db, next_round, book, ahead)
+    assert await _meetings(db) == [("x", "google", 2)]
+
+
+async def test_a_contact_deleted_after_the_page_was_planned_gets_no_entry(
+    db: asyncpg.Connection, target: tuple[apply.Target, AddressBook]
+) -> None:
+    where, book = target
+    guests = (Attendee("contact0@example.com"), Attendee("contact1@example.com"))
+    event = ProviderEvent(
+        provider_event_id="x",
+        title="x",
+        starts_at=SOON,
+        ends_at=SOON + timedelta(minutes=30),
+        created_at=LINKED + timedelta(days=1),
+        attendees=guests,
+    )
+    ahead = await apply.plan_page(db, where, book, [event])
+    gone = await db.fetchval(
+        "SELECT contact_id FROM contact_emails WHERE email = $1", "contact0@example.com"
+    )
+    assert await contacts_db.delete_contact(db, where.account_id, gone)
+
+    async with db.transaction():
+        await apply.write_plan(db, where, book, ahead)
+    entries = await db.fetch("SELECT contact_id FROM timeline_entries")
+    assert [r["contact_id"] for r in entries] != [] and gone not in {
+        r["contact_id"] for r in entries
+    }
+    assert await orphaned_rows(db) == {}
