@@ -16,7 +16,7 @@ from app.providers import provider_apps, sandbox_ports
 from app.settings import Settings
 from db.listen import LiveFeed
 from db.migrate import apply_migrations
-from db.pool import QueryObserver, create_pool
+from db.pool import SYNC_SESSION, QueryObserver, create_pool
 from db.providers import register_providers
 from sync.clients import calendar_client
 from sync.credentials import Credentials
@@ -106,7 +106,12 @@ async def running_services(
                 await apply_migrations(conn)
         # Two per lane (a page committing, the next one planned beside it: sync/engine.py),
         # plus two for the worker's own queue queries.
-        sync_pool = await create_pool(dsn, min_size=0, max_size=2 * settings.worker_concurrency + 2)
+        sync_pool = await create_pool(
+            dsn,
+            min_size=0,
+            max_size=2 * settings.worker_concurrency + 2,
+            server_settings=SYNC_SESSION,
+        )
         stack.push_async_callback(sync_pool.close)
         local = (
             await _start_local_sandboxes(settings, stack)

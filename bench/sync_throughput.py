@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import itertools
+
 import aiohttp
 import asyncpg
 import common
@@ -73,6 +75,7 @@ def traced_worker(out: str) -> None:
 
     sql: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
     timers: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
+    spans: list[tuple[str, float, float]] = []  # every timed call: (name, start, end)
 
     def on_query(logged: Any) -> None:
         key = " ".join(logged.query.split())[:110]
@@ -96,9 +99,14 @@ def traced_worker(out: str) -> None:
             try:
                 return await original(*args, **kwargs)
             finally:
-                entry = timers[f"{cls.__name__}.{name}"]
+                ended = time.perf_counter()
+                label = f"{cls.__name__}.{name}"
+                if name == "copy_records_to_table":
+                    label += f"({args[1]})"
+                entry = timers[label]
                 entry[0] += 1
-                entry[1] += time.perf_counter() - started
+                entry[1] += ended - started
+                spans.append((label, started, ended))
 
         setattr(cls, name, wrapper)
 
@@ -120,7 +128,7 @@ def traced_worker(out: str) -> None:
     timed(http_mod.ProviderSession, "request")
 
     def dump() -> None:
-        Path(out).write_text(json.dumps({"sql": sql, "timers": timers}))
+        Path(out).write_text(json.dumps({"sql": sql, "timers": timers, "spans": spans}))
 
     atexit.register(dump)
     sys.exit(main(["worker"]))
@@ -752,12 +760,45 @@ def report_round(res: dict[str, Any]) -> None:
             )
 
 
+def report_chain(spans: list[list[Any]]) -> None:
+    """The timed sync (the last `SyncEngine.run`) as a chain of page transactions: how much
+    of it a page was committing, and how long the chain stood still between two pages
+    (waiting for the next page's fetch or plan)."""
+    runs = [s for s in spans if s[0] == "SyncEngine.run"]
+    if not runs:
+        return
+    _, begin, end = runs[-1]
+    commits = sorted(s[1:] for s in spans if s[0] == "SyncEngine._commit_page" and s[1] >= begin)
+    plans = [s[1:] for s in spans if s[0] == "sync.apply.plan_page" and s[1] >= begin]
+    copies = [s[1:] for s in spans if "copy_records_to_table" in s[0] and s[1] >= begin]
+    if not commits:
+        return
+    wall = end - begin
+    committing = sum(e - b for b, e in commits)
+    gaps = [b2 - e1 for (_, e1), (b2, _) in itertools.pairwise(commits)]
+    head = commits[0][0] - begin
+    tail = end - commits[-1][1]
+
+    def overlapping(ranges: list[Any]) -> float:
+        return sum(max(0.0, min(e, ce) - max(b, cb)) for b, e in ranges for cb, ce in commits)
+
+    print(
+        f"    chain: wall {wall:.2f} s = before the first commit {head:.2f} s + {len(commits)}"
+        f" commits {committing:.2f} s + between commits {sum(gaps):.2f} s"
+        f" (max {max(gaps, default=0) * 1000:.0f} ms) + after {tail:.2f} s;"
+        f" planning beside a commit {overlapping(plans):.2f} s"
+        f" of {sum(e - b for b, e in plans):.2f} s;"
+        f" inside COPYs {sum(e - b for b, e in copies):.2f} s"
+    )
+
+
 def report_trace(res: dict[str, Any]) -> None:
     trace = res.get("trace")
     if trace:
         print(f"  trace of the worker [{res['label']}] (whole process life, incl. first sync):")
         for name, (count, secs) in sorted(trace["timers"].items(), key=lambda x: -x[1][1]):
             print(f"    {secs:7.2f} s  {count:5d}x  {name}")
+        report_chain(trace.get("spans", []))
         print("    SQL by statement (client-side elapsed):")
         for q, (count, secs) in sorted(trace["sql"].items(), key=lambda x: -x[1][1])[:14]:
             print(f"    {secs:7.2f} s  {count:5d}x  {q}")
