@@ -119,6 +119,28 @@ def cpu_seconds(procs: Sequence[psutil.Process]) -> float:
     return total
 
 
+def stolen_seconds() -> float:
+    """CPU seconds the virtual machine's host has taken from it since boot, all cores
+    (Linux `steal`; 0 where it is not reported). On a shared host the same work can take
+    twice the CPU seconds from one minute to the next: the benchmarks print this beside
+    their figures so such a run can be told from a change of the code."""
+    return float(getattr(psutil.cpu_times(), "steal", 0.0))
+
+
+def probe_ms() -> float:
+    """Milliseconds one core takes for a fixed piece of pure Python (the best of five): the
+    machine's speed at that moment, printed beside a figure measured then. On this shared
+    host it has varied by 1.6x within minutes, with no steal reported."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(200_000):
+            total += i % 7
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 class PostgresCpu:
     """CPU seconds used by our PostgreSQL server's processes (backends come and go: sampled
     as postmaster children at both ends; exited backends' CPU is counted through

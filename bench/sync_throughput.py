@@ -649,6 +649,8 @@ async def one_round(
             rss_before = worker.rss_mb()
             spy = common.PySpy(worker.pid, profile) if profile else None
             cpu0 = (worker.cpu(), pg_cpu.total(), sandbox.cpu())
+            stolen0 = common.stolen_seconds()
+            probe = common.probe_ms()
             async with httpx.AsyncClient(timeout=60) as http:
                 t0 = time.time()
                 answer = await http.post(
@@ -662,6 +664,7 @@ async def one_round(
             if spy is not None:
                 spy.stop()
             cpu1 = (worker.cpu(), pg_cpu.total(), sandbox.cpu())
+            stolen = common.stolen_seconds() - stolen0
             elapsed = done["last_synced_at"].timestamp() - t0
             counts = await conn.fetchrow(
                 "SELECT (SELECT count(*) FROM meetings) AS meetings,"
@@ -678,6 +681,8 @@ async def one_round(
                 cpu_worker=cpu1[0] - cpu0[0],
                 cpu_pg=(cpu1[1] - cpu0[1]) if cpu0[1] is not None and cpu1[1] is not None else None,
                 cpu_sandbox=cpu1[2] - cpu0[2],
+                stolen_share=stolen / ((t_seen - t0) * (os.cpu_count() or 1)),
+                probe_ms=probe,
                 counts=dict(counts),
                 connection_id=done["id"],
             )
@@ -731,6 +736,12 @@ def report_round(res: dict[str, Any]) -> None:
         f"           CPU during sync: worker {res['cpu_worker']:.1f} s, postgres {cpu_pg} s,"
         f" sandbox {res['cpu_sandbox']:.1f} s; worker RSS {res['rss_before']:.0f} MB before,"
         f" peak {res['peak_rss']:.0f} MB"
+    )
+    overlap = (res["cpu_worker"] + (res["cpu_pg"] or 0.0)) / res["elapsed"]
+    print(
+        f"           (worker + postgres CPU) / wall {overlap:.2f}; the host took"
+        f" {res['stolen_share']:.0%} of the machine's CPU (steal) during the sync;"
+        f" speed probe {res['probe_ms']:.1f} ms just before it (common.probe_ms)"
     )
     if "copy" in res:
         cp = res["copy"]
