@@ -119,17 +119,26 @@ async def claim_due(
 
 
 async def extend_lease(
-    conn: Executor, connection_id: int, worker: str, lease_seconds: float
+    conn: Executor,
+    connection_id: int,
+    worker: str,
+    lease_seconds: float,
+    *,
+    cursor: str | None = None,
 ) -> bool:
-    """Extend our lease; False when it is no longer ours (the caller must stop writing)."""
+    """Extend our lease; False when it is no longer ours (the caller must stop writing).
+    With `cursor`: only if it is the connection's saved cursor (the page before the caller's
+    committed)."""
     status = await conn.execute(
         """
         UPDATE calendar_connections SET lease_expires_at = now() + make_interval(secs => $3)
         WHERE id = $1 AND lease_owner = $2 AND status = 'active'
+          AND ($4::text IS NULL OR sync_cursor = $4)
         """,
         connection_id,
         worker,
         lease_seconds,
+        cursor,
     )
     return status == "UPDATE 1"
 

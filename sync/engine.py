@@ -11,6 +11,7 @@ and are removed, so a resync reconciles instead of duplicating.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -107,6 +108,9 @@ class SyncEngine:
         self._excluded = settings.excluded_domains | registry.never_people_domains()
         self.worker_id = worker_id
         self._writing = asyncio.Semaphore(settings.pages_at_once)
+        # Syncs this engine is running: a sync that runs alone may write its next page while
+        # the previous one commits (`_independent`).
+        self._running = 0
 
     @property
     def excluded_domains(self) -> frozenset[str]:
@@ -131,6 +135,19 @@ class SyncEngine:
     async def run(self, job: SyncJob) -> RunResult:
         """Sync the connection until its feed is caught up; raises `LeaseLost`,
         `ProviderError` (incl. `NeedsReauth`, `ProviderUnavailable`) for the worker to record."""
+        self._running += 1
+        # Pages whose transactions are under way, oldest first: a page may be written while
+        # the one before it commits, and commits only after it (`_independent`).
+        in_flight: list[_Committing] = []
+        try:
+            return await self._run(job, in_flight)
+        except BaseException:
+            await _settle(in_flight)  # they end (commit or roll back) before the run does
+            raise
+        finally:
+            self._running -= 1
+
+    async def _run(self, job: SyncJob, in_flight: list[_Committing]) -> RunResult:
         client = self.client_for(job)
         book = self._address_book(job)
         result = RunResult()
@@ -167,8 +184,11 @@ class SyncEngine:
                     reading, ahead = ahead, None
                     page, plan = await reading
                 else:
+                    written = await self._settle_all(in_flight, result)
                     page = await client.fetch_changes(cursor, window_start=window)
             except CursorExpired:
+                # The pages being committed stand: they were read before the cursor expired.
+                written = await self._settle_all(in_flight, result)
                 restarts += 1
                 if restarts > MAX_FULL_RESTARTS:
                     raise ProviderError("The provider keeps expiring the sync cursor.") from None
@@ -191,24 +211,48 @@ class SyncEngine:
                     self._read_ahead(job, client, book, page.cursor, window, sync_round)
                 )
             try:
-                changes, written = await self._commit_page(
-                    job,
-                    book,
-                    page,
-                    plan,
-                    written,
-                    sync_round=sync_round,
-                    full=full,
-                    phase=phase,
-                    seen=seen,
-                    window=window,
+                sweeps = page.complete and full
+                if in_flight and not self._independent(in_flight[-1], book, page, plan, sweeps):
+                    written = await self._settle_all(in_flight, result)
+                elif len(in_flight) > 1:  # at most two pages' transactions at once
+                    written = await self._settled(in_flight.pop(0), result)
+                after = in_flight[-1] if in_flight else None
+                before = after.touched if after is not None else written
+                # Whether its transaction will write the plan made ahead, which then tells
+                # what it may write before it is written.
+                holds = (
+                    plan is not None
+                    and plan.events is page.events
+                    and plan.still_holds(book, before)
+                )
+                in_flight.append(
+                    _Committing(
+                        asyncio.create_task(
+                            self._commit_page(
+                                job,
+                                book,
+                                page,
+                                plan,
+                                before,
+                                sync_round=sync_round,
+                                full=full,
+                                phase=phase,
+                                seen=seen,
+                                window=window,
+                                after=after,
+                            )
+                        ),
+                        cursor=page.cursor,
+                        # A full round's last page may remove any meeting.
+                        touched=plan.touched if plan is not None and holds and not sweeps else None,
+                        learns=plan is None or not holds or any(plan.new_contact_emails),
+                    )
                 )
             except BaseException:
                 await _abandon(ahead)
                 raise
             result.pages += 1
             result.events += len(page.events)
-            result.changes += changes
             cursor = page.cursor
             if page.complete:
                 if not (full or resumed):
@@ -218,8 +262,54 @@ class SyncEngine:
                 # now, not at the next poll (no push channel exists yet during a first sync,
                 # and the push that announced a change may have been spent on this run).
                 full, resumed, phase = False, False, "incremental"
+        await self._settle_all(in_flight, result)
         await self._ensure_push(job, client)
         return result
+
+    def _independent(
+        self,
+        committing: _Committing,
+        book: AddressBook,
+        page: ChangePage,
+        plan: apply.PagePlan | None,
+        sweeps: bool,
+    ) -> bool:
+        """Whether `page` may be written while the previous page's transaction is still
+        open, and committed right after it. Its writes then must not depend on what that
+        page writes, nor lock what it locks: its plan holds against the previous page's
+        (no id either may write is the other's, and the previous page learns no contact),
+        and it ends no full round (the sweep reads every meeting of the connection). Only
+        for a sync running alone: with others waiting to write (a day of first syncs),
+        PostgreSQL's cores go to them."""
+        return (
+            self._running == 1
+            and not sweeps
+            and plan is not None
+            and plan.events is page.events
+            and committing.touched is not None
+            and not committing.learns
+            and plan.still_holds(book, committing.touched)
+            and plan.touched.isdisjoint(committing.touched)
+        )
+
+    @staticmethod
+    async def _settled(committing: _Committing, result: RunResult) -> AbstractSet[str] | None:
+        """Wait for a page's transaction; count its changes; return what it may have
+        written (None: any meeting of the connection)."""
+        changes, written = await committing.task
+        result.changes += changes
+        return written
+
+    async def _settle_all(
+        self, in_flight: list[_Committing], result: RunResult
+    ) -> AbstractSet[str] | None:
+        """Wait for every page under way, oldest first; what the last may have written
+        (empty when none was under way)."""
+        written: AbstractSet[str] | None = frozenset()
+        while in_flight:
+            written = await self._settled(in_flight[0], result)
+            in_flight.pop(0)
+        return written
 
     async def _read_ahead(
         self,
@@ -289,48 +379,102 @@ class SyncEngine:
         phase: str,
         seen: int,
         window: datetime,
+        after: _Committing | None = None,
     ) -> tuple[int, AbstractSet[str] | None]:
         """Write the page and its cursor in one transaction; returns the number of timeline
-        changes and the provider ids whose meetings it may have written (None: any)."""
-        async with self._writing, self._pool.acquire() as conn, conn.transaction():
-            if not await sync_state.extend_lease(
-                conn, job.connection_id, self.worker_id, self._settings.lease_seconds
-            ):
-                raise LeaseLost(f"connection {job.connection_id} is no longer leased to us")
-            target = apply.Target(job.account_id, job.connection_id, job.provider, sync_round)
-            if (
-                plan is None
-                or plan.events is not page.events
-                or not plan.still_holds(book, written)
-            ):
-                # Decided here, against what the previous page's transaction committed.
-                plan = await apply.plan_page(conn, target, book, page.events)
-            changes = await apply.write_plan(conn, target, book, plan)
-            touched: AbstractSet[str] | None = plan.touched
-            if page.complete and full:
-                gone = await meetings_db.unseen_meetings(
-                    conn, job.connection_id, sync_round, listed_until=page.listed_until
-                )
-                changes += await meetings_db.remove_meetings(conn, gone)
-                await sync_state.record_full_round(conn, job.connection_id)
-                touched = None  # the sweep may cancel any meeting of the connection
-                if gone:  # a series among them takes its cancelled weeks off the timelines
-                    changes += await meetings_db.refresh_cancelled_weeks(
-                        conn, job.account_id, job.connection_id, None
-                    )
-            await sync_state.save_cursor(
+        changes and the provider ids whose meetings it may have written (None: any).
+        `after`: the previous page, still committing; this one is written beside it (it is
+        independent of it: `_independent`) and commits only once it has committed."""
+        async with contextlib.AsyncExitStack() as stack:
+            if after is None:  # a page written beside its predecessor holds no slot of its own
+                await stack.enter_async_context(self._writing)
+            conn = await stack.enter_async_context(self._pool.acquire())
+            await stack.enter_async_context(conn.transaction())
+            if after is None:
+                await self._keep_lease(conn, job, None)
+            return await self._write_page(
                 conn,
-                job.connection_id,
-                cursor=page.cursor,
-                phase="incremental" if page.complete else phase,
+                job,
+                book,
+                page,
+                plan,
+                written,
                 sync_round=sync_round,
-                round_is_full=full and not page.complete,
-                mid_round=not page.complete,
-                events_seen=seen,
-                window_start=window,
+                full=full,
+                phase=phase,
+                seen=seen,
+                window=window,
+                after=after,
             )
-            await meetings_db.record_changes(conn, job.account_id, changes)
-            await sync_state.announce_state(conn, job.connection_id)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _keep_lease(
+        self, conn: asyncpg.Connection, job: SyncJob, after: _Committing | None
+    ) -> None:
+        """Extend the lease in the page's transaction, which then holds the connection's row
+        until it commits. After `after`, only if it committed: the cursor stored is its."""
+        if after is not None:
+            await after.task  # its failure is this page's: nothing of this one commits
+        if not await sync_state.extend_lease(
+            conn,
+            job.connection_id,
+            self.worker_id,
+            self._settings.lease_seconds,
+            cursor=after.cursor if after is not None else None,
+        ):
+            raise LeaseLost(f"connection {job.connection_id} is no longer leased to us")
+
+    async def _write_page(
+        self,
+        conn: asyncpg.Connection,
+        job: SyncJob,
+        book: AddressBook,
+        page: ChangePage,
+        plan: apply.PagePlan | None,
+        written: AbstractSet[str] | None,
+        *,
+        sync_round: int,
+        full: bool,
+        phase: str,
+        seen: int,
+        window: datetime,
+        after: _Committing | None,
+    ) -> tuple[int, AbstractSet[str] | None]:
+        target = apply.Target(job.account_id, job.connection_id, job.provider, sync_round)
+        if plan is None or plan.events is not page.events or not plan.still_holds(book, written):
+            if after is not None:  # (`_independent` said it holds: never, but to be safe)
+                await self._keep_lease(conn, job, after)
+                after = None
+            # Decided here, against what the previous page's transaction committed.
+            plan = await apply.plan_page(conn, target, book, page.events)
+        changes = await apply.write_plan(conn, target, book, plan)
+        touched: AbstractSet[str] | None = plan.touched
+        if page.complete and full:
+            gone = await meetings_db.unseen_meetings(
+                conn, job.connection_id, sync_round, listed_until=page.listed_until
+            )
+            changes += await meetings_db.remove_meetings(conn, gone)
+            await sync_state.record_full_round(conn, job.connection_id)
+            touched = None  # the sweep may cancel any meeting of the connection
+            if gone:  # a series among them takes its cancelled weeks off the timelines
+                changes += await meetings_db.refresh_cancelled_weeks(
+                    conn, job.account_id, job.connection_id, None
+                )
+        if after is not None:
+            await self._keep_lease(conn, job, after)
+        await sync_state.save_cursor(
+            conn,
+            job.connection_id,
+            cursor=page.cursor,
+            phase="incremental" if page.complete else phase,
+            sync_round=sync_round,
+            round_is_full=full and not page.complete,
+            mid_round=not page.complete,
+            events_seen=seen,
+            window_start=window,
+        )
+        await meetings_db.record_changes(conn, job.account_id, changes)
+        await sync_state.announce_state(conn, job.connection_id)
         return len(changes), touched
 
     def _address_book(self, job: SyncJob) -> AddressBook:
@@ -419,6 +563,26 @@ class _RepeatGuard:
                 "Chronik stopped this sync and will try again."
             )
         return True
+
+
+@dataclass
+class _Committing:
+    """A page whose transaction is under way (`SyncEngine._commit_page` as a task)."""
+
+    task: asyncio.Task[tuple[int, AbstractSet[str] | None]]
+    cursor: str  # the cursor its transaction saves
+    touched: AbstractSet[str] | None  # the ids it may write, when known before (else None)
+    learns: bool  # it may create contacts, which changes how later pages are decided
+
+
+async def _settle(in_flight: list[_Committing]) -> None:
+    """Let the pages' transactions end (commit or roll back) before their run gives up."""
+    if in_flight:
+        tasks = [committing.task for committing in in_flight]
+        await asyncio.wait(tasks)
+        for task in tasks:
+            if not task.cancelled():
+                task.exception()  # retrieved: the run raises the error that stopped it
 
 
 async def _abandon(task: asyncio.Task[_Ahead] | None) -> None:
