@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import itertools
 
 import aiohttp
 import asyncpg
@@ -772,9 +771,9 @@ def report_round(res: dict[str, Any]) -> None:
 
 
 def report_chain(spans: list[list[Any]]) -> None:
-    """The timed sync (the last `SyncEngine.run`) as a chain of page transactions: how much
-    of it a page was committing, and how long the chain stood still between two pages
-    (waiting for the next page's fetch or plan)."""
+    """The timed sync (the last `SyncEngine.run`) as page transactions: how much of it one
+    or two of them were open (two: a page written while the one before commits), and how
+    much none was (the chain waiting for the next page's fetch or plan)."""
     runs = [s for s in spans if s[0] == "SyncEngine.run"]
     if not runs:
         return
@@ -784,22 +783,19 @@ def report_chain(spans: list[list[Any]]) -> None:
     copies = [s[1:] for s in spans if "copy_records_to_table" in s[0] and s[1] >= begin]
     if not commits:
         return
+    edges = sorted([(b, 1) for b, _ in commits] + [(e, -1) for _, e in commits])
+    open_for = {1: 0.0, 2: 0.0}
+    depth, last = 0, begin
+    for at, step in edges:
+        if depth:
+            open_for[min(depth, 2)] += at - last
+        depth, last = depth + step, at
     wall = end - begin
-    committing = sum(e - b for b, e in commits)
-    gaps = [b2 - e1 for (_, e1), (b2, _) in itertools.pairwise(commits)]
-    head = commits[0][0] - begin
-    tail = end - commits[-1][1]
-
-    def overlapping(ranges: list[Any]) -> float:
-        return sum(max(0.0, min(e, ce) - max(b, cb)) for b, e in ranges for cb, ce in commits)
-
     print(
-        f"    chain: wall {wall:.2f} s = before the first commit {head:.2f} s + {len(commits)}"
-        f" commits {committing:.2f} s + between commits {sum(gaps):.2f} s"
-        f" (max {max(gaps, default=0) * 1000:.0f} ms) + after {tail:.2f} s;"
-        f" planning beside a commit {overlapping(plans):.2f} s"
-        f" of {sum(e - b for b, e in plans):.2f} s;"
-        f" inside COPYs {sum(e - b for b, e in copies):.2f} s"
+        f"    {len(commits)} page transactions over {wall:.2f} s: one open {open_for[1]:.2f} s,"
+        f" two open {open_for[2]:.2f} s, none {wall - open_for[1] - open_for[2]:.2f} s;"
+        f" planning {sum(e - b for b, e in plans):.2f} s, inside COPYs"
+        f" {sum(e - b for b, e in copies):.2f} s (summed over the transactions)"
     )
 
 

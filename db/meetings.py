@@ -151,82 +151,6 @@ def meeting_rows_json(writes: Sequence[MeetingWrite]) -> str:
     ).decode()
 
 
-# The columns a new meeting is COPYed with (`FreshMeetings`); the rest take their defaults.
-_MEETING_COPY_COLUMNS = (
-    "id", "account_id", "connection_id", "source", "seen_round", "created_by_user_id",
-    "provider_event_id", "provider_alt_id", "ical_uid", "kind", "series_id", "original_start",
-    "title", "description", "location", "starts_at", "ends_at", "time_zone", "all_day",
-    "status", "organizer_email", "provider_created_at", "provider_updated_at", "etag",
-    "cancelled_week", "cancelled_at",
-)  # fmt: skip
-_ATTENDEE_COPY_COLUMNS = (
-    "meeting_id", "email", "display_name", "response", "is_organizer", "position",
-)  # fmt: skip
-
-
-@dataclass(slots=True)
-class FreshMeetings:
-    """Meetings found nowhere in the database when their page was planned, with ids drawn
-    for them ahead and their rows (and their attendees' rows) built: `write_meetings` COPYs
-    them, which costs PostgreSQL about half of the upsert (no JSON to decode, no conflict to
-    arbitrate), and leaves no Python between the page's statements."""
-
-    ids: dict[str, int]  # provider id -> the meeting id drawn for it
-    seen_round: int
-    meeting_records: list[tuple[object, ...]]
-    attendee_records: list[tuple[object, ...]]
-
-
-async def draw_meeting_ids(db: Executor, count: int) -> list[int]:
-    """`count` new meeting ids. Drawn outside the transaction that uses them (a sequence is
-    not transactional): an id drawn for a plan that is not used is simply never used."""
-    rows = await db.fetch(
-        "SELECT nextval(pg_get_serial_sequence('meetings', 'id')) FROM generate_series(1, $1)",
-        count,
-    )
-    return [r[0] for r in rows]
-
-
-def fresh_meetings(
-    ids: Sequence[int],
-    writes: Sequence[MeetingWrite],
-    *,
-    account_id: int,
-    connection_id: int,
-    source: str,
-    seen_round: int,
-) -> FreshMeetings:
-    """The rows of new meetings (`writes`, each with its id from `draw_meeting_ids`), as the
-    upsert would have inserted them."""
-    now = datetime.now(UTC)
-    meeting_records: list[tuple[object, ...]] = []
-    attendee_records: list[tuple[object, ...]] = []
-    for meeting_id, w in zip(ids, writes, strict=True):
-        cancelled_at = (w.cancelled_at or now) if w.status == "cancelled" else None
-        record = (
-            meeting_id, account_id, connection_id, source, seen_round, None,
-            w.provider_event_id, w.provider_alt_id, w.ical_uid, w.kind, w.series_id,
-            w.original_start, w.title, w.description, w.location, w.starts_at, w.ends_at,
-            w.time_zone, w.all_day, w.status, w.organizer_email, w.provider_created_at,
-            w.provider_updated_at, w.etag, w.cancelled_week, cancelled_at,
-        )  # fmt: skip
-        meeting_records.append(record)
-        attendee_records.extend(_attendee_records(meeting_id, w))
-    return FreshMeetings(
-        dict(zip((w.provider_event_id for w in writes), ids, strict=True)),
-        seen_round,
-        meeting_records,
-        attendee_records,
-    )
-
-
-def _attendee_records(meeting_id: int, write: MeetingWrite) -> list[tuple[object, ...]]:
-    return [
-        (meeting_id, a.email, a.display_name, a.response, a.is_organizer, position)
-        for position, a in enumerate(write.attendees)
-    ]
-
-
 @dataclass(slots=True)
 class UpsertedMeetings:
     ids: list[int]  # in the order of the writes
@@ -268,69 +192,14 @@ async def write_meetings(
     writes: Sequence[MeetingWrite],
     rows_json: str | None = None,
     created_by_user_id: int | None = None,
-    fresh: FreshMeetings | None = None,
 ) -> UpsertedMeetings:
-    """`upsert_meetings`, also telling which meetings are new. `fresh`: those of `writes`
-    the caller found nowhere (`fresh_meetings`), COPYed instead of upserted; `rows_json`:
-    `meeting_rows_json` of the other writes, when the caller built it ahead (the sync engine
-    does both beside the previous page's transaction)."""
+    """`upsert_meetings`, also telling which meetings are new. `rows_json`:
+    `meeting_rows_json` of `writes`, when the caller built it ahead (the sync engine does,
+    beside the previous page's transaction)."""
     if not writes:
         return UpsertedMeetings([], set())
-    ids_by_provider: dict[str, int] = {}
-    inserted: set[int] = set()
-    attendee_records: list[tuple[object, ...]] = []
-    upserts = writes
-    if fresh is not None and fresh.ids:
-        if await _copy_fresh(conn, fresh):
-            ids_by_provider.update(fresh.ids)
-            inserted.update(fresh.ids.values())
-            attendee_records = fresh.attendee_records
-            upserts = [w for w in writes if w.provider_event_id not in fresh.ids]
-        else:
-            rows_json = None  # built for the other writes only; all of them are upserted
-    if upserts:
-        ids, new = await _upsert(
-            conn,
-            account_id=account_id,
-            connection_id=connection_id,
-            source=source,
-            seen_round=seen_round,
-            rows_json=meeting_rows_json(upserts) if rows_json is None else rows_json,
-            created_by_user_id=created_by_user_id,
-        )
-        ids_by_provider.update(ids)
-        inserted.update(new)
-    meeting_ids = [ids_by_provider[w.provider_event_id] for w in writes]
-    await _replace_attendees(conn, upserts, ids_by_provider, inserted, attendee_records)
-    return UpsertedMeetings(meeting_ids, inserted)
-
-
-async def _copy_fresh(conn: asyncpg.Connection, fresh: FreshMeetings) -> bool:
-    """COPY the fresh meetings; False (nothing written) when one of them exists after all:
-    stored since its page was planned, by scheduling (apply_scheduled) or another writer of
-    the connection. The caller then upserts them like any other."""
-    try:
-        async with conn.transaction():  # a savepoint: the failed COPY alone is undone
-            await conn.copy_records_to_table(
-                "meetings", records=fresh.meeting_records, columns=_MEETING_COPY_COLUMNS
-            )
-    except asyncpg.UniqueViolationError:
-        return False
-    return True
-
-
-async def _upsert(
-    conn: asyncpg.Connection,
-    *,
-    account_id: int,
-    connection_id: int,
-    source: str,
-    seen_round: int,
-    rows_json: str,
-    created_by_user_id: int | None,
-) -> tuple[dict[str, int], set[int]]:
-    """Insert or update the meetings of `rows_json`; their ids by provider id, and those of
-    them the statement inserted."""
+    if rows_json is None:
+        rows_json = meeting_rows_json(writes)
     rows = await conn.fetch(
         """
         INSERT INTO meetings AS m (
@@ -375,24 +244,23 @@ async def _upsert(
         rows_json,
         created_by_user_id,
     )
-    ids_by_provider: dict[str, int] = {}
-    inserted: set[int] = set()
+    ids_by_provider = {}
+    inserted = set()
     for r in rows:
         ids_by_provider[r[1]] = r[0]
         if r[2]:
             inserted.add(r[0])
-    return ids_by_provider, inserted
+    meeting_ids = [ids_by_provider[w.provider_event_id] for w in writes]
+    await _replace_attendees(conn, meeting_ids, writes, inserted)
+    return UpsertedMeetings(meeting_ids, inserted)
 
 
 async def _replace_attendees(
     conn: asyncpg.Connection,
+    meeting_ids: Sequence[int],
     writes: Sequence[MeetingWrite],
-    ids_by_provider: dict[str, int],
     inserted: AbstractSet[int],
-    records: list[tuple[object, ...]],
 ) -> None:
-    """Make the attendees of `writes` theirs, and add `records` (built already)."""
-    meeting_ids = [ids_by_provider[w.provider_event_id] for w in writes]
     # A meeting just inserted has no attendees to delete (ids are never reused).
     stale = [meeting_id for meeting_id in meeting_ids if meeting_id not in inserted]
     if stale:
@@ -400,15 +268,15 @@ async def _replace_attendees(
             "DELETE FROM meeting_attendees WHERE meeting_id = ANY($1::bigint[])", stale
         )
     rows = [
-        record
+        (meeting_id, a.email, a.display_name, a.response, a.is_organizer, position)
         for meeting_id, write in zip(meeting_ids, writes, strict=True)
-        for record in _attendee_records(meeting_id, write)
+        for position, a in enumerate(write.attendees)
     ]
-    if records:
-        rows = records + rows if rows else records
     if rows:
         await conn.copy_records_to_table(
-            "meeting_attendees", records=rows, columns=_ATTENDEE_COPY_COLUMNS
+            "meeting_attendees",
+            records=rows,
+            columns=["meeting_id", "email", "display_name", "response", "is_organizer", "position"],
         )
 
 
@@ -504,7 +372,8 @@ async def _insert_fresh_entries(
     conn: asyncpg.Connection, account_id: int, entries: Sequence[tuple[int, int, datetime | None]]
 ) -> None:
     """Entries of meetings this transaction inserted, COPYed: none of them can exist yet, so
-    there is no conflict to arbitrate. Only for contacts that still exist, as above."""
+    there is no conflict to arbitrate and no JSON to decode (a third of PostgreSQL's time
+    for them). Only for contacts that still exist, locked as above."""
     live = {
         r[0]
         for r in await conn.fetch(
@@ -741,6 +610,7 @@ async def record_changes(
     changes = list(changes)
     if not changes:
         return
+    # COPYed: an append-only log, nothing to arbitrate.
     await conn.copy_records_to_table(
         "timeline_changes",
         records=[(account_id, c.contact_id, c.meeting_id, c.kind) for c in changes],

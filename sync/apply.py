@@ -20,13 +20,7 @@ import asyncpg
 
 from db import contacts as contacts_db
 from db import meetings as meetings_db
-from db.meetings import (
-    AttendeeWrite,
-    FreshMeetings,
-    MeetingWrite,
-    StoredMeeting,
-    TimelineChange,
-)
+from db.meetings import AttendeeWrite, MeetingWrite, StoredMeeting, TimelineChange
 from db.types import Executor
 from sync.address_book import AddressBook
 from sync.model import Attendee, EventKind, ProviderEvent
@@ -80,11 +74,9 @@ class PagePlan:
     seen_ids: list[int]
     # Each UPSERT with its decided contacts and the guests to create as contacts (rule 3's
     # exception); `writes` are the meetings to store, one per provider id (the last of the
-    # page's items for it). Those stored nowhere yet are `fresh`, with ids and rows for the
-    # COPY; `write_rows` holds the others, built for the upsert already.
+    # page's items for it), in `write_rows`' order, built for the upsert already.
     upserts: list[tuple[ProviderEvent, frozenset[int], frozenset[str]]]
     writes: list[MeetingWrite]
-    fresh: FreshMeetings
     write_rows: str
     # Per write: the guests its decision would make contacts.
     new_contact_emails: list[frozenset[str]]
@@ -152,11 +144,6 @@ async def plan_page(
         {e.provider_event_id for e in events if e.kind is EventKind.SERIES or e.removed}
         | {e.series_id for e in events if e.series_id and is_cancelled_week(e)}
     )
-    # Meetings stored under none of the ids the page names are new: they get ids now, and
-    # their rows are built here rather than between the page's statements.
-    stored_ids = {m.provider_event_id for m in stored.values()}
-    fresh = [w for w in writes if w.provider_event_id not in stored_ids]
-    fresh_ids = await meetings_db.draw_meeting_ids(db, len(fresh)) if fresh else []
     keys = frozenset(ids)
     return PagePlan(
         events=events,
@@ -173,17 +160,7 @@ async def plan_page(
         seen_ids=seen_ids,
         upserts=upserts,
         writes=writes,
-        fresh=meetings_db.fresh_meetings(
-            fresh_ids,
-            fresh,
-            account_id=target.account_id,
-            connection_id=target.connection_id,
-            source=target.source,
-            seen_round=target.seen_round,
-        ),
-        write_rows=meetings_db.meeting_rows_json(
-            [w for w in writes if w.provider_event_id in stored_ids]
-        ),
+        write_rows=meetings_db.meeting_rows_json(writes),
         new_contact_emails=[new_emails for _, _, new_emails in decided.values()],
         series_ids=series_ids,
     )
@@ -201,14 +178,7 @@ async def write_plan(
             more = frozenset(created[email] for email in new_emails if email in created)
             if more:
                 write.contact_ids = write.contact_ids | more
-    if plan.fresh.seen_round == target.seen_round:
-        _, changes = await _store_writes(
-            conn, target, plan.writes, plan.write_rows, fresh=plan.fresh
-        )
-    else:  # planned ahead for another round: every meeting carries the round that saw it
-        _, changes = await _store_writes(
-            conn, target, plan.writes, meetings_db.meeting_rows_json(plan.writes)
-        )
+    _, changes = await _store_writes(conn, target, plan.writes, plan.write_rows)
     changes += await meetings_db.remove_meetings(conn, plan.removes, seen_round=target.seen_round)
     await meetings_db.freeze_meetings(conn, plan.freezes, target.seen_round)
     await meetings_db.mark_seen(conn, plan.seen_ids, target.seen_round)
@@ -269,7 +239,6 @@ async def _store_writes(
     rows_json: str,
     *,
     created_by_user_id: int | None = None,
-    fresh: FreshMeetings | None = None,
 ) -> tuple[list[int], list[TimelineChange]]:
     if not writes:
         return [], []
@@ -282,7 +251,6 @@ async def _store_writes(
         writes=writes,
         rows_json=rows_json,
         created_by_user_id=created_by_user_id,
-        fresh=fresh,
     )
     changes = await meetings_db.set_timelines(
         conn,

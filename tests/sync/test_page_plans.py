@@ -112,8 +112,7 @@ async def test_a_plan_made_before_a_contact_was_learnt_does_not_hold(
     assert not ahead.still_holds(book, frozenset())
 
 
-# New meetings are COPYed with ids drawn when their page was planned (db/meetings.py
-# `FreshMeetings`); what happens between planning and writing must not break that.
+# What happens between planning a page and writing it must not change what is stored.
 
 
 async def _meetings(db: asyncpg.Connection) -> list[tuple[str, str, int]]:
@@ -128,7 +127,6 @@ async def test_a_new_meeting_stored_by_scheduling_after_its_page_was_planned_is_
 ) -> None:
     where, book = target
     ahead = await apply.plan_page(db, where, book, [_event("x"), _event("y")])
-    assert set(ahead.fresh.ids) == {"x", "y"}
     # Meanwhile the user schedules "x" from Chronik, and the confirmation is stored first.
     user_id = await db.fetchval("SELECT id FROM users WHERE account_id = $1", where.account_id)
     scheduled = apply.Target(where.account_id, where.connection_id, "crm", 0)
