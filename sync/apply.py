@@ -26,10 +26,12 @@ from sync.address_book import AddressBook
 from sync.model import Attendee, EventKind, ProviderEvent
 from sync.rules import AccountContext, Action, Stored, decide, is_cancelled_week
 
-# Planning a page runs beside the previous page's transaction on the same event loop: it
-# gives the loop back every this many events, so that transaction's next statement is sent
-# as soon as PostgreSQL answers the last one, not after the whole page is decided.
-YIELD_EVERY = 250
+# Planning a page runs beside the transactions of the pages before it on the same event
+# loop: it gives the loop back every this many events, so their next statements are sent
+# soon after PostgreSQL answers, not after the whole page is decided. With two pages'
+# transactions at once, 50 instead of 250 took single-calendar throughput from 21.6-25.6k
+# to 25.2-28.0k events/s (bench/RESULTS.md); 20 was no better than 50.
+YIELD_EVERY = 50
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,8 +62,9 @@ LABEL = "Google Calendar"
 _THROTTLE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 # Google's largest events.list page: fewer round trips per sync.
 PAGE_SIZE = "2500"
-# events.list items parsed between two yields to the event loop (`fetch_changes`).
-PARSE_SLICE = 250
+# events.list items parsed between two yields to the event loop (`fetch_changes`): a page is
+# read beside the transactions of the pages before it (sync/apply.py `YIELD_EVERY`).
+PARSE_SLICE = 50
 # Used only if a watch answer lacks `expiration` (Google always sends one for events.watch):
 # short, so the channel is renewed early rather than silently lapsing.
 _FALLBACK_CHANNEL_TTL = timedelta(hours=1)
