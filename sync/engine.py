@@ -73,7 +73,8 @@ class EngineSettings:
     # by side; only the CPU- and database-heavy part, deciding and writing a page, takes
     # turns. On a machine shared with the API, writing four pages at once in each of two
     # workers made a contact's timeline 6x slower during a day of first syncs for no gain in
-    # events/s (bench/RESULTS.md, "the onboarding day").
+    # events/s (bench/RESULTS.md, "the onboarding day"). A run going on alone writes its
+    # next page beside the page committing without a slot of its own (`_independent`).
     pages_at_once: int = 1
 
 
