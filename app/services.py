@@ -148,6 +148,7 @@ async def running_services(
                 lease_seconds=settings.sync_lease_seconds,
                 max_pages_per_run=settings.sync_max_pages_per_run,
                 pages_at_once=settings.worker_pages_at_once,
+                deployment_pages_at_once=settings.sync_pages_at_once,
             ),
             worker_id=worker_name(),
         )

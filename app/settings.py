@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     # How many of those syncs decide and write a page at the same moment (the rest wait for
     # their providers meanwhile); see `EngineSettings.pages_at_once`.
     worker_pages_at_once: int = Field(default=1, ge=1)
+    # How many pages all workers of the deployment write at once (0: no limit), so that a day
+    # of first syncs leaves the database room for the API's queries (db/write_slots.py).
+    # Raise it with the database's cores: one is enough to keep two cores' worth of workers
+    # busy deciding pages while one of them writes.
+    sync_pages_at_once: int = Field(default=1, ge=0)
     # `chronik worker` lowers its CPU priority by this much (nice): syncing is background
     # work, and a person waiting for a timeline should not queue behind a day of first syncs.
     worker_nice: int = Field(default=10, ge=0, le=19)

@@ -27,6 +27,7 @@ from authlib.common.security import generate_token
 from db import meetings as meetings_db
 from db import sync_state
 from db.sync_state import SyncJob
+from db.write_slots import take_write_slot
 from sync import apply
 from sync.address_book import AddressBook
 from sync.clients import calendar_client
@@ -76,6 +77,9 @@ class EngineSettings:
     # events/s (bench/RESULTS.md, "the onboarding day"). A run going on alone writes its
     # next page beside the page committing without a slot of its own (`_independent`).
     pages_at_once: int = 1
+    # How many pages all workers of the deployment write at once (0: no limit); a page
+    # written beside its predecessor shares that page's slot (db/write_slots.py).
+    deployment_pages_at_once: int = 0
 
 
 @dataclass
@@ -392,6 +396,7 @@ class SyncEngine:
             conn = await stack.enter_async_context(self._pool.acquire())
             await stack.enter_async_context(conn.transaction())
             if after is None:
+                await take_write_slot(conn, self._settings.deployment_pages_at_once)
                 await self._keep_lease(conn, job, None)
             return await self._write_page(
                 conn,

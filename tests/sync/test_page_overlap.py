@@ -16,6 +16,7 @@ import pytest
 
 from db import sync_state
 from db.pool import SYNC_SESSION, create_pool
+from db.write_slots import take_write_slot
 from sync import apply
 from sync.engine import EngineSettings, SyncEngine
 from sync.model import Attendee, ChangePage, ProviderEvent
@@ -76,13 +77,15 @@ async def connection_id(db: asyncpg.Connection, alice: TestUser) -> int:
     )
 
 
-async def _sync(pool: asyncpg.Pool, db: asyncpg.Connection, calendar: PagedCalendar) -> None:
+async def _sync(
+    pool: asyncpg.Pool, db: asyncpg.Connection, calendar: PagedCalendar, slots: int = 0
+) -> None:
     engine = SyncEngine(
         pool,
         {"google": SimpleNamespace(sandbox=False)},  # type: ignore[dict-item]
         None,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
-        EngineSettings(public_url="http://chronik.test"),
+        EngineSettings(public_url="http://chronik.test", deployment_pages_at_once=slots),
         worker_id="overlap",
     )
     engine.client_for = lambda job: calendar  # type: ignore[assignment,method-assign,return-value]
@@ -167,3 +170,21 @@ async def test_a_page_is_not_committed_once_the_lease_is_lost_before_it(
     stored = await _stored(db)
     assert "c0" not in stored and "d0" not in stored
     assert await db.fetchval("SELECT sync_cursor FROM calendar_connections") in ("1", "2")
+
+
+async def test_no_page_is_written_while_another_worker_holds_the_deployments_only_slot(
+    pool: asyncpg.Pool, db: asyncpg.Connection, connection_id: int, database_url: str
+) -> None:
+    other_worker = await asyncpg.connect(database_url)
+    try:
+        writing = other_worker.transaction()
+        await writing.start()
+        await take_write_slot(other_worker, 1)
+        syncing = asyncio.create_task(_sync(pool, db, PagedCalendar(), slots=1))
+        await asyncio.sleep(0.5)
+        assert not syncing.done() and await _stored(db) == []
+        await writing.commit()  # the other worker's page is written: the slot is free
+        await asyncio.wait_for(syncing, timeout=30)
+        assert len(await _stored(db)) == 3 * PAGES
+    finally:
+        await other_worker.close()
