@@ -2,8 +2,10 @@
 
 For a leased connection it reads the provider's change feed page by page, decides each event
 with the product's rules and applies the page (sync/apply.py) — meetings, attendees, timeline
-entries, the change log, and the cursor after the page — in ONE transaction. A crash anywhere
-re-reads at most one page, and the upserts make re-reading harmless. An expired cursor starts a
+entries, the change log, and the cursor after the page — in ONE transaction. A connection
+synced alone may have two pages' transactions open at once (the next written while the
+previous commits); they commit in order, the second only after the first. A crash anywhere
+re-reads at most two pages, and the upserts make re-reading harmless. An expired cursor starts a
 new full round; when a full round completes, meetings it did not see are gone at the provider
 and are removed, so a resync reconciles instead of duplicating.
 """
