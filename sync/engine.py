@@ -191,11 +191,11 @@ class SyncEngine:
                     reading, ahead = ahead, None
                     page, plan = await reading
                 else:
-                    written = await self._settle_all(in_flight, result)
+                    written = await self._settle_all(in_flight, result, written)
                     page = await client.fetch_changes(cursor, window_start=window)
             except CursorExpired:
                 # The pages being committed stand: they were read before the cursor expired.
-                written = await self._settle_all(in_flight, result)
+                written = await self._settle_all(in_flight, result, written)
                 restarts += 1
                 if restarts > MAX_FULL_RESTARTS:
                     raise ProviderError("The provider keeps expiring the sync cursor.") from None
@@ -220,7 +220,7 @@ class SyncEngine:
             try:
                 sweeps = page.complete and full
                 if in_flight and not self._independent(in_flight[-1], book, page, plan, sweeps):
-                    written = await self._settle_all(in_flight, result)
+                    written = await self._settle_all(in_flight, result, written)
                 elif len(in_flight) > 1:  # at most two pages' transactions at once
                     written = await self._settled(in_flight.pop(0), result)
                 after = in_flight[-1] if in_flight else None
@@ -269,7 +269,7 @@ class SyncEngine:
                 # now, not at the next poll (no push channel exists yet during a first sync,
                 # and the push that announced a change may have been spent on this run).
                 full, resumed, phase = False, False, "incremental"
-        await self._settle_all(in_flight, result)
+        await self._settle_all(in_flight, result, written)
         await self._ensure_push(job, client)
         return result
 
@@ -308,11 +308,13 @@ class SyncEngine:
         return written
 
     async def _settle_all(
-        self, in_flight: list[_Committing], result: RunResult
+        self,
+        in_flight: list[_Committing],
+        result: RunResult,
+        written: AbstractSet[str] | None,
     ) -> AbstractSet[str] | None:
-        """Wait for every page under way, oldest first; what the last may have written
-        (empty when none was under way)."""
-        written: AbstractSet[str] | None = frozenset()
+        """Wait for every page under way, oldest first; what the last committed page may
+        have written (`written`, when none was under way)."""
         while in_flight:
             written = await self._settled(in_flight[0], result)
             in_flight.pop(0)
