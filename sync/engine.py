@@ -394,29 +394,54 @@ class SyncEngine:
         changes and the provider ids whose meetings it may have written (None: any).
         `after`: the previous page, still committing; this one is written beside it (it is
         independent of it: `_independent`) and commits only once it has committed."""
-        async with contextlib.AsyncExitStack() as stack:
-            if after is None:  # a page written beside its predecessor holds no slot of its own
-                await stack.enter_async_context(self._writing)
-            conn = await stack.enter_async_context(self._pool.acquire())
-            await stack.enter_async_context(conn.transaction())
+        # A page written beside its predecessor holds no slot of its own.
+        slot: contextlib.AbstractAsyncContextManager[None] = (
+            self._writing if after is None else contextlib.nullcontext()
+        )
+        async with slot, self._pool.acquire() as conn, conn.transaction():
             if after is None:
                 await take_write_slot(conn, self._settings.deployment_pages_at_once)
                 await self._keep_lease(conn, job, None)
-            return await self._write_page(
+            target = apply.Target(job.account_id, job.connection_id, job.provider, sync_round)
+            if (
+                plan is None
+                or plan.events is not page.events
+                or not plan.still_holds(book, written)
+            ):
+                if after is not None:  # (`_independent` said it holds: never, but to be safe)
+                    await self._keep_lease(conn, job, after)
+                    after = None
+                # Decided here, against what the previous page's transaction committed.
+                plan = await apply.plan_page(conn, target, book, page.events)
+            changes = await apply.write_plan(conn, target, book, plan)
+            touched: AbstractSet[str] | None = plan.touched
+            if page.complete and full:
+                gone = await meetings_db.unseen_meetings(
+                    conn, job.connection_id, sync_round, listed_until=page.listed_until
+                )
+                changes += await meetings_db.remove_meetings(conn, gone)
+                await sync_state.record_full_round(conn, job.connection_id)
+                touched = None  # the sweep may cancel any meeting of the connection
+                if gone:  # a series among them takes its cancelled weeks off the timelines
+                    changes += await meetings_db.refresh_cancelled_weeks(
+                        conn, job.account_id, job.connection_id, None
+                    )
+            if after is not None:
+                await self._keep_lease(conn, job, after)
+            await sync_state.save_cursor(
                 conn,
-                job,
-                book,
-                page,
-                plan,
-                written,
+                job.connection_id,
+                cursor=page.cursor,
+                phase="incremental" if page.complete else phase,
                 sync_round=sync_round,
-                full=full,
-                phase=phase,
-                seen=seen,
-                window=window,
-                after=after,
+                round_is_full=full and not page.complete,
+                mid_round=not page.complete,
+                events_seen=seen,
+                window_start=window,
             )
-        raise AssertionError("unreachable")  # pragma: no cover
+            await meetings_db.record_changes(conn, job.account_id, changes)
+            await sync_state.announce_state(conn, job.connection_id)
+            return len(changes), touched
 
     async def _keep_lease(
         self, conn: asyncpg.Connection, job: SyncJob, after: _Committing | None
@@ -433,59 +458,6 @@ class SyncEngine:
             cursor=after.cursor if after is not None else None,
         ):
             raise LeaseLost(f"connection {job.connection_id} is no longer leased to us")
-
-    async def _write_page(
-        self,
-        conn: asyncpg.Connection,
-        job: SyncJob,
-        book: AddressBook,
-        page: ChangePage,
-        plan: apply.PagePlan | None,
-        written: AbstractSet[str] | None,
-        *,
-        sync_round: int,
-        full: bool,
-        phase: str,
-        seen: int,
-        window: datetime,
-        after: _Committing | None,
-    ) -> tuple[int, AbstractSet[str] | None]:
-        target = apply.Target(job.account_id, job.connection_id, job.provider, sync_round)
-        if plan is None or plan.events is not page.events or not plan.still_holds(book, written):
-            if after is not None:  # (`_independent` said it holds: never, but to be safe)
-                await self._keep_lease(conn, job, after)
-                after = None
-            # Decided here, against what the previous page's transaction committed.
-            plan = await apply.plan_page(conn, target, book, page.events)
-        changes = await apply.write_plan(conn, target, book, plan)
-        touched: AbstractSet[str] | None = plan.touched
-        if page.complete and full:
-            gone = await meetings_db.unseen_meetings(
-                conn, job.connection_id, sync_round, listed_until=page.listed_until
-            )
-            changes += await meetings_db.remove_meetings(conn, gone)
-            await sync_state.record_full_round(conn, job.connection_id)
-            touched = None  # the sweep may cancel any meeting of the connection
-            if gone:  # a series among them takes its cancelled weeks off the timelines
-                changes += await meetings_db.refresh_cancelled_weeks(
-                    conn, job.account_id, job.connection_id, None
-                )
-        if after is not None:
-            await self._keep_lease(conn, job, after)
-        await sync_state.save_cursor(
-            conn,
-            job.connection_id,
-            cursor=page.cursor,
-            phase="incremental" if page.complete else phase,
-            sync_round=sync_round,
-            round_is_full=full and not page.complete,
-            mid_round=not page.complete,
-            events_seen=seen,
-            window_start=window,
-        )
-        await meetings_db.record_changes(conn, job.account_id, changes)
-        await sync_state.announce_state(conn, job.connection_id)
-        return len(changes), touched
 
     def _address_book(self, job: SyncJob) -> AddressBook:
         return AddressBook(
