@@ -21,12 +21,21 @@ from tests.support.workers import WorkerProcess
 MOMENTS = ("page transaction", "between pages", "after takeover", "random instant")
 MOMENT_WEIGHTS = (40, 25, 20, 15)
 
-# A page transaction of the worker: it has written (it has a transaction id) and is not the
-# API's one-statement push bookkeeping.
+# A page transaction of the worker: it has a transaction id and has read or written meetings
+# (a token refresh, for one, also holds a transaction id, on its connection row).
 OPEN_PAGE_TRANSACTION = """
+    SELECT count(*) > 0 FROM pg_stat_activity AS a
+    WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+      AND a.backend_xid IS NOT NULL
+      AND EXISTS (
+          SELECT 1 FROM pg_locks AS l
+          WHERE l.pid = a.pid AND l.relation = 'meetings'::regclass
+      )
+"""
+STATEMENTS_RUNNING = """
     SELECT count(*) > 0 FROM pg_stat_activity
     WHERE datname = current_database() AND pid <> pg_backend_pid()
-      AND backend_xid IS NOT NULL AND query NOT ILIKE '%sync_requested_at = coalesce%'
+      AND backend_type = 'client backend' AND state = 'active'
 """
 STATE = """
     SELECT lease_owner, events_seen, sync_phase, last_synced_at
@@ -68,6 +77,19 @@ async def _in_page(db: asyncpg.Connection) -> bool:
     return bool(await db.fetchval(OPEN_PAGE_TRANSACTION))
 
 
+async def _freeze(db: asyncpg.Connection, worker: WorkerProcess) -> None:
+    """Stop the worker and let the statements it already sent finish: what PostgreSQL shows
+    afterwards is where a SIGKILL now lands. (A page transaction is seen only for
+    milliseconds; observed while the worker still runs, it may have committed by the time the
+    signal arrives, and the next transaction may be another kind, a claim say.)"""
+    worker.freeze()
+    settled = time.monotonic() + 2.0
+    while time.monotonic() < settled:
+        if not await db.fetchval(STATEMENTS_RUNNING):
+            return
+        await asyncio.sleep(0.005)
+
+
 async def kill_at(
     db: asyncpg.Connection,
     worker: WorkerProcess,
@@ -91,7 +113,10 @@ async def kill_at(
                 break
         elif kill.moment == "page transaction":
             if state["events_seen"] >= kill.target and await _in_page(db):
-                break
+                await _freeze(db, worker)
+                if await _in_page(db):
+                    break  # stays frozen until the kill
+                worker.thaw()  # it committed meanwhile: wait for the next page
         elif kill.moment == "between pages":
             if (
                 state["events_seen"] >= kill.target
@@ -102,7 +127,8 @@ async def kill_at(
         else:
             break
         await asyncio.sleep(0.003)
-    # Where the kill lands, as seen a moment before it: said honestly, whatever was planned.
+    # Where the kill lands, seen with the worker stopped: said honestly, whatever was planned.
+    await _freeze(db, worker)
     in_page = await _in_page(db)
     state = await _state(db, connection_id)
     worker.kill()

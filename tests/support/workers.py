@@ -59,6 +59,13 @@ class WorkerProcess:
         """Whether a `lease_owner` value names this process (host:pid:random)."""
         return lease_owner is not None and lease_owner.split(":")[-2:-1] == [str(self.pid)]
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process sends nothing more, so its open transactions stay open."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL: no cleanup, no lease release — like a crashed machine."""
         self.process.send_signal(signal.SIGKILL)

@@ -394,6 +394,8 @@ async def test_outlook_worker_killed_mid_sync_converges_to_the_oracle(
                 "landed": dict(kills.landed),
                 "phases": dict(kills.phases),
                 "takeovers": leases.takeovers,
+                "waits": kills.seconds,
+                "events at kills": kills.events_at_kill,
                 "expected entries": len(verdict.expected),
                 "missing": len(verdict.missing),
                 "extra": len(verdict.extra),
