@@ -54,8 +54,16 @@ MAX_FULL_RESTARTS = 2
 MAX_REPEATED_PAGES = 5
 
 
-# A page read ahead, with its plan when it could be made ahead (`SyncEngine._read_ahead`).
-_Ahead = tuple[ChangePage, "apply.PagePlan | None"]
+@dataclass
+class _Ahead:
+    """A page read ahead (`SyncEngine._read_ahead`), with its plan when it could be made
+    ahead, and the number of the run's first page whose transaction had not committed when
+    the plan began to read: the plan holds only against what that page and every later one
+    may write (`_Pages.written_since`)."""
+
+    page: ChangePage
+    plan: apply.PagePlan | None
+    planned_before: int
 
 
 class LeaseLost(Exception):
@@ -174,9 +182,9 @@ class SyncEngine:
             sync_round += 1
         restarts = 0
         ahead: asyncio.Task[_Ahead] | None = None
-        # The provider ids whose meetings the last committed page may have written (None:
-        # any of the connection's); a page planned ahead that read one is planned again.
-        written: AbstractSet[str] | None = None
+        # The run's pages, numbered: a page planned ahead is planned again if a page that had
+        # not committed when its plan read may have written what it read.
+        pages = _Pages()
         repeats = _RepeatGuard()
         while True:
             if result.pages >= self._settings.max_pages_per_run:
@@ -186,16 +194,18 @@ class SyncEngine:
                     "Chronik stopped this run and goes on from the last page at the next one."
                 )
             plan: apply.PagePlan | None = None
+            planned_before = pages.count
             try:
                 if ahead is not None:
                     reading, ahead = ahead, None
-                    page, plan = await reading
+                    read = await reading
+                    page, plan, planned_before = read.page, read.plan, read.planned_before
                 else:
-                    written = await self._settle_all(in_flight, result, written)
+                    await self._settle_all(in_flight, result)
                     page = await client.fetch_changes(cursor, window_start=window)
             except CursorExpired:
                 # The pages being committed stand: they were read before the cursor expired.
-                written = await self._settle_all(in_flight, result, written)
+                await self._settle_all(in_flight, result)
                 restarts += 1
                 if restarts > MAX_FULL_RESTARTS:
                     raise ProviderError("The provider keeps expiring the sync cursor.") from None
@@ -215,46 +225,48 @@ class SyncEngine:
                 # built) while this one commits, so the worker's CPU and PostgreSQL's overlap.
                 # Nothing of it is written before this page's transaction has committed.
                 ahead = asyncio.create_task(
-                    self._read_ahead(job, client, book, page.cursor, window, sync_round)
+                    self._read_ahead(
+                        job, client, book, page.cursor, window, sync_round, in_flight, pages
+                    )
                 )
             try:
                 sweeps = page.complete and full
-                if in_flight and not self._independent(in_flight[-1], book, page, plan, sweeps):
-                    written = await self._settle_all(in_flight, result, written)
-                elif len(in_flight) > 1:  # at most two pages' transactions at once
-                    written = await self._settled(in_flight.pop(0), result)
-                after = in_flight[-1] if in_flight else None
-                before = after.touched if after is not None else written
-                # Whether its transaction will write the plan made ahead, which then tells
+                # What the pages that had not committed when its plan read may write; and
+                # whether its transaction will write the plan made ahead, which then tells
                 # what it may write before it is written.
-                holds = (
-                    plan is not None
-                    and plan.events is page.events
-                    and plan.still_holds(book, before)
+                before = pages.written_since(planned_before)
+                holds = _holds(plan, page, book, before)
+                if in_flight and not (holds and self._independent(in_flight[-1], plan, sweeps)):
+                    await self._settle_all(in_flight, result)
+                    before = pages.written_since(planned_before)  # now what they wrote
+                    holds = _holds(plan, page, book, before)
+                elif len(in_flight) > 1:  # at most two pages' transactions at once
+                    await self._settled(in_flight.pop(0), result)
+                after = in_flight[-1] if in_flight else None
+                committing = _Committing(
+                    pages.count,
+                    asyncio.create_task(
+                        self._commit_page(
+                            job,
+                            book,
+                            page,
+                            plan,
+                            before,
+                            sync_round=sync_round,
+                            full=full,
+                            phase=phase,
+                            seen=seen,
+                            window=window,
+                            after=after,
+                        )
+                    ),
+                    cursor=page.cursor,
+                    # A full round's last page may remove any meeting.
+                    touched=plan.touched if plan is not None and holds and not sweeps else None,
+                    learns=plan is None or not holds or any(plan.new_contact_emails),
                 )
-                in_flight.append(
-                    _Committing(
-                        asyncio.create_task(
-                            self._commit_page(
-                                job,
-                                book,
-                                page,
-                                plan,
-                                before,
-                                sync_round=sync_round,
-                                full=full,
-                                phase=phase,
-                                seen=seen,
-                                window=window,
-                                after=after,
-                            )
-                        ),
-                        cursor=page.cursor,
-                        # A full round's last page may remove any meeting.
-                        touched=plan.touched if plan is not None and holds and not sweeps else None,
-                        learns=plan is None or not holds or any(plan.new_contact_emails),
-                    )
-                )
+                in_flight.append(committing)
+                pages.add(committing)
             except BaseException:
                 await _abandon(ahead)
                 raise
@@ -269,56 +281,40 @@ class SyncEngine:
                 # now, not at the next poll (no push channel exists yet during a first sync,
                 # and the push that announced a change may have been spent on this run).
                 full, resumed, phase = False, False, "incremental"
-        await self._settle_all(in_flight, result, written)
+        await self._settle_all(in_flight, result)
         await self._ensure_push(job, client)
         return result
 
     def _independent(
-        self,
-        committing: _Committing,
-        book: AddressBook,
-        page: ChangePage,
-        plan: apply.PagePlan | None,
-        sweeps: bool,
+        self, committing: _Committing, plan: apply.PagePlan | None, sweeps: bool
     ) -> bool:
-        """Whether `page` may be written while the previous page's transaction is still
-        open, and committed right after it. Its writes then must not depend on what that
-        page writes, nor lock what it locks: its plan holds against the previous page's
-        (no id either may write is the other's, and the previous page learns no contact),
-        and it ends no full round (the sweep reads every meeting of the connection). Only
-        for a sync running alone: with others waiting to write (a day of first syncs),
-        PostgreSQL's cores go to them."""
+        """Whether a page whose plan made ahead holds may be written while the previous
+        page's transaction is still open, and committed right after it. Its writes then must
+        not depend on what that page writes, nor lock what it locks: neither may write a
+        meeting the other may write, the previous page learns no contact, and this one ends
+        no full round (the sweep reads every meeting of the connection). Only for a sync
+        running alone: with others waiting to write (a day of first syncs), PostgreSQL's
+        cores go to them."""
         return (
             self._running == 1
             and not sweeps
             and plan is not None
-            and plan.events is page.events
             and committing.touched is not None
             and not committing.learns
-            and plan.still_holds(book, committing.touched)
             and plan.touched.isdisjoint(committing.touched)
         )
 
     @staticmethod
-    async def _settled(committing: _Committing, result: RunResult) -> AbstractSet[str] | None:
-        """Wait for a page's transaction; count its changes; return what it may have
-        written (None: any meeting of the connection)."""
-        changes, written = await committing.task
+    async def _settled(committing: _Committing, result: RunResult) -> None:
+        """Wait for a page's transaction; count its changes."""
+        changes, _ = await committing.task
         result.changes += changes
-        return written
 
-    async def _settle_all(
-        self,
-        in_flight: list[_Committing],
-        result: RunResult,
-        written: AbstractSet[str] | None,
-    ) -> AbstractSet[str] | None:
-        """Wait for every page under way, oldest first; what the last committed page may
-        have written (`written`, when none was under way)."""
+    async def _settle_all(self, in_flight: list[_Committing], result: RunResult) -> None:
+        """Wait for every page under way, oldest first."""
         while in_flight:
-            written = await self._settled(in_flight[0], result)
+            await self._settled(in_flight[0], result)
             in_flight.pop(0)
-        return written
 
     async def _read_ahead(
         self,
@@ -328,21 +324,28 @@ class SyncEngine:
         cursor: str,
         window: datetime,
         sync_round: int,
+        in_flight: list[_Committing],
+        pages: _Pages,
     ) -> _Ahead:
         """The page after `cursor`, and its plan read through a connection of its own while
-        the current page commits: None when the page needs more than its items (removed
+        the pages before it commit: None when the page needs more than its items (removed
         items: `_with_gone_series` reads what the current page writes), or when planning
         failed (the page is then planned in its transaction, which meets the error itself)."""
         page = await client.fetch_changes(cursor, window_start=window)
+        # What pages commit from here on, the plan's reads may not see.
+        planned_before = min(
+            (c.number for c in in_flight if not c.task.done()), default=pages.count
+        )
         if not page.events or any(event.removed for event in page.events):
-            return page, None
+            return _Ahead(page, None, planned_before)
         target = apply.Target(job.account_id, job.connection_id, job.provider, sync_round)
         try:
             async with self._pool.acquire() as conn:
-                return page, await apply.plan_page(conn, target, book, page.events)
+                plan = await apply.plan_page(conn, target, book, page.events)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             log.debug("connection %s: planning ahead failed: %s", job.connection_id, exc)
-            return page, None
+            plan = None
+        return _Ahead(page, plan, planned_before)
 
     async def _with_gone_series(
         self, job: SyncJob, client: CalendarClient, page: ChangePage
@@ -551,10 +554,49 @@ class _RepeatGuard:
 class _Committing:
     """A page whose transaction is under way (`SyncEngine._commit_page` as a task)."""
 
+    number: int  # its place among the run's pages, from 0
     task: asyncio.Task[tuple[int, AbstractSet[str] | None]]
     cursor: str  # the cursor its transaction saves
     touched: AbstractSet[str] | None  # the ids it may write, when known before (else None)
     learns: bool  # it may create contacts, which changes how later pages are decided
+
+    def written(self) -> AbstractSet[str] | None:
+        """The ids it may write; once it has committed, those its transaction says it may
+        have written (None: any meeting of the connection)."""
+        if self.task.done() and not self.task.cancelled() and self.task.exception() is None:
+            return self.task.result()[1]
+        return self.touched
+
+
+class _Pages:
+    """The last pages of a run handed to their transactions, by number."""
+
+    # A plan is made while at most the three pages before its own are under way: two
+    # committing and the one being handed over.
+    KEPT = 4
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._recent: list[_Committing] = []
+
+    def add(self, committing: _Committing) -> None:
+        self._recent = [*self._recent[1 - self.KEPT :], committing]
+        self.count += 1
+
+    def written_since(self, number: int) -> AbstractSet[str] | None:
+        """What the pages from `number` on may write (None: any meeting of the connection)."""
+        if number >= self.count:
+            return frozenset()
+        if self._recent[0].number > number:
+            return None  # no longer known: assume the worst
+        written: set[str] = set()
+        for committing in self._recent:
+            if committing.number >= number:
+                ids = committing.written()
+                if ids is None:
+                    return None
+                written |= ids
+        return written
 
 
 async def _settle(in_flight: list[_Committing]) -> None:
@@ -565,6 +607,17 @@ async def _settle(in_flight: list[_Committing]) -> None:
         for task in tasks:
             if not task.cancelled():
                 task.exception()  # retrieved: the run raises the error that stopped it
+
+
+def _holds(
+    plan: apply.PagePlan | None,
+    page: ChangePage,
+    book: AddressBook,
+    written: AbstractSet[str] | None,
+) -> bool:
+    """Whether the page's plan made ahead may be written as it is, after pages that may
+    have written the ids `written` since it read (None: any)."""
+    return plan is not None and plan.events is page.events and plan.still_holds(book, written)
 
 
 async def _abandon(task: asyncio.Task[_Ahead] | None) -> None:

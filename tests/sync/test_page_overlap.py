@@ -5,8 +5,10 @@ failure of either leaves the connection as if the pages had been written one by 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -19,7 +21,7 @@ from db.pool import SYNC_SESSION, create_pool
 from db.write_slots import take_write_slot
 from sync import apply
 from sync.engine import EngineSettings, SyncEngine
-from sync.model import Attendee, ChangePage, ProviderEvent
+from sync.model import Attendee, ChangePage, EventStatus, ProviderEvent
 from tests.conftest import TestUser
 from tests.support.workers import add_bulk_contacts
 
@@ -188,3 +190,59 @@ async def test_no_page_is_written_while_another_worker_holds_the_deployments_onl
         assert len(await _stored(db)) == 3 * PAGES
     finally:
         await other_worker.close()
+
+
+async def test_a_page_planned_before_an_earlier_page_committed_is_planned_again(
+    pool: asyncpg.Pool,
+    db: asyncpg.Connection,
+    connection_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Page c is planned ahead while page a's transaction is still open, and lists a1 again,
+    cancelled meanwhile (a feed may list an event twice in one sync: Graph's delta does, and
+    so does the round that follows a resumed one). The plan saw no a1 stored, so it would
+    ignore the cancellation; it is made again once page a has committed, and a1 leaves the
+    contact's timeline."""
+    calendar = PagedCalendar()
+    calendar.pages[2][1] = replace(calendar.pages[0][1], status=EventStatus.CANCELLED)
+    c_planned = asyncio.Event()
+    planned_ahead: list[str] = []
+    original_plan, original_write = apply.plan_page, apply.write_plan
+
+    async def plan_page(conn: Any, target: Any, book: Any, events: Any) -> Any:
+        plan = await original_plan(conn, target, book, events)
+        if events and events[0].provider_event_id == "c0":
+            planned_ahead.append(await _stored_as_of(db))
+            c_planned.set()
+        return plan
+
+    async def write_plan(conn: Any, target: Any, book: Any, plan: Any) -> Any:
+        if plan.events and plan.events[0].provider_event_id == "a0":
+            # Page a commits only once page c has been planned (or after 5 s).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(c_planned.wait(), 5)
+        return await original_write(conn, target, book, plan)
+
+    monkeypatch.setattr(apply, "plan_page", plan_page)
+    monkeypatch.setattr(apply, "write_plan", write_plan)
+    await _sync(pool, db, calendar)
+
+    # The first plan of page c was made before page a committed…
+    assert planned_ahead[0] == ""
+    # …and what was written is what the rules say of a1 as it stands: cancelled, off the
+    # timeline; every other meeting on it once (c1's place on page c is a1's).
+    timeline = await db.fetch(
+        "SELECT m.provider_event_id FROM timeline_entries e JOIN meetings m"
+        " ON m.id = e.meeting_id ORDER BY 1"
+    )
+    assert [r[0] for r in timeline] == sorted(
+        f"{p}{i}" for p in "abcd" for i in range(3) if f"{p}{i}" not in ("a1", "c1")
+    )
+    assert (
+        await db.fetchval("SELECT status FROM meetings WHERE provider_event_id = 'a1'")
+        == "cancelled"
+    )
+
+
+async def _stored_as_of(db: asyncpg.Connection) -> str:
+    return ",".join(await _stored(db))
