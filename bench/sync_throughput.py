@@ -126,6 +126,21 @@ def traced_worker(out: str) -> None:
 
     timed(http_mod.ProviderSession, "request")
 
+    import selectors
+
+    select = selectors.EpollSelector.select
+
+    def idle_select(self: Any, timeout: float | None = None) -> Any:
+        # The event loop waiting for any socket: the worker's Python has nothing to do.
+        started = time.perf_counter()
+        ready = select(self, timeout)
+        ended = time.perf_counter()
+        if ended - started > 0.0001:
+            spans.append(("loop idle", started, ended))
+        return ready
+
+    selectors.EpollSelector.select = idle_select  # type: ignore[method-assign]
+
     def dump() -> None:
         Path(out).write_text(json.dumps({"sql": sql, "timers": timers, "spans": spans}))
 
@@ -799,6 +814,49 @@ def report_chain(spans: list[list[Any]]) -> None:
     )
 
 
+def _covered(span: tuple[float, float], others: list[tuple[float, float]]) -> float:
+    """How much of `span` lies inside the union of `others`."""
+    begin, end = span
+    cuts = sorted((max(b, begin), min(e, end)) for b, e in others if b < end and e > begin)
+    total, reach = 0.0, begin
+    for b, e in cuts:
+        if e > reach:
+            total += e - max(b, reach)
+            reach = e
+    return total
+
+
+def report_idle(spans: list[list[Any]]) -> None:
+    """When the worker's event loop had nothing to run during the timed sync, and what it
+    was waiting for: the provider's answer, a plan's reads, or page transactions only."""
+    runs = [s for s in spans if s[0] == "SyncEngine.run"]
+    if not runs:
+        return
+    _, begin, end = runs[-1]
+    idle = [(b, e) for n, b, e in spans if n == "loop idle" and b >= begin and e <= end]
+    fetches = [(b, e) for n, b, e in spans if n == "ProviderSession.request" and b >= begin]
+    plans = [(b, e) for n, b, e in spans if n == "sync.apply.plan_page" and b >= begin]
+    provider = sum(_covered(i, fetches) for i in idle)
+    planning = sum(_covered(i, plans) for i in idle) - sum(
+        _covered(
+            i,
+            [
+                (max(fb, pb), min(fe, pe))
+                for fb, fe in fetches
+                for pb, pe in plans
+                if fb < pe and pb < fe
+            ],
+        )
+        for i in idle
+    )
+    total = sum(e - b for b, e in idle)
+    print(
+        f"    worker's event loop idle {total:.2f} s of the {end - begin:.2f} s run:"
+        f" waiting for the provider {provider:.2f} s, for a plan's reads {planning:.2f} s,"
+        f" for page transactions only {total - provider - planning:.2f} s"
+    )
+
+
 def report_trace(res: dict[str, Any]) -> None:
     trace = res.get("trace")
     if trace:
@@ -806,6 +864,7 @@ def report_trace(res: dict[str, Any]) -> None:
         for name, (count, secs) in sorted(trace["timers"].items(), key=lambda x: -x[1][1]):
             print(f"    {secs:7.2f} s  {count:5d}x  {name}")
         report_chain(trace.get("spans", []))
+        report_idle(trace.get("spans", []))
         print("    SQL by statement (client-side elapsed):")
         for q, (count, secs) in sorted(trace["sql"].items(), key=lambda x: -x[1][1])[:14]:
             print(f"    {secs:7.2f} s  {count:5d}x  {q}")
