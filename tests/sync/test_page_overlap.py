@@ -212,7 +212,7 @@ async def test_a_page_planned_before_an_earlier_page_committed_is_planned_again(
     async def plan_page(conn: Any, target: Any, book: Any, events: Any) -> Any:
         plan = await original_plan(conn, target, book, events)
         if events and events[0].provider_event_id == "c0":
-            planned_ahead.append(await _stored_as_of(db))
+            planned_ahead.append(",".join(await _stored(db)))
             c_planned.set()
         return plan
 
@@ -242,7 +242,3 @@ async def test_a_page_planned_before_an_earlier_page_committed_is_planned_again(
         await db.fetchval("SELECT status FROM meetings WHERE provider_event_id = 'a1'")
         == "cancelled"
     )
-
-
-async def _stored_as_of(db: asyncpg.Connection) -> str:
-    return ",".join(await _stored(db))
